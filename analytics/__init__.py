@@ -1,0 +1,1 @@
+"""Remittance corridor cost analytics and run reports."""

@@ -1,0 +1,1 @@
+"""Simulated bank participants, remittance load model and the load-test harness."""

@@ -1,0 +1,5 @@
+import sys
+
+from rail.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""The `rail` command line.
+
+Each subcommand lives in the module that owns its feature; this file only knows their names, so
+`rail --help` is instant and a newcomer can find where a command is implemented. A command module
+exposes `configure(parser)` (adds its options) and `run(args) -> int` (the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Order is the order `rail --help` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("rail.demo", "run the whole system on this machine: rail, simulated banks, load, report"),
+    "serve": ("rail.server", "start the participant sandbox endpoint (HTTP, ISO 20022 XML or JSON)"),
+    "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
+    "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+}
+
+DESCRIPTION = """\
+A RAAST-like real-time payment rail emulator.
+
+The rail settles ISO 20022 credit transfers between simulated Pakistani banks in an in-memory,
+journaled ledger; simulated banks generate remittance load; the analytics compare what a
+remittance into Pakistan costs over banks, money transfer operators, RAAST and stablecoin rails.
+"""
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rail",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'rail COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            # Only the chosen command's module is imported: `rail --help` stays fast.
+            importlib.import_module(module_name).configure(command_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = _parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

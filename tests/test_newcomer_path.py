@@ -1,0 +1,48 @@
+"""The README's commands are what a newcomer runs, and what CI runs: they must not drift apart."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    return re.findall(r"```sh\n(.+?)\n```", text)
+
+
+def test_readme_gives_exactly_two_commands_demo_and_tests():
+    commands = _readme_commands()
+    assert len(commands) == 2, commands
+    demo, tests = commands
+    assert demo.endswith("rail demo")
+    assert "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    _, tests = _readme_commands()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert tests in ci.splitlines()
+
+
+def test_rail_help_lists_every_command():
+    from rail.cli import COMMANDS
+
+    out = subprocess.run(
+        [sys.executable, "-m", "rail", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_every_command_module_has_configure_and_run():
+    import importlib
+
+    from rail.cli import COMMANDS
+
+    for name, (module_name, _) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        assert callable(module.configure) and callable(module.run), name
