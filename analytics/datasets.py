@@ -1,0 +1,339 @@
+"""The cited data behind the cost model, loaded into typed, validated records.
+
+Every CSV keeps all of its source columns (source, URL, date, status, notes), so a figure in a report can
+always name where it came from. Files are read from ``analytics/data`` (shipped with the package) or from
+a directory the user names with ``--data-dir`` holding CSVs of the same shape. Anything wrong with a file
+(missing, missing columns, a cell that is not a number, a row that contradicts itself) raises
+:class:`DataError` naming the file and the row, never a traceback from deep inside the model.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_type_hints
+
+import msgspec
+
+CORRIDORS_CSV = "corridors.csv"
+CHAINS_CSV = "chains.csv"
+RAMPS_CSV = "ramps.csv"
+FLOWS_CSV = "flows_pakistan.csv"
+BENCHMARKS_CSV = "global_benchmarks.csv"
+TIMESERIES_CSV = "rpw_pakistan_timeseries.csv"
+PARAMETERS_CSV = "parameters.csv"
+ALL_FILES = (
+    CORRIDORS_CSV, CHAINS_CSV, RAMPS_CSV, FLOWS_CSV, BENCHMARKS_CSV, TIMESERIES_CSV, PARAMETERS_CSV,
+)
+
+# A data file is a small reference table; refuse anything absurdly large instead of reading it whole.
+DATA_FILE_BYTES_MAX = 5_000_000
+DATA_FILE_ROWS_MAX = 20_000
+
+# RPW prices two baskets (COSTS.md s.1.1): the sender's-currency equivalent of USD 200 and USD 500.
+RPW_BASKETS_USD = (200, 500)
+# fee_pct + fx_margin_pct must equal total_cost_pct up to the 3-decimal rounding of each published cell.
+PCT_SUM_TOLERANCE = Decimal("0.0025")
+RPW_FIRM_CLASSES = ("all", "bank", "mto")
+OTHER_FIRM_CLASSES = ("IPS", "policy")
+CORRIDOR_LABEL = re.compile(r"^[A-Z]{3}->PAK$")
+PERIOD_QUARTER = re.compile(r"^\d{4}_[1-4]Q$")
+
+
+class DataError(Exception):
+    """A data file is missing or malformed; the message names the file and the row."""
+
+
+class CorridorRow(msgspec.Struct, frozen=True):
+    """corridors.csv: one RPW corridor average or subset at one basket, or a policy/RAAST row."""
+
+    corridor: str
+    source_iso3: str
+    source_country: str
+    dest: str
+    channel: str
+    firm_class: str
+    send_amount_usd: str  # "200", "500", ">=200" (policy row) or empty
+    n_services: int | None
+    fee_pct: Decimal | None
+    fx_margin_pct: Decimal | None
+    total_cost_pct: Decimal | None
+    fee_usd: Decimal | None
+    total_cost_usd: Decimal | None
+    min_total_cost_pct: Decimal | None
+    speed: str
+    period: str
+    source: str
+    source_url: str
+    accessed: str
+    status: str
+    notes: str
+
+    @property
+    def basket_usd(self) -> int | None:
+        return int(self.send_amount_usd) if self.send_amount_usd.isdigit() else None
+
+
+class ChainRow(msgspec.Struct, frozen=True):
+    """chains.csv: network fee and finality of a stablecoin transfer on one chain."""
+
+    chain: str
+    asset: str
+    fee_model: str
+    network_fee_native: str
+    native_unit: str
+    usd_price_assumption: str
+    network_fee_usd_typical: Decimal
+    network_fee_usd_low: Decimal
+    network_fee_usd_high: Decimal
+    recipient_setup_cost: str
+    soft_confirmation_seconds: Decimal
+    finality_seconds: Decimal
+    finality_basis: str
+    source: str
+    source_url: str
+    date: str
+    status: str
+    notes: str
+
+
+class RampRow(msgspec.Struct, frozen=True):
+    """ramps.csv: an exchange on/off-ramp fee, the P2P premium, or a constraint."""
+
+    component: str
+    venue_or_type: str
+    value_low: Decimal | None
+    value_high: Decimal | None
+    unit: str
+    applies_to: str
+    source: str
+    source_url: str
+    date: str
+    status: str
+    notes: str
+
+
+class FlowRow(msgspec.Struct, frozen=True):
+    """flows_pakistan.csv: SBP workers' remittances for a period and series."""
+
+    period: str
+    series: str
+    value_usd_bn: Decimal | None
+    source: str
+    source_url: str
+    date_published: str
+    status: str
+    notes: str
+
+
+class BenchmarkRow(msgspec.Struct, frozen=True):
+    """global_benchmarks.csv: an RPW benchmark or an SDG/G20 target, in percent."""
+
+    period: str
+    metric: str
+    value_pct: Decimal
+    source: str
+    source_url: str
+    status: str
+
+
+class TimeseriesRow(msgspec.Struct, frozen=True):
+    """rpw_pakistan_timeseries.csv: corridor-quarter means (third-party aggregate of RPW)."""
+
+    period: str
+    source_iso3: str
+    source_country: str
+    avg_total_cost_pct_200: Decimal
+    avg_total_cost_pct_500: Decimal
+    avg_fx_margin_pct_200: Decimal
+    avg_fx_margin_pct_500: Decimal
+    n_rows: int
+    source: str
+    status: str
+
+
+class ParameterRow(msgspec.Struct, frozen=True):
+    """parameters.csv: a model constant not present as a column elsewhere, cited like the data."""
+
+    name: str
+    value: Decimal
+    value_low: Decimal
+    value_high: Decimal
+    unit: str
+    source: str
+    source_url: str
+    date: str
+    status: str
+    notes: str
+
+
+class Datasets(msgspec.Struct, frozen=True):
+    """Every file, validated. ``data_dir`` is where they were read from (cited in reports)."""
+
+    data_dir: str
+    corridors: tuple[CorridorRow, ...]
+    chains: tuple[ChainRow, ...]
+    ramps: tuple[RampRow, ...]
+    flows: tuple[FlowRow, ...]
+    benchmarks: tuple[BenchmarkRow, ...]
+    timeseries: tuple[TimeseriesRow, ...]
+    parameters: tuple[ParameterRow, ...]
+
+    def parameter(self, name: str) -> ParameterRow:
+        for row in self.parameters:
+            if row.name == name:
+                return row
+        raise DataError(f"{PARAMETERS_CSV}: no row named {name!r} (required by the cost model)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Row checks beyond types: each returns an error message or None. They guard the arithmetic the model
+# relies on, so a hand-edited CSV cannot silently produce nonsense.
+
+
+def _check_corridor(row: CorridorRow) -> str | None:
+    if row.firm_class not in RPW_FIRM_CLASSES + OTHER_FIRM_CLASSES:
+        return f"firm_class {row.firm_class!r} is not one of {RPW_FIRM_CLASSES + OTHER_FIRM_CLASSES}"
+    if row.firm_class not in RPW_FIRM_CLASSES:
+        return None
+    if not CORRIDOR_LABEL.match(row.corridor):
+        return f"corridor {row.corridor!r} is not of the form 'SRC->PAK'"
+    if row.basket_usd not in RPW_BASKETS_USD:
+        return f"send_amount_usd {row.send_amount_usd!r} is not an RPW basket {RPW_BASKETS_USD}"
+    if row.total_cost_pct is None:
+        return "total_cost_pct is empty"
+    if not PERIOD_QUARTER.match(row.period):
+        return f"period {row.period!r} is not of the form 'YYYY_nQ'"
+    if (row.fee_pct is None) != (row.fx_margin_pct is None):
+        return "fee_pct and fx_margin_pct must both be given or both be empty"
+    if row.fee_pct is not None and row.fx_margin_pct is not None:
+        gap = abs(row.fee_pct + row.fx_margin_pct - row.total_cost_pct)
+        if gap > PCT_SUM_TOLERANCE:
+            return (
+                f"fee_pct {row.fee_pct} + fx_margin_pct {row.fx_margin_pct} != total_cost_pct "
+                f"{row.total_cost_pct}"
+            )
+        if row.fee_pct < 0:
+            return f"fee_pct {row.fee_pct} is negative (only FX margins may be negative)"
+    return None
+
+
+def _check_chain(row: ChainRow) -> str | None:
+    if not row.network_fee_usd_low <= row.network_fee_usd_typical <= row.network_fee_usd_high:
+        return "network fee must satisfy low <= typical <= high"
+    if row.network_fee_usd_low < 0 or row.finality_seconds < 0:
+        return "network fee and finality must not be negative"
+    return None
+
+
+def _check_ramp(row: RampRow) -> str | None:
+    if row.value_low is not None and row.value_high is not None and row.value_low > row.value_high:
+        return f"value_low {row.value_low} > value_high {row.value_high}"
+    return None
+
+
+def _check_flow(row: FlowRow) -> str | None:
+    if row.value_usd_bn is not None and row.value_usd_bn < 0:
+        return f"value_usd_bn {row.value_usd_bn} is negative"
+    return None
+
+
+def _check_parameter(row: ParameterRow) -> str | None:
+    if not row.value_low <= row.value <= row.value_high:
+        return "value must satisfy value_low <= value <= value_high"
+    return None
+
+
+def _no_check(_row: object) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def _optional_fields(struct_type: type) -> set[str]:
+    hints = get_type_hints(struct_type)
+    return {name for name, hint in hints.items() if type(None) in get_args(hint)}
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (expected one of {', '.join(ALL_FILES)})")
+    if path.stat().st_size > DATA_FILE_BYTES_MAX:
+        raise DataError(f"{path}: larger than {DATA_FILE_BYTES_MAX} bytes; not a reference table")
+    return path.open(newline="", encoding="utf-8-sig")
+
+
+def read_table(path: Path, struct_type: type[R], check: Callable[[Any], str | None] = _no_check) -> tuple[R, ...]:
+    """Read one CSV into ``struct_type`` records. Columns are matched by name (order free; extra columns
+    are refused so that a renamed column cannot be silently ignored)."""
+    fields = struct_type.__struct_fields__
+    optional = _optional_fields(struct_type)
+    rows: list[R] = []
+    try:
+        with _open(path) as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [f for f in fields if f not in header]
+            extra = [h for h in header if h not in fields]
+            if missing or extra:
+                raise DataError(
+                    f"{path}: header does not match {struct_type.__name__}: "
+                    f"missing columns {missing}, unexpected columns {extra}"
+                )
+            for index, record in enumerate(reader, start=1):
+                if index > DATA_FILE_ROWS_MAX:
+                    raise DataError(f"{path}: more than {DATA_FILE_ROWS_MAX} rows")
+                where = f"{path}: row {index} (line {reader.line_num})"
+                if None in record or any(v is None for v in record.values()):
+                    raise DataError(f"{where}: wrong number of cells")
+                cells = {
+                    k: (None if (v.strip() == "" and k in optional) else v.strip()) for k, v in record.items()
+                }
+                try:
+                    row = msgspec.convert(cells, struct_type, strict=False)
+                except msgspec.ValidationError as exc:
+                    raise DataError(f"{where}: {exc}") from None
+                problem = check(row)
+                if problem:
+                    raise DataError(f"{where}: {problem}")
+                rows.append(row)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a valid CSV ({exc})") from None
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    return tuple(rows)
+
+
+def packaged_data_dir() -> Path:
+    """The data shipped inside the package (never ../shared at run time)."""
+    return Path(__file__).resolve().parent / "data"
+
+
+def load(data_dir: Path | None = None) -> Datasets:
+    """Load and validate every file from ``data_dir`` (default: the packaged data)."""
+    base = Path(data_dir) if data_dir is not None else packaged_data_dir()
+    if not base.is_dir():
+        raise DataError(f"{base}: data directory not found")
+    data = Datasets(
+        data_dir=str(base),
+        corridors=read_table(base / CORRIDORS_CSV, CorridorRow, _check_corridor),
+        chains=read_table(base / CHAINS_CSV, ChainRow, _check_chain),
+        ramps=read_table(base / RAMPS_CSV, RampRow, _check_ramp),
+        flows=read_table(base / FLOWS_CSV, FlowRow, _check_flow),
+        benchmarks=read_table(base / BENCHMARKS_CSV, BenchmarkRow),
+        timeseries=read_table(base / TIMESERIES_CSV, TimeseriesRow),
+        parameters=read_table(base / PARAMETERS_CSV, ParameterRow, _check_parameter),
+    )
+    names = [p.name for p in data.parameters]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DataError(f"{base / PARAMETERS_CSV}: duplicate parameter names {duplicates}")
+    return data

@@ -1,0 +1,221 @@
+"""`rail load`: load-test a rail (ours, or any that speaks our API) with simulated bank participants.
+
+    rail load --target URL --rate R --duration S [--banks N] [--scenario FILE] [--seed K] [--json OUT]
+              [--admin-token T] [--out RUN_DIR] [--warmup S]
+
+The harness takes over the target's default-scheme banks (issuing itself fresh tokens with the admin token),
+offers open-loop Poisson load, shows live progress, prints a summary table, writes a run directory and,
+with --json, the run summary for CI. Exit codes: 0 reconciled; 1 reconciliation mismatch; 2 bad arguments
+or the target could not be used (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from participants import rundir
+from participants.harness import (
+    LoadConfig,
+    LoadResult,
+    LoadRun,
+    Progress,
+    default_run_dir,
+    http_target,
+    load_scenario,
+    write_result,
+)
+from participants.transport import HttpTransport, RailRefused, RailUnreachable, TransportError
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_UNUSABLE = 2
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", required=True, help="the rail's base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--rate", type=float, required=True, help="offered payments per second (open model)")
+    parser.add_argument("--duration", type=float, required=True, help="seconds of offered load")
+    parser.add_argument("--banks", type=int, default=8, help="simulated banks to take over (default 8)")
+    parser.add_argument("--scenario", default=None,
+                        help="scenario TOML file, or a shipped one: default, eid_peak, month_end")
+    parser.add_argument("--seed", type=int, default=1, help="load seed: the same seed gives the same payments")
+    parser.add_argument("--json", dest="json_out", type=Path, default=None,
+                        help="write the run summary (run.json contents) to this file ('-' = stdout)")
+    parser.add_argument("--admin-token", default=None,
+                        help="the rail's admin token (default: $RAIL_ADMIN_TOKEN)")
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default ./runs/load-<timestamp>)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds excluded from the figures at the start (default: 10%% of duration, max 10)")
+    parser.add_argument("--rendering", choices=("xml", "json"), default="xml", help="message rendering")
+    parser.add_argument("--payment-timeout", type=float, default=30.0,
+                        help="seconds after its intended time a payment without final status is a timeout")
+
+
+def codec_factory(rendering: str):
+    from participants.bank import Iso20022Codec
+
+    return lambda: Iso20022Codec(rendering)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.rate <= 0 or args.duration <= 0:
+        return _fail("--rate and --duration must be positive")
+    admin_token = args.admin_token or os.environ.get("RAIL_ADMIN_TOKEN")
+    if not admin_token:
+        return _fail("the harness needs the rail's admin token (--admin-token or RAIL_ADMIN_TOKEN) to take over "
+                     "its simulated banks")
+    warmup = args.warmup if args.warmup is not None else min(10.0, args.duration * 0.1)
+    try:
+        scenario = load_scenario(args.scenario)
+        config = LoadConfig(
+            rate_per_s=args.rate, duration_s=args.duration, warmup_s=max(0.0, min(warmup, args.duration)),
+            seed=args.seed, banks=args.banks, payment_timeout_s=args.payment_timeout, scenario=scenario,
+            rendering=args.rendering,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    out_dir = args.out or default_run_dir("load")
+    return run_async(_load(config, args.target, admin_token, out_dir), json_out=args.json_out)
+
+
+async def _load(config: LoadConfig, url: str, admin_token: str, out_dir: Path):
+    probe = HttpTransport(url, admin_token=admin_token)
+    try:
+        if not await probe.healthz():
+            raise RailUnreachable(f"{url} answered /healthz with an error: is it a rail?")
+        await probe.balances()  # proves the admin token before any load is offered
+    finally:
+        await probe.close()
+    target = http_target(url, admin_token)
+    try:
+        display = ProgressDisplay(config, f"rail load -> {url}")
+        with display:
+            result = await LoadRun(target, config, codec_factory(config.rendering), on_progress=display.update).run()
+    finally:
+        await target.admin.close()
+    write_result(result, out_dir)
+    return result, out_dir, None
+
+
+def run_async(coro: Awaitable, json_out: Any = None) -> int:
+    """Run a load coroutine returning (LoadResult, out_dir, report_path); print the summary; exit code."""
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        result, out_dir, report = runner(coro)
+    except RailRefused as exc:
+        if exc.status in (401, 403):
+            return _fail(f"the rail refused the admin token ({exc.status}): check --admin-token / RAIL_ADMIN_TOKEN")
+        return _fail(str(exc))
+    except (TransportError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    print_summary(result, out_dir, report)
+    if json_out is not None:
+        data = msgspec.json.format(msgspec.json.encode(result.summary), indent=2)
+        if str(json_out) in ("-", "True"):
+            sys.stdout.write(data.decode() + "\n")
+        else:
+            Path(json_out).write_bytes(data)
+    return EXIT_OK if result.ok else EXIT_MISMATCH
+
+
+def _fail(message: str) -> int:
+    print(f"rail: error: {message}", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+class ProgressDisplay:
+    """Live progress with rich on a terminal; a plain line every few seconds otherwise (CI logs)."""
+
+    def __init__(self, config: LoadConfig, title: str):
+        self.config = config
+        self.title = title
+        self.console = Console(stderr=True)
+        self.live: Live | None = None
+        self._last_plain = -PLAIN_PROGRESS_EVERY_S
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.console.is_terminal:
+            self.live = Live(self._render(None), console=self.console, refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        else:
+            self.console.print(f"{self.title}: {self.config.rate_per_s:g}/s for {self.config.duration_s:g} s, "
+                               f"scenario {self.config.scenario.name}, seed {self.config.seed}")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+            self.live = None
+
+    def update(self, p: Progress) -> None:
+        if self.live is not None:
+            self.live.update(self._render(p))
+        elif p.elapsed_s - self._last_plain >= PLAIN_PROGRESS_EVERY_S or p.phase == "reconcile":
+            self._last_plain = p.elapsed_s
+            p99 = f"{p.p99_ms_last_s:.1f} ms" if p.p99_ms_last_s is not None else "-"
+            self.console.print(f"  {p.phase:9} t={p.elapsed_s:6.1f}s sent={p.sent} in-flight={p.in_flight} "
+                               f"ACSC={p.acsc} RJCT={p.rjct} late={p.late} p99(last s)={p99}")
+
+    def _render(self, p: Progress | None) -> Table:
+        table = Table(title=self.title, show_header=True, header_style="bold")
+        for col in ("phase", "t (s)", "offered", "sent", "in flight", "ACSC", "RJCT", "late", "p99 last s"):
+            table.add_column(col, justify="right")
+        if p is None:
+            table.add_row("setup", "0", "0", "0", "0", "0", "0", "0", "-")
+        else:
+            p99 = f"{p.p99_ms_last_s:.1f} ms" if p.p99_ms_last_s is not None else "-"
+            table.add_row(p.phase, f"{p.elapsed_s:.1f}/{p.duration_s:g}", str(p.offered), str(p.sent),
+                          str(p.in_flight), str(p.acsc), str(p.rjct), str(p.late), p99)
+        return table
+
+
+def print_summary(result: LoadResult, out_dir: Path, report: Path | None = None) -> None:
+    s = result.summary
+    console = Console()
+    table = Table(title=f"run summary: {s.target} ({s.transport}, {s.rendering}), scenario {s.scenario}, seed {s.seed}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("offered / achieved rate", f"{s.offered_rate_per_s:,.1f} / {s.achieved_rate_per_s:,.1f} per s")
+    table.add_row("steady window", f"{s.steady_state.start_s:g}-{s.steady_state.end_s:g} s (warm-up {s.warmup_s:g} s)")
+    table.add_row("payments offered / sent", f"{s.payments_offered:,} / {s.payments_sent:,}")
+    for status, n in s.counts_by_status.items():
+        table.add_row(f"  {status}", f"{n:,}")
+    if s.counts_by_reason:
+        table.add_row("  RJCT reasons", ", ".join(f"{r} {n}" for r, n in s.counts_by_reason.items()))
+    table.add_row("timeouts (no final status)", f"{s.timeouts:,}")
+    table.add_row("late sends (> 10 ms)", f"{s.late_sends:,}")
+    for stage, st in s.latency_ms.items():
+        table.add_row(f"{stage} p50/p90/p99/p99.9/max ms",
+                      f"{st.p50_ms:.1f} / {st.p90_ms:.1f} / {st.p99_ms:.1f} / {st.p999_ms:.1f} / {st.max_ms:.1f}")
+    for gap in s.rail_gaps:
+        table.add_row("rail unreachable", f"{gap['start_s']:.1f}-{gap['end_s']:.1f} s")
+    rec = s.reconciliation
+    verdict = "[green]OK[/green]" if rec.ok else "[bold red]MISMATCH[/bold red]"
+    table.add_row("reconciliation", f"{verdict}: {rec.acsc_payments:,} ACSC, Rs {rec.acsc_amount_paisa / 100:,.0f}, "
+                                    f"{rec.credited_in_books:,} credited in books, conserved={rec.rail_conserved}")
+    console.print(table)
+    for mismatch in rec.mismatches:
+        console.print(f"[bold red]RECONCILIATION MISMATCH:[/bold red] {mismatch}")
+    for note in s.notes:
+        console.print(f"note: {note}")
+    console.print(f"run directory: {out_dir}" + (f"   report: {report}" if report else ""))
+
+
+__all__ = ["configure", "run", "run_async", "print_summary", "ProgressDisplay", "codec_factory", "rundir"]

@@ -1,0 +1,287 @@
+"""One participant interface to the rail, two transports (the httpx pattern, STYLE.md).
+
+A simulated bank (and the harness's admin side) talks to the rail only through these methods, so the
+payment code path is the same in-process and over HTTP:
+
+* ``send(body, content_type, wait_s=None) -> (status, content_type, body)``: POST /v1/messages
+* ``inbox(wait_s, max_n) -> {"messages": [{"seq", "msg_type", "message"}, ...], ...}``: GET /v1/inbox
+* ``ack(upto)``: POST /v1/inbox/ack
+* ``payment(uetr) -> dict``: GET /v1/payments/{uetr}
+* admin (need the admin token over HTTP): ``add_participant``, ``liquidity``, ``balances``; and
+  ``metrics()`` (text or None) and ``healthz()``.
+
+:class:`HttpTransport` speaks the rail's HTTP API with aiohttp (keep-alive, a bounded connection pool);
+:class:`InProcessTransport` calls :class:`rail.service.RailService` directly. Failures to reach the rail
+raise :class:`RailUnreachable` (the harness counts them as a gap and retries idempotent calls);
+answers the rail refuses raise :class:`RailRefused` with the status and the rail's own text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import aiohttp
+import orjson
+
+# A bank's concurrent requests: enough for ~2,000 payments/s at ~10 ms a request, bounded so a slow rail
+# shows up as queueing in the harness (counted as late sends), not as thousands of sockets.
+HTTP_POOL_CONNECTIONS_MAX = 64
+HTTP_CONNECT_TIMEOUT_S = 3.0
+# A request that is not a long poll gets this long; long polls get their wait plus this margin.
+HTTP_REQUEST_TIMEOUT_S = 15.0
+LONG_POLL_MARGIN_S = 5.0
+INBOX_WAIT_S_MAX = 30.0
+INBOX_BATCH_MAX = 5_000
+
+XML = "application/xml"
+JSON = "application/json"
+
+
+class TransportError(Exception):
+    """Base of what a transport raises; always has a one-line human message."""
+
+
+class RailUnreachable(TransportError):
+    """The rail could not be reached (refused, reset, timed out, DNS): nothing is known about the call."""
+
+
+class RailRefused(TransportError):
+    """The rail answered with an error status to a non-message call (auth, admin, not found)."""
+
+    def __init__(self, status: int, text: str):
+        super().__init__(f"rail answered {status}: {text[:300]}")
+        self.status = status
+        self.text = text
+
+
+def _payment_path(uetr: str) -> str:
+    return f"/v1/payments/{uetr}"
+
+
+class HttpTransport:
+    """The rail's HTTP API as a participant (token) and, when given admin_token, as the operator."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        admin_token: str | None = None,
+        pool_connections_max: int = HTTP_POOL_CONNECTIONS_MAX,
+        session: aiohttp.ClientSession | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.admin_token = admin_token
+        self._pool_connections_max = pool_connections_max
+        self._session = session
+        self._own_session = session is None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool_connections_max, keepalive_timeout=30.0, enable_cleanup_closed=True
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=HTTP_CONNECT_TIMEOUT_S),
+                # The rail's bodies are already bytes; skip aiohttp's auto-decompression and cookie jar work.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return self._session
+
+    def with_token(self, token: str) -> HttpTransport:
+        """A transport for another participant sharing nothing but the URL (own pool, own token)."""
+        return HttpTransport(self.base_url, token, self.admin_token, self._pool_connections_max)
+
+    async def close(self) -> None:
+        if self._session is not None and self._own_session:
+            await self._session.close()
+        self._session = None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = HTTP_REQUEST_TIMEOUT_S,
+    ) -> tuple[int, str, bytes]:
+        url = self.base_url + path
+        try:
+            async with self._client().request(
+                method, url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as resp:
+                data = await resp.read()
+                return resp.status, resp.headers.get("Content-Type", ""), data
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
+            raise RailUnreachable(f"cannot reach the rail at {self.base_url}: {_describe(exc)}") from None
+        except aiohttp.InvalidURL:
+            raise RailUnreachable(f"not a valid rail URL: {self.base_url}") from None
+        except aiohttp.ClientError as exc:
+            raise RailUnreachable(f"HTTP error talking to {self.base_url}: {_describe(exc)}") from None
+
+    def _auth(self, admin: bool = False) -> dict[str, str]:
+        token = self.admin_token if admin else self.token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def _json(self, method: str, path: str, payload: Any = None, *, admin: bool = False,
+                    timeout_s: float = HTTP_REQUEST_TIMEOUT_S) -> Any:
+        headers = self._auth(admin)
+        body = None
+        if payload is not None:
+            body = orjson.dumps(payload)
+            headers["Content-Type"] = JSON
+        status, _, data = await self._request(method, path, body=body, headers=headers, timeout_s=timeout_s)
+        if status >= 400:
+            raise RailRefused(status, data.decode("utf-8", "replace"))
+        try:
+            return orjson.loads(data) if data else {}
+        except orjson.JSONDecodeError:
+            raise RailRefused(status, f"not JSON: {data[:200]!r}") from None
+
+    # ---- participant API ----------------------------------------------------------------------------
+
+    async def send(self, body: bytes, content_type: str = XML, wait_s: float | None = None) -> tuple[int, str, bytes]:
+        headers = self._auth()
+        headers["Content-Type"] = content_type
+        timeout_s = HTTP_REQUEST_TIMEOUT_S
+        if wait_s is not None:
+            headers["Prefer"] = f"wait={int(wait_s) if float(wait_s).is_integer() else wait_s}"
+            timeout_s = wait_s + LONG_POLL_MARGIN_S
+        return await self._request("POST", "/v1/messages", body=body, headers=headers, timeout_s=timeout_s)
+
+    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000) -> dict:
+        wait_s = min(max(0.0, wait_s), INBOX_WAIT_S_MAX)
+        max_n = min(max(1, max_n), INBOX_BATCH_MAX)
+        wait = int(wait_s) if float(wait_s).is_integer() else wait_s
+        return await self._json("GET", f"/v1/inbox?wait={wait}&max={max_n}",
+                                timeout_s=wait_s + LONG_POLL_MARGIN_S)
+
+    async def ack(self, upto: int) -> dict:
+        return await self._json("POST", "/v1/inbox/ack", {"upto": int(upto)})
+
+    async def payment(self, uetr: str) -> dict:
+        return await self._json("GET", _payment_path(uetr))
+
+    # ---- operator API -------------------------------------------------------------------------------
+
+    async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+        payload: dict[str, Any] = {"bic": bic, "name": name}
+        if callback_url:
+            payload["callback_url"] = callback_url
+        answer = await self._json("POST", "/admin/participants", payload, admin=True)
+        return answer["token"]
+
+    async def liquidity(self, bic: str, amount_paisa: int, direction: str = "in") -> dict:
+        payload = {"bic": bic, "amount": int(amount_paisa), "direction": direction}
+        return await self._json("POST", "/admin/liquidity", payload, admin=True)
+
+    async def balances(self) -> dict:
+        return await self._json("GET", "/admin/balances", admin=True)
+
+    async def metrics(self) -> str | None:
+        try:
+            status, _, data = await self._request("GET", "/metrics")
+        except RailUnreachable:
+            return None
+        return data.decode("utf-8", "replace") if status == 200 else None
+
+    async def healthz(self) -> bool:
+        status, _, _ = await self._request("GET", "/healthz", timeout_s=HTTP_CONNECT_TIMEOUT_S + 2)
+        return status == 200
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class InProcessTransport:
+    """The same interface over a RailService in this process: no sockets, same code path in the rail.
+
+    The service is trusted as the operator for admin calls (whoever holds the object runs the rail)."""
+
+    kind = "inprocess"
+
+    def __init__(self, service: Any, bic: str | None = None):
+        self.service = service
+        self.bic = bic
+
+    def with_bic(self, bic: str) -> InProcessTransport:
+        return InProcessTransport(self.service, bic)
+
+    async def close(self) -> None:
+        return None
+
+    def _need_bic(self) -> str:
+        if self.bic is None:
+            raise TransportError("this in-process transport has no participant BIC")
+        return self.bic
+
+    async def send(self, body: bytes, content_type: str = XML, wait_s: float | None = None) -> tuple[int, str, bytes]:
+        reply = await _maybe_await(self.service.submit(self._need_bic(), body, content_type, wait_s=wait_s))
+        return reply.status, reply.content_type, reply.body
+
+    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000) -> dict:
+        wait_s = min(max(0.0, wait_s), INBOX_WAIT_S_MAX)
+        max_n = min(max(1, max_n), INBOX_BATCH_MAX)
+        structs = getattr(self.service, "inbox_structs", None)
+        if structs is not None:
+            # Same inbox, same order and acknowledgement; only the rendering step is skipped in-process.
+            entries = await structs(self._need_bic(), wait_s, max_n)
+            return {"messages": [{"seq": seq, "msg_type": msg_type, "message": message}
+                                 for seq, msg_type, message in entries]}
+        return await _maybe_await(self.service.inbox(self._need_bic(), wait_s, max_n))
+
+    async def ack(self, upto: int) -> dict:
+        result = await _maybe_await(self.service.ack(self._need_bic(), int(upto)))
+        return result if isinstance(result, dict) else {"upto": upto}
+
+    async def payment(self, uetr: str) -> dict:
+        result = await _maybe_await(self.service.payment(self._need_bic(), uetr))
+        return _as_dict(result)
+
+    async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+        result = await _maybe_await(self.service.add_participant(bic, name, callback_url=callback_url))
+        return result["token"] if isinstance(result, dict) else result
+
+    async def liquidity(self, bic: str, amount_paisa: int, direction: str = "in") -> dict:
+        return _as_dict(await _maybe_await(self.service.liquidity(bic, int(amount_paisa), direction)))
+
+    async def balances(self) -> dict:
+        return await _maybe_await(self.service.balances())
+
+    async def metrics(self) -> str | None:
+        render = getattr(self.service, "metrics_text", None)
+        if render is None:
+            return None
+        text = await _maybe_await(render())
+        return text.decode() if isinstance(text, bytes) else text
+
+    async def healthz(self) -> bool:
+        return True
+
+
+def _as_dict(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if value is None:
+        return {}
+    try:
+        import msgspec
+
+        return msgspec.to_builtins(value)
+    except TypeError:
+        return {"result": str(value)}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,49 @@
+"""Bearer tokens for participants and the operator (admin).
+
+Tokens are random 256-bit values shown once, when issued; the rail keeps (and journals) only their SHA-256, so
+a copy of the data directory does not let anyone act as a bank. SHA-256 without a salt is the right tool here:
+the tokens are high-entropy random values, not passwords, so there is nothing to brute-force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+TOKEN_BYTES = 32
+TOKEN_PREFIX = "rail_"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class TokenTable:
+    """token hash -> BIC. One current token per participant: issuing a new one retires the old."""
+
+    def __init__(self) -> None:
+        self._bic_by_hash: dict[str, str] = {}
+        self._hash_by_bic: dict[str, str] = {}
+
+    def install(self, bic: str, hashed: str) -> None:
+        old = self._hash_by_bic.get(bic)
+        if old is not None:
+            self._bic_by_hash.pop(old, None)
+        self._bic_by_hash[hashed] = bic
+        self._hash_by_bic[bic] = hashed
+
+    def authenticate(self, token: str) -> str | None:
+        if not token or len(token) > 256:
+            return None
+        return self._bic_by_hash.get(token_hash(token))
+
+
+def admin_token_matches(expected: str | None, presented: str) -> bool:
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())

@@ -1,0 +1,477 @@
+"""The settlement core: one task owns the books and applies everything in journaled batches.
+
+Why one writer: the ledger, the payment table, the alias directory and the inbox sequence numbers must change
+together and in one order, and that order must be the journal's order, so that replay rebuilds the same state.
+A single task needs no locks and lets every tick be one group commit:
+
+    each event-loop tick: take up to BATCH_COMMANDS_MAX commands from the bounded queue (plus due timers)
+        -> apply each to the state machine (rail/payments.py; pure, microseconds)
+        -> journal.append([now_ns, command, command, ...])   # ONE fdatasync for the whole tick
+        -> only then: publish inbox entries, resolve the submitters' futures, wake Prefer: wait requests
+
+While the append is syncing, new commands queue up, so the batch size grows with the load and the fsync cost
+is amortised over it (TigerBeetle's 'run at your own pace').
+
+Commands are pre-encoded (msgpack) by the caller, at the edge: the core journals bytes it never re-encodes.
+The batch carries one timestamp, so replay applies every command with the time it had the first time.
+
+Timers: every in-flight payment has a deadline (creditor timeout, or the hard stop after an ACWP); a heap of
+(deadline_ns, uetr) is checked each tick, and a due payment becomes a journaled Timeout command. Deadlines are
+wall-clock, so after a restart (snapshot + replay) an in-flight payment either still gets its creditor's answer
+or times out at the right moment; if the rail was down past the deadline it times out at the first tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import deque
+
+import msgspec
+
+from rail.journal import FileJournal
+from rail.metrics import RailMetrics
+from rail.payments import (
+    IN_FLIGHT,
+    CreditTransfer,
+    Outcome,
+    Payment,
+    Settlement,
+    SettlementState,
+    settlement_from_state,
+    settlement_to_state,
+)
+from rail.scheme import Scheme
+
+log = logging.getLogger(__name__)
+
+BATCH_COMMANDS_MAX = 8_192  # commands applied in one tick (one journal frame)
+QUEUE_COMMANDS_MAX = 100_000  # waiting commands; beyond it submitters get 'overloaded' (HTTP 503)
+SNAPSHOT_EVERY_BATCHES = 20_000
+SNAPSHOT_EVERY_S = 300.0
+
+
+# ---- journaled commands (tagged, compact) ---------------------------------------------------------------------
+
+
+class Command(msgspec.Struct, tag=True, array_like=True, frozen=True):
+    """Base of everything the core journals. The batch's timestamp is journaled once, beside them."""
+
+
+class Genesis(Command, tag="gen"):
+    pass
+
+
+class AddParticipant(Command, tag="par"):
+    bic: str
+    name: str
+    token_hash: str | None
+    callback_url: str | None
+
+
+class Liquidity(Command, tag="liq"):
+    bic: str
+    amount_paisa: int
+    direction: str
+
+
+class SubmitCreditTransfer(Command, tag="p8"):
+    sender: str
+    rendering: str
+    ct: CreditTransfer
+    message: bytes
+
+
+class CreditorStatus(Command, tag="p2"):
+    sender: str
+    uetr: str
+    status: str
+    reason: str | None
+    text: str | None
+
+
+class Timeout(Command, tag="to"):
+    uetr: str
+
+
+class SubmitReturn(Command, tag="p4"):
+    sender: str
+    rendering: str
+    return_id: str
+    uetr: str
+    amount_paisa: int
+    reason: str
+    message: bytes
+
+
+class SubmitRecall(Command, tag="c56"):
+    sender: str
+    rendering: str
+    cancellation_id: str
+    uetr: str
+    reason: str
+    message: bytes
+
+
+class SubmitResolution(Command, tag="c29"):
+    sender: str
+    rendering: str
+    uetr: str
+    status: str
+    reason: str | None
+    message: bytes
+
+
+class SubmitRequestToPay(Command, tag="p13"):
+    sender: str
+    rendering: str
+    msg_id: str
+    payer_agent: str
+    message: bytes
+
+
+class SubmitRequestToPayStatus(Command, tag="p14"):
+    sender: str
+    rendering: str
+    original_msg_id: str
+    status: str
+    reason: str | None
+    message: bytes
+
+
+class AliasRegister(Command, tag="ar"):
+    sender: str
+    alias: str
+    iban: str
+    name: str
+
+
+class AliasDelete(Command, tag="ad"):
+    sender: str
+    alias: str
+
+
+class Ack(Command, tag="ack"):
+    bic: str
+    upto: int
+
+
+AnyCommand = (
+    Genesis | AddParticipant | Liquidity | SubmitCreditTransfer | CreditorStatus | Timeout | SubmitReturn
+    | SubmitRecall | SubmitResolution | SubmitRequestToPay | SubmitRequestToPayStatus | AliasRegister
+    | AliasDelete | Ack
+)
+
+_ENCODER = msgspec.msgpack.Encoder()
+_COMMAND_DECODER = msgspec.msgpack.Decoder(AnyCommand)
+_STATE_DECODER = msgspec.msgpack.Decoder(SettlementState)
+
+
+def encode_command(command: Command) -> bytes:
+    return _ENCODER.encode(command)
+
+
+def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
+    """The one dispatch from a command to the state machine: used live and by replay alike."""
+    kind = type(c)
+    if kind is SubmitCreditTransfer:
+        return s.apply_credit_transfer(c.sender, c.rendering, c.ct, c.message, now_ns)
+    if kind is CreditorStatus:
+        return s.apply_creditor_status(c.sender, c.uetr, c.status, c.reason, c.text, now_ns)
+    if kind is Ack:
+        return s.apply_ack(c.bic, c.upto)
+    if kind is Timeout:
+        return s.apply_timeout(c.uetr, now_ns)
+    if kind is SubmitReturn:
+        return s.apply_return(c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message,
+                              now_ns)
+    if kind is SubmitRecall:
+        return s.apply_recall(c.sender, c.rendering, c.cancellation_id, c.uetr, c.reason, c.message, now_ns)
+    if kind is SubmitResolution:
+        return s.apply_resolution(c.sender, c.rendering, c.uetr, c.status, c.reason, c.message, now_ns)
+    if kind is SubmitRequestToPay:
+        return s.apply_request_to_pay(c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns)
+    if kind is SubmitRequestToPayStatus:
+        return s.apply_request_to_pay_status(c.sender, c.rendering, c.original_msg_id, c.status, c.reason,
+                                             c.message, now_ns)
+    if kind is AliasRegister:
+        return s.apply_alias_register(c.sender, c.alias, c.iban, c.name)
+    if kind is AliasDelete:
+        return s.apply_alias_delete(c.sender, c.alias)
+    if kind is AddParticipant:
+        return s.apply_add_participant(c.bic, c.name, c.token_hash, c.callback_url, now_ns)
+    if kind is Liquidity:
+        return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
+    if kind is Genesis:
+        return s.apply_genesis(now_ns)
+    raise AssertionError(f"unknown command {kind.__name__}")
+
+
+class Overloaded(Exception):
+    """The core's queue is full: the caller answers 503 and the client retries later."""
+
+
+class CoreStopped(Exception):
+    """The core is not running (closed, or its journal failed): nothing more can be accepted."""
+
+
+class SettlementCore:
+    """The single writer. Create with `await SettlementCore.open(...)`, then `start()`."""
+
+    def __init__(self, journal: FileJournal, settlement: Settlement, metrics: RailMetrics) -> None:
+        self.journal = journal
+        self.settlement = settlement
+        self.metrics = metrics
+        # (command or None, encoded command, future, query function or None)
+        self._queue: deque[tuple] = deque()
+        self._wakeup = asyncio.Event()
+        self._timers: list[tuple[int, str]] = []
+        self._final_waiters: dict[str, list[asyncio.Future]] = {}
+        self._unreleased: set[str] = set()  # final in memory, batch not yet durable
+        self._task: asyncio.Task | None = None
+        self._failure: BaseException | None = None
+        self._stopping = False
+        self.batches = 0
+        self.commands_applied = 0
+        self._batches_since_snapshot = 0
+        self._last_snapshot_s = time.monotonic()
+        self.replayed_commands = 0
+
+    # ---- opening and recovery
+
+    @classmethod
+    def open(cls, journal: FileJournal, scheme: Scheme, metrics: RailMetrics) -> "SettlementCore":
+        """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis."""
+        snapshot = journal.latest_snapshot()
+        if snapshot is None:
+            settlement = Settlement(scheme)
+            after_seq = 0
+        else:
+            after_seq, state_bytes = snapshot
+            state = _STATE_DECODER.decode(state_bytes)
+            # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
+            settlement = settlement_from_state(state, msgspec.structs.replace(state.scheme, params=scheme.params))
+        replayed = 0
+        for _seq, records in journal.replay(after_seq):
+            now_ns = records[0]
+            for raw in records[1:]:
+                apply_command(settlement, _COMMAND_DECODER.decode(raw), now_ns)
+                replayed += 1
+            settlement.touched_inboxes.clear()
+            settlement.finalised.clear()
+            settlement.armed.clear()
+        if settlement.genesis_done and replayed:
+            settlement.ledger.check_conservation()  # assert in pairs: before journaling, and after replay
+        core = cls(journal, settlement, metrics)
+        core.replayed_commands = replayed
+        if not settlement.genesis_done:
+            now_ns = time.time_ns()
+            genesis = Genesis()
+            apply_command(settlement, genesis, now_ns)
+            journal.append_blocking([now_ns, encode_command(genesis)])
+            settlement.touched_inboxes.clear()
+            settlement.finalised.clear()
+            settlement.armed.clear()
+        for payment in settlement.payments.values():
+            if payment.status == IN_FLIGHT:
+                core._timers.append((payment.deadline_ns, payment.uetr))
+        heapq.heapify(core._timers)
+        for inbox in settlement.inboxes.values():
+            inbox.publish()  # everything replayed is durable
+        return core
+
+    def start(self) -> None:
+        assert self._task is None
+        self._task = asyncio.create_task(self._run(), name="settlement-core")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop; a final snapshot makes the next start fast."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:  # already recorded in _failure
+                pass
+            self._task = None
+        if self._failure is None and self.batches:
+            self._snapshot_now()
+
+    # ---- submitting
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def _check_open(self) -> None:
+        if self._failure is not None or self._stopping:
+            raise CoreStopped(f"settlement core is not running: {self._failure!r}" if self._failure else
+                              "settlement core is stopping")
+        if len(self._queue) >= QUEUE_COMMANDS_MAX:
+            raise Overloaded("settlement core queue is full")
+
+    async def execute(self, command: Command, encoded: bytes | None = None) -> Outcome:
+        """Apply one command in the next batch; returns its outcome once the batch is durable."""
+        self._check_open()
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((command, encoded or encode_command(command), future, None))
+        self._wakeup.set()
+        return await future
+
+    async def query(self, function):
+        """Run a read-only function of the settlement in the core's order; answered after the batch is durable,
+        so a reader never sees a state the rail could still forget."""
+        self._check_open()
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((None, None, future, function))
+        self._wakeup.set()
+        return await future
+
+    async def wait_final(self, payment: Payment, timeout_s: float) -> bool:
+        """Wait until `payment` has a durable final status; False on timeout."""
+        if payment.status != IN_FLIGHT and payment.uetr not in self._unreleased:
+            return True
+        future = asyncio.get_running_loop().create_future()
+        self._final_waiters.setdefault(payment.uetr, []).append(future)
+        try:
+            await asyncio.wait_for(future, timeout_s)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            waiters = self._final_waiters.get(payment.uetr)
+            if waiters is not None:
+                if future in waiters:
+                    waiters.remove(future)
+                if not waiters:
+                    del self._final_waiters[payment.uetr]
+
+    # ---- the loop
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        try:
+            while True:
+                if not queue:
+                    if self._stopping:
+                        return
+                    if not self._due_timers():
+                        handle = None
+                        if self._timers:
+                            delay_s = max(0.0, (self._timers[0][0] - time.time_ns()) / 1e9)
+                            handle = loop.call_later(delay_s, self._wakeup.set)
+                        await self._wakeup.wait()
+                        if handle is not None:
+                            handle.cancel()
+                    self._wakeup.clear()
+                await self._tick()
+                # Let submitters, inbox readers and HTTP handlers run between batches.
+                await asyncio.sleep(0)
+        except BaseException as error:
+            self._failure = error
+            log.exception("settlement core stopped")
+            for _, _, future, _ in queue:
+                if not future.done():
+                    future.set_exception(CoreStopped(f"settlement core failed: {error!r}"))
+            queue.clear()
+            raise
+
+    def _due_timers(self) -> bool:
+        return bool(self._timers) and self._timers[0][0] <= time.time_ns()
+
+    async def _tick(self) -> None:
+        started_s = time.perf_counter()
+        s = self.settlement
+        now_ns = time.time_ns()
+        records: list = [now_ns]
+        answers: list[tuple[asyncio.Future, object]] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now_ns:
+            _deadline, uetr = heapq.heappop(timers)
+            payment = s.payments.get(uetr)
+            if payment is None or payment.status != IN_FLIGHT:
+                continue
+            if payment.deadline_ns > now_ns:  # extended (ACWP): re-arm
+                heapq.heappush(timers, (payment.deadline_ns, uetr))
+                continue
+            timeout = Timeout(uetr=uetr)
+            apply_command(s, timeout, now_ns)
+            records.append(encode_command(timeout))
+        queue = self._queue
+        count = min(len(queue), BATCH_COMMANDS_MAX)
+        for _ in range(count):
+            command, encoded, future, function = queue.popleft()
+            if function is not None:
+                try:
+                    answers.append((future, function(s)))
+                except Exception as exc:  # a query bug must not stop settlement
+                    answers.append((future, exc))
+                continue
+            answers.append((future, apply_command(s, command, now_ns)))
+            records.append(encoded)
+        for payment in s.armed:
+            heapq.heappush(timers, (payment.deadline_ns, payment.uetr))
+        s.armed.clear()
+        finalised = s.finalised
+        s.finalised = []
+        for payment in finalised:
+            self._unreleased.add(payment.uetr)
+        applied_s = time.perf_counter()
+        if len(records) > 1:
+            await self.journal.append(records)  # durable before anything leaves
+            self.batches += 1
+            self._batches_since_snapshot += 1
+            self.commands_applied += len(records) - 1
+        durable_s = time.perf_counter()
+        self._release(answers, finalised)
+        metrics = self.metrics
+        metrics.batch_commands.observe(len(records) - 1)
+        metrics.latency_batch.observe(applied_s - started_s)
+        metrics.latency_journal.observe(durable_s - applied_s)
+        metrics.core_queue_depth.set(len(queue))
+        if self._batches_since_snapshot >= SNAPSHOT_EVERY_BATCHES or (
+            self._batches_since_snapshot and time.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
+        ):
+            seq = self.journal.last_seq()
+            state = _ENCODER.encode(settlement_to_state(s))
+            self._batches_since_snapshot = 0
+            self._last_snapshot_s = time.monotonic()
+            await self.journal.snapshot_async(state, seq)
+
+    def _release(self, answers: list, finalised: list[Payment]) -> None:
+        s = self.settlement
+        for bic in s.touched_inboxes:
+            s.inboxes[bic].publish()
+        s.touched_inboxes.clear()
+        final_counter = self.metrics.payments_final
+        settlement_latency = self.metrics.latency_settlement
+        for payment in finalised:
+            self._unreleased.discard(payment.uetr)
+            final_counter.labels(payment.status, payment.reason or "").inc()
+            if payment.transfer_id:
+                settlement_latency.observe((payment.final_ns - payment.received_ns) / 1e9)
+            waiters = self._final_waiters.pop(payment.uetr, None)
+            if waiters:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        for future, result in answers:
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    def _snapshot_now(self) -> None:
+        """Snapshot the whole state at the last durable batch; replay then starts after it."""
+        seq = self.journal.last_seq()
+        if seq <= self.journal.snapshot_seq:
+            return
+        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        self.journal.write_snapshot(state, seq)
+        self._batches_since_snapshot = 0
+        self._last_snapshot_s = time.monotonic()

@@ -1,0 +1,93 @@
+"""ISO 20022 message layer of the rail: decode, validate against the RAAST profile, build, encode.
+
+    decoded = decode(body, content_type)          # MessageRejected -> answer admi.002 (message_reject_for)
+    violations = validate(decoded.message, RAAST_PROFILE, known_bics)   # [] = accepted
+    body = encode(status_report(...), "xml")      # or "json"; header=AppHdr(...) wraps it in an envelope
+
+Message structs, the JSON rendering and the rule -> reason code table are described in docs/iso20022.md.
+"""
+
+from __future__ import annotations
+
+from . import codes
+from ._spec import MSG_TYPES
+from .builders import (
+    account_notification, forward_credit_transfer, forward_recall, message_reject, message_reject_for,
+    now_pkt, payment_return, recall_request, resolution, rtp_status, status_report, status_report_for,
+    verification_report,
+)
+from .errors import MessageRejected, Violation
+from .identifiers import (
+    bic_is_valid, cnic_is_valid, iban_is_valid, make_pk_iban, normalise_pk_mobile, pk_iban_is_valid,
+    uetr_is_valid,
+)
+from .json_codec import decode_json, encode_json
+from .profile import RAAST_PROFILE, Profile, validate
+from .structs import (
+    Acmt023, Acmt024, Admi002, Admi004, AppHdr, Camt029, Camt054, Camt056, CdtTrfTxInf, CxlTxInf,
+    CxlTxInfAndSts, Decoded, Ntfctn, OrgnlPmtInfAndSts, Pacs002, Pacs004, Pacs008, Pacs028, Pain013, Pain014,
+    PmtInf, PmtRtrTxInf, StsReqTxInf, TxInfAndSts, Vrfctn, VrfctnRpt,
+)
+from .xml_decode import BODY_BYTES_MAX, DEPTH_MAX, ELEMENTS_MAX, decode_xml
+from .xml_encode import encode_xml
+
+XML = "xml"
+JSON = "json"
+RENDERINGS = (XML, JSON)
+CONTENT_TYPES = {XML: "application/xml", JSON: "application/json"}
+
+
+def rendering_of(content_type: str | None, body: bytes = b"") -> str:
+    """'xml' or 'json' from a Content-Type (``application/xml``, ``text/xml``, ``application/json``,
+    ``+xml``/``+json`` suffixes, parameters ignored); without a usable one, sniffed from the first byte."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media.endswith("xml"):
+        return XML
+    if media.endswith("json"):
+        return JSON
+    if media and media not in ("application/octet-stream", "text/plain"):
+        raise MessageRejected(codes.FF01, f"unsupported content type {content_type!r}; use application/xml "
+                              "or application/json")
+    first = body[:64].lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+    if first == b"{":
+        return JSON
+    if first == b"<":
+        return XML
+    raise MessageRejected(codes.FF01, "body is neither XML nor JSON")
+
+
+def decode(body: bytes, content_type: str | None) -> Decoded:
+    """Bytes -> Decoded(message, rendering, msg_type, header); MessageRejected (FF01) when unreadable."""
+    if len(body) > BODY_BYTES_MAX:
+        raise MessageRejected(codes.FF01, f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit")
+    rendering = rendering_of(content_type, body)
+    if rendering == XML:
+        message, msg_type, header = decode_xml(body)
+    else:
+        message, msg_type, header = decode_json(body)
+    return Decoded(message, rendering, msg_type, header)
+
+
+def encode(msg, rendering: str, header: AppHdr | None = None) -> bytes:
+    """Struct -> bytes in ``rendering`` ("xml" | "json"), optionally with a head.001 header."""
+    if rendering == XML:
+        return encode_xml(msg, header)
+    if rendering == JSON:
+        return encode_json(msg, header)
+    raise ValueError(f"unknown rendering {rendering!r}")
+
+
+__all__ = [
+    "MSG_TYPES", "BODY_BYTES_MAX", "DEPTH_MAX", "ELEMENTS_MAX", "XML", "JSON", "RENDERINGS", "CONTENT_TYPES",
+    "decode", "encode", "validate", "rendering_of", "Decoded", "MessageRejected", "Violation", "Profile",
+    "RAAST_PROFILE", "codes",
+    "status_report", "status_report_for", "message_reject", "message_reject_for", "forward_credit_transfer",
+    "payment_return", "recall_request", "forward_recall", "resolution", "verification_report", "rtp_status",
+    "account_notification", "now_pkt",
+    "iban_is_valid", "pk_iban_is_valid", "make_pk_iban", "bic_is_valid", "normalise_pk_mobile",
+    "uetr_is_valid", "cnic_is_valid",
+    "AppHdr", "Pacs008", "CdtTrfTxInf", "Pacs002", "TxInfAndSts", "Pacs004", "PmtRtrTxInf", "Pacs028",
+    "StsReqTxInf", "Camt056", "CxlTxInf", "Camt029", "CxlTxInfAndSts", "Acmt023", "Vrfctn", "Acmt024",
+    "VrfctnRpt", "Pain013", "PmtInf", "Pain014", "OrgnlPmtInfAndSts", "Admi002", "Admi004", "Camt054",
+    "Ntfctn", "decode_xml", "encode_xml", "decode_json", "encode_json",
+]

@@ -1,0 +1,391 @@
+"""RAAST profile: the business rules a scheme adds on top of the ISO 20022 schemas.
+
+``validate(msg, profile, known_bics)`` returns every violation it finds (empty list = accepted), each with the
+ISO external status reason code a real scheme would send, the element path and a text naming the element.
+Checks are pure and cheap (no I/O); ``Profile`` holds what a scheme would vary. The rule -> code table is in
+docs/iso20022.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import msgspec
+
+from . import codes as c
+from . import structs as s
+from .errors import Violation
+from .identifiers import bic_is_valid, cnic_is_valid, pk_iban_is_valid, pk_mobile_is_e164, uetr_is_valid
+
+MAX35 = 35
+MAX140 = 140
+MAX105 = 105
+MAX350 = 350
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True):
+    """Scheme parameters of the profile (RAAST_PROFILE is the default; tests and sandboxes vary it)."""
+
+    currency: str = "PKR"
+    # Scheme ceiling per transaction. SBP sets no Raast limit (banks set >= PKR 200,000); the emulator's
+    # default ceiling is PKR 10 million, configurable per scheme.
+    amount_paisa_max: int = 10_000_000_00
+    txs_per_message_max: int = 1
+    settlement_method: str = "CLRG"
+    # ClrSys/Prtry (or ClrSys/Cd) required to equal this; None = not checked.
+    clearing_system: str | None = "RAAST"
+    charge_bearer: str = "SLEV"
+    # PmtTpInf/SvcLvl/Prtry and LclInstrm/Prtry required to equal these; None = not checked.
+    service_level: str | None = None
+    local_instruments: frozenset[str] | None = None
+    require_uetr: bool = True
+    require_tx_id: bool = True
+    require_settlement_date: bool = True
+    require_acceptance_time: bool = True
+    require_instructing_agents: bool = True
+    require_names: bool = True
+    require_ibans: bool = True
+    iban_country: str = "PK"
+
+
+RAAST_PROFILE = Profile()
+
+
+class _Checker:
+    """Collects violations for one message; small helpers keep each rule one line in the rule functions."""
+
+    __slots__ = ("profile", "known_bics", "out")
+
+    def __init__(self, profile: Profile, known_bics: Collection[str] | None) -> None:
+        self.profile = profile
+        self.known_bics = known_bics
+        self.out: list[Violation] = []
+
+    def add(self, code: str, path: str, text: str) -> None:
+        self.out.append(Violation(code, path, text))
+
+    def text(self, value: str | None, path: str, max_len: int, *, missing_code: str | None = None,
+             code: str = c.FF01) -> None:
+        if value is None:
+            if missing_code is not None:
+                self.add(missing_code, path, f"{path} is missing")
+        elif len(value) > max_len:
+            self.add(code, path, f"{path} is longer than {max_len} characters ({len(value)})")
+        elif not value.strip():
+            self.add(missing_code or code, path, f"{path} is blank")
+
+    def bic(self, value: str | None, path: str, *, missing_code: str | None, unknown_code: str) -> None:
+        if value is None:
+            if missing_code is not None:
+                self.add(missing_code, path, f"{path} is missing")
+        elif not bic_is_valid(value):
+            self.add(c.RC01, path, f"{path} {value!r} is not a well-formed BIC")
+        elif self.known_bics is not None and value not in self.known_bics and value[:8] not in self.known_bics:
+            self.add(unknown_code, path, f"{path} {value!r} is not a participant of the scheme")
+
+    def iban(self, value: str | None, path: str, *, missing_code: str | None) -> None:
+        if value is None:
+            if missing_code is not None and self.profile.require_ibans:
+                self.add(missing_code, path, f"{path} is missing")
+        elif not value.startswith(self.profile.iban_country):
+            self.add(c.AC01, path, f"{path} {value!r} is not a {self.profile.iban_country} IBAN")
+        elif not pk_iban_is_valid(value):
+            self.add(c.AC01, path, f"{path} {value!r} is not a valid {self.profile.iban_country} IBAN "
+                     "(24 characters, bank code, MOD 97-10 check digits)")
+
+    def uetr(self, value: str | None, path: str) -> None:
+        if value is None:
+            if self.profile.require_uetr:
+                self.add(c.MINF, path, f"{path} is missing")
+        elif not uetr_is_valid(value):
+            self.add(c.FF01, path, f"{path} {value!r} is not a lower-case UUIDv4")
+
+    def amount(self, msg: s._Msg, paisa: int | None, currency: str | None, path: str,
+               *, check_limit: bool = True) -> None:
+        if paisa is None:
+            return
+        if currency != self.profile.currency:
+            self.add(c.AM03, f"{path}/@Ccy", f"{path}/@Ccy {currency!r} is not {self.profile.currency}")
+        if any(p.endswith(path) for p in msg.sub_paisa_amounts):
+            self.add(c.CH20, path, f"{path} has more than 2 decimals")
+        if paisa == 0:
+            self.add(c.AM01, path, f"{path} is zero")
+        elif check_limit and paisa > self.profile.amount_paisa_max:
+            self.add(c.AM02, path, f"{path} {paisa} paisa exceeds the scheme limit of "
+                     f"{self.profile.amount_paisa_max} paisa")
+
+    def proxy(self, tp: str | None, proxy_id: str | None, path: str) -> None:
+        if tp is None and proxy_id is None:
+            return
+        if tp is None or proxy_id is None:
+            self.add(c.BE23, path, f"{path} needs both Tp/Cd and Id")
+        elif tp not in c.PROXY_TYPES:
+            self.add(c.BE23, f"{path}/Tp/Cd", f"{path}/Tp/Cd {tp!r} is not an ExternalProxyAccountType1Code")
+        elif tp == c.MBNO and not pk_mobile_is_e164(proxy_id):
+            self.add(c.BE23, f"{path}/Id", f"{path}/Id {proxy_id!r} is not a Pakistani mobile number in "
+                     "+92 form (e.g. +923001234567)")
+
+    def code_in(self, value: str | None, allowed: Collection[str], path: str, what: str,
+                *, required: bool = False) -> None:
+        if value is None:
+            if required:
+                self.add(c.FF01, path, f"{path} is missing")
+        elif value not in allowed:
+            self.add(c.FF01, path, f"{path} {value!r} is not a valid {what}")
+
+    def tx_count(self, count: int, path: str) -> None:
+        if count > self.profile.txs_per_message_max:
+            self.add(c.AM18, path, f"{count} {path} blocks; the scheme allows "
+                     f"{self.profile.txs_per_message_max} per message")
+
+    def nb_of_txs(self, value: str, count: int, path: str) -> None:
+        if not value.isdigit() or int(value) != count:
+            self.add(c.AM19, path, f"{path} {value!r} does not match the {count} transaction(s) in the message")
+
+    def settlement(self, method: str, cd: str | None, prtry: str | None, base: str) -> None:
+        if method != self.profile.settlement_method:
+            self.add(c.FF01, f"{base}/SttlmMtd",
+                     f"{base}/SttlmMtd {method!r} must be {self.profile.settlement_method}")
+        wanted = self.profile.clearing_system
+        if wanted is not None and wanted not in (cd, prtry):
+            self.add(c.FF01, f"{base}/ClrSys", f"{base}/ClrSys must name clearing system {wanted}")
+
+
+# --------------------------------------------------------------------------- rules per message type
+
+
+def _pacs008(m: s.Pacs008, k: _Checker) -> None:
+    p = k.profile
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    k.tx_count(len(m.cdt_trf_tx_inf), "CdtTrfTxInf")
+    k.nb_of_txs(m.nb_of_txs, len(m.cdt_trf_tx_inf), "GrpHdr/NbOfTxs")
+    k.settlement(m.sttlm_mtd, m.clr_sys_cd, m.clr_sys_prtry, "GrpHdr/SttlmInf")
+    for t in m.cdt_trf_tx_inf:
+        b = "CdtTrfTxInf/"
+        k.text(t.end_to_end_id, b + "PmtId/EndToEndId", MAX35, code=c.FF08)
+        k.text(t.instr_id, b + "PmtId/InstrId", MAX35)
+        k.text(t.tx_id, b + "PmtId/TxId", MAX35, missing_code=c.MINF if p.require_tx_id else None)
+        k.uetr(t.uetr, b + "PmtId/UETR")
+        if p.service_level is not None and p.service_level not in (t.svc_lvl_prtry, t.svc_lvl_cd):
+            k.add(c.FF04, b + "PmtTpInf/SvcLvl", f"{b}PmtTpInf/SvcLvl must be {p.service_level}")
+        if p.local_instruments is not None and (t.lcl_instrm_prtry or t.lcl_instrm_cd) not in p.local_instruments:
+            k.add(c.FF05, b + "PmtTpInf/LclInstrm",
+                  f"{b}PmtTpInf/LclInstrm must be one of {sorted(p.local_instruments)}")
+        k.amount(m, t.amount_paisa, t.currency, b + "IntrBkSttlmAmt")
+        if t.intr_bk_sttlm_dt is None and p.require_settlement_date:
+            k.add(c.DT01, b + "IntrBkSttlmDt", f"{b}IntrBkSttlmDt is missing")
+        if t.accptnc_dt_tm is None and p.require_acceptance_time:
+            k.add(c.DT01, b + "AccptncDtTm", f"{b}AccptncDtTm is missing")
+        if t.chrg_br != p.charge_bearer:
+            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {t.chrg_br!r} must be {p.charge_bearer}")
+        agents_code = c.RC02 if p.require_instructing_agents else None
+        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
+        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
+        k.bic(t.dbtr_agt_bicfi, b + "DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
+        k.bic(t.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+        names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
+        k.text(t.dbtr_nm, b + "Dbtr/Nm", MAX140, missing_code=names_code[0])
+        k.text(t.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=names_code[1])
+        if t.dbtr_prvt_id_othr_schme_nm_cd == c.NIDN and not cnic_is_valid(t.dbtr_prvt_id_othr_id or ""):
+            k.add(c.BE16, b + "Dbtr/Id/PrvtId/Othr/Id", f"{b}Dbtr/Id/PrvtId/Othr/Id is not a 13-digit CNIC")
+        k.iban(t.dbtr_acct_iban, b + "DbtrAcct/Id/IBAN", missing_code=c.AC02)
+        k.iban(t.cdtr_acct_iban, b + "CdtrAcct/Id/IBAN", missing_code=c.AC03)
+        k.proxy(t.dbtr_acct_prxy_tp_cd, t.dbtr_acct_prxy_id, b + "DbtrAcct/Prxy")
+        k.proxy(t.cdtr_acct_prxy_tp_cd, t.cdtr_acct_prxy_id, b + "CdtrAcct/Prxy")
+        k.text(t.rmt_inf_ustrd, b + "RmtInf/Ustrd", MAX140)
+
+
+def _original_ids(t, base: str, k: _Checker, *, uetr: bool = True) -> None:
+    k.text(t.orgnl_msg_id, base + "OrgnlGrpInf/OrgnlMsgId", MAX35)
+    k.text(t.orgnl_instr_id, base + "OrgnlInstrId", MAX35)
+    k.text(t.orgnl_end_to_end_id, base + "OrgnlEndToEndId", MAX35, missing_code=c.FF08, code=c.FF08)
+    k.text(t.orgnl_tx_id, base + "OrgnlTxId", MAX35)
+    if uetr:
+        k.uetr(t.orgnl_uetr, base + "OrgnlUETR")
+
+
+def _pacs002(m: s.Pacs002, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    k.bic(m.instg_agt_bicfi, "GrpHdr/InstgAgt/FinInstnId/BICFI", missing_code=None, unknown_code=c.RC02)
+    k.bic(m.instd_agt_bicfi, "GrpHdr/InstdAgt/FinInstnId/BICFI", missing_code=None, unknown_code=c.RC02)
+    if not m.tx_inf_and_sts:
+        k.add(c.FF01, "TxInfAndSts", "TxInfAndSts is missing: the status of one transaction is expected")
+    k.tx_count(len(m.tx_inf_and_sts), "TxInfAndSts")
+    for t in m.tx_inf_and_sts:
+        b = "TxInfAndSts/"
+        _original_ids(t, b, k)
+        k.code_in(t.tx_sts, c.TX_STATUSES, b + "TxSts", "ExternalPaymentTransactionStatus1Code", required=True)
+        k.code_in(t.sts_rsn_cd, c.STATUS_REASONS, b + "StsRsnInf/Rsn/Cd", "ExternalStatusReason1Code")
+        if t.tx_sts == c.RJCT and t.sts_rsn_cd is None and t.sts_rsn_prtry is None:
+            k.add(c.FF01, b + "StsRsnInf/Rsn/Cd", f"{b}StsRsnInf/Rsn/Cd is required when TxSts is RJCT")
+        k.text(t.sts_rsn_addtl_inf, b + "StsRsnInf/AddtlInf", MAX105)
+        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=None, unknown_code=c.RC02)
+        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=None, unknown_code=c.RC02)
+
+
+def _pacs004(m: s.Pacs004, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    k.tx_count(len(m.tx_inf), "TxInf")
+    if not m.tx_inf:
+        k.add(c.FF01, "TxInf", "TxInf is missing: one returned transaction is expected")
+    k.nb_of_txs(m.nb_of_txs, len(m.tx_inf), "GrpHdr/NbOfTxs")
+    k.settlement(m.sttlm_mtd, m.clr_sys_cd, m.clr_sys_prtry, "GrpHdr/SttlmInf")
+    for t in m.tx_inf:
+        b = "TxInf/"
+        k.text(t.rtr_id, b + "RtrId", MAX35, missing_code=c.MINF)
+        _original_ids(t, b, k)
+        k.amount(m, t.orgnl_amount_paisa, t.orgnl_currency, b + "OrgnlIntrBkSttlmAmt", check_limit=False)
+        k.amount(m, t.amount_paisa, t.currency, b + "RtrdIntrBkSttlmAmt")
+        if t.orgnl_amount_paisa is not None and t.amount_paisa > t.orgnl_amount_paisa:
+            k.add(c.AM02, b + "RtrdIntrBkSttlmAmt", f"{b}RtrdIntrBkSttlmAmt exceeds OrgnlIntrBkSttlmAmt")
+        if t.chrg_br is not None and t.chrg_br != k.profile.charge_bearer:
+            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {t.chrg_br!r} must be {k.profile.charge_bearer}")
+        k.code_in(t.rtr_rsn_cd, c.RETURN_REASONS, b + "RtrRsnInf/Rsn/Cd", "ExternalReturnReason1Code",
+                  required=t.rtr_rsn_prtry is None)
+        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+        k.iban(t.orgnl_tx_ref_dbtr_acct_iban, b + "OrgnlTxRef/DbtrAcct/Id/IBAN", missing_code=None)
+        k.iban(t.orgnl_tx_ref_cdtr_acct_iban, b + "OrgnlTxRef/CdtrAcct/Id/IBAN", missing_code=None)
+
+
+def _pacs028(m: s.Pacs028, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    if not m.tx_inf:
+        k.add(c.FF01, "TxInf", "TxInf is missing: the transaction to report on is expected")
+    k.tx_count(len(m.tx_inf), "TxInf")
+    for t in m.tx_inf:
+        _original_ids(t, "TxInf/", k)
+
+
+def _camt056(m: s.Camt056, k: _Checker) -> None:
+    k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
+    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
+    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+    if not m.tx_inf:
+        k.add(c.FF01, "Undrlyg/TxInf", "Undrlyg/TxInf is missing: the transaction to recall is expected")
+    k.tx_count(len(m.tx_inf), "Undrlyg/TxInf")
+    for t in m.tx_inf:
+        b = "Undrlyg/TxInf/"
+        k.text(t.cxl_id, b + "CxlId", MAX35, missing_code=c.MINF)
+        _original_ids(t, b, k)
+        k.amount(m, t.orgnl_amount_paisa, t.orgnl_currency, b + "OrgnlIntrBkSttlmAmt", check_limit=False)
+        k.code_in(t.cxl_rsn_cd, c.CANCELLATION_REASONS, b + "CxlRsnInf/Rsn/Cd", "ExternalCancellationReason1Code",
+                  required=t.cxl_rsn_prtry is None)
+
+
+def _camt029(m: s.Camt029, k: _Checker) -> None:
+    k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
+    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.tx_count(len(m.tx_inf_and_sts), "CxlDtls/TxInfAndSts")
+    for t in m.tx_inf_and_sts:
+        b = "CxlDtls/TxInfAndSts/"
+        _original_ids(t, b, k)
+        k.code_in(t.tx_cxl_sts, (c.RJCR, c.ACCR, c.PDCR), b + "TxCxlSts", "CancellationIndividualStatus1Code")
+        k.code_in(t.cxl_sts_rsn_cd, c.CANCELLATION_REJECTIONS, b + "CxlStsRsnInf/Rsn/Cd",
+                  "ExternalPaymentCancellationRejection1Code")
+
+
+def _acmt023(m: s.Acmt023, k: _Checker) -> None:
+    k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
+    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.tx_count(len(m.vrfctn), "Vrfctn")
+    for v in m.vrfctn:
+        b = "Vrfctn/PtyAndAcctId/Acct/"
+        k.text(v.id, "Vrfctn/Id", MAX35)
+        if v.acct_prxy_id is None and v.acct_iban is None:
+            k.add(c.MINF, b + "Prxy", f"{b}Prxy (or {b}Id/IBAN) is missing: nothing to verify")
+        k.proxy(v.acct_prxy_tp_cd, v.acct_prxy_id, b + "Prxy")
+        k.iban(v.acct_iban, b + "Id/IBAN", missing_code=None)
+        k.bic(v.agt_bicfi, "Vrfctn/PtyAndAcctId/Agt/FinInstnId/BICFI", missing_code=None, unknown_code=c.RC02)
+
+
+def _acmt024(m: s.Acmt024, k: _Checker) -> None:
+    k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
+    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    k.tx_count(len(m.rpt), "Rpt")
+    for r in m.rpt:
+        k.code_in(r.rsn_cd, c.VERIFICATION_REASONS, "Rpt/Rsn/Cd", "ExternalVerificationReason1Code")
+        k.proxy(r.orgnl_acct_prxy_tp_cd, r.orgnl_acct_prxy_id, "Rpt/OrgnlPtyAndAcctId/Acct/Prxy")
+        k.iban(r.updtd_acct_iban, "Rpt/UpdtdPtyAndAcctId/Acct/Id/IBAN", missing_code=None)
+        k.bic(r.updtd_agt_bicfi, "Rpt/UpdtdPtyAndAcctId/Agt/FinInstnId/BICFI", missing_code=None,
+              unknown_code=c.RC04)
+
+
+def _pain013(m: s.Pain013, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    k.tx_count(len(m.pmt_inf), "PmtInf")
+    count = sum(p.cdt_trf_tx_count for p in m.pmt_inf)
+    k.nb_of_txs(m.nb_of_txs, count, "GrpHdr/NbOfTxs")
+    for p in m.pmt_inf:
+        k.tx_count(p.cdt_trf_tx_count, "PmtInf/CdtTrfTx")
+        b = "PmtInf/CdtTrfTx/"
+        k.text(p.end_to_end_id, b + "PmtId/EndToEndId", MAX35, code=c.FF08)
+        k.uetr(p.uetr, b + "PmtId/UETR")
+        k.amount(m, p.amount_paisa, p.currency, b + "Amt/InstdAmt")
+        if p.chrg_br != k.profile.charge_bearer:
+            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {p.chrg_br!r} must be {k.profile.charge_bearer}")
+        k.bic(p.dbtr_agt_bicfi, "PmtInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
+        k.bic(p.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+        k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
+        k.iban(p.dbtr_acct_iban, "PmtInf/DbtrAcct/Id/IBAN", missing_code=None)
+        k.proxy(p.dbtr_acct_prxy_tp_cd, p.dbtr_acct_prxy_id, "PmtInf/DbtrAcct/Prxy")
+        if p.dbtr_acct_iban is None and p.dbtr_acct_prxy_id is None:
+            k.add(c.AC02, "PmtInf/DbtrAcct", "PmtInf/DbtrAcct (IBAN or Raast ID proxy) is missing")
+        k.iban(p.cdtr_acct_iban, b + "CdtrAcct/Id/IBAN", missing_code=c.AC03)
+        k.text(p.rmt_inf_ustrd, b + "RmtInf/Ustrd", MAX140)
+
+
+def _pain014(m: s.Pain014, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    k.text(m.orgnl_msg_id, "OrgnlGrpInfAndSts/OrgnlMsgId", MAX35)
+    k.tx_count(len(m.orgnl_pmt_inf_and_sts), "OrgnlPmtInfAndSts")
+    for t in m.orgnl_pmt_inf_and_sts:
+        b = "OrgnlPmtInfAndSts/TxInfAndSts/"
+        k.text(t.orgnl_end_to_end_id, b + "OrgnlEndToEndId", MAX35, missing_code=c.FF08, code=c.FF08)
+        if t.orgnl_uetr is not None:
+            k.uetr(t.orgnl_uetr, b + "OrgnlUETR")
+        k.code_in(t.tx_sts, c.TX_STATUSES, b + "TxSts", "ExternalPaymentTransactionStatus1Code", required=True)
+        k.code_in(t.sts_rsn_cd, c.STATUS_REASONS, b + "StsRsnInf/Rsn/Cd", "ExternalStatusReason1Code")
+        if t.tx_sts == c.RJCT and t.sts_rsn_cd is None and t.sts_rsn_prtry is None:
+            k.add(c.FF01, b + "StsRsnInf/Rsn/Cd", f"{b}StsRsnInf/Rsn/Cd is required when TxSts is RJCT")
+
+
+def _admi002(m: s.Admi002, k: _Checker) -> None:
+    k.text(m.rltd_ref, "RltdRef/Ref", MAX35)
+    k.text(m.rjctg_pty_rsn, "Rsn/RjctgPtyRsn", MAX35)
+    k.text(m.err_lctn, "Rsn/ErrLctn", MAX350)
+    k.text(m.rsn_desc, "Rsn/RsnDesc", MAX350)
+
+
+def _admi004(m: s.Admi004, k: _Checker) -> None:
+    k.text(m.evt_cd, "EvtInf/EvtCd", 4)
+
+
+def _camt054(m: s.Camt054, k: _Checker) -> None:
+    k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
+    for n in m.ntfctn:
+        k.iban(n.acct_iban, "Ntfctn/Acct/Id/IBAN", missing_code=None)
+        k.amount(m, n.amount_paisa, n.currency, "Ntfctn/Ntry/Amt", check_limit=False)
+        k.code_in(n.cdt_dbt_ind, ("CRDT", "DBIT"), "Ntfctn/Ntry/CdtDbtInd", "CreditDebitCode")
+        if n.uetr is not None:
+            k.uetr(n.uetr, "Ntfctn/Ntry/NtryDtls/TxDtls/Refs/UETR")
+
+
+_RULES: dict[type, Callable] = {
+    s.Pacs008: _pacs008, s.Pacs002: _pacs002, s.Pacs004: _pacs004, s.Pacs028: _pacs028, s.Camt056: _camt056,
+    s.Camt029: _camt029, s.Acmt023: _acmt023, s.Acmt024: _acmt024, s.Pain013: _pain013, s.Pain014: _pain014,
+    s.Admi002: _admi002, s.Admi004: _admi004, s.Camt054: _camt054,
+}
+
+
+def validate(msg, profile: Profile = RAAST_PROFILE, known_bics: Collection[str] | None = None) -> list[Violation]:
+    """All profile violations of ``msg`` (a decoded struct); empty when the message is acceptable.
+
+    ``known_bics``: when given (a set is best), agents must be participants of the scheme (BIC8 or BIC11).
+    """
+    checker = _Checker(profile, known_bics)
+    _RULES[msg.__class__](msg, checker)
+    return checker.out

@@ -1,0 +1,297 @@
+"""Hardened XML decoding: bytes -> message struct, in one pass over the parsed tree.
+
+Hardening, cheapest check first (hostile input must cost little):
+  1. size: refuse bodies over BODY_BYTES_MAX before anything else;
+  2. DOCTYPE refused by a byte scan before parsing (no DTD, so no entity bombs and no external entities);
+  3. element count bounded by counting '<' (ELEMENTS_MAX) before parsing;
+  4. libxml2 with entities off, no network, no DTD loading, no huge-tree mode (depth capped at 256 by
+     libxml2 itself), and the encoding forced to UTF-8 so invalid UTF-8 is a parse error.
+Extraction walks the tree once with ``iterwalk`` over a trie compiled from the ``_spec`` tables, skipping
+subtrees the profile does not use; the namespace is part of every tag, so a wrong namespace is a missing
+element.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from . import _spec
+from ._values import parse_amount, parse_bool, parse_currency, parse_date, parse_datetime
+from .errors import MessageRejected
+from .structs import AppHdr
+
+BODY_BYTES_MAX = 1 << 20
+ELEMENTS_MAX = 20_000
+# libxml2's own nesting limit without XML_PARSE_HUGE; documented here because decode relies on it.
+DEPTH_MAX = 256
+_ERROR_TEXT_MAX = 350  # admi.002 RsnDesc / ErrLctn are Max350Text
+
+_HEAD_NS_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:head\.001\.001\.0[0-9]\}AppHdr\Z")
+_DOC_TAG_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.[0-9]{3}\.[0-9]{3}\.[0-9]{2})\}Document\Z")
+
+_CONVERTERS = {"T": None, "DT": parse_datetime, "D": parse_date, "B": parse_bool}
+
+
+def _new_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        encoding="utf-8",
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+class _Leaf:
+    __slots__ = ("attr", "kind", "conv", "path", "ccy_attr")
+
+    def __init__(self, item: _spec.F, path: str) -> None:
+        self.kind = item.kind
+        self.path = path
+        self.conv = _CONVERTERS.get(item.kind)
+        if item.kind == "A":
+            self.attr, self.ccy_attr = _spec.amount_attrs(item.attr)
+        else:
+            self.attr, self.ccy_attr = item.attr, None
+
+
+class _Node:
+    __slots__ = ("children", "count_attr")
+
+    def __init__(self) -> None:
+        self.children: dict[str, object] = {}
+        self.count_attr: str | None = None
+
+
+class _BlockNode:
+    __slots__ = ("block", "node", "required", "path")
+
+    def __init__(self, block: _spec.B, node: _Node, required: frozenset, path: str) -> None:
+        self.block, self.node, self.required, self.path = block, node, required, path
+
+
+def _compile(items: tuple, ns: str, base: str) -> tuple[_Node, frozenset]:
+    """Trie of Clark-notation tags for one table (message level or block level)."""
+    root = _Node()
+    required = set()
+    for item in items:
+        parts = item.path.split("/")
+        node = root
+        for part in parts[:-1]:
+            node = node.children.setdefault(f"{{{ns}}}{part}", _Node())
+        tag = f"{{{ns}}}{parts[-1]}"
+        full = f"{base}{item.path}"
+        if isinstance(item, _spec.B):
+            sub, sub_required = _compile(item.items, ns, full + "/")
+            node.children[tag] = _BlockNode(item, sub, sub_required, full)
+        elif item.kind == "C":
+            node.children.setdefault(tag, _Node()).count_attr = item.attr
+        else:
+            existing = node.children.get(tag)
+            assert existing is None, f"duplicate path {full}"
+            leaf = _Leaf(item, full)
+            node.children[tag] = leaf
+            if item.req:
+                required.add(leaf.attr)
+                if leaf.ccy_attr:
+                    required.add(leaf.ccy_attr)
+    return root, frozenset(required)
+
+
+class _Compiled:
+    __slots__ = ("spec", "root_tag", "node", "required", "attr_paths")
+
+    def __init__(self, spec: _spec.MsgSpec, ns: str | None = None) -> None:
+        ns = ns or spec.namespace
+        self.spec = spec
+        self.root_tag = f"{{{ns}}}{spec.root}"
+        self.node, self.required = _compile(spec.items, ns, spec.root + "/")
+        self.attr_paths = _attr_paths(spec.items, spec.root + "/")
+
+
+def _attr_paths(items: tuple, base: str) -> dict[str, str]:
+    paths: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, _spec.B):
+            paths.update(_attr_paths(item.items, f"{base}{item.path}/"))
+        elif item.kind == "A":
+            amount, ccy = _spec.amount_attrs(item.attr)
+            paths[amount] = f"{base}{item.path}"
+            paths[ccy] = f"{base}{item.path}/@Ccy"
+        else:
+            paths[item.attr] = f"{base}{item.path}"
+    return paths
+
+
+_COMPILED = {spec.namespace: _Compiled(spec) for spec in _spec.MESSAGE_SPECS}
+_HEAD_COMPILED: dict[str, _Compiled] = {}
+
+
+def _head_compiled(tag: str) -> _Compiled:
+    ns = tag[1 : tag.index("}")]
+    compiled = _HEAD_COMPILED.get(ns)
+    if compiled is None:
+        compiled = _HEAD_COMPILED[ns] = _Compiled(_spec.HEAD001, ns)
+    return compiled
+
+
+def _reject(description: str, location: str | None = None, related_ref: str | None = None) -> MessageRejected:
+    return MessageRejected("FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX],
+                           related_ref)
+
+
+def _walk(top: etree._Element, compiled: _Compiled) -> dict:
+    """One pass over ``top``'s subtree; returns the converted top-level fields (blocks as lists)."""
+    out: dict = {}
+    sub_paisa: list[str] = []
+    node = compiled.node
+    cur = out
+    stack: list = []
+    walker = etree.iterwalk(top, events=("start", "end"))
+    next(walker)  # the root element itself
+    for event, el in walker:
+        if event == "start":
+            entry = node.children.get(el.tag)
+            stack.append((node, cur, entry))
+            if entry is None:
+                walker.skip_subtree()
+            elif entry.__class__ is _Leaf:
+                walker.skip_subtree()
+                if entry.attr in cur:
+                    continue  # a repeated element: the profile uses the first one
+                text = el.text
+                if text is None or (entry.kind != "T" and not text.strip()):
+                    continue  # empty: treated as absent (every ISO text type has minLength 1)
+                try:
+                    if entry.kind == "A":
+                        paisa, below_paisa = parse_amount(text)
+                        cur[entry.attr] = paisa
+                        if below_paisa:
+                            sub_paisa.append(entry.path)
+                        ccy = el.get("Ccy")
+                        if ccy is not None:
+                            cur[entry.ccy_attr] = parse_currency(ccy)
+                    elif entry.conv is None:
+                        cur[entry.attr] = text
+                    else:
+                        cur[entry.attr] = entry.conv(text)
+                except ValueError as exc:
+                    raise _reject(f"{entry.path}: {exc}: {text[:40]!r}", entry.path,
+                                  out.get(_spec.MSG_ID_ATTR)) from None
+            elif entry.__class__ is _Node:
+                if entry.count_attr is not None:
+                    cur[entry.count_attr] = cur.get(entry.count_attr, 0) + 1
+                node = entry
+            else:  # a repeated block: a fresh dict for this item
+                node = entry.node
+                cur = {}
+        else:
+            if not stack:
+                break  # the end of ``top`` itself
+            parent_node, parent_cur, entry = stack.pop()
+            if entry.__class__ is _BlockNode:
+                _close_block(entry, cur, parent_cur, out)
+            node, cur = parent_node, parent_cur
+    if sub_paisa:
+        out["sub_paisa_amounts"] = tuple(sub_paisa)
+    return out
+
+
+def _close_block(entry: _BlockNode, item: dict, parent: dict, out: dict) -> None:
+    missing = entry.required - item.keys()
+    if missing:
+        raise _reject(f"mandatory element missing: {_first_missing_path(entry, missing)}",
+                      _first_missing_path(entry, missing), out.get(_spec.MSG_ID_ATTR))
+    parent.setdefault(entry.block.attr, []).append(entry.block.cls(**item))
+
+
+def _first_missing_path(entry: _BlockNode, missing: frozenset | set) -> str:
+    for item in entry.block.items:
+        if isinstance(item, _spec.F) and (item.attr in missing or _spec.amount_attrs(item.attr)[0] in missing):
+            return f"{entry.path}/{item.path}"
+    return entry.path
+
+
+def _build(compiled: _Compiled, fields: dict):
+    missing = compiled.required - fields.keys()
+    for item in compiled.spec.items:
+        if isinstance(item, _spec.B) and item.min_occurs and item.attr not in fields:
+            raise _reject(f"mandatory element missing: {compiled.spec.root}/{item.path}",
+                          f"{compiled.spec.root}/{item.path}", fields.get(_spec.MSG_ID_ATTR))
+    if missing:
+        path = min((compiled.attr_paths[attr] for attr in missing), key=len)
+        raise _reject(f"mandatory element missing: {path}", path, fields.get(_spec.MSG_ID_ATTR))
+    return compiled.spec.cls(**fields)
+
+
+def _precheck(body: bytes) -> None:
+    if len(body) > BODY_BYTES_MAX:
+        raise MessageRejected("FF01", f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit")
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise MessageRejected("FF01", "DOCTYPE/ENTITY declarations are not allowed in ISO 20022 messages")
+    if body.count(b"<") > ELEMENTS_MAX:
+        raise MessageRejected("FF01", f"more than {ELEMENTS_MAX} elements")
+
+
+_parser = _new_parser()
+
+
+def parse(body: bytes) -> etree._Element:
+    """Hardened parse (pre-checks included); MessageRejected FF01 on anything not well-formed."""
+    _precheck(body)
+    try:
+        root = etree.fromstring(body, _parser)
+    except etree.XMLSyntaxError as exc:
+        line = getattr(exc, "lineno", None)
+        raise _reject(f"not well-formed XML: {exc.msg}", f"line {line}" if line else None) from None
+    except ValueError as exc:  # e.g. lxml refusing unicode/encoding issues
+        raise _reject(f"not well-formed XML: {exc}") from None
+    return root
+
+
+def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
+    """Bytes -> (message struct, msg_type, header). Accepts a bare Document or an envelope holding
+    AppHdr + Document (any envelope element name, e.g. the SWIFT-style ``RequestPayload``)."""
+    root = parse(body)
+    header = None
+    document = root
+    tag = root.tag
+    if not isinstance(tag, str) or not _DOC_TAG_RE.match(tag):
+        children = [child for child in root if isinstance(child.tag, str)]
+        if _HEAD_NS_RE.match(tag):
+            raise _reject("a bare AppHdr carries no document; wrap AppHdr and Document in an envelope")
+        if len(children) != 2 or not _HEAD_NS_RE.match(children[0].tag):
+            raise _reject(f"root element {_local(tag)!r} is neither an ISO 20022 Document nor an envelope "
+                          "holding AppHdr then Document", _local(tag))
+        hdr_el, document = children
+        header = _build(_head_compiled(hdr_el.tag), _walk(hdr_el, _head_compiled(hdr_el.tag)))
+        if not isinstance(document.tag, str) or not _DOC_TAG_RE.match(document.tag):
+            raise _reject("envelope's second element is not an ISO 20022 Document", _local(document.tag),
+                          header.biz_msg_idr)
+    ns = document.tag[1 : document.tag.index("}")]
+    compiled = _COMPILED.get(ns)
+    related = header.biz_msg_idr if header else None
+    if compiled is None:
+        raise _reject(f"unsupported message namespace {ns}", "Document", related)
+    if header is not None and header.msg_def_idr != compiled.spec.msg_type:
+        raise _reject(f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match the document "
+                      f"{compiled.spec.msg_type}", "AppHdr/MsgDefIdr", related)
+    elements = [child for child in document if isinstance(child.tag, str)]
+    if len(elements) != 1 or elements[0].tag != compiled.root_tag:
+        found = _local(elements[0].tag) if elements else "nothing"
+        raise _reject(f"Document must hold one {compiled.spec.root} element, found {found}",
+                      f"Document/{found}", related)
+    fields = _walk(elements[0], compiled)
+    return _build(compiled, fields), compiled.spec.msg_type, header
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return str(tag)
+    return tag.rsplit("}", 1)[-1]

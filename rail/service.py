@@ -1,0 +1,729 @@
+"""RailService: the one code path for everything a participant can do, whatever the transport.
+
+HTTP handlers (rail/http.py), in-process simulated participants (participants/transport.py) and the default
+scheme's simulated banks (rail/sandbox_banks.py) all call these methods; nothing that decides what a payment
+does lives anywhere else.
+
+The edge runs here, *before* the settlement core: hardened decode (admi.002 on failure), RAAST profile
+validation (pacs.002 RJCT with the ISO reason and the element path), authorisation (a participant acts only as
+itself: 403, nothing enqueued), and the extraction of the compact command the core applies. The core then does
+only the microseconds of state-machine work that must be serialised (rail/core.py). Outbound messages are
+built here too, lazily, from the inbox references the core produced, in the recipient's rendering.
+
+HTTP status of a POST /v1/messages answer (the body is always an ISO 20022 message in the request's rendering):
+    400 admi.002          unreadable, wrong namespace/root, malformed
+    403 admi.002          the message names another participant as its sender
+    422 pacs.002 RJCT     profile rule failure, or the rail rejected it (AM04, AM05, CNOR, AB06...)
+    202 pacs.002 ACTC     accepted, in flight (or relayed to the counterparty: camt.056, camt.029, pain.013/014)
+    200 pacs.002          a final status (ACSC/RJCT): with `Prefer: wait=N`, a resend of a finished payment,
+                          a creditor's answer, a settled return; or pacs.002 for a pacs.028; acmt.024 for acmt.023
+    404 pacs.002 RJCT     pacs.028 / answer for a payment the participant is not party to (or that does not exist)
+    429 admi.002          rate limit (Retry-After)
+    503 admi.002          the rail is overloaded or stopping (Retry-After)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import logging
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+import orjson
+
+from rail import iso20022
+from rail.auth import TokenTable, admin_token_matches, new_token, token_hash
+from rail.core import (
+    Ack,
+    AddParticipant,
+    AliasDelete,
+    AliasRegister,
+    CoreStopped,
+    CreditorStatus,
+    Liquidity,
+    Overloaded,
+    SettlementCore,
+    SubmitCreditTransfer,
+    SubmitRecall,
+    SubmitRequestToPay,
+    SubmitRequestToPayStatus,
+    SubmitResolution,
+    SubmitReturn,
+)
+from rail.delivery import INBOX_FETCH_MAX, WebhookPusher
+from rail.directory import RateLimiter
+from rail.iso20022 import MessageRejected
+from rail.iso20022.structs import (
+    Acmt023,
+    Acmt024,
+    Admi002,
+    Camt029,
+    Camt056,
+    CxlTxInfAndSts,
+    Pacs002,
+    Pacs004,
+    Pacs008,
+    Pacs028,
+    Pain013,
+    Pain014,
+    TxInfAndSts,
+    VrfctnRpt,
+)
+from rail.journal import FileJournal
+from rail.metrics import RailMetrics
+from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Payment
+from rail.scheme import Scheme, SchemeParams, default_scheme
+
+log = logging.getLogger(__name__)
+
+WAIT_S_MAX = 30.0  # Prefer: wait=N and long-poll ceiling
+ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf is Max105Text
+_BIC_RE = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?\Z")
+_CONTENT_TYPES = {"xml": "application/xml", "json": "application/json"}
+_PACKER = msgspec.msgpack.Encoder()
+_UNPACKERS = {
+    "pacs.008": msgspec.msgpack.Decoder(Pacs008),
+    "pacs.004": msgspec.msgpack.Decoder(Pacs004),
+    "camt.056": msgspec.msgpack.Decoder(Camt056),
+    "camt.029": msgspec.msgpack.Decoder(Camt029),
+    "pain.013": msgspec.msgpack.Decoder(Pain013),
+    "pain.014": msgspec.msgpack.Decoder(Pain014),
+}
+MSG_NAMES = {
+    "pacs.008": "pacs.008.001.08", "pacs.002": "pacs.002.001.10", "pacs.004": "pacs.004.001.09",
+    "pacs.028": "pacs.028.001.03", "camt.056": "camt.056.001.08", "camt.029": "camt.029.001.09",
+    "acmt.023": "acmt.023.001.03", "acmt.024": "acmt.024.001.03", "pain.013": "pain.013.001.07",
+    "pain.014": "pain.014.001.07", "admi.002": "admi.002.001.01",
+}
+
+
+class Reply(msgspec.Struct):
+    """One answer of the rail, transport-neutral: HTTP status, content type, body, extra headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = {}
+
+
+def _utc(ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
+
+
+def _short(text: str | None, limit: int = ADDTL_INF_MAX) -> str | None:
+    return None if text is None else text[:limit]
+
+
+def _alias_key(alias: str | None) -> str | None:
+    """A Raast ID in its one stored form (+92...), or None when it is not a Pakistani mobile number."""
+    if not alias or not isinstance(alias, str):
+        return None
+    try:
+        return iso20022.normalise_pk_mobile(alias)
+    except ValueError:
+        return None
+
+
+def _rendering_of(content_type: str) -> str:
+    return "json" if "json" in (content_type or "").lower() else "xml"
+
+
+class RailService:
+    """The rail as a library. Create with `await RailService.open(...)`; `close()` when done."""
+
+    def __init__(self) -> None:
+        self.scheme: Scheme
+        self.metrics = RailMetrics()
+        self.core: SettlementCore
+        self.journal: FileJournal
+        self.admin_token: str = ""
+        self._tokens = TokenTable()
+        self._known_bics: set[str] = set()
+        self._rate: RateLimiter
+        self._alias_rate: RateLimiter
+        self._banks: dict = {}
+        self._webhooks: dict[str, WebhookPusher] = {}
+        self._http_session = None
+        self._temp_dir: str | None = None
+        self._msg_ids = itertools.count(1)
+        self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path | None,
+        *,
+        scheme: Scheme | None = None,
+        fsync: bool = True,
+        admin_token: str | None = None,
+        simulate_banks: bool = True,
+        **params,
+    ) -> "RailService":
+        """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
+
+        `params` override SchemeParams fields, e.g. `creditor_timeout_ms=300` for fast tests.
+        """
+        self = cls()
+        base = scheme or default_scheme()
+        if params:
+            unknown = set(params) - set(SchemeParams.__struct_fields__)
+            if unknown:
+                raise TypeError(f"unknown scheme parameters: {sorted(unknown)}")
+            base = msgspec.structs.replace(base, params=msgspec.structs.replace(base.params, **params))
+        if data_dir is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="rail-")
+            data_dir = Path(self._temp_dir)
+        self.journal = FileJournal.open(Path(data_dir) / "journal", fsync=fsync)
+        self.core = SettlementCore.open(self.journal, base, self.metrics)
+        settlement = self.core.settlement
+        self.scheme = settlement.scheme
+        p = self.scheme.params
+        self._rate = RateLimiter(p.requests_per_s, p.requests_burst)
+        self._alias_rate = RateLimiter(p.alias_lookups_per_s, p.alias_lookups_burst)
+        self.admin_token = admin_token or new_token()
+        for participant in settlement.participants.values():
+            self._known_bics.add(participant.bic)
+            if participant.token_hash:
+                self._tokens.install(participant.bic, participant.token_hash)
+        self.core.start()
+        for participant in list(settlement.participants.values()):
+            if participant.simulated and simulate_banks:
+                self._start_bank(participant.bic)
+            if participant.callback_url:
+                self._start_webhook(participant.bic, participant.callback_url)
+        return self
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for bank in list(self._banks.values()):
+            await bank.stop()
+        self._banks.clear()
+        for pusher in list(self._webhooks.values()):
+            await pusher.stop()
+        self._webhooks.clear()
+        if self._http_session is not None:
+            await self._http_session.close()
+        await self.core.stop()
+        self.journal.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def _start_bank(self, bic: str) -> None:
+        from rail.sandbox_banks import SimulatedBank
+
+        bank = SimulatedBank(self, bic)
+        self._banks[bic] = bank
+        bank.start()
+
+    def _start_webhook(self, bic: str, url: str) -> None:
+        import aiohttp
+
+        if self._http_session is None:
+            self._http_session = aiohttp.ClientSession()
+        pusher = WebhookPusher(bic, self.core.settlement.inboxes[bic], self.inbox_page, self.ack, url)
+        self._webhooks[bic] = pusher
+        pusher.start(self._http_session)
+
+    # ------------------------------------------------------------------ identity
+
+    def authenticate(self, token: str) -> str | None:
+        return self._tokens.authenticate(token)
+
+    def is_admin(self, token: str) -> bool:
+        return admin_token_matches(self.admin_token, token)
+
+    def rate_limit(self, bic: str) -> float:
+        """0.0 when the request may proceed, else seconds to wait (the HTTP layer answers 429 Retry-After)."""
+        wait_s = self._rate.take(bic)
+        if wait_s:
+            self.metrics.rate_limited.labels("requests").inc()
+        return wait_s
+
+    def configure_rate_limit(self, bic: str, requests_per_s: float, burst: float) -> None:
+        self._rate.configure(bic, requests_per_s, burst)
+
+    @property
+    def participants(self) -> list[str]:
+        return sorted(self._known_bics)
+
+    # ------------------------------------------------------------------ admin
+
+    async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+        if not isinstance(bic, str) or not _BIC_RE.match(bic):
+            raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
+        if bic == self.scheme.central_bank_bic:
+            raise ValueError("the central bank is the operator, not a participant")
+        if callback_url is not None and not re.match(r"https?://", callback_url):
+            raise ValueError("callback_url must be an http(s) URL")
+        token = new_token()
+        hashed = token_hash(token)
+        await self._execute(AddParticipant(bic=bic, name=str(name or bic)[:140], token_hash=hashed,
+                                           callback_url=callback_url))
+        self._tokens.install(bic, hashed)
+        self._known_bics.add(bic)
+        bank = self._banks.pop(bic, None)
+        if bank is not None:
+            await bank.stop()  # an external client now drives this default bank
+        pusher = self._webhooks.pop(bic, None)
+        if pusher is not None:
+            await pusher.stop()
+        if callback_url:
+            self._start_webhook(bic, callback_url)
+        return token
+
+    async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
+        if not isinstance(amount_paisa, int) or isinstance(amount_paisa, bool):
+            raise ValueError("amount must be an integer number of paisa")
+        outcome = await self._execute(Liquidity(bic=bic, amount_paisa=amount_paisa, direction=direction))
+        ok = outcome.kind == "done"
+        result = {"bic": bic, "direction": direction, "amount": amount_paisa, "ok": ok}
+        if not ok:
+            result.update(reason=outcome.reason, text=outcome.text)
+        balance = self.core.settlement.balances()["accounts"].get(bic)
+        if balance is not None:
+            result["posted_paisa"] = balance["posted_paisa"]
+        return result
+
+    def balances(self) -> dict:
+        return self.core.settlement.balances()
+
+    async def _execute(self, command) -> Outcome:
+        return await self.core.execute(command)
+
+    # ------------------------------------------------------------------ aliases
+
+    async def register_alias(self, bic: str, alias: str, iban: str, holder_name: str) -> dict:
+        """Link a Raast ID (mobile number, any Pakistani form; stored as +92...) to one of `bic`'s IBANs."""
+        normalised = _alias_key(alias)
+        if normalised is None:
+            return {"ok": False, "reason": "AC01", "text": "alias must be a Pakistani mobile number (+92 3XX...)"}
+        if not isinstance(iban, str) or not iso20022.iban_is_valid(iban) or not iban.startswith("PK"):
+            return {"ok": False, "reason": "AC01", "text": "iban is not a valid Pakistani IBAN"}
+        if iban[4:8] != bic[:4]:
+            return {"ok": False, "reason": "AGNT", "text": "a participant links aliases to its own IBANs only"}
+        outcome = await self._execute(AliasRegister(sender=bic, alias=normalised, iban=iban,
+                                                    name=str(holder_name)[:140]))
+        if outcome.kind != "done":
+            return {"ok": False, "reason": outcome.reason, "text": outcome.text}
+        return {"ok": True, "alias": normalised, "iban": iban, "agent": bic}
+
+    async def delete_alias(self, bic: str, alias: str) -> dict:
+        normalised = _alias_key(alias) or str(alias)
+        outcome = await self._execute(AliasDelete(sender=bic, alias=normalised))
+        if outcome.kind != "done":
+            return {"ok": False, "reason": outcome.reason, "text": outcome.text}
+        return {"ok": True, "alias": normalised}
+
+    # ------------------------------------------------------------------ messages
+
+    async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None = None) -> Reply:
+        """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
+        started_s = time.perf_counter()
+        try:
+            decoded = iso20022.decode(body, content_type)
+        except MessageRejected as exc:
+            self.metrics.messages_rejected.labels(exc.reason_code).inc()
+            return self._admi002(400, _rendering_of(content_type), exc.related_ref, exc.reason_code,
+                                 exc.description, exc.error_location)
+        message = decoded.message
+        rendering = decoded.rendering
+        msg_type = decoded.msg_type[:8]
+        self.metrics.messages_received.labels(msg_type, rendering).inc()
+        violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self._known_bics)
+        if violations:
+            first = violations[0]
+            self.metrics.messages_rejected.labels(first.code).inc()
+            text = f"{first.path}: {first.text}"
+            if len(violations) > 1:
+                text += f" (+{len(violations) - 1} more)"
+            return self._reject(422, message, msg_type, rendering, bic, first.code, text)
+        self.metrics.latency_edge.observe(time.perf_counter() - started_s)
+        handler = self._handlers.get(msg_type)
+        if handler is None:
+            return self._admi002(400, rendering, getattr(message, "msg_id", None), "FF01",
+                                 f"{decoded.msg_type} is not accepted by the rail from participants")
+        try:
+            return await handler(self, bic, message, rendering, wait_s)
+        except Overloaded as exc:
+            return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
+                                 headers={"Retry-After": "1"})
+        except CoreStopped as exc:
+            return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
+                                 headers={"Retry-After": "5"})
+
+    async def _on_pacs008(self, bic: str, m: Pacs008, rendering: str, wait_s: float | None) -> Reply:
+        tx = m.tx
+        if tx.instg_agt_bicfi != bic or tx.dbtr_agt_bicfi != bic:
+            return self._forbidden(rendering, m.msg_id, f"InstgAgt/DbtrAgt must be {bic}, the authenticated "
+                                   f"participant (got {tx.instg_agt_bicfi}/{tx.dbtr_agt_bicfi})")
+        ct = CreditTransfer(
+            uetr=tx.uetr or "", tx_id=tx.tx_id or "", msg_id=m.msg_id, end_to_end_id=tx.end_to_end_id,
+            instructing_agent=bic, debtor_agent=bic, creditor_agent=tx.cdtr_agt_bicfi or "",
+            amount_paisa=tx.amount_paisa, debtor_iban=tx.dbtr_acct_iban or "", creditor_iban=tx.cdtr_acct_iban or "",
+            acceptance_ns=int(tx.accptnc_dt_tm.timestamp() * 1e9) if tx.accptnc_dt_tm else 0,
+        )
+        outcome = await self._execute(SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct,
+                                                            message=_PACKER.encode(m)))
+        payment = outcome.payment
+        if outcome.kind == "rejected":
+            if payment is None:  # AM05: a different message under a used id; nothing recorded
+                return self._reject(422, m, "pacs.008", rendering, bic, outcome.reason, outcome.text)
+            return self._status_reply(422, payment, bic, rendering)
+        if wait_s and payment.status == IN_FLIGHT:
+            await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX))
+        return self._status_reply(202 if payment.status == IN_FLIGHT else
+                                  (422 if payment.transfer_id == 0 else 200), payment, bic, rendering)
+
+    async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
+        if not m.tx_inf_and_sts:
+            return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "TxInfAndSts is required")
+        tx = m.tx
+        sender = tx.instg_agt_bicfi or m.instg_agt_bicfi or bic
+        if sender != bic:
+            return self._forbidden(rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant")
+        if not tx.orgnl_uetr or not tx.tx_sts:
+            return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "OrgnlUETR and TxSts are required")
+        outcome = await self._execute(CreditorStatus(
+            sender=bic, uetr=tx.orgnl_uetr, status=tx.tx_sts, reason=tx.sts_rsn_cd or tx.sts_rsn_prtry,
+            text=tx.sts_rsn_addtl_inf,
+        ))
+        return self._outcome_reply(outcome, m, "pacs.002", rendering, bic)
+
+    async def _on_pacs028(self, bic: str, m: Pacs028, rendering: str, wait_s: float | None) -> Reply:
+        if not m.tx_inf:
+            return self._reject(422, m, "pacs.028", rendering, bic, "FF01", "TxInf is required")
+        tx = m.tx
+        uetr, tx_id = tx.orgnl_uetr, tx.orgnl_tx_id
+
+        def find(s) -> Payment | None:
+            uetr_found = uetr or s.by_tx_id.get((bic, tx_id or ""))
+            p = s.payments.get(uetr_found or "")
+            return p if p is not None and bic in (p.debtor_agent, p.creditor_agent) else None
+
+        payment = await self.core.query(find)
+        if payment is None:
+            return self._reject(404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant")
+        return self._status_reply(200, payment, bic, rendering, pending_code="PDNG")
+
+    async def _on_pacs004(self, bic: str, m: Pacs004, rendering: str, wait_s: float | None) -> Reply:
+        if not m.tx_inf:
+            return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "TxInf is required")
+        tx = m.tx
+        if (tx.instg_agt_bicfi or bic) != bic:
+            return self._forbidden(rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant")
+        if not tx.orgnl_uetr:
+            return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "OrgnlUETR is required")
+        outcome = await self._execute(SubmitReturn(
+            sender=bic, rendering=rendering, return_id=tx.rtr_id or m.msg_id, uetr=tx.orgnl_uetr,
+            amount_paisa=tx.amount_paisa, reason=tx.rtr_rsn_cd or tx.rtr_rsn_prtry or "MS03",
+            message=_PACKER.encode(m),
+        ))
+        return self._outcome_reply(outcome, m, "pacs.004", rendering, bic)
+
+    async def _on_camt056(self, bic: str, m: Camt056, rendering: str, wait_s: float | None) -> Reply:
+        if m.assgnr_bicfi != bic:
+            return self._forbidden(rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant")
+        if not m.tx_inf or not m.tx.orgnl_uetr:
+            return self._reject(422, m, "camt.056", rendering, bic, "FF01", "Undrlyg/TxInf/OrgnlUETR is required")
+        tx = m.tx
+        outcome = await self._execute(SubmitRecall(
+            sender=bic, rendering=rendering, cancellation_id=tx.cxl_id or m.assgnmt_id, uetr=tx.orgnl_uetr,
+            reason=tx.cxl_rsn_cd or tx.cxl_rsn_prtry or "CUST", message=_PACKER.encode(m),
+        ))
+        if outcome.kind == "rejected":
+            answer = Camt029(
+                assgnmt_id=self._new_msg_id(), assgnr_bicfi=self.scheme.central_bank_bic, assgne_bicfi=bic,
+                cre_dt_tm=_utc(time.time_ns()), sts_conf="RJCR",
+                tx_inf_and_sts=[CxlTxInfAndSts(
+                    cxl_sts_id=self._new_msg_id(), orgnl_msg_id=tx.orgnl_msg_id, orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
+                    orgnl_end_to_end_id=tx.orgnl_end_to_end_id, orgnl_tx_id=tx.orgnl_tx_id,
+                    orgnl_uetr=tx.orgnl_uetr, tx_cxl_sts="RJCR", cxl_sts_rsn_cd=outcome.reason,
+                    cxl_sts_rsn_addtl_inf=_short(outcome.text),
+                )],
+            )
+            return self._encoded(422, answer, rendering)
+        return self._outcome_reply(outcome, m, "camt.056", rendering, bic)
+
+    async def _on_camt029(self, bic: str, m: Camt029, rendering: str, wait_s: float | None) -> Reply:
+        if m.assgnr_bicfi != bic:
+            return self._forbidden(rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant")
+        if not m.tx_inf_and_sts or not m.tx.orgnl_uetr:
+            return self._reject(422, m, "camt.029", rendering, bic, "FF01", "TxInfAndSts/OrgnlUETR is required")
+        tx = m.tx
+        outcome = await self._execute(SubmitResolution(
+            sender=bic, rendering=rendering, uetr=tx.orgnl_uetr, status=tx.tx_cxl_sts or m.sts_conf,
+            reason=tx.cxl_sts_rsn_cd or tx.cxl_sts_rsn_prtry, message=_PACKER.encode(m),
+        ))
+        return self._outcome_reply(outcome, m, "camt.029", rendering, bic)
+
+    async def _on_pain013(self, bic: str, m: Pain013, rendering: str, wait_s: float | None) -> Reply:
+        tx = m.tx
+        if tx.cdtr_agt_bicfi != bic:
+            return self._forbidden(rendering, m.msg_id, f"CdtrAgt must be {bic}: a request to pay comes from the "
+                                   "payee's agent")
+        outcome = await self._execute(SubmitRequestToPay(
+            sender=bic, rendering=rendering, msg_id=m.msg_id, payer_agent=tx.dbtr_agt_bicfi or "",
+            message=_PACKER.encode(m),
+        ))
+        return self._outcome_reply(outcome, m, "pain.013", rendering, bic)
+
+    async def _on_pain014(self, bic: str, m: Pain014, rendering: str, wait_s: float | None) -> Reply:
+        if (m.dbtr_agt_bicfi or bic) != bic:
+            return self._forbidden(rendering, m.msg_id, f"DbtrAgt must be {bic}: the payer's agent answers")
+        tx = m.tx if m.orgnl_pmt_inf_and_sts else None
+        outcome = await self._execute(SubmitRequestToPayStatus(
+            sender=bic, rendering=rendering, original_msg_id=m.orgnl_msg_id,
+            status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
+            reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None, message=_PACKER.encode(m),
+        ))
+        return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
+
+    async def _on_acmt023(self, bic: str, m: Acmt023, rendering: str, wait_s: float | None) -> Reply:
+        if m.assgnr_bicfi != bic:
+            return self._forbidden(rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant")
+        retry_s = self._alias_rate.take(bic)
+        if retry_s:
+            self.metrics.rate_limited.labels("alias_lookups").inc()
+            return self._admi002(429, rendering, m.msg_id, "AM18",
+                                 "alias lookup rate limit reached (anti-scanning); retry later",
+                                 headers={"Retry-After": str(max(1, int(retry_s + 0.999)))})
+        lookups = [(v.id, v.acct_prxy_id, v.acct_iban) for v in m.vrfctn]
+
+        def resolve(s):
+            out = []
+            for _id, proxy, iban in lookups:
+                key = _alias_key(proxy)
+                out.append(s.directory.resolve(key) if key else None)
+            return out
+
+        entries = await self.core.query(resolve)
+        reports = []
+        for (vid, proxy, iban), entry in zip(lookups, entries):
+            if entry is None:
+                reports.append(VrfctnRpt(orgnl_id=vid, vrfctn=False, rsn_cd="AC01", orgnl_acct_prxy_tp_cd="MBNO",
+                                         orgnl_acct_prxy_id=proxy, orgnl_acct_iban=iban))
+            else:
+                reports.append(VrfctnRpt(
+                    orgnl_id=vid, vrfctn=True, orgnl_acct_prxy_tp_cd="MBNO", orgnl_acct_prxy_id=proxy,
+                    updtd_pty_nm=entry.holder_name, updtd_acct_iban=entry.iban,
+                    updtd_acct_nm=entry.holder_name, updtd_agt_bicfi=entry.agent_bic,
+                ))
+        answer = Acmt024(
+            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()), assgnr_bicfi=self.scheme.central_bank_bic,
+            assgne_bicfi=bic, orgnl_msg_id=m.msg_id, orgnl_cre_dt_tm=m.cre_dt_tm, rpt=reports,
+        )
+        return self._encoded(200, answer, rendering)
+
+    _handlers = {
+        "pacs.008": _on_pacs008,
+        "pacs.002": _on_pacs002,
+        "pacs.028": _on_pacs028,
+        "pacs.004": _on_pacs004,
+        "camt.056": _on_camt056,
+        "camt.029": _on_camt029,
+        "pain.013": _on_pain013,
+        "pain.014": _on_pain014,
+        "acmt.023": _on_acmt023,
+    }
+
+    # ------------------------------------------------------------------ replies
+
+    def _new_msg_id(self) -> str:
+        return f"{self._msg_id_prefix}{next(self._msg_ids):012d}"
+
+    def _encoded(self, status: int, message, rendering: str, headers: dict | None = None) -> Reply:
+        return Reply(status, _CONTENT_TYPES[rendering], iso20022.encode(message, rendering), headers or {})
+
+    def _admi002(self, status: int, rendering: str, related_ref: str | None, code: str, text: str,
+                 location: str | None = None, headers: dict | None = None) -> Reply:
+        reject = Admi002(rltd_ref=(related_ref or "UNKNOWN")[:35], rjctg_pty_rsn=code[:35],
+                         rjctn_dt_tm=_utc(time.time_ns()), err_lctn=_short(location, 350),
+                         rsn_desc=_short(text, 350))
+        return self._encoded(status, reject, rendering, headers)
+
+    def _forbidden(self, rendering: str, related_ref: str | None, text: str) -> Reply:
+        self.metrics.messages_rejected.labels("AUTH").inc()
+        return self._admi002(403, rendering, related_ref, "AUTH", text)
+
+    def _reject(self, status: int, m, msg_type: str, rendering: str, bic: str, code: str, text: str | None) -> Reply:
+        """A pacs.002 RJCT for a message the rail refuses, with as many original ids as it carries."""
+        return self._encoded(status, self._report_about(m, msg_type, bic, REJECTED, code, text), rendering)
+
+    def _report_about(self, m, msg_type: str, bic: str, tx_status: str, code: str | None,
+                      text: str | None) -> Pacs002:
+        """A pacs.002 about any inbound message (not only pacs.008), from the rail to `bic`."""
+        tx = None
+        for name in ("cdt_trf_tx_inf", "tx_inf", "tx_inf_and_sts", "pmt_inf"):
+            items = getattr(m, name, None)
+            if items:
+                tx = items[0]
+                break
+        return Pacs002(
+            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()),
+            instg_agt_bicfi=self.scheme.central_bank_bic, instd_agt_bicfi=bic,
+            tx_inf_and_sts=[TxInfAndSts(
+                orgnl_msg_id=getattr(m, "msg_id", None) or getattr(m, "assgnmt_id", None),
+                orgnl_msg_nm_id=MSG_NAMES.get(msg_type, msg_type),
+                orgnl_end_to_end_id=getattr(tx, "end_to_end_id", None) or getattr(tx, "orgnl_end_to_end_id", None),
+                orgnl_tx_id=getattr(tx, "tx_id", None) or getattr(tx, "orgnl_tx_id", None),
+                orgnl_uetr=getattr(tx, "uetr", None) or getattr(tx, "orgnl_uetr", None),
+                tx_sts=tx_status, sts_rsn_cd=code, sts_rsn_addtl_inf=_short(text),
+            )],
+        )
+
+    def _outcome_reply(self, outcome: Outcome, m, msg_type: str, rendering: str, bic: str) -> Reply:
+        kind = outcome.kind
+        if kind == "forbidden":
+            return self._forbidden(rendering, getattr(m, "msg_id", None), outcome.text or "forbidden")
+        if kind == "not_found":
+            return self._reject(404, m, msg_type, rendering, bic, outcome.reason or "NOOR", outcome.text)
+        if kind == "rejected":
+            return self._reject(422, m, msg_type, rendering, bic, outcome.reason or "MS03", outcome.text)
+        if msg_type in ("pacs.002", "pacs.004") and outcome.payment is not None and kind in ("final", "duplicate"):
+            if msg_type == "pacs.004":
+                return self._acknowledge(200, m, msg_type, rendering, bic, SETTLED)
+            return self._status_reply(200, outcome.payment, bic, rendering)
+        if msg_type == "pacs.002" and kind == "accepted":
+            return self._status_reply(202, outcome.payment, bic, rendering, pending_code="PDNG")
+        return self._acknowledge(202, m, msg_type, rendering, bic, "ACTC")
+
+    def _acknowledge(self, status: int, m, msg_type: str, rendering: str, bic: str, tx_status: str) -> Reply:
+        """pacs.002 about a non-payment message (relayed: ACTC; a settled return: ACSC)."""
+        return self._encoded(status, self._report_about(m, msg_type, bic, tx_status, None, None), rendering)
+
+    def _status_reply(self, http_status: int, payment: Payment, bic: str, rendering: str,
+                      pending_code: str = "ACTC") -> Reply:
+        return self._encoded(http_status, self._status_report(payment, bic, payment.status, payment.reason,
+                                                              payment.reason_text, pending_code), rendering)
+
+    def _status_report(self, p: Payment, to_bic: str, status: str, reason: str | None, text: str | None,
+                       pending_code: str = "ACTC") -> Pacs002:
+        final = status != IN_FLIGHT
+        return Pacs002(
+            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()),
+            instg_agt_bicfi=self.scheme.central_bank_bic, instd_agt_bicfi=to_bic,
+            tx_inf_and_sts=[TxInfAndSts(
+                orgnl_msg_id=p.msg_id, orgnl_msg_nm_id="pacs.008.001.08", orgnl_end_to_end_id=p.end_to_end_id,
+                orgnl_tx_id=p.tx_id, orgnl_uetr=p.uetr, tx_sts=status if final else pending_code,
+                sts_rsn_cd=reason, sts_rsn_addtl_inf=_short(text),
+                accptnc_dt_tm=_utc(p.accepted_ns),
+                fctv_intr_bk_sttlm_dt=_utc(p.final_ns).date() if status == SETTLED else None,
+                clr_sys_ref=f"RAAST{p.transfer_id:016d}" if p.transfer_id else None,
+                instg_agt_bicfi=p.debtor_agent, instd_agt_bicfi=p.creditor_agent,
+            )],
+        )
+
+    # ------------------------------------------------------------------ inbox
+
+    def _build(self, bic: str, ref: tuple):
+        """The message an inbox reference stands for, as a struct (rendered by the caller)."""
+        kind = ref[0]
+        s = self.core.settlement
+        if kind == "pacs.002":
+            _, uetr, status, reason, text = ref
+            payment = s.payments.get(uetr)
+            return None if payment is None else self._status_report(payment, bic, status, reason, text)
+        if kind in ("pain.013", "pain.014"):
+            rtp = s.rtps.get(ref[1])
+            if rtp is None:
+                return None
+            return _UNPACKERS[kind].decode(rtp.message if kind == "pain.013" else rtp.answer)
+        payment = s.payments.get(ref[1])
+        if payment is None:
+            return None
+        if kind == "pacs.008":
+            return _UNPACKERS[kind].decode(payment.message)
+        if kind == "pacs.004":
+            return _UNPACKERS[kind].decode(payment.returns[ref[2]].message)
+        if kind == "camt.056":
+            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].message)
+        if kind == "camt.029":
+            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].resolution)
+        raise AssertionError(f"unknown inbox reference {ref!r}")
+
+    async def inbox_structs(self, bic: str, wait_s: float, max_n: int) -> list[tuple[int, str, object]]:
+        """In-process inbox read: (seq, msg_type, message struct), no rendering at all."""
+        inbox = self.core.settlement.inboxes.get(bic)
+        if inbox is None:
+            return []
+        await inbox.wait(min(max(wait_s, 0.0), WAIT_S_MAX))
+        out = []
+        for seq, ref in inbox.visible(min(max_n, INBOX_FETCH_MAX)):
+            message = self._build(bic, ref)
+            if message is not None:
+                out.append((seq, MSG_NAMES[ref[0]], message))
+        return out
+
+    async def inbox(self, bic: str, wait_s: float, max_n: int, rendering: str | None = None) -> dict:
+        """GET /v1/inbox: the waiting messages in order, in the participant's rendering (XML as a string)."""
+        inbox = self.core.settlement.inboxes.get(bic)
+        if inbox is None:
+            return {"messages": [], "acked_upto": 0}
+        await inbox.wait(min(max(wait_s, 0.0), WAIT_S_MAX))
+        return self.inbox_page(bic, max_n, rendering)
+
+    def inbox_page(self, bic: str, max_n: int, rendering: str | None = None) -> dict:
+        s = self.core.settlement
+        inbox = s.inboxes[bic]
+        rendering = rendering or s.participants[bic].rendering
+        messages = []
+        for seq, ref in inbox.visible(max(1, min(max_n, INBOX_FETCH_MAX))):
+            message = self._build(bic, ref)
+            if message is None:
+                continue
+            body = iso20022.encode(message, rendering)
+            messages.append({
+                "seq": seq,
+                "msg_type": MSG_NAMES[ref[0]],
+                "message": body.decode() if rendering == "xml" else orjson.loads(body),
+            })
+        self.metrics.inbox_depth.labels(bic).set(len(inbox))
+        return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}
+
+    async def ack(self, bic: str, upto: int) -> None:
+        if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
+            raise ValueError("upto must be a non-negative integer sequence number")
+        await self._execute(Ack(bic=bic, upto=upto))
+
+    # ------------------------------------------------------------------ payments
+
+    async def payment(self, bic: str, uetr: str) -> dict | None:
+        """GET /v1/payments/{uetr}: status and history, only for the payment's two agents."""
+
+        def view(s):
+            p = s.payments.get(uetr)
+            if p is None or bic not in (p.debtor_agent, p.creditor_agent):
+                return None
+            return {
+                "uetr": p.uetr, "tx_id": p.tx_id, "msg_id": p.msg_id, "end_to_end_id": p.end_to_end_id,
+                "status": p.status, "reason": p.reason, "reason_text": p.reason_text,
+                "amount_paisa": p.amount_paisa, "currency": s.scheme.currency,
+                "debtor_agent": p.debtor_agent, "creditor_agent": p.creditor_agent,
+                "debtor_iban": p.debtor_iban, "creditor_iban": p.creditor_iban,
+                "creditor_status": p.creditor_status, "returned_paisa": p.returned_paisa,
+                "received_at": _utc(p.received_ns).isoformat(),
+                "final_at": _utc(p.final_ns).isoformat() if p.final_ns else None,
+                "returns": [{"return_id": r.return_id, "amount_paisa": r.amount_paisa, "reason": r.reason,
+                             "at": _utc(r.at_ns).isoformat()} for r in p.returns],
+                "recalls": [{"cancellation_id": r.cancellation_id, "reason": r.reason, "state": r.state,
+                             "at": _utc(r.at_ns).isoformat()} for r in p.recalls],
+                "history": [{"at": _utc(at).isoformat(), "event": event, "detail": detail}
+                            for at, event, detail in p.history],
+            }
+
+        return await self.core.query(view)
+
+    async def wait_idle(self, timeout_s: float = 5.0) -> None:
+        """Wait until the core has applied everything queued (tests and benchmarks)."""
+        await asyncio.wait_for(self.core.query(lambda s: None), timeout_s)

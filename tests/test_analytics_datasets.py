@@ -1,0 +1,95 @@
+"""Loading the cited data: every file validates, and a bad file is named with its row."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analytics import datasets
+
+
+@pytest.fixture()
+def data_copy(tmp_path: Path) -> Path:
+    for name in datasets.ALL_FILES:
+        shutil.copy(datasets.packaged_data_dir() / name, tmp_path / name)
+    return tmp_path
+
+
+def _replace_line(path: Path, line_no: int, old: str, new: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert old in lines[line_no - 1], lines[line_no - 1]
+    lines[line_no - 1] = lines[line_no - 1].replace(old, new, 1)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_packaged_data_loads_with_every_source_column():
+    data = datasets.load()
+    assert len(data.corridors) == 73 and len(data.chains) == 9 and len(data.ramps) == 11
+    assert len(data.flows) == 28 and len(data.benchmarks) == 22 and len(data.timeseries) == 464
+    for row in data.corridors:
+        assert row.source and row.status  # provenance kept on every row
+    assert data.parameter("pkr_per_usd").value == 280
+
+
+def test_licence_and_attribution_ship_with_the_data():
+    text = (datasets.packaged_data_dir() / "LICENSE-DATA.md").read_text(encoding="utf-8")
+    assert "The World Bank: Remittance Prices Worldwide" in text and "CC BY 4.0" in text
+
+
+def test_non_numeric_cell_names_file_and_row(data_copy):
+    # Line 3 is data row 2: SAU->PAK bank subset at $200, fee_pct 10.0.
+    _replace_line(data_copy / "corridors.csv", 3, ",10.0,", ",ten,")
+    with pytest.raises(datasets.DataError) as err:
+        datasets.load(data_copy)
+    message = str(err.value)
+    assert "corridors.csv" in message and "row 2 (line 3)" in message and "fee_pct" in message
+
+
+def test_inconsistent_row_names_file_and_row(data_copy):
+    # fee + FX no longer equals the total: the row contradicts itself.
+    _replace_line(data_copy / "corridors.csv", 2, ",3.547,", ",4.547,")
+    with pytest.raises(datasets.DataError, match=r"corridors\.csv: row 1 \(line 2\): fee_pct 4\.547"):
+        datasets.load(data_copy)
+
+
+def test_chain_fee_range_out_of_order_is_refused(data_copy):
+    _replace_line(data_copy / "chains.csv", 5, ",0.001,0.00075,0.01,", ",0.001,0.5,0.01,")
+    with pytest.raises(datasets.DataError, match=r"chains\.csv: row 4 \(line 5\): network fee must satisfy"):
+        datasets.load(data_copy)
+
+
+def test_missing_file_is_named(data_copy):
+    (data_copy / "ramps.csv").unlink()
+    with pytest.raises(datasets.DataError, match=r"ramps\.csv: file not found"):
+        datasets.load(data_copy)
+
+
+def test_missing_column_is_named(data_copy):
+    path = data_copy / "flows_pakistan.csv"
+    text = path.read_text(encoding="utf-8").replace("value_usd_bn", "value_bn", 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(datasets.DataError, match=r"missing columns \['value_usd_bn'\]"):
+        datasets.load(data_copy)
+
+
+def test_short_row_is_named(data_copy):
+    path = data_copy / "global_benchmarks.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "2026_1Q,broken row\n", encoding="utf-8")
+    with pytest.raises(datasets.DataError, match=r"global_benchmarks\.csv: row 23 \(line 24\): wrong number of cells"):
+        datasets.load(data_copy)
+
+
+def test_not_utf8_is_a_clear_error(data_copy):
+    (data_copy / "parameters.csv").write_bytes(b"name,value\n\xff\xfe\x00bad\n")
+    with pytest.raises(datasets.DataError, match=r"parameters\.csv: not UTF-8"):
+        datasets.load(data_copy)
+
+
+def test_duplicate_parameter_is_refused(data_copy):
+    path = data_copy / "parameters.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines + [lines[1]]), encoding="utf-8")
+    with pytest.raises(datasets.DataError, match="duplicate parameter names"):
+        datasets.load(data_copy)

@@ -1,0 +1,144 @@
+"""The harness against a fake rail: open-loop timing, outcomes, outages, reconciliation, run directory."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from participants import rundir
+from participants.bank import BankBehaviour, Outage, Treasury
+from participants.harness import LoadConfig, LoadRun, Scenario, inprocess_target, write_result
+from test_participants_fakes import FakeRail, JsonCodec
+
+FAST_BANKS = BankBehaviour(accept_latency_ms_median=2.0, accept_latency_sigma=0.3, reject_rate=0.05,
+                           inbox_wait_s=0.2)
+
+
+def config(rate=200.0, duration=2.0, banks=4, behaviour=FAST_BANKS, warmup=0.0, timeout=5.0, seed=3):
+    return LoadConfig(rate_per_s=rate, duration_s=duration, warmup_s=warmup, seed=seed, banks=banks,
+                      payment_timeout_s=timeout, scenario=Scenario(bank=behaviour), rendering="json")
+
+
+async def run(rail: FakeRail, cfg: LoadConfig):
+    return await LoadRun(inprocess_target(rail), cfg, JsonCodec).run()
+
+
+async def test_every_payment_reaches_a_final_status_and_reconciles(tmp_path):
+    rail = FakeRail(n_banks=4)
+    result = await run(rail, config())
+    s = result.summary
+    assert s.payments_sent == s.payments_offered > 300
+    assert set(s.counts_by_status) <= {"ACSC", "RJCT"}
+    assert s.counts_by_status["ACSC"] > 0.85 * s.payments_offered
+    assert set(s.counts_by_reason) <= {"AC04", "AC06", "AC01", "BE01", "AG01", "RR04"}
+    assert s.timeouts == 0
+    assert s.reconciliation.ok, s.reconciliation.mismatches
+    assert s.reconciliation.credited_in_books == s.counts_by_status["ACSC"]
+    e2e = s.latency_ms[rundir.STAGE_END_TO_END]
+    assert e2e.count == s.payments_offered and 0 < e2e.p50_ms <= e2e.p99_ms <= e2e.max_ms
+    # the run directory round-trips
+    write_result(result, tmp_path)
+    assert rundir.read_run_summary(tmp_path) == s
+    rows = list(rundir.read_payments(tmp_path))
+    assert len(rows) == s.payments_offered and {r.final_status for r in rows} <= {"ACSC", "RJCT"}
+    series = list(rundir.read_timeseries(tmp_path))
+    assert sum(r.offered for r in series) == s.payments_offered
+    assert set(rundir.read_liquidity(tmp_path)) == set(s.banks)
+
+
+async def test_same_seed_same_payments_and_outcomes():
+    a = await run(FakeRail(n_banks=3), config(rate=100, duration=1.0, banks=3, seed=9))
+    b = await run(FakeRail(n_banks=3), config(rate=100, duration=1.0, banks=3, seed=9))
+    key = lambda r: [(p.uetr, p.amount_paisa, p.debtor_bic, p.creditor_bic, p.final_status) for p in r.payments]
+    assert key(a) == key(b)
+
+
+async def test_latency_is_measured_from_the_intended_send_time_when_the_rail_stalls():
+    # The fake rail blocks the whole event loop for 0.6 s inside one submit: payments due during the stall go
+    # out late. Measured from their intended time their latency includes the stall (no coordinated omission),
+    # and the late-send counter shows the harness could not send on time.
+    rail = FakeRail(n_banks=4, stall_at_submit=100, stall_s=0.6)
+    result = await run(rail, config(rate=300, duration=2.0))
+    s = result.summary
+    e2e = s.latency_ms[rundir.STAGE_END_TO_END]
+    assert e2e.max_ms >= 550
+    assert e2e.p99_ms >= 300  # ~30% of payments were due during the stall
+    assert s.late_sends >= 0.5 * 300 * 0.6
+    answer = s.latency_ms[rundir.STAGE_SUBMIT_ACTC]
+    assert answer.max_ms >= 550  # the synchronous answer is measured from the intended time too
+    assert s.reconciliation.ok
+
+
+async def test_a_bank_that_stops_answering_times_out_with_ab05_and_the_rest_continue():
+    silent = "BNK2PKKA"
+    behaviour = msgspec.structs.replace(FAST_BANKS, reject_rate=0.0,
+                                        outages=[Outage(start_s=0.8, end_s=99, bic=silent, mode="no_answer")])
+    rail = FakeRail(n_banks=4, creditor_timeout_s=0.5)
+    result = await run(rail, config(rate=200, duration=2.0, behaviour=behaviour))
+    late_to_silent = [p for p in result.payments if p.creditor_bic == silent and p.intended_at_ms > 900]
+    others = [p for p in result.payments if p.creditor_bic != silent]
+    assert late_to_silent and all(p.final_status == "RJCT" and p.reason == "AB05" for p in late_to_silent)
+    assert others and all(p.final_status == "ACSC" for p in others)
+    s = result.summary
+    assert s.counts_by_reason.get("AB05", 0) == sum(1 for p in result.payments if p.reason == "AB05")
+    assert s.timeouts == 0  # the rail answered AB05: not a harness timeout
+    assert s.reconciliation.ok, s.reconciliation.mismatches
+
+
+async def test_payments_without_final_status_are_counted_as_timeouts_not_lost():
+    # A rail that never times anything out (creditor timeout far away) and a creditor that never answers.
+    behaviour = msgspec.structs.replace(FAST_BANKS, no_answer_rate=1.0)
+    rail = FakeRail(n_banks=3, creditor_timeout_s=1000)
+    result = await run(rail, config(rate=50, duration=0.5, banks=3, behaviour=behaviour, timeout=0.5))
+    s = result.summary
+    assert s.timeouts == s.payments_offered > 5
+    assert s.counts_by_status == {"TIMEOUT": s.payments_offered}
+    assert s.reconciliation.ok  # nothing settled, nothing credited: consistent
+    assert any("reserved at the rail for payments the harness timed out" in n for n in s.notes)
+    for timer in rail.timers.values():
+        timer.cancel()
+
+
+async def test_reconciliation_reports_money_the_harness_did_not_see_move():
+    rail = FakeRail(n_banks=3)
+
+    class Tampering(LoadRun):
+        async def _wait_books(self):
+            await super()._wait_books()
+            rail.posted["BNK1PKKA"] += 12_345  # money appears at the rail behind the participants' backs
+            rail.posted["SBPPPKKA"] -= 12_345
+
+    result = await Tampering(inprocess_target(rail), config(rate=50, duration=0.5, banks=3), JsonCodec).run()
+    rec = result.summary.reconciliation
+    assert not rec.ok and not result.ok
+    assert any("BNK1PKKA" in m and "12345" in m for m in rec.mismatches)
+
+
+async def test_treasury_tops_up_a_bank_below_its_threshold():
+    treasury = Treasury(opening_balance_paisa=5_000_000_00, threshold_paisa=4_000_000_00, topup_paisa=10_000_000_00,
+                        check_interval_ms=50)
+    behaviour = msgspec.structs.replace(FAST_BANKS, treasury=treasury, reject_rate=0.0)
+    rail = FakeRail(n_banks=2)
+    result = await run(rail, config(rate=100, duration=1.5, banks=2, behaviour=behaviour))
+    topped = {bic: rec for bic, rec in result.liquidity.items() if rec.topups_count}
+    assert topped, result.liquidity
+    for bic, rec in topped.items():
+        assert rec.topups_paisa == rec.topups_count * 10_000_000_00
+        assert rec.min_balance_paisa < 4_000_000_00
+    assert all(rec.opening_balance_paisa == 5_000_000_00 for rec in result.liquidity.values())
+    assert result.summary.reconciliation.ok, result.summary.reconciliation.mismatches
+
+
+async def test_warmup_is_excluded_from_the_figures():
+    result = await run(FakeRail(n_banks=3), config(rate=200, duration=2.0, banks=3, warmup=1.0))
+    s = result.summary
+    counted = sum(s.counts_by_status.values())
+    assert counted == sum(1 for p in result.payments if p.intended_at_ms >= 1000)
+    assert s.latency_ms[rundir.STAGE_END_TO_END].count == counted
+    assert s.steady_state == rundir.SteadyWindow(1.0, 2.0)
+    assert 150 < s.offered_rate_per_s < 250
+
+
+def test_too_many_banks_is_a_clear_error():
+    with pytest.raises(ValueError, match="has 3 simulated banks"):
+        LoadRun(inprocess_target(FakeRail(n_banks=3)), config(banks=5), JsonCodec)
