@@ -16,10 +16,18 @@ import msgspec
 
 Number = float | int | Decimal
 
-# Colour-blind-safe palette (Okabe-Ito), then greys.
+# Colour-blind-safe palette (Okabe-Ito; its yellow swapped for a purple that reads on white), then greys.
 PALETTE = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
-    "#7f7f7f", "#b15928",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#6A3D9A",
+    "#000000",
+    "#7f7f7f",
+    "#b15928",
 )
 FAMILY_COLOURS = {"rpw": "#0072B2", "raast": "#7f7f7f", "stablecoin": "#E69F00"}
 
@@ -78,7 +86,7 @@ def ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 
 
 def fmt(value: float, unit: str = "") -> str:
-    if abs(value) >= 1000:
+    if float(value).is_integer() or abs(value) >= 1000:
         text = f"{value:,.0f}"
     elif abs(value) >= 100:
         text = f"{value:.0f}"
@@ -94,7 +102,7 @@ def _svg_open(width: int, height: int, kind: str, title: str) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{kind}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
         f'style="{FONT};font-size:12px">'
-        f'<title>{escape(title)}</title>'
+        f"<title>{escape(title)}</title>"
         f'<text x="8" y="18" font-size="14" font-weight="600">{escape(title)}</text>'
     )
 
@@ -119,9 +127,11 @@ def bar_chart(
     """Horizontal bars from a zero line (negative values extend left), with optional reference lines
     (e.g. the 3% and 5% targets)."""
     bars = list(bars)[:BARS_MAX]
-    row_h, top, bottom = 20, 34, 30
+    row_h, bottom = 20, 30
+    # Reference-line labels get their own band above the bars, one line each, so they never overprint.
+    top = 34 + 13 * len(reference_lines)
     height = top + row_h * max(len(bars), 1) + bottom
-    plot_x0, plot_x1 = label_width, width - 110
+    plot_x0, plot_x1 = label_width, width - 170  # room right of the longest bar for its value and flag
     values = [b.value for b in bars] + [v for v, _ in reference_lines]
     lo, hi = _bounds(values)
 
@@ -148,13 +158,15 @@ def bar_chart(
             f'<text x="{max(x(bar.value), x(0.0)) + 4:.1f}" y="{y + 14}" fill="#222">'
             f"{escape(fmt(bar.value, unit))}{(' ' + escape(bar.note)) if bar.note else ''}</text>"
         )
-    parts.append(f'<line x1="{x(0.0):.1f}" y1="{top - 4}" x2="{x(0.0):.1f}" y2="{height - bottom}" stroke="#333"/>')
+    parts.append(
+        f'<line x1="{x(0.0):.1f}" y1="{top - 4}" x2="{x(0.0):.1f}" y2="{height - bottom}" stroke="#333"/>'
+    )
     for k, (value, name) in enumerate(reference_lines):
         # Labels are staggered vertically: nearby lines (3% and 5%) would otherwise overprint.
         parts.append(
-            f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" y2="{height - bottom}" '
+            f'<line x1="{x(value):.1f}" y1="{34 + 13 * k}" x2="{x(value):.1f}" y2="{height - bottom}" '
             f'stroke="#D55E00" stroke-dasharray="4 3"/>'
-            f'<text x="{x(value) + 3:.1f}" y="{top + 6 + 12 * k}" fill="#D55E00" font-size="11">{escape(name)}</text>'
+            f'<text x="{x(value) + 3:.1f}" y="{34 + 10 + 13 * k}" fill="#D55E00" font-size="11">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -244,7 +256,8 @@ def line_chart(
 ) -> str:
     """Lines over a shared x axis (optionally logarithmic), with dashed horizontal reference lines."""
     series = [
-        msgspec.structs.replace(s, points=list(s.points)[:POINTS_PER_SERIES_MAX]) for s in list(series)[:SERIES_MAX]
+        msgspec.structs.replace(s, points=list(s.points)[:POINTS_PER_SERIES_MAX])
+        for s in list(series)[:SERIES_MAX]
     ]
     legend_rows = math.ceil(len(series) / 2)
     left, right, top, bottom = 64, 20, 34, 46 + 18 * legend_rows
@@ -287,7 +300,9 @@ def line_chart(
                 f"{escape(fmt(t, x_unit))}</text>"
             )
     if y_lo < 0 < y_hi:
-        parts.append(f'<line x1="{left}" y1="{ty(0):.1f}" x2="{width - right}" y2="{ty(0):.1f}" stroke="#333"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{ty(0):.1f}" x2="{width - right}" y2="{ty(0):.1f}" stroke="#333"/>'
+        )
     parts.append(
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{plot_bottom}" stroke="#333"/>'
         f'<line x1="{left}" y1="{plot_bottom}" x2="{width - right}" y2="{plot_bottom}" stroke="#333"/>'
@@ -295,16 +310,19 @@ def line_chart(
         f'<text transform="translate(14,{(top + plot_bottom) / 2:.0f}) rotate(-90)" text-anchor="middle">'
         f"{escape(y_label)}</text>"
     )
-    for value, name in reference_lines:
+    for k, (value, name) in enumerate(reference_lines):
+        # Labels step leftwards so that close lines (3% and 5%) do not overprint each other.
         parts.append(
             f'<line x1="{left}" y1="{ty(value):.1f}" x2="{width - right}" y2="{ty(value):.1f}" stroke="#D55E00" '
-            f'stroke-dasharray="4 3"/><text x="{width - right - 4}" y="{ty(value) - 4:.1f}" text-anchor="end" '
-            f'fill="#D55E00" font-size="11">{escape(name)}</text>'
+            f'stroke-dasharray="4 3"/><text x="{width - right - 4 - 70 * k}" y="{ty(value) - 4:.1f}" '
+            f'text-anchor="end" fill="#D55E00" font-size="11">{escape(name)}</text>'
         )
     for s in series:
         if not s.points:
             continue
-        path = " ".join(f"{'M' if i == 0 else 'L'}{tx(px):.1f},{ty(py):.1f}" for i, (px, py) in enumerate(s.points))
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{tx(px):.1f},{ty(py):.1f}" for i, (px, py) in enumerate(s.points)
+        )
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         parts.append(
             f'<path class="series" d="{path}" fill="none" stroke="{s.colour}" stroke-width="2"{dash}>'

@@ -28,25 +28,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
         description="Compare bank, MTO, RAAST and stablecoin channels per corridor from cited data; "
         "writes report.html, report.json and tables/*.csv, and prints a summary.",
     )
-    p_costs.add_argument("--corridor", action="append", metavar="SRC->PAK",
-                         help="corridor to report (repeatable), e.g. SAU->PAK; default: the FY2025 sources RPW covers")
-    p_costs.add_argument("--amount", action="append", metavar="USD",
-                         help="ticket size in USD (repeatable); default 200 and 500 (the RPW baskets)")
-    p_costs.add_argument("--out", type=Path, default=DEFAULT_COSTS_OUT, metavar="DIR",
-                         help=f"output directory (default: {DEFAULT_COSTS_OUT})")
-    p_costs.add_argument("--data-dir", type=Path, metavar="DIR",
-                         help="read the CSVs from DIR instead of the packaged data (same file names and columns)")
-    p_costs.add_argument("--p2p-premium", metavar="PCT",
-                         help="P2P USDT/PKR premium over interbank in percent (signed); default: the low end of ramps.csv")
-    p_costs.add_argument("--shift-share", default="10", metavar="PCT",
-                         help="share of FY2025 flows moved to each alternative in the savings table (default 10)")
+    p_costs.add_argument(
+        "--corridor",
+        action="append",
+        metavar="SRC->PAK",
+        help="corridor to report (repeatable), e.g. SAU->PAK; default: the FY2025 sources RPW covers",
+    )
+    p_costs.add_argument(
+        "--amount",
+        action="append",
+        metavar="USD",
+        help="ticket size in USD (repeatable); default 200 and 500 (the RPW baskets)",
+    )
+    p_costs.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_COSTS_OUT,
+        metavar="DIR",
+        help=f"output directory (default: {DEFAULT_COSTS_OUT})",
+    )
+    p_costs.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="read the CSVs from DIR instead of the packaged data (same file names and columns)",
+    )
+    p_costs.add_argument(
+        "--p2p-premium",
+        metavar="PCT",
+        help="P2P USDT/PKR premium over interbank in percent (signed); default: the low end of ramps.csv",
+    )
+    p_costs.add_argument(
+        "--shift-share",
+        default="10",
+        metavar="PCT",
+        help="share of FY2025 flows moved to each alternative in the savings table (default 10)",
+    )
     p_run = sub.add_parser(
         "run",
         help="report a load run: throughput, latency, outcomes, liquidity, remittance costs",
         description="Read a run directory written by `rail load --out` or `rail demo` and write an HTML report.",
     )
     p_run.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p_run.add_argument("--out", type=Path, metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)")
+    p_run.add_argument(
+        "--out", type=Path, metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)"
+    )
     p_run.add_argument("--data-dir", type=Path, metavar="DIR", help="cost data directory (as for `costs`)")
 
 
@@ -115,28 +141,40 @@ def _print_cost_summary(built, html_path: Path) -> None:
 
     table_rows = next(t for t in built.tables() if t.name == "costs_by_channel").rows
     summary = Table(title="Remittance cost into Pakistan, % of amount (⚑ = UNVERIFIED/PROXY input)")
-    for name, justify in (("Corridor", "left"), ("USD", "right"), ("RPW avg", "right"), ("Bank", "right"),
-                          ("MTO", "right"), ("Best stablecoin", "left"), ("%", "right"), ("ex-P2P", "right"),
-                          ("Rebate $", "right")):
+    for name, justify in (
+        ("Corridor", "left"),
+        ("USD", "right"),
+        ("RPW avg", "right"),
+        ("Bank", "right"),
+        ("MTO", "right"),
+        ("Best stablecoin", "left"),
+        ("%", "right"),
+        ("ex-P2P", "right"),
+        ("Rebate $", "right"),
+    ):
         summary.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     keys = sorted({(r["corridor"], r["amount_usd"]) for r in table_rows}, key=lambda k: (k[0], k[1]))
     for corridor, amount in keys:
         rows = [r for r in table_rows if r["corridor"] == corridor and r["amount_usd"] == amount]
         by_key = {r["channel_key"]: r for r in rows}
-        crypto = min((r for r in rows if r["family"] == costs.FAMILY_STABLECOIN), key=lambda r: r["total_pct"])
+        crypto = min(
+            (r for r in rows if r["family"] == costs.FAMILY_STABLECOIN), key=lambda r: r["total_pct"]
+        )
         flag = " ⚑" if crypto["confidence"] == "low" else ""
         _, crypto_chain, crypto_onramp = crypto["channel_key"].split(":")
-        crypto_channel = costs.Channel(crypto["channel_key"], "", costs.FAMILY_STABLECOIN, crypto_chain, crypto_onramp)
+        crypto_channel = costs.Channel(
+            crypto["channel_key"], "", costs.FAMILY_STABLECOIN, crypto_chain, crypto_onramp
+        )
         summary.add_row(
             corridor,
             str(amount),
             str(by_key["rpw_average"]["total_pct"]) if "rpw_average" in by_key else "-",
             str(by_key["bank"]["total_pct"]) if "bank" in by_key else "-",
             str(by_key["mto"]["total_pct"]) if "mto" in by_key else "-",
-            f'{crypto_channel.chain} / {crypto_channel.onramp}{flag}',
+            f"{crypto_channel.chain} / {crypto_channel.onramp}{flag}",
             str(crypto["total_pct"]),
             str(crypto["total_ex_p2p_premium_pct"]),
-            f'{by_key["rpw_average"]["subsidy_usd"]:.2f}' if "rpw_average" in by_key else "-",
+            f"{by_key['rpw_average']['subsidy_usd']:.2f}" if "rpw_average" in by_key else "-",
         )
     console = Console()
     if not console.is_terminal:
@@ -144,7 +182,9 @@ def _print_cost_summary(built, html_path: Path) -> None:
     console.print(summary)
     for finding in built.findings:
         console.print(f"• {finding}", highlight=False)
-    console.print(f"report: {html_path}  (tables: {html_path.parent / 'tables'}, JSON: {html_path.with_suffix('.json')})")
+    console.print(
+        f"report: {html_path}  (tables: {html_path.parent / 'tables'}, JSON: {html_path.with_suffix('.json')})"
+    )
 
 
 def _run_run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ Channels:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -54,8 +55,8 @@ BASKET_LOW_USD = Decimal(RPW_BASKETS_USD[0])
 BASKET_HIGH_USD = Decimal(RPW_BASKETS_USD[1])
 
 # Bounds on what a caller may ask for: a remittance model, not a wholesale one.
-AMOUNT_USD_MIN = Decimal("1")
-AMOUNT_USD_MAX = Decimal("100000")
+AMOUNT_USD_MIN = Decimal(1)
+AMOUNT_USD_MAX = Decimal(100000)
 
 COMPONENTS = (
     "sending_fee",
@@ -289,7 +290,12 @@ def _ramp(data: Datasets, component: str, venue: str | None = None) -> RampRow:
 
 def _ramp_ref(row: RampRow, value: Decimal) -> InputRef:
     return InputRef(
-        RAMPS_CSV, f"{row.component} ({row.venue_or_type})", f"{value} {row.unit}", row.status, row.source, row.date
+        RAMPS_CSV,
+        f"{row.component} ({row.venue_or_type})",
+        f"{value} {row.unit}",
+        row.status,
+        row.source,
+        row.date,
     )
 
 
@@ -372,7 +378,9 @@ def channels_for(data: Datasets, corridor: str) -> list[Channel]:
     return channels
 
 
-def stablecoin_channels(chains: Sequence[str] = ROUTE_CHAINS, onramps: Sequence[str] = ONRAMPS) -> list[Channel]:
+def stablecoin_channels(
+    chains: Sequence[str] = ROUTE_CHAINS, onramps: Sequence[str] = ONRAMPS
+) -> list[Channel]:
     return [
         Channel(
             f"stablecoin:{chain}:{onramp}",
@@ -439,165 +447,302 @@ def _zero_components() -> dict[str, Decimal]:
     return {name: Decimal(0) for name in COMPONENTS}
 
 
-def _finish(
-    corridor: str,
-    channel: Channel,
-    amount: Decimal,
-    raw: dict[str, Decimal],
-    premium: Decimal,
-    subsidy: Decimal,
-    pri_eligible: bool,
-    time_s: Decimal | None,
-    time_basis: str,
-    period: str,
-    inputs: Iterable[InputRef],
-    notes: Iterable[str],
-    subsidy_inputs: Iterable[InputRef] = (),
-) -> CostBreakdown:
-    components = {name: usd(raw[name]) for name in COMPONENTS}
-    total = sum(components.values(), Decimal(0))
-    premium_usd = usd(premium)
-    subsidy_usd = usd(subsidy)
-    # Positive-and-negative-space check: the breakdown is exactly the total, nothing else sneaks in.
-    assert set(components) == set(COMPONENTS)
-    assert total == sum(components.values(), Decimal(0))
-    return CostBreakdown(
-        corridor=corridor,
-        channel=channel,
-        amount_usd=amount,
-        components_usd=components,
-        total_usd=total,
-        total_pct=pct(total / amount * HUNDRED),
-        p2p_premium_usd=premium_usd,
-        total_ex_premium_pct=pct((total - premium_usd) / amount * HUNDRED),
-        subsidy_usd=subsidy_usd,
-        social_cost_usd=total + subsidy_usd,
-        pri_eligible=pri_eligible,
-        time_to_funds_s=time_s,
-        time_basis=time_basis,
-        period=period,
-        inputs=tuple(dict.fromkeys(inputs)),
-        subsidy_inputs=tuple(dict.fromkeys(subsidy_inputs)),
-        notes=tuple(dict.fromkeys(notes)),
-    )
+class Pricer(abc.ABC):
+    """One corridor and channel with every data lookup already resolved, so pricing many tickets (a run
+    report prices every simulated remittance) costs a few Decimal operations each. :func:`cost` is
+    ``pricer(...).breakdown(amount)``: there is one code path for a single quote and for a run's tickets."""
 
+    def __init__(
+        self,
+        corridor: str,
+        channel: Channel,
+        period: str,
+        inputs: Iterable[InputRef],
+        notes: Iterable[str],
+        time_s: Decimal | None,
+        time_basis: str,
+        pri_eligible: bool,
+    ) -> None:
+        self.corridor = corridor
+        self.channel = channel
+        self.period = period
+        self.inputs = tuple(dict.fromkeys(inputs))
+        self.notes = tuple(dict.fromkeys(notes))
+        self.time_s = time_s
+        self.time_basis = time_basis
+        self.pri_eligible = pri_eligible
+        self.subsidy_inputs: tuple[InputRef, ...] = ()
 
-def _rpw_cost(data: Datasets, corridor: str, channel: Channel, amount: Decimal, period: str | None) -> CostBreakdown:
-    firm_class = RPW_CHANNEL_CLASSES[channel.key]
-    points = _rpw_rows(data, corridor, firm_class, period)
-    if not points:
-        raise KeyError(f"no RPW {firm_class} data for {corridor}")
-    rows = list(points.values())
-    chosen_period = rows[0].period
-    raw = _zero_components()
-    raw["sending_fee"] = _rpw_fee_usd(points, amount)
-    raw["fx_margin"] = _rpw_fx_pct(points, amount) * amount / HUNDRED
-    rebate, minimum, rebate_refs = rebate_usd(data)
-    eligible = amount >= minimum
-    inputs = [_corridor_ref(r, "fee and FX margin") for r in rows]
-    notes = [
-        "RPW measures fee + FX margin only; receiver-side fees are not captured (PRI mandates them zero).",
-    ]
-    if len(points) == 1:
-        notes.append("Only one RPW basket: fee held flat in USD and FX margin in percent.")
-    latest = [
-        r for r in data.corridors
-        if r.corridor == corridor and r.firm_class == firm_class and r.period > chosen_period
-    ]
-    if latest:
-        notes.append(
-            f"Newer RPW total without fee/FX split: {latest[0].period} "
-            f"{latest[0].total_cost_pct}% at ${latest[0].send_amount_usd}; model uses {chosen_period}."
+    @abc.abstractmethod
+    def raw(self, amount: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+        """Unrounded components and the signed P2P premium inside ``offramp``."""
+
+    def subsidy(self, amount: Decimal) -> Decimal:
+        return Decimal(0)
+
+    def components(self, amount: Decimal) -> dict[str, Decimal]:
+        raw, _ = self.raw(amount)
+        return {name: usd(raw[name]) for name in COMPONENTS}
+
+    def total_usd(self, amount: Decimal) -> Decimal:
+        """Exactly ``breakdown(amount).total_usd``, without building the breakdown."""
+        return sum(self.components(amount).values(), Decimal(0))
+
+    def breakdown(self, amount: Decimal) -> CostBreakdown:
+        raw, premium = self.raw(amount)
+        components = {name: usd(raw[name]) for name in COMPONENTS}
+        total = sum(components.values(), Decimal(0))
+        premium_usd = usd(premium)
+        subsidy_usd = usd(self.subsidy(amount))
+        assert set(components) == set(COMPONENTS)
+        return CostBreakdown(
+            corridor=self.corridor,
+            channel=self.channel,
+            amount_usd=amount,
+            components_usd=components,
+            total_usd=total,
+            total_pct=pct(total / amount * HUNDRED),
+            p2p_premium_usd=premium_usd,
+            total_ex_premium_pct=pct((total - premium_usd) / amount * HUNDRED),
+            subsidy_usd=subsidy_usd,
+            social_cost_usd=total + subsidy_usd,
+            pri_eligible=self.pri_eligible,
+            time_to_funds_s=self.time_s,
+            time_basis=self.time_basis,
+            period=self.period,
+            inputs=self.inputs,
+            subsidy_inputs=self.subsidy_inputs if subsidy_usd else (),
+            notes=self.notes,
         )
-    subsidy_refs = [*rebate_refs, _corridor_ref(pri_row(data), "PRI TT-charges rebate")] if eligible else []
-    return _finish(
-        corridor, channel, amount, raw, Decimal(0), rebate if eligible else Decimal(0), True, None,
-        "not in data (RPW speed is not in the export)", chosen_period, inputs, notes, subsidy_refs,
-    )
 
 
-def _raast_cost(data: Datasets, corridor: str, channel: Channel, amount: Decimal) -> CostBreakdown:
-    row = raast_row(data)
-    seconds, seconds_ref = _param_value(data, "raast_credit_seconds", "typical")
-    raw = _zero_components()
-    raw["receiving_fee"] = (row.fee_pct or Decimal(0)) * amount / HUNDRED
-    inputs = [_corridor_ref(row, "RAAST P2P fee"), seconds_ref]
-    return _finish(
-        corridor, channel, amount, raw, Decimal(0), Decimal(0), False, seconds,
-        "credit within 20 s of Raast's credit advice (SBP rule)", row.period, inputs,
-        ["Domestic PKR leg only: add a cross-border leg to compare with the other channels."],
-    )
-
-
-def _stablecoin_cost(
-    data: Datasets, corridor: str, channel: Channel, amount: Decimal, assume: Assumptions
-) -> CostBreakdown:
-    assert channel.chain is not None and channel.onramp is not None
-    chain = chain_row(data, channel.chain)
-    raw = _zero_components()
-    inputs: list[InputRef] = []
-    notes = [
-        "FX into USD stablecoin is inside the on-ramp spread; stablecoin assumed at par with USD.",
-        "Crypto off-ramps are non-PRI: no TT rebate; legal status in Pakistan is restricted (SBP BPRD "
-        "Circular 03 of 2018).",
-    ]
-    if channel.onramp == "card":
-        card = _ramp(data, "Card on-ramp processing fee")
-        card_pct = _ramp_value(card, assume.onramp_level)
-        raw["onramp"] = card_pct * amount / HUNDRED
-        inputs.append(_ramp_ref(card, card_pct))
-        if assume.network_fee_usd is not None:
-            fee = assume.network_fee_usd
-        else:
-            fee = {
-                "low": chain.network_fee_usd_low,
-                "high": chain.network_fee_usd_high,
-            }.get(assume.network_fee_level, chain.network_fee_usd_typical)
-        raw["network_fee"] = fee
-        inputs.append(_chain_ref(chain, "network fee", f"{fee} USD ({chain.usd_price_assumption})"))
-        notes.append("Card purchases are delivered to the sender's own wallet; the sender pays the network fee.")
-    else:
-        if channel.onramp == "bank":
-            spot = _ramp(data, "CEX spot trading fee")
-            spot_pct = _ramp_value(spot, "low")  # standard tier; the BNB discount is not assumed
-            deposit_pct, deposit_ref = _param_value(data, "bank_deposit_onramp_pct", assume.onramp_level)
-            raw["onramp"] = (spot_pct + deposit_pct) * amount / HUNDRED
-            inputs.extend([_ramp_ref(spot, spot_pct), deposit_ref])
-        else:
-            platform = _ramp(data, "P2P platform fee")
-            platform_pct = _ramp_value(platform, "low")
-            spread_pct, spread_ref = _param_value(data, "p2p_onramp_spread_pct", assume.onramp_level)
-            raw["onramp"] = (platform_pct + spread_pct) * amount / HUNDRED
-            inputs.extend([_ramp_ref(platform, platform_pct), spread_ref])
-        venue, is_proxy = WITHDRAWAL_VENUE[chain.chain]
-        withdrawal = _ramp(data, "CEX withdrawal fee USDT", venue)
-        fee = _ramp_value(withdrawal, assume.withdrawal_fee_level)
-        raw["withdrawal_fee"] = fee
-        ref = _ramp_ref(withdrawal, fee)
-        if is_proxy:
-            ref = msgspec.structs.replace(
-                ref, item=f"{ref.item} as stand-in for {chain.chain}", status=f"PROXY; {ref.status}"
+class _RpwPricer(Pricer):
+    def __init__(self, data: Datasets, corridor: str, channel: Channel, period: str | None) -> None:
+        firm_class = RPW_CHANNEL_CLASSES[channel.key]
+        points = _rpw_rows(data, corridor, firm_class, period)
+        if not points:
+            raise KeyError(f"no RPW {firm_class} data for {corridor}")
+        rows = list(points.values())
+        chosen = rows[0].period
+        notes = [
+            "RPW measures fee + FX margin only; receiver-side fees are not captured (PRI mandates them zero)."
+        ]
+        if len(points) == 1:
+            notes.append("Only one RPW basket: fee held flat in USD and FX margin in percent.")
+        newer = [
+            r
+            for r in data.corridors
+            if r.corridor == corridor and r.firm_class == firm_class and r.period > chosen
+        ]
+        if newer:
+            notes.append(
+                f"Newer RPW total without fee/FX split: {newer[0].period} {newer[0].total_cost_pct}% at "
+                f"${newer[0].send_amount_usd}; model uses {chosen}."
             )
-            notes.append(f"No withdrawal-fee row for {chain.chain}: the {venue} fee stands in (PROXY).")
-        inputs.append(ref)
-        notes.append("The exchange pays the chain's network fee out of its flat withdrawal fee.")
-    premium_row = _ramp(data, "P2P USDT/PKR premium over SBP interbank")
-    premium_pct = assume.p2p_premium_pct if assume.p2p_premium_pct is not None else _ramp_value(premium_row, "low")
-    platform_off = _ramp(data, "P2P platform fee")
-    platform_off_pct = _ramp_value(platform_off, "low")
-    premium_usd = -premium_pct * amount / HUNDRED
-    raw["offramp"] = platform_off_pct * amount / HUNDRED + premium_usd
-    inputs.extend([_ramp_ref(premium_row, premium_pct), _ramp_ref(platform_off, platform_off_pct)])
-    raast = raast_row(data)
-    raw["receiving_fee"] = (raast.fee_pct or Decimal(0)) * amount / HUNDRED
-    credit_s, credit_ref = _param_value(data, "raast_credit_seconds", "typical")
-    inputs.extend([_corridor_ref(raast, "RAAST P2P fee"), credit_ref])
-    inputs.append(_chain_ref(chain, "finality", f"{chain.finality_seconds} s"))
-    return _finish(
-        corridor, channel, amount, raw, premium_usd, Decimal(0), False, chain.finality_seconds + credit_s,
-        "on-chain finality + RAAST 20 s; excludes exchange processing and P2P trade settlement (not in data)",
-        chain.date, inputs, notes,
-    )
+        super().__init__(
+            corridor,
+            channel,
+            chosen,
+            [_corridor_ref(r, "fee and FX margin") for r in rows],
+            notes,
+            None,
+            "not in data (RPW speed is not in the export)",
+            True,
+        )
+        self.points = points
+        self.rebate, self.rebate_min, rebate_refs = rebate_usd(data)
+        self.subsidy_inputs = (*rebate_refs, _corridor_ref(pri_row(data), "PRI TT-charges rebate"))
+
+    def raw(self, amount: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+        raw = _zero_components()
+        raw["sending_fee"] = _rpw_fee_usd(self.points, amount)
+        raw["fx_margin"] = _rpw_fx_pct(self.points, amount) * amount / HUNDRED
+        return raw, Decimal(0)
+
+    def subsidy(self, amount: Decimal) -> Decimal:
+        return self.rebate if amount >= self.rebate_min else Decimal(0)
+
+
+class _CompositePricer(Pricer):
+    """Equal-weight mean of member corridors (each member's components rounded first, as reported)."""
+
+    def __init__(self, corridor: str, members: list[Pricer]) -> None:
+        names = ", ".join(m.corridor for m in members)
+        inputs = [ref for m in members for ref in m.inputs]
+        inputs.append(
+            InputRef(
+                FLOWS_CSV,
+                f"{corridor}: equal weights over {names}",
+                "no per-country FY2025 split",
+                "DERIVED",
+                "COSTS.md s.3 (SBP reports other GCC as one figure)",
+                FLOW_PERIOD,
+            )
+        )
+        first = members[0]
+        super().__init__(
+            corridor,
+            first.channel,
+            "/".join(sorted({m.period for m in members})),
+            inputs,
+            [f"Equal-weight mean of {names}."] + [n for m in members for n in m.notes],
+            first.time_s,
+            first.time_basis,
+            first.pri_eligible,
+        )
+        self.members = members
+        self.subsidy_inputs = tuple(dict.fromkeys(ref for m in members for ref in m.subsidy_inputs))
+
+    def raw(self, amount: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+        n = Decimal(len(self.members))
+        parts = [m.components(amount) for m in self.members]
+        return {name: sum((p[name] for p in parts), Decimal(0)) / n for name in COMPONENTS}, Decimal(0)
+
+    def subsidy(self, amount: Decimal) -> Decimal:
+        return sum((usd(m.subsidy(amount)) for m in self.members), Decimal(0)) / Decimal(len(self.members))
+
+
+class _RaastPricer(Pricer):
+    def __init__(self, data: Datasets, corridor: str, channel: Channel) -> None:
+        row = raast_row(data)
+        seconds, seconds_ref = _param_value(data, "raast_credit_seconds", "typical")
+        super().__init__(
+            corridor,
+            channel,
+            row.period,
+            [_corridor_ref(row, "RAAST P2P fee"), seconds_ref],
+            ["Domestic PKR leg only: add a cross-border leg to compare with the other channels."],
+            seconds,
+            "credit within 20 s of Raast's credit advice (SBP rule)",
+            False,
+        )
+        self.fee_pct = row.fee_pct or Decimal(0)
+
+    def raw(self, amount: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+        raw = _zero_components()
+        raw["receiving_fee"] = self.fee_pct * amount / HUNDRED
+        return raw, Decimal(0)
+
+
+class _StablecoinPricer(Pricer):
+    def __init__(self, data: Datasets, corridor: str, channel: Channel, assume: Assumptions) -> None:
+        assert channel.chain is not None and channel.onramp is not None
+        chain = chain_row(data, channel.chain)
+        inputs: list[InputRef] = []
+        notes = [
+            "FX into USD stablecoin is inside the on-ramp spread; stablecoin assumed at par with USD.",
+            "Crypto off-ramps are non-PRI: no TT rebate; legal status in Pakistan is restricted (SBP BPRD "
+            "Circular 03 of 2018).",
+        ]
+        self.onramp_pct = Decimal(0)
+        self.network_fee = Decimal(0)
+        self.withdrawal_fee = Decimal(0)
+        if channel.onramp == "card":
+            card = _ramp(data, "Card on-ramp processing fee")
+            self.onramp_pct = _ramp_value(card, assume.onramp_level)
+            inputs.append(_ramp_ref(card, self.onramp_pct))
+            if assume.network_fee_usd is not None:
+                self.network_fee = assume.network_fee_usd
+            else:
+                self.network_fee = {
+                    "low": chain.network_fee_usd_low,
+                    "high": chain.network_fee_usd_high,
+                }.get(assume.network_fee_level, chain.network_fee_usd_typical)
+            inputs.append(
+                _chain_ref(chain, "network fee", f"{self.network_fee} USD ({chain.usd_price_assumption})")
+            )
+            notes.append(
+                "Card purchases are delivered to the sender's own wallet; the sender pays the network fee."
+            )
+        else:
+            if channel.onramp == "bank":
+                spot = _ramp(data, "CEX spot trading fee")
+                spot_pct = _ramp_value(spot, "low")  # standard tier; the BNB discount is not assumed
+                deposit_pct, deposit_ref = _param_value(data, "bank_deposit_onramp_pct", assume.onramp_level)
+                self.onramp_pct = spot_pct + deposit_pct
+                inputs.extend([_ramp_ref(spot, spot_pct), deposit_ref])
+            else:
+                platform = _ramp(data, "P2P platform fee")
+                platform_pct = _ramp_value(platform, "low")
+                spread_pct, spread_ref = _param_value(data, "p2p_onramp_spread_pct", assume.onramp_level)
+                self.onramp_pct = platform_pct + spread_pct
+                inputs.extend([_ramp_ref(platform, platform_pct), spread_ref])
+            venue, is_proxy = WITHDRAWAL_VENUE[chain.chain]
+            withdrawal = _ramp(data, "CEX withdrawal fee USDT", venue)
+            self.withdrawal_fee = _ramp_value(withdrawal, assume.withdrawal_fee_level)
+            ref = _ramp_ref(withdrawal, self.withdrawal_fee)
+            if is_proxy:
+                ref = msgspec.structs.replace(
+                    ref, item=f"{ref.item} as stand-in for {chain.chain}", status=f"PROXY; {ref.status}"
+                )
+                notes.append(f"No withdrawal-fee row for {chain.chain}: the {venue} fee stands in (PROXY).")
+            inputs.append(ref)
+            notes.append("The exchange pays the chain's network fee out of its flat withdrawal fee.")
+        premium_row = _ramp(data, "P2P USDT/PKR premium over SBP interbank")
+        self.premium_pct = (
+            assume.p2p_premium_pct if assume.p2p_premium_pct is not None else _ramp_value(premium_row, "low")
+        )
+        platform_off = _ramp(data, "P2P platform fee")
+        self.offramp_fee_pct = _ramp_value(platform_off, "low")
+        raast = raast_row(data)
+        self.receiving_pct = raast.fee_pct or Decimal(0)
+        credit_s, credit_ref = _param_value(data, "raast_credit_seconds", "typical")
+        inputs.extend(
+            [
+                _ramp_ref(premium_row, self.premium_pct),
+                _ramp_ref(platform_off, self.offramp_fee_pct),
+                _corridor_ref(raast, "RAAST P2P fee"),
+                credit_ref,
+                _chain_ref(chain, "finality", f"{chain.finality_seconds} s"),
+            ]
+        )
+        super().__init__(
+            corridor,
+            channel,
+            chain.date,
+            inputs,
+            notes,
+            chain.finality_seconds + credit_s,
+            "on-chain finality + RAAST 20 s; excludes exchange processing and P2P trade settlement (not in data)",
+            False,
+        )
+
+    def raw(self, amount: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+        raw = _zero_components()
+        raw["onramp"] = self.onramp_pct * amount / HUNDRED
+        raw["network_fee"] = self.network_fee
+        raw["withdrawal_fee"] = self.withdrawal_fee
+        premium = -self.premium_pct * amount / HUNDRED
+        raw["offramp"] = self.offramp_fee_pct * amount / HUNDRED + premium
+        raw["receiving_fee"] = self.receiving_pct * amount / HUNDRED
+        return raw, premium
+
+
+def pricer(
+    data: Datasets,
+    corridor: str,
+    channel: Channel | str,
+    assume: Assumptions = DEFAULT_ASSUMPTIONS,
+    period: str | None = None,
+) -> Pricer:
+    """Resolve the data for one corridor and channel. Raises KeyError when the data has no figure for it."""
+    if isinstance(channel, str):
+        channel = channel_by_key(data, corridor, channel)
+    if channel.family == FAMILY_STABLECOIN:
+        return _StablecoinPricer(data, corridor, channel, assume)
+    if channel.family == FAMILY_RAAST:
+        return _RaastPricer(data, corridor, channel)
+    members = COMPOSITE_CORRIDORS.get(corridor)
+    if members is None:
+        return _RpwPricer(data, corridor, channel, period)
+    return _CompositePricer(corridor, [_RpwPricer(data, m, channel, period) for m in members])
+
+
+def check_amount(amount_usd: Decimal | int | str) -> Decimal:
+    amount = Decimal(str(amount_usd))
+    if not AMOUNT_USD_MIN <= amount <= AMOUNT_USD_MAX:
+        raise ValueError(f"amount {amount} USD is outside {AMOUNT_USD_MIN}..{AMOUNT_USD_MAX}")
+    return amount
 
 
 def cost(
@@ -610,40 +755,8 @@ def cost(
 ) -> CostBreakdown:
     """The cost of sending ``amount_usd`` over ``channel`` in ``corridor``. Raises KeyError when the data
     has no figure for that corridor and channel, ValueError for an amount outside the model's range."""
-    amount = Decimal(str(amount_usd))
-    if not AMOUNT_USD_MIN <= amount <= AMOUNT_USD_MAX:
-        raise ValueError(f"amount {amount} USD is outside {AMOUNT_USD_MIN}..{AMOUNT_USD_MAX}")
-    if isinstance(channel, str):
-        channel = channel_by_key(data, corridor, channel)
-    if channel.family == FAMILY_STABLECOIN:
-        return _stablecoin_cost(data, corridor, channel, amount, assume)
-    if channel.family == FAMILY_RAAST:
-        return _raast_cost(data, corridor, channel, amount)
-    members = COMPOSITE_CORRIDORS.get(corridor)
-    if members is None:
-        return _rpw_cost(data, corridor, channel, amount, period)
-    return _mean_of(corridor, [_rpw_cost(data, m, channel, amount, period) for m in members])
-
-
-def _mean_of(corridor: str, parts: list[CostBreakdown]) -> CostBreakdown:
-    """Equal-weight mean of member corridors' breakdowns (composite corridors)."""
-    n = Decimal(len(parts))
-    first = parts[0]
-    raw = {name: sum((p.components_usd[name] for p in parts), Decimal(0)) / n for name in COMPONENTS}
-    subsidy = sum((p.subsidy_usd for p in parts), Decimal(0)) / n
-    inputs = [ref for p in parts for ref in p.inputs]
-    members = ", ".join(p.corridor for p in parts)
-    inputs.append(
-        InputRef(FLOWS_CSV, f"{corridor}: equal weights over {members}", "no per-country FY2025 split",
-                 "DERIVED", "COSTS.md s.3 (SBP reports other GCC as one figure)", FLOW_PERIOD)
-    )
-    notes = [f"Equal-weight mean of {members}."] + [n for p in parts for n in p.notes]
-    periods = sorted({p.period for p in parts})
-    subsidy_inputs = [ref for p in parts for ref in p.subsidy_inputs]
-    return _finish(
-        corridor, first.channel, first.amount_usd, raw, Decimal(0), subsidy, first.pri_eligible,
-        first.time_to_funds_s, first.time_basis, "/".join(periods), inputs, notes, subsidy_inputs,
-    )
+    amount = check_amount(amount_usd)
+    return pricer(data, corridor, channel, assume, period).breakdown(amount)
 
 
 def compare(
@@ -655,7 +768,8 @@ def compare(
 
 def cheapest(results: Iterable[CostBreakdown], family: str | None = None) -> CostBreakdown | None:
     pool = [
-        r for r in results
+        r
+        for r in results
         if r.channel.family != FAMILY_RAAST and (family is None or r.channel.family == family)
     ]
     return min(pool, key=lambda r: r.total_usd) if pool else None
@@ -704,7 +818,9 @@ def ticket_sweep(
     for channel in sweep_channels(data, corridor, keys):
         for amount in amounts:
             r = cost(data, corridor, channel, amount, assume)
-            points.append(SweepPoint(corridor, channel.key, channel.label, r.amount_usd, r.total_usd, r.total_pct))
+            points.append(
+                SweepPoint(corridor, channel.key, channel.label, r.amount_usd, r.total_usd, r.total_pct)
+            )
     return points
 
 
@@ -719,7 +835,9 @@ def premium_sweep(
     points = []
     for channel in sweep_channels(data, corridor, keys):
         for premium in premiums_pct:
-            r = cost(data, corridor, channel, amount_usd, msgspec.structs.replace(assume, p2p_premium_pct=premium))
+            r = cost(
+                data, corridor, channel, amount_usd, msgspec.structs.replace(assume, p2p_premium_pct=premium)
+            )
             points.append(SweepPoint(corridor, channel.key, channel.label, premium, r.total_usd, r.total_pct))
     return points
 
@@ -751,9 +869,19 @@ def chain_fee_range(
     lines = []
     for row in data.chains:
         card = stablecoin_channels([row.chain], ["card"])[0]
-        card_low = cost(data, corridor, card, amount, msgspec.structs.replace(assume, network_fee_usd=row.network_fee_usd_low))
+        card_low = cost(
+            data,
+            corridor,
+            card,
+            amount,
+            msgspec.structs.replace(assume, network_fee_usd=row.network_fee_usd_low),
+        )
         card_high = cost(
-            data, corridor, card, amount, msgspec.structs.replace(assume, network_fee_usd=row.network_fee_usd_high)
+            data,
+            corridor,
+            card,
+            amount,
+            msgspec.structs.replace(assume, network_fee_usd=row.network_fee_usd_high),
         )
         venue = WITHDRAWAL_VENUE.get(row.chain)
         w_low = w_high = bank_low = bank_high = None
@@ -761,8 +889,12 @@ def chain_fee_range(
             bank = stablecoin_channels([row.chain], ["bank"])[0]
             withdrawal = _ramp(data, "CEX withdrawal fee USDT", venue[0])
             w_low, w_high = _ramp_value(withdrawal, "low"), _ramp_value(withdrawal, "high")
-            bank_low = cost(data, corridor, bank, amount, msgspec.structs.replace(assume, withdrawal_fee_level="low"))
-            bank_high = cost(data, corridor, bank, amount, msgspec.structs.replace(assume, withdrawal_fee_level="high"))
+            bank_low = cost(
+                data, corridor, bank, amount, msgspec.structs.replace(assume, withdrawal_fee_level="low")
+            )
+            bank_high = cost(
+                data, corridor, bank, amount, msgspec.structs.replace(assume, withdrawal_fee_level="high")
+            )
         lines.append(
             ChainFeeLine(
                 chain=row.chain,
@@ -810,7 +942,14 @@ def fy2025_flow_groups(data: Datasets) -> list[FlowGroup]:
             continue
         corridor = FLOW_SERIES_CORRIDOR.get(row.series)
         groups.append(
-            FlowGroup(row.series, corridor, row.value_usd_bn * USD_PER_BN, row.status, row.source, row.date_published)
+            FlowGroup(
+                row.series,
+                corridor,
+                row.value_usd_bn * USD_PER_BN,
+                row.status,
+                row.source,
+                row.date_published,
+            )
         )
     if not groups:
         raise DataError(f"{FLOWS_CSV}: no rows with period {FLOW_PERIOD!r} and a value")
@@ -974,7 +1113,9 @@ class TargetSummary(msgspec.Struct, frozen=True):
 def _benchmark(data: Datasets, needle: str) -> InputRef:
     for row in data.benchmarks:
         if needle in row.metric:
-            return InputRef("global_benchmarks.csv", row.metric, str(row.value_pct), row.status, row.source, row.period)
+            return InputRef(
+                "global_benchmarks.csv", row.metric, str(row.value_pct), row.status, row.source, row.period
+            )
     raise DataError(f"global_benchmarks.csv: no metric containing {needle!r}")
 
 
@@ -988,7 +1129,8 @@ def targets(data: Datasets) -> tuple[list[TargetLine], TargetSummary]:
     lines = []
     for corridor in rpw_corridors(data):
         rows = [
-            r for r in data.corridors
+            r
+            for r in data.corridors
             if r.corridor == corridor and r.firm_class == "all" and r.basket_usd == RPW_BASKETS_USD[0]
         ]
         latest = max(rows, key=lambda r: r.period)
@@ -1006,8 +1148,14 @@ def targets(data: Datasets) -> tuple[list[TargetLine], TargetSummary]:
         )
     _, _, annual = annual_totals(data, BASKET_LOW_USD)
     raast_s, raast_ref = _param_value(data, "raast_credit_seconds", "typical")
-    within = tuple(r.chain for r in data.chains if r.chain in ROUTE_CHAINS and r.finality_seconds + raast_s <= speed_limit)
-    beyond = tuple(r.chain for r in data.chains if r.chain in ROUTE_CHAINS and r.finality_seconds + raast_s > speed_limit)
+    within = tuple(
+        r.chain
+        for r in data.chains
+        if r.chain in ROUTE_CHAINS and r.finality_seconds + raast_s <= speed_limit
+    )
+    beyond = tuple(
+        r.chain for r in data.chains if r.chain in ROUTE_CHAINS and r.finality_seconds + raast_s > speed_limit
+    )
     summary = TargetSummary(
         average_target_pct=Decimal(average_ref.value),
         corridor_cap_pct=cap,

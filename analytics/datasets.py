@@ -26,7 +26,13 @@ BENCHMARKS_CSV = "global_benchmarks.csv"
 TIMESERIES_CSV = "rpw_pakistan_timeseries.csv"
 PARAMETERS_CSV = "parameters.csv"
 ALL_FILES = (
-    CORRIDORS_CSV, CHAINS_CSV, RAMPS_CSV, FLOWS_CSV, BENCHMARKS_CSV, TIMESERIES_CSV, PARAMETERS_CSV,
+    CORRIDORS_CSV,
+    CHAINS_CSV,
+    RAMPS_CSV,
+    FLOWS_CSV,
+    BENCHMARKS_CSV,
+    TIMESERIES_CSV,
+    PARAMETERS_CSV,
 )
 
 # A data file is a small reference table; refuse anything absurdly large instead of reading it whole.
@@ -269,7 +275,9 @@ def _open(path: Path):
     return path.open(newline="", encoding="utf-8-sig")
 
 
-def read_table(path: Path, struct_type: type[R], check: Callable[[Any], str | None] = _no_check) -> tuple[R, ...]:
+def read_table(
+    path: Path, struct_type: type[R], check: Callable[[Any], str | None] = _no_check
+) -> tuple[R, ...]:
     """Read one CSV into ``struct_type`` records. Columns are matched by name (order free; extra columns
     are refused so that a renamed column cannot be silently ignored)."""
     fields = struct_type.__struct_fields__

@@ -30,6 +30,7 @@ TABLES_DIR = "tables"
 MILLION = Decimal(1_000_000)
 BILLION = Decimal(1_000_000_000)
 MONEY_M_QUANTUM = Decimal("0.01")
+SHORT_TEXT_CHARS_MAX = 24
 
 ATTRIBUTION = (
     "RPW data: The World Bank: Remittance Prices Worldwide (CC BY 4.0, "
@@ -89,7 +90,7 @@ def bn(value: Decimal) -> Decimal:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -109,7 +110,10 @@ def cell_text(value: Any) -> str:
 
 def _badge_class(label: str) -> str:
     return {
-        "UNVERIFIED": "low", "PLACEHOLDER": "low", "PROXY": "low", "UNRATED": "low",
+        "UNVERIFIED": "low",
+        "PLACEHOLDER": "low",
+        "PROXY": "low",
+        "UNRATED": "low",
     }.get(label, "medium")
 
 
@@ -119,17 +123,19 @@ def _cell_html(key: str, value: Any) -> str:
         inner = " ".join(f'<span class="flag {_badge_class(v)}">{escape(str(v))}</span>' for v in value)
         return f'<td data-key="{key}">{inner}</td>'
     numeric = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-    css = ' class="num"' if numeric else ""
-    negative = numeric and value < 0
-    if negative:
-        css = ' class="num neg"'
+    if numeric:
+        css = ' class="num neg"' if value < 0 else ' class="num"'
+    else:
+        # Codes and labels (SAU->PAK, BICs) stay on one line; prose (sources, notes) wraps.
+        css = "" if len(text) > SHORT_TEXT_CHARS_MAX else ' class="code"'
     return f'<td data-key="{key}"{css}>{escape(text)}</td>'
 
 
 def _table_html(table: Table) -> str:
     head = "".join(f'<th data-key="{c.key}">{escape(c.label)}</th>' for c in table.columns)
     body = "".join(
-        "<tr>" + "".join(_cell_html(c.key, row.get(c.key)) for c in table.columns) + "</tr>" for row in table.rows
+        "<tr>" + "".join(_cell_html(c.key, row.get(c.key)) for c in table.columns) + "</tr>"
+        for row in table.rows
     )
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
     return (
@@ -142,7 +148,7 @@ def _table_html(table: Table) -> str:
 def _figure_html(figure: Figure) -> str:
     flags = "".join(f' <span class="flag {_badge_class(f)}">{escape(f)}</span>' for f in figure.flags)
     return (
-        f'<figure>{figure.svg}<figcaption><b>{escape(figure.title)}</b>. Source: {escape(figure.source)}'
+        f"<figure>{figure.svg}<figcaption><b>{escape(figure.title)}</b>. Source: {escape(figure.source)}"
         f"{(' · inputs flagged:' + flags) if flags else ''}</figcaption></figure>"
     )
 
@@ -161,6 +167,7 @@ table{border-collapse:collapse;font-size:12px;width:100%}
 caption{text-align:left;font-weight:600;font-size:14px;padding:4px 0}
 th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top} th{background:#f0f0f0;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} td.neg{color:#007a58}
+td.code{white-space:nowrap}
 .source,.note{font-size:12px;color:#555;margin:4px 0}
 .flag{display:inline-block;font-size:10px;font-weight:700;border-radius:3px;padding:0 4px;margin:1px;white-space:nowrap}
 .flag.low{background:#fde2d4;color:#8a2a00;border:1px solid #D55E00}
@@ -180,12 +187,12 @@ def render_html(report: Report) -> str:
         tables = "".join(_table_html(t) for t in section.tables)
         sections.append(f"<section><h2>{escape(section.title)}</h2>{paragraphs}{figures}{tables}</section>")
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{escape(report.title)}</title>"
-        f"<style>{CSS}</style></head><body><main id=\"report\" data-generated-at=\"{escape(report.generated_at)}\">"
-        f"<h1>{escape(report.title)}</h1><dl class=\"meta\">{meta}</dl>"
-        f"<h2>Key findings</h2><ul class=\"findings\">{findings}</ul>"
-        "<p class=\"legend-flags\">Flags mark inputs below VERIFIED/RECOMPUTED: "
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(report.title)}</title>'
+        f'<style>{CSS}</style></head><body><main id="report" data-generated-at="{escape(report.generated_at)}">'
+        f'<h1>{escape(report.title)}</h1><dl class="meta">{meta}</dl>'
+        f'<h2>Key findings</h2><ul class="findings">{findings}</ul>'
+        '<p class="legend-flags">Flags mark inputs below VERIFIED/RECOMPUTED: '
         '<span class="flag low">UNVERIFIED</span> <span class="flag low">PROXY</span> low confidence; '
         '<span class="flag medium">THIRD-PARTY</span> <span class="flag medium">DERIVED</span> '
         '<span class="flag medium">SECONDARY</span> medium confidence.</p>'
@@ -210,7 +217,11 @@ def report_json(report: Report) -> bytes:
             }
             for t in report.tables()
         },
-        "figures": [{"title": f.title, "source": f.source, "flags": list(f.flags)} for s in report.sections for f in s.figures],
+        "figures": [
+            {"title": f.title, "source": f.source, "flags": list(f.flags)}
+            for s in report.sections
+            for f in s.figures
+        ],
     }
     encoder = msgspec.json.Encoder(decimal_format="number")
     return msgspec.json.format(encoder.encode(doc), indent=1)
@@ -313,7 +324,12 @@ def _short_label(channel: costs.Channel) -> str:
 
 
 def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[Decimal], assume: Assumptions):
-    results = [r for corridor in corridors for amount in amounts for r in costs.compare(data, corridor, amount, assume)]
+    results = [
+        r
+        for corridor in corridors
+        for amount in amounts
+        for r in costs.compare(data, corridor, amount, assume)
+    ]
     targets_ref = [(3.0, "3% SDG average"), (5.0, "5% corridor cap")]
     section = Section(
         "Cost by channel",
@@ -333,21 +349,27 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
         subset = [r for r in results if r.corridor == corridor and r.amount_usd == amount]
         ordered = sorted(subset, key=lambda r: (r.channel.family == costs.FAMILY_RAAST, r.total_pct))
         bars = [
-            charts.Bar(_short_label(r.channel), float(r.total_pct), _family_colour(r), _flag_note(r)) for r in ordered
+            charts.Bar(_short_label(r.channel), float(r.total_pct), _family_colour(r), _flag_note(r))
+            for r in ordered
         ]
         flags = tuple(dict.fromkeys(f for r in subset for f in r.flags))
         section.figures.append(
             Figure(
                 f"{corridor}: total cost by channel at USD {amount} (% of amount)",
-                charts.bar_chart(f"{corridor}, USD {amount}: total cost (% of amount)", bars, "%",
-                                 reference_lines=targets_ref),
+                charts.bar_chart(
+                    f"{corridor}, USD {amount}: total cost (% of amount)",
+                    bars,
+                    "%",
+                    reference_lines=targets_ref,
+                ),
                 _source_for(subset),
                 flags,
             )
         )
         shown = [r for r in ordered if r.channel.family != costs.FAMILY_RAAST]
         segments = [
-            charts.Segment(costs.COMPONENT_LABELS[name], charts.PALETTE[i]) for i, name in enumerate(costs.COMPONENTS)
+            charts.Segment(costs.COMPONENT_LABELS[name], charts.PALETTE[i])
+            for i, name in enumerate(costs.COMPONENTS)
         ]
         section.figures.append(
             Figure(
@@ -377,7 +399,15 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
     return section, results
 
 
-def _sensitivity_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[Decimal], assume: Assumptions):
+def _sweep_colour(channel: costs.Channel) -> str:
+    """One colour per channel across every corridor's chart, so curves can be compared between charts."""
+    index = costs.SWEEP_CHANNEL_KEYS.index(channel.key) if channel.key in costs.SWEEP_CHANNEL_KEYS else 0
+    return charts.PALETTE[index % len(charts.PALETTE)]
+
+
+def _sensitivity_section(
+    data: Datasets, corridors: Sequence[str], amounts: Sequence[Decimal], assume: Assumptions
+):
     section = Section(
         "Sensitivity",
         [
@@ -394,19 +424,27 @@ def _sensitivity_section(data: Datasets, corridors: Sequence[str], amounts: Sequ
         points = costs.ticket_sweep(data, corridor, assume=assume)
         sweep_rows.extend(points)
         series = []
-        for i, channel in enumerate(costs.sweep_channels(data, corridor)):
+        for channel in costs.sweep_channels(data, corridor):
             pts = [(float(p.x), float(p.total_pct)) for p in points if p.channel_key == channel.key]
             series.append(
-                charts.Series(_short_label(channel), pts, charts.PALETTE[i % len(charts.PALETTE)],
-                              dashed=channel.family == costs.FAMILY_STABLECOIN)
+                charts.Series(
+                    _short_label(channel),
+                    pts,
+                    _sweep_colour(channel),
+                    dashed=channel.family == costs.FAMILY_STABLECOIN,
+                )
             )
         section.figures.append(
             Figure(
                 f"{corridor}: total cost vs ticket size",
                 charts.line_chart(
-                    f"{corridor}: total cost (% of amount) vs ticket size (USD, log scale)", series,
-                    "ticket size (USD)", "total cost (% of amount)", log_x=True,
-                    x_ticks=[50, 100, 200, 500, 1000, 2000], reference_lines=[(3.0, "3%"), (5.0, "5%")],
+                    f"{corridor}: total cost (% of amount) vs ticket size (USD, log scale)",
+                    series,
+                    "ticket size (USD)",
+                    "total cost (% of amount)",
+                    log_x=True,
+                    x_ticks=[50, 100, 200, 500, 1000, 2000],
+                    reference_lines=[(3.0, "3%"), (5.0, "5%")],
                     y_unit="%",
                 ),
                 "World Bank RPW corridors.csv baskets USD 200/500 (interpolated); chains.csv; ramps.csv "
@@ -418,28 +456,51 @@ def _sensitivity_section(data: Datasets, corridors: Sequence[str], amounts: Sequ
         Table(
             "ticket_sweep",
             "Total cost vs ticket size",
-            [Column("corridor", "Corridor"), Column("channel_key", "Channel"), Column("amount_usd", "Amount (USD)"),
-             Column("total_usd", "Total (USD)"), Column("total_pct", "Total (%)")],
-            [{"corridor": p.corridor, "channel_key": p.channel_key, "amount_usd": p.x, "total_usd": p.total_usd,
-              "total_pct": p.total_pct} for p in sweep_rows],
+            [
+                Column("corridor", "Corridor"),
+                Column("channel_key", "Channel"),
+                Column("amount_usd", "Amount (USD)"),
+                Column("total_usd", "Total (USD)"),
+                Column("total_pct", "Total (%)"),
+            ],
+            [
+                {
+                    "corridor": p.corridor,
+                    "channel_key": p.channel_key,
+                    "amount_usd": p.x,
+                    "total_usd": p.total_usd,
+                    "total_pct": p.total_pct,
+                }
+                for p in sweep_rows
+            ],
             "costs.ticket_sweep over corridors.csv, chains.csv, ramps.csv, parameters.csv",
         )
     )
     corridor, amount = corridors[0], amounts[0]
     premium_points = costs.premium_sweep(data, corridor, amount, assume=assume)
     series = []
-    for i, channel in enumerate(costs.sweep_channels(data, corridor)):
+    for channel in costs.sweep_channels(data, corridor):
         pts = [(float(p.x), float(p.total_pct)) for p in premium_points if p.channel_key == channel.key]
-        series.append(charts.Series(_short_label(channel), pts, charts.PALETTE[i % len(charts.PALETTE)],
-                                    dashed=channel.family == costs.FAMILY_STABLECOIN))
+        series.append(
+            charts.Series(
+                _short_label(channel),
+                pts,
+                _sweep_colour(channel),
+                dashed=channel.family == costs.FAMILY_STABLECOIN,
+            )
+        )
     premium_row = next(r for r in data.ramps if r.component.startswith("P2P USDT/PKR premium"))
     section.figures.append(
         Figure(
             f"{corridor}: total cost vs P2P USDT/PKR premium at USD {amount}",
             charts.line_chart(
-                f"{corridor}, USD {amount}: total cost (%) vs P2P premium over interbank (%)", series,
-                "P2P USDT/PKR premium over SBP interbank (%; negative = discount)", "total cost (% of amount)",
-                reference_lines=[(3.0, "3%"), (5.0, "5%")], y_unit="%", x_unit="%",
+                f"{corridor}, USD {amount}: total cost (%) vs P2P premium over interbank (%)",
+                series,
+                "P2P USDT/PKR premium over SBP interbank (%; negative = discount)",
+                "total cost (% of amount)",
+                reference_lines=[(3.0, "3%"), (5.0, "5%")],
+                y_unit="%",
+                x_unit="%",
             ),
             f"ramps.csv P2P premium {premium_row.value_low}-{premium_row.value_high}% ({premium_row.source}, "
             f"{premium_row.date}); RPW corridors.csv",
@@ -450,10 +511,23 @@ def _sensitivity_section(data: Datasets, corridors: Sequence[str], amounts: Sequ
         Table(
             "p2p_premium_sweep",
             f"Total cost vs P2P premium ({corridor}, USD {amount})",
-            [Column("corridor", "Corridor"), Column("channel_key", "Channel"), Column("premium_pct", "P2P premium (%)"),
-             Column("total_usd", "Total (USD)"), Column("total_pct", "Total (%)")],
-            [{"corridor": p.corridor, "channel_key": p.channel_key, "premium_pct": p.x, "total_usd": p.total_usd,
-              "total_pct": p.total_pct} for p in premium_points],
+            [
+                Column("corridor", "Corridor"),
+                Column("channel_key", "Channel"),
+                Column("premium_pct", "P2P premium (%)"),
+                Column("total_usd", "Total (USD)"),
+                Column("total_pct", "Total (%)"),
+            ],
+            [
+                {
+                    "corridor": p.corridor,
+                    "channel_key": p.channel_key,
+                    "premium_pct": p.x,
+                    "total_usd": p.total_usd,
+                    "total_pct": p.total_pct,
+                }
+                for p in premium_points
+            ],
             f"ramps.csv ({premium_row.status}); corridors.csv",
         )
     )
@@ -463,27 +537,49 @@ def _sensitivity_section(data: Datasets, corridors: Sequence[str], amounts: Sequ
             f"Network fee per transfer by chain (typical, USD; {corridor} USD {amount})",
             charts.bar_chart(
                 "Network fee per stablecoin transfer, typical (USD)",
-                [charts.Bar(f"{ln.chain} ({ln.asset[:28]})", float(ln.network_fee_usd_typical), charts.PALETTE[1])
-                 for ln in lines],
+                [
+                    charts.Bar(
+                        f"{ln.chain} ({ln.asset[:28]})", float(ln.network_fee_usd_typical), charts.PALETTE[1]
+                    )
+                    for ln in lines
+                ],
                 " USD",
             ),
             "chains.csv (fee snapshots dated per row, 2025-08-29 to 2026-03-12; USD at dated price assumptions)",
-            tuple(dict.fromkeys(costs.status_label(ln.status)[0] for ln in lines if costs.status_label(ln.status)[1] != "high")),
+            tuple(
+                dict.fromkeys(
+                    costs.status_label(ln.status)[0]
+                    for ln in lines
+                    if costs.status_label(ln.status)[1] != "high"
+                )
+            ),
         )
     )
     section.tables.append(
         Table(
             "chain_fee_range",
             f"Chain fee range and its effect on route cost ({corridor}, USD {amount})",
-            [Column(k, label) for k, label in (
-                ("chain", "Chain"), ("asset", "Asset / case"), ("network_fee_usd_low", "Network fee low (USD)"),
-                ("network_fee_usd_typical", "typical"), ("network_fee_usd_high", "high"),
-                ("network_fee_pct_typical", "typical (% of amount)"), ("finality_seconds", "Finality (s)"),
-                ("withdrawal_venue", "Exchange withdrawal row"), ("withdrawal_fee_usd_low", "Withdrawal low (USD)"),
-                ("withdrawal_fee_usd_high", "Withdrawal high (USD)"), ("card_route_pct_low", "Card route % (low fee)"),
-                ("card_route_pct_high", "Card route % (high fee)"), ("bank_route_pct_low", "Bank route % (low withdrawal)"),
-                ("bank_route_pct_high", "Bank route % (high withdrawal)"), ("status", "Status"), ("date", "Date"),
-            )],
+            [
+                Column(k, label)
+                for k, label in (
+                    ("chain", "Chain"),
+                    ("asset", "Asset / case"),
+                    ("network_fee_usd_low", "Network fee low (USD)"),
+                    ("network_fee_usd_typical", "typical"),
+                    ("network_fee_usd_high", "high"),
+                    ("network_fee_pct_typical", "typical (% of amount)"),
+                    ("finality_seconds", "Finality (s)"),
+                    ("withdrawal_venue", "Exchange withdrawal row"),
+                    ("withdrawal_fee_usd_low", "Withdrawal low (USD)"),
+                    ("withdrawal_fee_usd_high", "Withdrawal high (USD)"),
+                    ("card_route_pct_low", "Card route % (low fee)"),
+                    ("card_route_pct_high", "Card route % (high fee)"),
+                    ("bank_route_pct_low", "Bank route % (low withdrawal)"),
+                    ("bank_route_pct_high", "Bank route % (high withdrawal)"),
+                    ("status", "Status"),
+                    ("date", "Date"),
+                )
+            ],
             [msgspec.structs.asdict(ln) for ln in lines],
             "chains.csv; ramps.csv (withdrawal fees UNVERIFIED third-party copies)",
         )
@@ -510,32 +606,54 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
         lines, alternatives, summary = costs.annual_totals(data, amount, shift_share, assume)
         summaries.append(summary)
         for ln in lines:
-            group_rows.append({
-                "amount_usd": amount, "series": ln.series, "corridor": ln.corridor, "flow_usd_bn": bn(ln.flow_usd),
-                "transactions_m": (ln.transactions / MILLION).quantize(Decimal("0.01")),
-                "status_quo_pct": ln.status_quo_pct, "status_quo_paid_usd_m": money_m(ln.status_quo_paid_usd),
-                "subsidy_usd_m": money_m(ln.subsidy_usd), "flow_status": ln.flow_status,
-            })
+            group_rows.append(
+                {
+                    "amount_usd": amount,
+                    "series": ln.series,
+                    "corridor": ln.corridor,
+                    "flow_usd_bn": bn(ln.flow_usd),
+                    "transactions_m": (ln.transactions / MILLION).quantize(Decimal("0.01")),
+                    "status_quo_pct": ln.status_quo_pct,
+                    "status_quo_paid_usd_m": money_m(ln.status_quo_paid_usd),
+                    "subsidy_usd_m": money_m(ln.subsidy_usd),
+                    "flow_status": ln.flow_status,
+                }
+            )
         for alt in alternatives:
-            alt_rows.append({
-                "amount_usd": amount, "channel_key": alt.channel_key, "channel": alt.channel_label,
-                "covered_flow_usd_bn": bn(alt.covered_flow_usd), "cost_pct_weighted": alt.cost_pct_weighted,
-                "paid_if_all_usd_m": money_m(alt.paid_if_all_usd),
-                "status_quo_paid_usd_m": money_m(alt.status_quo_paid_usd),
-                "shift_share_pct": alt.shift_share * 100,
-                "consumer_saving_usd_m": money_m(alt.consumer_saving_usd),
-                "subsidy_change_usd_m": money_m(alt.subsidy_change_usd), "flags": list(alt.flags),
-            })
+            alt_rows.append(
+                {
+                    "amount_usd": amount,
+                    "channel_key": alt.channel_key,
+                    "channel": alt.channel_label,
+                    "covered_flow_usd_bn": bn(alt.covered_flow_usd),
+                    "cost_pct_weighted": alt.cost_pct_weighted,
+                    "paid_if_all_usd_m": money_m(alt.paid_if_all_usd),
+                    "status_quo_paid_usd_m": money_m(alt.status_quo_paid_usd),
+                    "shift_share_pct": alt.shift_share * 100,
+                    "consumer_saving_usd_m": money_m(alt.consumer_saving_usd),
+                    "subsidy_change_usd_m": money_m(alt.subsidy_change_usd),
+                    "flags": list(alt.flags),
+                }
+            )
         covered = [ln for ln in lines if ln.status_quo_paid_usd is not None]
         section.figures.append(
             Figure(
                 f"FY2025 consumer cost by source at USD {amount} tickets (USD m)",
                 charts.bar_chart(
                     f"FY2025 consumer cost by source, USD {amount} tickets (USD m)",
-                    [charts.Bar(ln.series[:40], float(money_m(ln.status_quo_paid_usd) or 0), charts.PALETTE[0])
-                     for ln in covered]
-                    + [charts.Bar("PRI rebate paid by the state (all covered)", float(money_m(summary.subsidy_usd) or 0),
-                                  charts.PALETTE[8])],
+                    [
+                        charts.Bar(
+                            ln.series[:40], float(money_m(ln.status_quo_paid_usd) or 0), charts.PALETTE[0]
+                        )
+                        for ln in covered
+                    ]
+                    + [
+                        charts.Bar(
+                            "PRI rebate paid by the state (all covered)",
+                            float(money_m(summary.subsidy_usd) or 0),
+                            charts.PALETTE[8],
+                        )
+                    ],
                     " m",
                 ),
                 "flows_pakistan.csv (SBP FY2025 via press, 2025-07-09); RPW corridors.csv 2025_3Q; parameters.csv "
@@ -549,12 +667,17 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
                 f"Consumer saving from shifting {shift_share * 100}% of covered FY2025 flows, USD {amount} tickets (USD m)",
                 charts.bar_chart(
                     f"Saving if {shift_share * 100}% of flows shift, USD {amount} tickets (USD m; negative = costs more)",
-                    [charts.Bar(
-                        (a.channel_key.replace("stablecoin:", "").replace(":", " · ")),
-                        float(money_m(a.consumer_saving_usd) or 0),
-                        charts.FAMILY_COLOURS["stablecoin" if a.channel_key.startswith("stablecoin") else "rpw"],
-                        "⚑" if a.flags else "",
-                    ) for a in best],
+                    [
+                        charts.Bar(
+                            (a.channel_key.replace("stablecoin:", "").replace(":", " · ")),
+                            float(money_m(a.consumer_saving_usd) or 0),
+                            charts.FAMILY_COLOURS[
+                                "stablecoin" if a.channel_key.startswith("stablecoin") else "rpw"
+                            ],
+                            "⚑" if a.flags else "",
+                        )
+                        for a in best
+                    ],
                     " m",
                 ),
                 "flows_pakistan.csv FY2025; RPW corridors.csv; chains.csv; ramps.csv (UNVERIFIED); parameters.csv",
@@ -565,12 +688,20 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
         Table(
             "annual_by_source",
             "FY2025 flows by source priced at the RPW corridor average",
-            [Column(k, label) for k, label in (
-                ("amount_usd", "Ticket (USD)"), ("series", "Source (SBP series)"), ("corridor", "Corridor"),
-                ("flow_usd_bn", "Flow (USD bn)"), ("transactions_m", "Transactions (m)"),
-                ("status_quo_pct", "RPW average cost (%)"), ("status_quo_paid_usd_m", "Consumer cost (USD m)"),
-                ("subsidy_usd_m", "PRI rebate, public (USD m)"), ("flow_status", "Flow status"),
-            )],
+            [
+                Column(k, label)
+                for k, label in (
+                    ("amount_usd", "Ticket (USD)"),
+                    ("series", "Source (SBP series)"),
+                    ("corridor", "Corridor"),
+                    ("flow_usd_bn", "Flow (USD bn)"),
+                    ("transactions_m", "Transactions (m)"),
+                    ("status_quo_pct", "RPW average cost (%)"),
+                    ("status_quo_paid_usd_m", "Consumer cost (USD m)"),
+                    ("subsidy_usd_m", "PRI rebate, public (USD m)"),
+                    ("flow_status", "Flow status"),
+                )
+            ],
             group_rows,
             "flows_pakistan.csv (SBP FY2025 by source country, as reported 2025-07-09); corridors.csv (RPW)",
         )
@@ -579,32 +710,52 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
         Table(
             "annual_alternatives",
             "Alternatives: cost if all covered flows used them, and the saving from a partial shift",
-            [Column(k, label) for k, label in (
-                ("amount_usd", "Ticket (USD)"), ("channel_key", "Channel key"), ("channel", "Channel"),
-                ("covered_flow_usd_bn", "Covered flow (USD bn)"), ("cost_pct_weighted", "Flow-weighted cost (%)"),
-                ("paid_if_all_usd_m", "Paid if all switched (USD m)"),
-                ("status_quo_paid_usd_m", "Status quo on same flows (USD m)"), ("shift_share_pct", "Shift (%)"),
-                ("consumer_saving_usd_m", "Consumer saving at shift (USD m)"),
-                ("subsidy_change_usd_m", "PRI rebate change (USD m)"), ("flags", "Input status flags"),
-            )],
+            [
+                Column(k, label)
+                for k, label in (
+                    ("amount_usd", "Ticket (USD)"),
+                    ("channel_key", "Channel key"),
+                    ("channel", "Channel"),
+                    ("covered_flow_usd_bn", "Covered flow (USD bn)"),
+                    ("cost_pct_weighted", "Flow-weighted cost (%)"),
+                    ("paid_if_all_usd_m", "Paid if all switched (USD m)"),
+                    ("status_quo_paid_usd_m", "Status quo on same flows (USD m)"),
+                    ("shift_share_pct", "Shift (%)"),
+                    ("consumer_saving_usd_m", "Consumer saving at shift (USD m)"),
+                    ("subsidy_change_usd_m", "PRI rebate change (USD m)"),
+                    ("flags", "Input status flags"),
+                )
+            ],
             alt_rows,
             "costs.annual_totals over flows_pakistan.csv, corridors.csv, chains.csv, ramps.csv, parameters.csv",
         )
     )
-    summary_rows = [{
-        "amount_usd": s.amount_usd, "total_flow_usd_bn": bn(s.total_flow_usd), "covered_flow_usd_bn": bn(s.covered_flow_usd),
-        "status_quo_pct_weighted": s.status_quo_pct_weighted, "status_quo_paid_usd_m": money_m(s.status_quo_paid_usd),
-        "subsidy_usd_m": money_m(s.subsidy_usd),
-    } for s in summaries]
+    summary_rows = [
+        {
+            "amount_usd": s.amount_usd,
+            "total_flow_usd_bn": bn(s.total_flow_usd),
+            "covered_flow_usd_bn": bn(s.covered_flow_usd),
+            "status_quo_pct_weighted": s.status_quo_pct_weighted,
+            "status_quo_paid_usd_m": money_m(s.status_quo_paid_usd),
+            "subsidy_usd_m": money_m(s.subsidy_usd),
+        }
+        for s in summaries
+    ]
     section.tables.append(
         Table(
             "annual_summary",
             "FY2025 summary over sources with an RPW corridor",
-            [Column(k, label) for k, label in (
-                ("amount_usd", "Ticket (USD)"), ("total_flow_usd_bn", "All sources (USD bn)"),
-                ("covered_flow_usd_bn", "Covered (USD bn)"), ("status_quo_pct_weighted", "Flow-weighted cost (%)"),
-                ("status_quo_paid_usd_m", "Consumer cost (USD m)"), ("subsidy_usd_m", "PRI rebate, public (USD m)"),
-            )],
+            [
+                Column(k, label)
+                for k, label in (
+                    ("amount_usd", "Ticket (USD)"),
+                    ("total_flow_usd_bn", "All sources (USD bn)"),
+                    ("covered_flow_usd_bn", "Covered (USD bn)"),
+                    ("status_quo_pct_weighted", "Flow-weighted cost (%)"),
+                    ("status_quo_paid_usd_m", "Consumer cost (USD m)"),
+                    ("subsidy_usd_m", "PRI rebate, public (USD m)"),
+                )
+            ],
             summary_rows,
             "flows_pakistan.csv; corridors.csv; parameters.csv",
         )
@@ -631,16 +782,25 @@ def _targets_section(data: Datasets):
         ],
     )
     bars = [
-        charts.Bar(f"{ln.corridor} ({ln.period})", float(ln.rpw_total_pct_200),
-                   charts.PALETTE[3] if ln.above_corridor_cap else charts.PALETTE[0])
+        charts.Bar(
+            f"{ln.corridor} ({ln.period})",
+            float(ln.rpw_total_pct_200),
+            charts.PALETTE[3] if ln.above_corridor_cap else charts.PALETTE[0],
+        )
         for ln in sorted(lines, key=lambda ln: -ln.rpw_total_pct_200)
     ]
     section.figures.append(
         Figure(
             "RPW average cost of sending USD 200 into Pakistan, by corridor (latest period)",
-            charts.bar_chart("RPW average total cost at USD 200 (%), latest period", bars, "%",
-                             reference_lines=[(float(summary.average_target_pct), "3% target"),
-                                              (float(summary.corridor_cap_pct), "5% cap")]),
+            charts.bar_chart(
+                "RPW average total cost at USD 200 (%), latest period",
+                bars,
+                "%",
+                reference_lines=[
+                    (float(summary.average_target_pct), "3% target"),
+                    (float(summary.corridor_cap_pct), "5% cap"),
+                ],
+            ),
             "World Bank RPW via corridors.csv (2025_3Q, Issue 54); FSB G20 targets via global_benchmarks.csv",
         )
     )
@@ -651,13 +811,22 @@ def _targets_section(data: Datasets):
     series = []
     for i, iso in enumerate(c for c in main if c in trend):
         pts = sorted(trend[iso])
-        series.append(charts.Series(f"{iso}->PAK", [(int(p[:4]) + (int(p[5]) - 1) / 4, v) for p, v in pts],
-                                    charts.PALETTE[i]))
+        series.append(
+            charts.Series(
+                f"{iso}->PAK", [(int(p[:4]) + (int(p[5]) - 1) / 4, v) for p, v in pts], charts.PALETTE[i]
+            )
+        )
     section.figures.append(
         Figure(
             "RPW average cost at USD 200, 2016 Q2 - 2025 Q1",
-            charts.line_chart("RPW average total cost at USD 200 (%), by quarter", series, "year", "% of USD 200",
-                              reference_lines=[(3.0, "3% target"), (5.0, "5% cap")], y_unit="%"),
+            charts.line_chart(
+                "RPW average total cost at USD 200 (%), by quarter",
+                series,
+                "year",
+                "% of USD 200",
+                reference_lines=[(3.0, "3% target"), (5.0, "5% cap")],
+                y_unit="%",
+            ),
             "rpw_pakistan_timeseries.csv (World Bank RPW corridor-quarter means via jonsmirl/thesis, 2016Q2-2025Q1)",
             ("THIRD-PARTY",),
         )
@@ -666,11 +835,18 @@ def _targets_section(data: Datasets):
         Table(
             "targets",
             "Corridors against the 5% cap (USD 200, latest RPW period)",
-            [Column(k, label) for k, label in (
-                ("corridor", "Corridor"), ("period", "Period"), ("rpw_total_pct_200", "RPW average at USD 200 (%)"),
-                ("above_corridor_cap", "Above 5% cap"), ("cheapest_service_pct", "Cheapest service (%)"),
-                ("speed", "Speed"), ("status", "Status"),
-            )],
+            [
+                Column(k, label)
+                for k, label in (
+                    ("corridor", "Corridor"),
+                    ("period", "Period"),
+                    ("rpw_total_pct_200", "RPW average at USD 200 (%)"),
+                    ("above_corridor_cap", "Above 5% cap"),
+                    ("cheapest_service_pct", "Cheapest service (%)"),
+                    ("speed", "Speed"),
+                    ("status", "Status"),
+                )
+            ],
             [msgspec.structs.asdict(ln) for ln in lines],
             "corridors.csv (World Bank RPW); global_benchmarks.csv (FSB targets)",
         )
@@ -684,21 +860,42 @@ def _inputs_section(results: Sequence[CostBreakdown]) -> Section:
         refs.update(dict.fromkeys(r.inputs))
         refs.update(dict.fromkeys(r.subsidy_inputs))
     rows = [
-        {"file": ref.file, "item": ref.item, "value": ref.value, "status_label": ref.label,
-         "confidence": ref.confidence, "status": ref.status, "source": ref.source, "date": ref.date}
+        {
+            "file": ref.file,
+            "item": ref.item,
+            "value": ref.value,
+            "status_label": ref.label,
+            "confidence": ref.confidence,
+            "status": ref.status,
+            "source": ref.source,
+            "date": ref.date,
+        }
         for ref in sorted(refs, key=lambda ref: (ref.confidence != "low", ref.file, ref.item))
     ]
     return Section(
         "Inputs and their provenance",
         ["Every data value the cost table used, lowest confidence first."],
-        tables=[Table(
-            "inputs",
-            "Inputs used",
-            [Column(k, k.replace("_", " ").capitalize()) for k in
-             ("file", "item", "value", "status_label", "confidence", "status", "source", "date")],
-            rows,
-            "analytics/data/*.csv (see LICENSE-DATA.md)",
-        )],
+        tables=[
+            Table(
+                "inputs",
+                "Inputs used",
+                [
+                    Column(k, k.replace("_", " ").capitalize())
+                    for k in (
+                        "file",
+                        "item",
+                        "value",
+                        "status_label",
+                        "confidence",
+                        "status",
+                        "source",
+                        "date",
+                    )
+                ],
+                rows,
+                "analytics/data/*.csv (see LICENSE-DATA.md)",
+            )
+        ],
     )
 
 
@@ -709,8 +906,8 @@ def build_cost_report(
     assume: Assumptions = costs.DEFAULT_ASSUMPTIONS,
     shift_share: Decimal = costs.SHIFT_SHARE_DEFAULT,
 ) -> Report:
-    corridors = list(corridors) if corridors else default_corridors(data)
-    amounts = [Decimal(str(a)) for a in amounts] if amounts else list(DEFAULT_AMOUNTS_USD)
+    corridors = list(dict.fromkeys(corridors)) if corridors else default_corridors(data)
+    amounts = list(dict.fromkeys(Decimal(str(a)) for a in amounts)) if amounts else list(DEFAULT_AMOUNTS_USD)
     cost_section, results = _cost_section(data, corridors, amounts, assume)
     annual_section, summaries = _annual_section(data, amounts, shift_share, assume)
     targets_section, target_summary = _targets_section(data)
@@ -718,12 +915,21 @@ def build_cost_report(
     premium_row = next(r for r in data.ramps if r.component.startswith("P2P USDT/PKR premium"))
     premium = assume.p2p_premium_pct if assume.p2p_premium_pct is not None else premium_row.value_low
     findings = []
+    rebate, rebate_min, _ = costs.rebate_usd(data)
+    pri_cost = next((row for row in data.flows if "PRI incentive cost" in row.series), None)
     for s in summaries:
+        rebate_text = (
+            f"at this ticket size the PRI rebate would cost the state a further USD {money_m(s.subsidy_usd)} m "
+            f"(USD {rebate.quantize(Decimal('0.01'))} per transaction of USD {rebate_min} or more"
+            f"{'; reported: ' + pri_cost.source if pri_cost else ''})"
+            if s.subsidy_usd
+            else f"no PRI rebate applies below USD {rebate_min}"
+        )
         findings.append(
             f"At USD {s.amount_usd} tickets, FY2025 senders from sources with an RPW corridor "
             f"(USD {bn(s.covered_flow_usd)} bn of {bn(s.total_flow_usd)} bn) paid about USD "
-            f"{money_m(s.status_quo_paid_usd)} m ({s.status_quo_pct_weighted}% flow-weighted, RPW averages); the "
-            f"state paid a further USD {money_m(s.subsidy_usd)} m in PRI rebates if every transaction was eligible."
+            f"{money_m(s.status_quo_paid_usd)} m ({s.status_quo_pct_weighted}% flow-weighted, RPW averages); "
+            f"{rebate_text}."
         )
     findings.append(
         f"Against the SDG/G20 targets: flow-weighted average at USD 200 = {target_summary.flow_weighted_pct}% vs "
@@ -759,9 +965,9 @@ def build_cost_report(
         "Corridors": ", ".join(corridors),
         "Amounts (USD)": ", ".join(str(a) for a in amounts),
         "P2P premium assumed": f"{premium}% over interbank (ramps.csv range {premium_row.value_low}-"
-                               f"{premium_row.value_high}%, {premium_row.status})",
+        f"{premium_row.value_high}%, {premium_row.status})",
         "Fee levels": f"network {assume.network_fee_level}, exchange withdrawal {assume.withdrawal_fee_level} "
-                      f"(midpoint of range), on-ramp {assume.onramp_level}",
+        f"(midpoint of range), on-ramp {assume.onramp_level}",
         "Shift share": f"{shift_share * 100}%",
         "Data": f"{data.data_dir} (World Bank RPW CC BY 4.0; SBP; chain docs; see LICENSE-DATA.md)",
     }
@@ -772,3 +978,10 @@ def build_cost_report(
         findings=findings,
         sections=[cost_section, annual_section, targets_section, sensitivity, _inputs_section(results)],
     )
+
+
+def report_run(run_dir: Path) -> Path:
+    """The run report for ``run_dir`` (the name rail/demo.py looks up); see analytics.run_report."""
+    from analytics.run_report import write_run_report  # run_report imports this module: import late
+
+    return write_run_report(Path(run_dir))

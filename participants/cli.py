@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -59,6 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=None,
                         help="seconds excluded from the figures at the start (default: 10%% of duration, max 10)")
     parser.add_argument("--rendering", choices=("xml", "json"), default="xml", help="message rendering")
+    parser.add_argument("--same-uetrs", action="store_true",
+                        help="reuse the seed's UETRs too (by default each run gets fresh payment ids, so a rerun "
+                             "against the same rail is not answered as a resend)")
     parser.add_argument("--payment-timeout", type=float, default=30.0,
                         help="seconds after its intended time a payment without final status is a timeout")
 
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         config = LoadConfig(
             rate_per_s=args.rate, duration_s=args.duration, warmup_s=max(0.0, min(warmup, args.duration)),
             seed=args.seed, banks=args.banks, payment_timeout_s=args.payment_timeout, scenario=scenario,
-            rendering=args.rendering,
+            rendering=args.rendering, uetr_salt=0 if args.same_uetrs else secrets.randbits(128),
         )
     except ValueError as exc:
         return _fail(str(exc))
@@ -128,7 +132,7 @@ def run_async(coro: Awaitable, json_out: Any = None) -> int:
     print_summary(result, out_dir, report)
     if json_out is not None:
         data = msgspec.json.format(msgspec.json.encode(result.summary), indent=2)
-        if str(json_out) in ("-", "True"):
+        if str(json_out) == "-":
             sys.stdout.write(data.decode() + "\n")
         else:
             Path(json_out).write_bytes(data)
@@ -215,7 +219,18 @@ def print_summary(result: LoadResult, out_dir: Path, report: Path | None = None)
         console.print(f"[bold red]RECONCILIATION MISMATCH:[/bold red] {mismatch}")
     for note in s.notes:
         console.print(f"note: {note}")
+    console.print(headline(s))
     console.print(f"run directory: {out_dir}" + (f"   report: {report}" if report else ""))
+
+
+def headline(s: rundir.RunSummary) -> str:
+    """One line with the figures that matter."""
+    e2e = s.latency_ms.get(rundir.STAGE_END_TO_END)
+    rec = s.reconciliation
+    p99 = f"p99 end-to-end {e2e.p99_ms:.1f} ms" if e2e and e2e.count else "no completed payments"
+    return (f"headline: {rec.acsc_payments:,} payments settled (Rs {rec.acsc_amount_paisa / 100:,.0f}) at "
+            f"{s.achieved_rate_per_s:,.0f}/s of {s.offered_rate_per_s:,.0f}/s offered, {p99}, "
+            f"{s.timeouts} timeouts, {s.late_sends} late sends, reconciliation {'OK' if rec.ok else 'MISMATCH'}")
 
 
 __all__ = ["configure", "run", "run_async", "print_summary", "ProgressDisplay", "codec_factory", "rundir"]

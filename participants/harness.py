@@ -29,6 +29,7 @@ import math
 import os
 import time
 import tomllib
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ SEND_RETRY_S_MAX = 1.0
 STATUS_QUERIES_CONCURRENT_MAX = 32
 STATUS_QUERIES_MAX = 50_000  # payments resolved by GET /v1/payments at the end of a run
 BOOKS_SETTLE_S_MAX = 5.0  # after the drain, how long creditor banks get to process ACSCs still in flight
+WEBHOOK_BODY_BYTES_MAX = 64 * 1024 * 1024  # one delivery holds at most the rail's page of messages
 HDR_LOWEST_US = 1
 HDR_HIGHEST_US = 3_600_000_000  # one hour
 HDR_DIGITS = 3
@@ -108,6 +110,9 @@ class LoadConfig(msgspec.Struct, frozen=True):
     payment_timeout_s: float = 30.0  # > the scheme's 20 s hard stop: the rail always answers first
     scenario: Scenario = Scenario()
     rendering: str = "xml"
+    # Non-zero: UETRs are re-derived from this salt, so a rerun with the same seed against a rail that
+    # remembers earlier payments is not answered as a resend (same amounts, banks and timing; new ids).
+    uetr_salt: int = 0
 
 
 class Hdr:
@@ -246,6 +251,8 @@ class LoadRun:
         self._final_event = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.treasury: TreasuryDesk | None = None
+        self._uncredited: list[PlannedPayment] | None = None
+        self._webhook_runner: Any = None
 
     # ---- clock --------------------------------------------------------------------------------------
 
@@ -264,6 +271,8 @@ class LoadRun:
         cfg = self.config
         model = RemittanceLoad(cfg.scenario.load, seed=cfg.seed)
         self.plan = list(model.plan(cfg.rate_per_s, cfg.duration_s, cfg.banks))
+        if cfg.uetr_salt:
+            self.plan = [msgspec.structs.replace(p, uetr=_salted_uetr(p.uetr, cfg.uetr_salt)) for p in self.plan]
         n = len(self.plan)
         self.sent_at = [None] * n
         self.answer_at = [None] * n
@@ -274,8 +283,10 @@ class LoadRun:
         scheme_banks = self.target.scheme.banks[: cfg.banks]
         admin = self.target.admin
         behaviour = cfg.scenario.bank
+        hooks_url = await self._start_webhooks() if behaviour.delivery == "webhook" else None
         for index, sb in enumerate(scheme_banks):
-            token = await admin.add_participant(sb.bic, f"{sb.name} (simulated by rail load)")
+            callback_url = f"{hooks_url}/hooks/{sb.bic}" if hooks_url else None
+            token = await admin.add_participant(sb.bic, f"{sb.name} (simulated by rail load)", callback_url)
             customers = [c for c in sb.customers if getattr(c, "behaviour", "accept") == "accept"] or sb.customers
             bank = SimulatedBank(
                 sb.bic, sb.name, customers, self.target.participant(sb.bic, token), self.codec_factory(),
@@ -284,6 +295,25 @@ class LoadRun:
             self.banks.append(bank)
         self.treasury = TreasuryDesk(admin, [b.bic for b in self.banks], behaviour.treasury)
         self.balances_before = await self.treasury.open()
+
+    async def _start_webhooks(self) -> str:
+        """One loopback HTTP server receiving every simulated bank's webhook deliveries (POST /hooks/{bic})."""
+        from aiohttp import web
+
+        async def deliver(request: web.Request) -> web.StreamResponse:
+            bic = request.match_info["bic"]
+            bank = next((b for b in self.banks if b.bic == bic), None)
+            if bank is None:
+                return web.Response(status=404, text=f"no simulated bank {bic} here")
+            return await bank.webhook(request)
+
+        app = web.Application(client_max_size=WEBHOOK_BODY_BYTES_MAX)
+        app.router.add_post("/hooks/{bic}", deliver)
+        self._webhook_runner = web.AppRunner(app, access_log=None)
+        await self._webhook_runner.setup()
+        site = web.TCPSite(self._webhook_runner, "127.0.0.1", 0)
+        await site.start()
+        return f"http://127.0.0.1:{self._webhook_runner.addresses[0][1]}"
 
     # ---- sending ------------------------------------------------------------------------------------
 
@@ -461,6 +491,8 @@ class LoadRun:
             self.notes.append(f"could not read the rail's balances at the end: {exc}")
         for bank in self.banks:
             await bank.stop()
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
         metrics_text = None
         try:
             metrics_text = await self.target.admin.metrics()
@@ -485,11 +517,12 @@ class LoadRun:
             await asyncio.sleep(0.05)
 
     def _credits_missing(self) -> int:
-        missing = 0
-        for p in self.plan:
-            if self.final_status[p.seq] == "ACSC" and p.uetr not in self.banks[p.creditor_bank].credited_uetrs:
-                missing += 1
-        return missing
+        """ACSC payments not yet credited by their creditor bank (rescans only those still missing)."""
+        if self._uncredited is None:
+            self._uncredited = [p for p in self.plan if self.final_status[p.seq] == "ACSC"]
+        self._uncredited = [p for p in self._uncredited
+                            if p.uetr not in self.banks[p.creditor_bank].credited_uetrs]
+        return len(self._uncredited)
 
     # ---- results ------------------------------------------------------------------------------------
 
@@ -656,6 +689,11 @@ class LoadRun:
                 gross_received_paisa=received[bic],
             )
         return out
+
+
+def _salted_uetr(uetr: str, salt: int) -> str:
+    mixed = uuid.UUID(uetr).int ^ (salt & ((1 << 128) - 1))
+    return str(uuid.UUID(int=mixed, version=4))
 
 
 def _payment_status(info: dict) -> tuple[str, str]:

@@ -56,7 +56,7 @@ SNAPSHOT_EVERY_S = 300.0
 # ---- journaled commands (tagged, compact) ---------------------------------------------------------------------
 
 
-class Command(msgspec.Struct, tag=True, array_like=True, frozen=True):
+class Command(msgspec.Struct, tag=True, array_like=True, frozen=True, gc=False):
     """Base of everything the core journals. The batch's timestamp is journaled once, beside them."""
 
 
@@ -82,6 +82,7 @@ class SubmitCreditTransfer(Command, tag="p8"):
     rendering: str
     ct: CreditTransfer
     message: bytes
+    message_format: str = "msgpack"  # xml | json: the inbound bytes themselves
 
 
 class CreditorStatus(Command, tag="p2"):
@@ -169,6 +170,12 @@ _COMMAND_DECODER = msgspec.msgpack.Decoder(AnyCommand)
 _STATE_DECODER = msgspec.msgpack.Decoder(SettlementState)
 
 
+def journal_last_seq(journal) -> int:
+    """The journal's last appended batch (a property or a method, depending on the journal's version)."""
+    value = journal.last_seq
+    return value() if callable(value) else value
+
+
 def encode_command(command: Command) -> bytes:
     return _ENCODER.encode(command)
 
@@ -177,7 +184,7 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     """The one dispatch from a command to the state machine: used live and by replay alike."""
     kind = type(c)
     if kind is SubmitCreditTransfer:
-        return s.apply_credit_transfer(c.sender, c.rendering, c.ct, c.message, now_ns)
+        return s.apply_credit_transfer(c.sender, c.rendering, c.ct, c.message, now_ns, c.message_format)
     if kind is CreditorStatus:
         return s.apply_creditor_status(c.sender, c.uetr, c.status, c.reason, c.text, now_ns)
     if kind is Ack:
@@ -238,6 +245,7 @@ class SettlementCore:
         self._batches_since_snapshot = 0
         self._last_snapshot_s = time.monotonic()
         self.replayed_commands = 0
+        self._final_counters: dict[tuple[str, str], object] = {}  # bound metric children (labels() is slow)
 
     # ---- opening and recovery
 
@@ -435,7 +443,7 @@ class SettlementCore:
         if self._batches_since_snapshot >= SNAPSHOT_EVERY_BATCHES or (
             self._batches_since_snapshot and time.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
         ):
-            seq = self.journal.last_seq()
+            seq = journal_last_seq(self.journal)
             state = _ENCODER.encode(settlement_to_state(s))
             self._batches_since_snapshot = 0
             self._last_snapshot_s = time.monotonic()
@@ -446,11 +454,15 @@ class SettlementCore:
         for bic in s.touched_inboxes:
             s.inboxes[bic].publish()
         s.touched_inboxes.clear()
-        final_counter = self.metrics.payments_final
+        final_counters = self._final_counters
         settlement_latency = self.metrics.latency_settlement
         for payment in finalised:
             self._unreleased.discard(payment.uetr)
-            final_counter.labels(payment.status, payment.reason or "").inc()
+            key = (payment.status, payment.reason or "")
+            counter = final_counters.get(key)
+            if counter is None:
+                counter = final_counters[key] = self.metrics.payments_final.labels(*key)
+            counter.inc()
             if payment.transfer_id:
                 settlement_latency.observe((payment.final_ns - payment.received_ns) / 1e9)
             waiters = self._final_waiters.pop(payment.uetr, None)
@@ -468,7 +480,7 @@ class SettlementCore:
 
     def _snapshot_now(self) -> None:
         """Snapshot the whole state at the last durable batch; replay then starts after it."""
-        seq = self.journal.last_seq()
+        seq = journal_last_seq(self.journal)
         if seq <= self.journal.snapshot_seq:
             return
         state = _ENCODER.encode(settlement_to_state(self.settlement))

@@ -18,7 +18,7 @@ import msgspec
 ALIASES_MAX = 5_000_000  # the whole directory; refuse registrations beyond it rather than grow unbounded
 
 
-class AliasEntry(msgspec.Struct, array_like=True, frozen=True):
+class AliasEntry(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One Raast ID: the account it resolves to, the agent servicing it and the holder's name."""
 
     alias: str

@@ -13,6 +13,7 @@ import re
 import orjson
 from aiohttp import web
 
+from rail.core import journal_last_seq
 from rail.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.service import WAIT_S_MAX, RailService, Reply
 
@@ -226,7 +227,7 @@ async def get_metrics(request: web.Request) -> web.Response:
 async def get_healthz(request: web.Request) -> web.Response:
     service = _service(request)
     ok = service.core._failure is None and not service.core._stopping
-    return _json({"ok": ok, "journal_seq": service.journal.last_seq(), "queue_depth": service.core.queue_depth},
+    return _json({"ok": ok, "journal_seq": journal_last_seq(service.journal), "queue_depth": service.core.queue_depth},
                  200 if ok else 503)
 
 

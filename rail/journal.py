@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import msgspec
 
@@ -66,7 +66,7 @@ class PayloadCodec:
     type), values round-trip identically through either form.
     """
 
-    __slots__ = ("_msgpack_encode", "_json_encode", "_msgpack_decode", "_json_decode")
+    __slots__ = ("_json_decode", "_json_encode", "_msgpack_decode", "_msgpack_encode")
 
     def __init__(self, decode_type: Any = Any) -> None:
         self._msgpack_encode = msgspec.msgpack.Encoder().encode
@@ -108,7 +108,11 @@ class Journal(Protocol):
     """What the settlement core needs from a durable log (a file today, a replicated log later)."""
 
     async def append(self, records: list) -> int:
-        """Make one batch durable; returns its sequence number (1, 2, 3, ...)."""
+        """Make one batch durable; returns its sequence number (1, 2, 3, ...). Batches keep call order."""
+        ...
+
+    def append_blocking(self, records: list) -> int:
+        """`append` for synchronous callers (start-up, tools)."""
         ...
 
     def replay(self, after_seq: int = 0) -> Iterator[tuple[int, list]]:
@@ -119,11 +123,22 @@ class Journal(Protocol):
         """Durably store the caller's state as of batch `seq` (older batches may then be dropped)."""
         ...
 
-    def latest_snapshot(self) -> tuple[int, bytes] | None: ...
+    async def snapshot_async(self, state: bytes, seq: int) -> None:
+        """write_snapshot without blocking the event loop."""
+        ...
+
+    def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """(sequence, state) of the newest snapshot, or None."""
+        ...
 
     @property
     def last_seq(self) -> int:
         """Sequence of the last batch appended (0 when none)."""
+        ...
+
+    @property
+    def snapshot_seq(self) -> int:
+        """Sequence of the newest snapshot (0 when none)."""
         ...
 
     def close(self) -> None: ...
@@ -171,7 +186,7 @@ def _valid_frame_after(data: bytes, offset: int, seq_from: int) -> int | None:
 
 
 class _Segment:
-    __slots__ = ("path", "first_seq", "last_seq", "size")
+    __slots__ = ("first_seq", "last_seq", "path", "size")
 
     def __init__(self, path: Path, first_seq: int) -> None:
         self.path = path
@@ -234,11 +249,15 @@ class FileJournal:
     def _recover(self) -> None:
         for leftover in self.directory.glob("*.tmp"):
             leftover.unlink()  # a snapshot whose rename never happened
-        snapshots = sorted(int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, os.listdir(self.directory)) if m)
+        snapshots = sorted(
+            int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, os.listdir(self.directory)) if m
+        )
         if snapshots:
             self._snapshot_seq = snapshots[-1]
             self._read_snapshot(self._snapshot_seq)  # verifies it now rather than at the first read
-        segment_seqs = sorted(int(m.group(1)) for m in map(_SEGMENT_NAME.match, os.listdir(self.directory)) if m)
+        segment_seqs = sorted(
+            int(m.group(1)) for m in map(_SEGMENT_NAME.match, os.listdir(self.directory)) if m
+        )
         expected_seq = segment_seqs[0] if segment_seqs else self._snapshot_seq + 1
         if expected_seq > self._snapshot_seq + 1:
             raise JournalCorruption(
@@ -285,7 +304,11 @@ class FileJournal:
                 )
             later = _valid_frame_after(data, offset, expected_seq + 1)
             if later is not None or not is_last:
-                where = f"valid batches follow at offset {later}" if later is not None else "a later segment exists"
+                where = (
+                    f"valid batches follow at offset {later}"
+                    if later is not None
+                    else "a later segment exists"
+                )
                 raise JournalCorruption(
                     segment.path,
                     offset,
@@ -338,7 +361,9 @@ class FileJournal:
         payload = self._codec.encode(records)
         length = len(payload)
         if length > FRAME_PAYLOAD_BYTES_MAX:
-            raise JournalError(f"batch of {length} bytes exceeds FRAME_PAYLOAD_BYTES_MAX={FRAME_PAYLOAD_BYTES_MAX}")
+            raise JournalError(
+                f"batch of {length} bytes exceeds FRAME_PAYLOAD_BYTES_MAX={FRAME_PAYLOAD_BYTES_MAX}"
+            )
         seq = self._next_seq
         self._next_seq += 1
         header = _FRAME_HEADER.pack(length, _frame_crc(length, seq, payload), seq)
@@ -399,7 +424,9 @@ class FileJournal:
             while offset < size:
                 frame = _frame_at(data, offset)
                 if frame is None or frame[0] != expected_seq:
-                    raise JournalCorruption(path, offset, f"batch {expected_seq} changed on disk since recovery")
+                    raise JournalCorruption(
+                        path, offset, f"batch {expected_seq} changed on disk since recovery"
+                    )
                 seq, end = frame
                 if seq > after_seq:
                     yield seq, decode(view[offset + _FRAME_HEADER.size : end])
@@ -417,7 +444,9 @@ class FileJournal:
             raise JournalError(f"snapshot at batch {seq}, but only {self.last_seq} batches were appended")
         final = self.directory / _snapshot_name(seq)
         temporary = final.with_name(final.name + ".tmp")
-        header = _SNAPSHOT_HEADER.pack(SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, seq, len(state), zlib.crc32(state))
+        header = _SNAPSHOT_HEADER.pack(
+            SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, seq, len(state), zlib.crc32(state)
+        )
         with open(temporary, "wb") as handle:
             handle.write(header)
             handle.write(state)
@@ -431,7 +460,10 @@ class FileJournal:
             # A segment can go once every batch in it is covered by the snapshot and it is not the one
             # being appended to.
             keep_from = 0
-            while keep_from < len(self._segments) - 1 and self._segments[keep_from].last_seq <= self._snapshot_seq:
+            while (
+                keep_from < len(self._segments) - 1
+                and self._segments[keep_from].last_seq <= self._snapshot_seq
+            ):
                 keep_from += 1
             obsolete, self._segments = self._segments[:keep_from], self._segments[keep_from:]
         for segment in obsolete:
@@ -475,7 +507,7 @@ class FileJournal:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> FileJournal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

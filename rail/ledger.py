@@ -54,7 +54,9 @@ class TransferFlags(IntFlag):
 
 
 ACCOUNT_FLAGS_KNOWN = int(
-    AccountFlags.LINKED | AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+    AccountFlags.LINKED
+    | AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+    | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 )
 TRANSFER_FLAGS_KNOWN = int(
     TransferFlags.LINKED
@@ -172,8 +174,14 @@ TRANSIENT_TRANSFER_FAILURES = frozenset(
 )
 
 
-class Account(msgspec.Struct):
-    """A settlement account. Balances are paisa; `timestamp` is assigned by the ledger on creation."""
+class Account(msgspec.Struct, array_like=True, gc=False):
+    """A settlement account. Balances are paisa; `timestamp` is assigned by the ledger on creation.
+
+    array_like: encoded as a msgpack array, not a map of field names (journal and snapshots are ~6x
+    smaller and decode ~2x faster); construct and access by field name as usual. gc=False: the fields are
+    ints, so it can never be part of a reference cycle, and millions of them need not be scanned by the
+    cyclic garbage collector (Transfer likewise).
+    """
 
     id: int
     code: int = 0
@@ -186,7 +194,7 @@ class Account(msgspec.Struct):
     timestamp: int = 0
 
 
-class Transfer(msgspec.Struct, frozen=True):
+class Transfer(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One transfer event. `amount` is paisa; `timeout_s` only for PENDING; `timestamp` set by the ledger."""
 
     id: int
@@ -230,6 +238,7 @@ class _Snapshot(msgspec.Struct, array_like=True):
     timestamp_ns: int
     accounts: list[Account]
     transfers: list[Transfer]
+    transfer_timestamps: list[int]  # in the order of `transfers`
     pending: list[tuple[int, int]]  # pending transfer id -> expires_at_ns (0: no timeout)
     pending_outcomes: list[tuple[int, int]]  # resolved pending id -> result a later post/void gets
     failed: list[tuple[int, int]]  # transfer id -> its first (transient) failure
@@ -264,20 +273,24 @@ class Ledger:
     """The settlement ledger of one currency. Single-threaded: one owner calls it."""
 
     __slots__ = (
-        "currency",
         "_accounts",
-        "_transfers",
+        "_expiry_heap",
+        "_failed",
         "_pending",
         "_pending_outcomes",
-        "_failed",
-        "_expiry_heap",
         "_timestamp_ns",
+        "_timestamps",
+        "_transfers",
+        "currency",
     )
 
     def __init__(self, currency: str = "PKR") -> None:
         self.currency = currency
         self._accounts: dict[int, Account] = {}
+        # The caller's frozen Transfer as submitted (timestamp 0); its timestamp lives beside it, which is
+        # ~10x cheaper per event than copying the struct with the timestamp filled in.
         self._transfers: dict[int, Transfer] = {}
+        self._timestamps: dict[int, int] = {}
         # Live reservations: pending transfer id -> expires_at_ns (0 when it has no timeout).
         self._pending: dict[int, int] = {}
         # Resolved reservations: pending id -> the answer a later post/void of it gets.
@@ -330,7 +343,9 @@ class Ledger:
             if flags & _UNKNOWN_ACCOUNT_FLAGS:
                 return A.reserved_flag
             if not 0 < account_id < U128_MAX:
-                return _id_problem(account_id, A.id_must_not_be_zero, A.id_must_not_be_int_max, A.id_out_of_range)
+                return _id_problem(
+                    account_id, A.id_must_not_be_zero, A.id_must_not_be_int_max, A.id_out_of_range
+                )
             if flags & _DMNEC and flags & _CMNED:
                 return A.flags_are_mutually_exclusive
             if account.debits_pending != 0:
@@ -352,10 +367,14 @@ class Ledger:
                 return A.exists
             # A copy: the caller's struct must not alias the ledger's mutable state.
             self._accounts[account_id] = Account(
-                id=account_id, code=account.code, flags=flags, user_data=account.user_data, timestamp=timestamp
+                id=account_id,
+                code=account.code,
+                flags=flags,
+                user_data=account.user_data,
+                timestamp=timestamp,
             )
             return A.ok
-        except TypeError:
+        except (TypeError, AttributeError):
             return A.invalid_field_type
 
     # ----------------------------------------------------------------- transfers
@@ -375,7 +394,7 @@ class Ledger:
             transfer = transfers[index]
             try:
                 linked = transfer.flags & _LINKED
-            except TypeError:
+            except (TypeError, AttributeError):  # not a Transfer, or flags not an int
                 results[index] = R.invalid_field_type
                 index += 1
                 continue
@@ -425,12 +444,20 @@ class Ledger:
                 accounts_restore[entry[1].id] = entry  # the earliest saved state wins (reversed order)
             elif kind == "transfer":
                 del self._transfers[entry[1]]
+                del self._timestamps[entry[1]]
             elif kind == "pending_added":
                 del self._pending[entry[1]]
             elif kind == "pending_resolved":
                 self._pending[entry[1]] = entry[2]
                 del self._pending_outcomes[entry[1]]
-        for _, account, debits_pending, debits_posted, credits_pending, credits_posted in accounts_restore.values():
+        for (
+            _,
+            account,
+            debits_pending,
+            debits_posted,
+            credits_pending,
+            credits_posted,
+        ) in accounts_restore.values():
             account.debits_pending = debits_pending
             account.debits_posted = debits_posted
             account.credits_pending = credits_pending
@@ -447,7 +474,9 @@ class Ledger:
             if flags & _UNKNOWN_TRANSFER_FLAGS:
                 return R.reserved_flag
             if not 0 < transfer_id < U128_MAX:
-                return _id_problem(transfer_id, R.id_must_not_be_zero, R.id_must_not_be_int_max, R.id_out_of_range)
+                return _id_problem(
+                    transfer_id, R.id_must_not_be_zero, R.id_must_not_be_int_max, R.id_out_of_range
+                )
             existing = self._transfers.get(transfer_id)
             if existing is not None:
                 return _compare_existing(existing, t)
@@ -496,7 +525,7 @@ class Ledger:
             credit = accounts.get(credit_id)
             if credit is None:
                 return R.credit_account_not_found
-        except TypeError:
+        except (TypeError, AttributeError):
             return R.invalid_field_type
 
         if flags & _PENDING:
@@ -550,7 +579,8 @@ class Ledger:
                 undo.append(("transfer", transfer_id))
             debit.debits_posted = debits_posted
             credit.credits_posted = credits_posted
-        self._transfers[transfer_id] = _replace(t, timestamp=timestamp)
+        self._transfers[transfer_id] = t
+        self._timestamps[transfer_id] = timestamp
         return _OK
 
     def _post_or_void(
@@ -623,7 +653,8 @@ class Ledger:
         else:
             self._pending_outcomes[pending_id] = R.pending_transfer_already_voided
         del self._pending[pending_id]
-        self._transfers[transfer_id] = _replace(t, timestamp=timestamp)
+        self._transfers[transfer_id] = t
+        self._timestamps[transfer_id] = timestamp
         return _OK
 
     def expire_pending(self, now_ns: int) -> list[int]:
@@ -657,7 +688,11 @@ class Ledger:
         return None if account is None else _replace(account)
 
     def lookup_transfer(self, transfer_id: int) -> Transfer | None:
-        return self._transfers.get(transfer_id)
+        """The transfer as accepted, with the timestamp the ledger gave it; None if unknown."""
+        transfer = self._transfers.get(transfer_id)
+        if transfer is None:
+            return None
+        return _replace(transfer, timestamp=self._timestamps[transfer_id])
 
     def lookup_failure(self, transfer_id: int) -> CreateTransferResult | None:
         """The remembered first failure of a transfer id (what makes a retry answer id_already_failed)."""
@@ -762,6 +797,7 @@ class Ledger:
                 timestamp_ns=self._timestamp_ns,
                 accounts=list(self._accounts.values()),
                 transfers=list(self._transfers.values()),
+                transfer_timestamps=list(self._timestamps.values()),
                 pending=list(self._pending.items()),
                 pending_outcomes=[(k, int(v)) for k, v in self._pending_outcomes.items()],
                 failed=[(k, int(v)) for k, v in self._failed.items()],
@@ -778,6 +814,7 @@ class Ledger:
         ledger._timestamp_ns = snapshot.timestamp_ns
         ledger._accounts = {a.id: a for a in snapshot.accounts}
         ledger._transfers = {t.id: t for t in snapshot.transfers}
+        ledger._timestamps = dict(zip(ledger._transfers, snapshot.transfer_timestamps))
         ledger._pending = dict(snapshot.pending)
         ledger._pending_outcomes = {k: R(v) for k, v in snapshot.pending_outcomes}
         ledger._failed = {k: R(v) for k, v in snapshot.failed}
@@ -828,10 +865,10 @@ def _compare_existing(existing: Transfer, t: Transfer) -> R:
 
 
 def _transfer_flags_linked(t: Transfer) -> bool:
-    flags = t.flags
+    flags = getattr(t, "flags", 0)
     return isinstance(flags, int) and bool(flags & _LINKED)
 
 
 def _account_flags_linked(a: Account) -> bool:
-    flags = a.flags
+    flags = getattr(a, "flags", 0)
     return isinstance(flags, int) and bool(flags & _ACCOUNT_LINKED)

@@ -17,7 +17,6 @@ import asyncio
 import os
 import time
 from collections import deque
-from typing import Union
 
 import msgspec
 
@@ -52,7 +51,7 @@ class ExpireRecord(msgspec.Struct, tag="expire", array_like=True):
     now_ns: int
 
 
-LedgerRecord = Union[TransfersRecord, AccountsRecord, ExpireRecord]
+LedgerRecord = TransfersRecord | AccountsRecord | ExpireRecord
 
 
 def apply_record(ledger: Ledger, record: LedgerRecord) -> list:
@@ -81,7 +80,7 @@ class BatchTooLarge(LedgerServiceError, ValueError):
 
 
 class _Request:
-    __slots__ = ("kind", "events", "future")
+    __slots__ = ("events", "future", "kind")
 
     def __init__(self, kind: str, events: list, future: asyncio.Future) -> None:
         self.kind = kind
@@ -121,6 +120,7 @@ class LedgerService:
         self._batches_since_snapshot = 0
         self._failure: BaseException | None = None
         self._closing = False
+        self._snapshot_on_close = True
         self._writer: asyncio.Task | None = None
         # Figures for the demo and the benchmark.
         self.batches_committed = 0
@@ -184,11 +184,13 @@ class LedgerService:
     def queued_events(self) -> int:
         return self._queued_events
 
-    async def close(self) -> None:
-        """Finish what is queued, wait until it is durable, snapshot, close the journal. Idempotent."""
+    async def close(self, *, snapshot: bool = True) -> None:
+        """Finish what is queued, wait until it is durable, snapshot (unless told not to: the benchmark
+        measures replaying a long journal), close the journal. Idempotent."""
         if self._writer is None:
             return
         self._closing = True
+        self._snapshot_on_close = snapshot
         self._queue.append(_STOP)
         self._wakeup.set()
         try:
@@ -207,7 +209,9 @@ class LedgerService:
             )
         count = len(events)
         if count > self.batch_events_max:
-            raise BatchTooLarge(f"{count} events in one submission; at most batch_events_max={self.batch_events_max}")
+            raise BatchTooLarge(
+                f"{count} events in one submission; at most batch_events_max={self.batch_events_max}"
+            )
         if self._queued_events + count > self.queue_events_max:
             raise LedgerBusy(
                 f"ledger input queue full ({self._queued_events} events waiting, QUEUE_EVENTS_MAX="
@@ -247,12 +251,25 @@ class LedgerService:
                 if not requests:
                     self._in_flight.release()
                     continue
-                self._apply_and_commit(requests, events)
+                try:
+                    self._apply_and_commit(requests, events)
+                except BaseException as error:  # a broken invariant (a bug): fail its callers, then stop
+                    for request in requests:
+                        if not request.future.done():
+                            request.future.set_exception(
+                                LedgerServiceClosed(f"ledger service stopped: {error!r}")
+                            )
+                    raise
                 if self.journal is not None and self._batches_since_snapshot >= self.snapshot_every_batches:
                     await self._snapshot()
             if self._last_commit is not None:
                 await self._last_commit
-            if self.journal is not None and self._batches_since_snapshot and self._failure is None:
+            if (
+                self.journal is not None
+                and self._batches_since_snapshot
+                and self._failure is None
+                and self._snapshot_on_close
+            ):
                 await self._snapshot()
         except BaseException as error:
             self._fail(error)
@@ -287,7 +304,7 @@ class LedgerService:
     async def _commit(self, records: list, requests: list[_Request], answers: list, events: int) -> None:
         try:
             await self.journal.append(records)
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - any failure, even cancellation: nobody may be answered
             self._fail(error)
             for request in requests:
                 if not request.future.done():

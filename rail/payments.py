@@ -46,9 +46,11 @@ MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
 
 
 # ---- compact views the edge extracts from decoded messages ---------------------------------------------------
+# The rail keeps up to millions of these alive: gc=False keeps them out of the cyclic garbage collector, whose
+# rescans of long-lived objects otherwise cost more than the payments themselves (none of them forms a cycle).
 
 
-class CreditTransfer(msgspec.Struct, array_like=True, frozen=True):
+class CreditTransfer(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The ~dozen fields of a pacs.008 the core needs; the full message travels as msgpack bytes."""
 
     uetr: str
@@ -69,7 +71,7 @@ class CreditTransfer(msgspec.Struct, array_like=True, frozen=True):
                 self.creditor_agent, self.amount_paisa, self.debtor_iban, self.creditor_iban)
 
 
-class ReturnRecord(msgspec.Struct, array_like=True):
+class ReturnRecord(msgspec.Struct, array_like=True, gc=False):
     return_id: str
     sender: str
     amount_paisa: int
@@ -80,7 +82,7 @@ class ReturnRecord(msgspec.Struct, array_like=True):
     rendering: str
 
 
-class RecallRecord(msgspec.Struct, array_like=True):
+class RecallRecord(msgspec.Struct, array_like=True, gc=False):
     cancellation_id: str
     reason: str
     at_ns: int
@@ -91,7 +93,7 @@ class RecallRecord(msgspec.Struct, array_like=True):
     resolution_rendering: str = ""
 
 
-class Payment(msgspec.Struct, array_like=True):
+class Payment(msgspec.Struct, array_like=True, gc=False):
     uetr: str
     tx_id: str
     msg_id: str
@@ -102,7 +104,7 @@ class Payment(msgspec.Struct, array_like=True):
     amount_paisa: int
     debtor_iban: str
     creditor_iban: str
-    message: bytes  # the pacs.008 as msgpack of the codec struct (rendered for the creditor on fetch)
+    message: bytes  # the pacs.008: the inbound bytes (xml/json) or msgpack of the codec struct, see message_format
     rendering: str  # the debtor agent's rendering of the original
     transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
     status: str
@@ -117,6 +119,9 @@ class Payment(msgspec.Struct, array_like=True):
     returns: list[ReturnRecord] = []
     recalls: list[RecallRecord] = []
     history: list[tuple[int, str, str]] = []
+    # 'xml' or 'json': `message` is the debtor agent's own bytes, forwarded as they are to a creditor agent using
+    # the same rendering (ISO20022.md §6.4: re-emit the inbound bytes); 'msgpack': the decoded struct.
+    message_format: str = "msgpack"
 
     def business_key(self) -> tuple:
         return (self.uetr, self.tx_id, self.end_to_end_id, self.instructing_agent, self.debtor_agent,
@@ -127,7 +132,7 @@ class Payment(msgspec.Struct, array_like=True):
             self.history.append((at_ns, event, detail))
 
 
-class RequestToPay(msgspec.Struct, array_like=True):
+class RequestToPay(msgspec.Struct, array_like=True, gc=False):
     msg_id: str  # the pain.013 MsgId: the key pain.014 refers to
     payee_agent: str
     payer_agent: str
@@ -140,7 +145,7 @@ class RequestToPay(msgspec.Struct, array_like=True):
     answer_rendering: str = ""
 
 
-class Participant(msgspec.Struct, array_like=True):
+class Participant(msgspec.Struct, array_like=True, gc=False):
     bic: str
     name: str
     account_id: int
@@ -150,7 +155,7 @@ class Participant(msgspec.Struct, array_like=True):
     simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
 
 
-class Outcome(msgspec.Struct):
+class Outcome(msgspec.Struct, gc=False):
     """What the submitter of a command is told. `kind` drives the HTTP status; codes are ISO reasons."""
 
     kind: str  # accepted | final | rejected | duplicate | forbidden | not_found | relayed | done
@@ -161,9 +166,7 @@ class Outcome(msgspec.Struct):
     detail: object = None
 
 
-def account_id_of(bic: str) -> int:
-    """A settlement account id from the BIC itself: stable across restarts and readable in a ledger dump."""
-    return int.from_bytes(bic.encode("ascii").ljust(11, b" "), "big")
+CENTRAL_ACCOUNT_ID = 1  # participants' settlement accounts follow: 2, 3, ... in order of admission
 
 
 # ---- the books -----------------------------------------------------------------------------------------------
@@ -184,7 +187,7 @@ class Settlement:
         self.returns_by_id: dict[tuple[str, str], str] = {}  # (sender, RtrId) -> UETR
         self.rtps: dict[str, RequestToPay] = {}
         self.next_transfer_id = 1
-        self.central_account_id = account_id_of(scheme.central_bank_bic)
+        self.central_account_id = CENTRAL_ACCOUNT_ID
         self.touched_inboxes: set[str] = set()  # inboxes pushed to in the current batch (the core publishes)
         self.finalised: list[Payment] = []  # payments that reached a final status in the current batch
         self.armed: list[Payment] = []  # payments whose deadline was (re)armed in the current batch
@@ -248,7 +251,8 @@ class Settlement:
             existing.name = name or existing.name
             existing.simulated = simulated
             return Outcome("done", detail=existing)
-        account_id = account_id_of(bic)
+        # Ids in order of admission: deterministic under replay, and small (msgpack-friendly, < 2**63).
+        account_id = CENTRAL_ACCOUNT_ID + len(self.participants)
         result = self.ledger.create_accounts(
             [Account(id=account_id, code=2, flags=int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS))], now_ns
         )[0]
@@ -307,7 +311,8 @@ class Settlement:
     # ---- credit transfer
 
     def apply_credit_transfer(
-        self, sender: str, rendering: str, ct: CreditTransfer, message: bytes, now_ns: int
+        self, sender: str, rendering: str, ct: CreditTransfer, message: bytes, now_ns: int,
+        message_format: str = "msgpack",
     ) -> Outcome:
         # Authorisation is checked at the edge (403, nothing enqueued); the core asserts it (a bug otherwise).
         assert sender == ct.debtor_agent and sender == ct.instructing_agent, (sender, ct.debtor_agent)
@@ -332,7 +337,7 @@ class Settlement:
             creditor_iban=ct.creditor_iban, message=message, rendering=rendering, transfer_id=0,
             status=IN_FLIGHT, reason=None, reason_text=None, received_ns=now_ns, accepted_ns=accepted_ns,
             deadline_ns=min(now_ns + self.params.creditor_timeout_ms * NS_PER_MS, hard_stop_ns),
-            history=[(now_ns, "received", "pacs.008")],
+            history=[(now_ns, "received", "pacs.008")], message_format=message_format,
         )
         self._remember(payment)
         creditor = self.participants.get(ct.creditor_agent)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import itertools
 import logging
 import re
@@ -83,6 +84,14 @@ from rail.scheme import Scheme, SchemeParams, default_scheme
 log = logging.getLogger(__name__)
 
 WAIT_S_MAX = 30.0  # Prefer: wait=N and long-poll ceiling
+FINAL_REPORTS_CACHED_MAX = 50_000
+# Decoded pacs.008 kept from the edge until the creditor reads it, so in-process participants (inbox_structs)
+# get the struct without a second parse of the debtor's bytes.
+FORWARDED_STRUCTS_CACHED_MAX = 100_000  # encoded final pacs.002 kept for the debtor, the creditor and resends
+# Python's default first-generation GC threshold (700 allocations) makes the collector rescan the rail's
+# millions of long-lived objects over and over: measured, half the in-process throughput. A larger threshold
+# keeps collection (still needed for the odd cycle) a small share of the work.
+GC_GENERATION0_THRESHOLD = 50_000
 ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf is Max105Text
 _BIC_RE = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?\Z")
 _CONTENT_TYPES = {"xml": "application/xml", "json": "application/json"}
@@ -153,6 +162,9 @@ class RailService:
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
+        self._final_reports: dict[tuple[str, str, str], bytes] = {}
+        self._forwarded: dict[str, Pacs008] = {}
+        self._received_counters: dict[tuple[str, str], object] = {}  # bound metric children (labels() is slow)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -194,6 +206,8 @@ class RailService:
             self._known_bics.add(participant.bic)
             if participant.token_hash:
                 self._tokens.install(participant.bic, participant.token_hash)
+        gc.set_threshold(max(gc.get_threshold()[0], GC_GENERATION0_THRESHOLD), 20, 100)
+        gc.freeze()  # what recovery built is long-lived: never rescan it
         self.core.start()
         for participant in list(settlement.participants.values()):
             if participant.simulated and simulate_banks:
@@ -231,7 +245,10 @@ class RailService:
 
         if self._http_session is None:
             self._http_session = aiohttp.ClientSession()
-        pusher = WebhookPusher(bic, self.core.settlement.inboxes[bic], self.inbox_page, self.ack, url)
+        async def page(bic_: str, max_n: int) -> dict:
+            return self.inbox_page(bic_, max_n)
+
+        pusher = WebhookPusher(bic, self.core.settlement.inboxes[bic], page, self.ack, url)
         self._webhooks[bic] = pusher
         pusher.start(self._http_session)
 
@@ -339,7 +356,11 @@ class RailService:
         message = decoded.message
         rendering = decoded.rendering
         msg_type = decoded.msg_type[:8]
-        self.metrics.messages_received.labels(msg_type, rendering).inc()
+        counter = self._received_counters.get((msg_type, rendering))
+        if counter is None:
+            counter = self._received_counters[(msg_type, rendering)] = self.metrics.messages_received.labels(
+                msg_type, rendering)
+        counter.inc()
         violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self._known_bics)
         if violations:
             first = violations[0]
@@ -353,8 +374,15 @@ class RailService:
         if handler is None:
             return self._admi002(400, rendering, getattr(message, "msg_id", None), "FF01",
                                  f"{decoded.msg_type} is not accepted by the rail from participants")
+        if msg_type == "pacs.008":
+            # The debtor's own bytes are forwarded as they are when the creditor reads the same rendering,
+            # unless they carry the debtor's AppHdr (addressed to the rail, not to the creditor).
+            raw = (body, rendering) if decoded.header is None else None
+            handler_call = self._on_pacs008(bic, message, rendering, wait_s, raw)
+        else:
+            handler_call = handler(self, bic, message, rendering, wait_s)
         try:
-            return await handler(self, bic, message, rendering, wait_s)
+            return await handler_call
         except Overloaded as exc:
             return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
                                  headers={"Retry-After": "1"})
@@ -362,7 +390,8 @@ class RailService:
             return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
                                  headers={"Retry-After": "5"})
 
-    async def _on_pacs008(self, bic: str, m: Pacs008, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pacs008(self, bic: str, m: Pacs008, rendering: str, wait_s: float | None,
+                          raw: tuple[bytes, str] | None = None) -> Reply:
         tx = m.tx
         if tx.instg_agt_bicfi != bic or tx.dbtr_agt_bicfi != bic:
             return self._forbidden(rendering, m.msg_id, f"InstgAgt/DbtrAgt must be {bic}, the authenticated "
@@ -373,9 +402,26 @@ class RailService:
             amount_paisa=tx.amount_paisa, debtor_iban=tx.dbtr_acct_iban or "", creditor_iban=tx.cdtr_acct_iban or "",
             acceptance_ns=int(tx.accptnc_dt_tm.timestamp() * 1e9) if tx.accptnc_dt_tm else 0,
         )
-        outcome = await self._execute(SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct,
-                                                            message=_PACKER.encode(m)))
+        if raw is not None:
+            command = SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct, message=raw[0],
+                                           message_format=raw[1])
+        else:
+            command = SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct, message=_PACKER.encode(m))
+        forwarded = self._forwarded
+        fresh = ct.uetr not in forwarded
+        if fresh:  # before the core runs: the creditor may read its inbox before this coroutine resumes
+            if len(forwarded) >= FORWARDED_STRUCTS_CACHED_MAX:
+                del forwarded[next(iter(forwarded))]
+            forwarded[ct.uetr] = m
+        try:
+            outcome = await self._execute(command)
+        except BaseException:
+            if fresh:
+                forwarded.pop(ct.uetr, None)
+            raise
         payment = outcome.payment
+        if fresh and outcome.kind != "accepted":
+            forwarded.pop(ct.uetr, None)
         if outcome.kind == "rejected":
             if payment is None:  # AM05: a different message under a used id; nothing recorded
                 return self._reject(422, m, "pacs.008", rendering, bic, outcome.reason, outcome.text)
@@ -604,10 +650,25 @@ class RailService:
 
     def _status_reply(self, http_status: int, payment: Payment, bic: str, rendering: str,
                       pending_code: str = "ACTC") -> Reply:
-        return self._encoded(http_status, self._status_report(payment, bic, payment.status, payment.reason,
-                                                              payment.reason_text, pending_code), rendering)
+        if payment.status != IN_FLIGHT:
+            body = self._final_report(payment, payment.status, payment.reason, payment.reason_text, rendering)
+            return Reply(http_status, _CONTENT_TYPES[rendering], body, {})
+        return self._encoded(http_status, self._status_report(payment, bic, payment.status, None, None,
+                                                              pending_code), rendering)
 
-    def _status_report(self, p: Payment, to_bic: str, status: str, reason: str | None, text: str | None,
+    def _final_report(self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str) -> bytes:
+        """The final pacs.002 of a payment, encoded once per rendering and shared by its two agents and by
+        replies to resends (the status is final, so the message never changes)."""
+        key = (p.uetr, status, rendering)
+        body = self._final_reports.get(key)
+        if body is None:
+            body = iso20022.encode(self._status_report(p, None, status, reason, text), rendering)
+            if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
+                del self._final_reports[next(iter(self._final_reports))]
+            self._final_reports[key] = body
+        return body
+
+    def _status_report(self, p: Payment, to_bic: str | None, status: str, reason: str | None, text: str | None,
                        pending_code: str = "ACTC") -> Pacs002:
         final = status != IN_FLIGHT
         return Pacs002(
@@ -633,7 +694,7 @@ class RailService:
         if kind == "pacs.002":
             _, uetr, status, reason, text = ref
             payment = s.payments.get(uetr)
-            return None if payment is None else self._status_report(payment, bic, status, reason, text)
+            return None if payment is None else self._status_report(payment, None, status, reason, text)
         if kind in ("pain.013", "pain.014"):
             rtp = s.rtps.get(ref[1])
             if rtp is None:
@@ -643,7 +704,12 @@ class RailService:
         if payment is None:
             return None
         if kind == "pacs.008":
-            return _UNPACKERS[kind].decode(payment.message)
+            cached = self._forwarded.get(payment.uetr)
+            if cached is not None:
+                return cached
+            if payment.message_format == "msgpack":
+                return _UNPACKERS[kind].decode(payment.message)
+            return iso20022.decode(payment.message, _CONTENT_TYPES[payment.message_format]).message
         if kind == "pacs.004":
             return _UNPACKERS[kind].decode(payment.returns[ref[2]].message)
         if kind == "camt.056":
@@ -651,6 +717,21 @@ class RailService:
         if kind == "camt.029":
             return _UNPACKERS[kind].decode(payment.recalls[ref[2]].resolution)
         raise AssertionError(f"unknown inbox reference {ref!r}")
+
+    def _render(self, bic: str, ref: tuple, rendering: str) -> bytes | None:
+        """The message an inbox reference stands for, encoded in `rendering`; the hot kinds avoid re-encoding."""
+        kind = ref[0]
+        if kind == "pacs.002":
+            payment = self.core.settlement.payments.get(ref[1])
+            if payment is None:
+                return None
+            return self._final_report(payment, ref[2], ref[3], ref[4], rendering)
+        if kind == "pacs.008":
+            payment = self.core.settlement.payments.get(ref[1])
+            if payment is not None and payment.message_format == rendering:
+                return payment.message
+        message = self._build(bic, ref)
+        return None if message is None else iso20022.encode(message, rendering)
 
     async def inbox_structs(self, bic: str, wait_s: float, max_n: int) -> list[tuple[int, str, object]]:
         """In-process inbox read: (seq, msg_type, message struct), no rendering at all."""
@@ -679,14 +760,13 @@ class RailService:
         rendering = rendering or s.participants[bic].rendering
         messages = []
         for seq, ref in inbox.visible(max(1, min(max_n, INBOX_FETCH_MAX))):
-            message = self._build(bic, ref)
-            if message is None:
+            body = self._render(bic, ref, rendering)
+            if body is None:
                 continue
-            body = iso20022.encode(message, rendering)
             messages.append({
                 "seq": seq,
                 "msg_type": MSG_NAMES[ref[0]],
-                "message": body.decode() if rendering == "xml" else orjson.loads(body),
+                "message": body.decode("utf-8", "replace") if rendering == "xml" else orjson.loads(body),
             })
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
         return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}

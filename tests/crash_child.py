@@ -46,10 +46,21 @@ def request_transfers(run_id: int, index: int) -> list[Transfer]:
         first = base + group * 4
         events += [
             Transfer(id=first, debit_account_id=CENTRAL_BANK, credit_account_id=a, amount=FUNDING_PAISA),
-            Transfer(id=first + 1, debit_account_id=a, credit_account_id=b, amount=PENDING_PAISA,
-                     flags=TransferFlags.PENDING),
-            Transfer(id=first + 2, debit_account_id=0, credit_account_id=0, amount=0, pending_id=first + 1,
-                     flags=TransferFlags.POST_PENDING_TRANSFER),
+            Transfer(
+                id=first + 1,
+                debit_account_id=a,
+                credit_account_id=b,
+                amount=PENDING_PAISA,
+                flags=TransferFlags.PENDING,
+            ),
+            Transfer(
+                id=first + 2,
+                debit_account_id=0,
+                credit_account_id=0,
+                amount=0,
+                pending_id=first + 1,
+                flags=TransferFlags.POST_PENDING_TRANSFER,
+            ),
             Transfer(id=first + 3, debit_account_id=b, credit_account_id=c, amount=ONWARD_PAISA),
         ]
     return events
@@ -80,7 +91,7 @@ async def main(directory: str, run_id: int) -> int:
             next_index += 1
             results = await service.submit_transfers(request_transfers(run_id, index))
             if any(r is not CreateTransferResult.ok for r in results):
-                print(f"BAD {run_id} {index} {sorted(set(r.name for r in results))}", flush=True)
+                print(f"BAD {run_id} {index} {sorted({r.name for r in results})}", flush=True)
                 raise SystemExit(1)
             print(f"ACK {run_id} {index}", flush=True)
 

@@ -77,7 +77,9 @@ def test_missing_column_is_named(data_copy):
 def test_short_row_is_named(data_copy):
     path = data_copy / "global_benchmarks.csv"
     path.write_text(path.read_text(encoding="utf-8") + "2026_1Q,broken row\n", encoding="utf-8")
-    with pytest.raises(datasets.DataError, match=r"global_benchmarks\.csv: row 23 \(line 24\): wrong number of cells"):
+    with pytest.raises(
+        datasets.DataError, match=r"global_benchmarks\.csv: row 23 \(line 24\): wrong number of cells"
+    ):
         datasets.load(data_copy)
 
 

@@ -36,7 +36,9 @@ CHILD_TIMEOUT_S = 30.0
 
 
 def funded_accounts() -> list[Account]:
-    return [Account(id=1)] + [Account(id=i, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS) for i in (2, 3)]
+    return [Account(id=1)] + [
+        Account(id=i, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS) for i in (2, 3)
+    ]
 
 
 def pay(transfer_id: int, amount: int = 10, debit: int = 1, credit: int = 2, **fields) -> Transfer:
@@ -83,8 +85,9 @@ async def test_pending_expiry_is_journaled_and_replayed(tmp_path: Path) -> None:
     assert service.balances()[2].debits_pending == 400
     await asyncio.sleep(1.05)
     # The next batch sweeps the expired reservation before applying its own events.
-    assert await service.submit_transfers([pay(3, amount=0, flags=TransferFlags.POST_PENDING_TRANSFER,
-                                                pending_id=2, debit=0, credit=0)]) == [R.pending_transfer_expired]
+    assert await service.submit_transfers(
+        [pay(3, amount=0, flags=TransferFlags.POST_PENDING_TRANSFER, pending_id=2, debit=0, credit=0)]
+    ) == [R.pending_transfer_expired]
     assert service.balances()[2].debits_pending == 0
     expected = service.balances()
     service._writer.cancel()
@@ -115,7 +118,9 @@ async def test_in_memory_service_answers_without_a_journal() -> None:
     assert service.journal is None
     await service.create_accounts(funded_accounts())
     assert await service.submit_transfers([pay(1), pay(1), pay(2, debit=2, credit=3, amount=10**6)]) == [
-        R.ok, R.exists, R.exceeds_credits,
+        R.ok,
+        R.exists,
+        R.exceeds_credits,
     ]
     await service.close()
 
@@ -190,4 +195,38 @@ def test_child_requests_always_succeed_in_memory() -> None:
     ledger = Ledger()
     ledger.create_accounts(crash_child.accounts())
     for index in range(30):
-        assert set(ledger.create_transfers(crash_child.request_transfers(0, index), index * NS_PER_S)) == {R.ok}
+        assert set(ledger.create_transfers(crash_child.request_transfers(0, index), index * NS_PER_S)) == {
+            R.ok
+        }
+
+
+async def test_journal_failure_fails_waiting_callers_and_stops_the_service(tmp_path: Path) -> None:
+    service = await LedgerService.open(tmp_path)
+    await service.create_accounts(funded_accounts())
+
+    async def disk_gone(records: list) -> int:
+        raise OSError(5, "Input/output error")
+
+    service.journal.append = disk_gone
+    with pytest.raises(LedgerServiceClosed, match="journal append failed"):
+        await service.submit_transfers([pay(1)])
+    with pytest.raises(LedgerServiceClosed, match="journal failed"):
+        await service.submit_transfers([pay(2)])
+    service._writer = None  # the writer already stopped; release the journal
+    service.journal.close()
+
+
+async def test_broken_invariant_fails_the_batch_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rail.ledger import ConservationError, Ledger
+
+    service = await LedgerService.open(None)
+    await service.create_accounts(funded_accounts())
+
+    def broken(self: Ledger) -> bool:
+        raise ConservationError("simulated bug")
+
+    monkeypatch.setattr(Ledger, "check_totals", broken)
+    with pytest.raises(LedgerServiceClosed, match="simulated bug"):
+        await asyncio.wait_for(service.submit_transfers([pay(1)]), timeout=5)
+    with pytest.raises(ConservationError):
+        await service.close()

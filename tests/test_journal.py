@@ -23,11 +23,18 @@ def segments(directory: Path) -> list[Path]:
     return sorted(directory.glob("wal-*.log"))
 
 
+def append_bytes(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
 def batches(journal: FileJournal, after_seq: int = 0) -> list[tuple[int, list]]:
     return list(journal.replay(after_seq=after_seq))
 
 
-async def test_append_returns_consecutive_sequences_and_replay_returns_batches_in_order(tmp_path: Path) -> None:
+async def test_append_returns_consecutive_sequences_and_replay_returns_batches_in_order(
+    tmp_path: Path,
+) -> None:
     journal = FileJournal.open(tmp_path)
     assert isinstance(journal, Journal)
     sequences = [await journal.append([{"n": i}, [i, "x"]]) for i in range(5)]
@@ -84,8 +91,7 @@ async def test_torn_tail_partial_frame_is_truncated(tmp_path: Path) -> None:
             await journal.append([i])
     wal = segments(tmp_path)[-1]
     good_size = wal.stat().st_size
-    with open(wal, "ab") as handle:
-        handle.write(encode_frame(4, msgspec.msgpack.encode([3]))[:-3])  # the write never completed
+    append_bytes(wal, encode_frame(4, msgspec.msgpack.encode([3]))[:-3])  # the write never completed
     with FileJournal.open(tmp_path) as journal:
         assert journal.truncated_bytes > 0
         assert wal.stat().st_size == good_size
@@ -101,8 +107,7 @@ async def test_torn_tail_full_length_but_zeroed_payload_is_truncated(tmp_path: P
     wal = segments(tmp_path)[-1]
     frame = bytearray(encode_frame(2, msgspec.msgpack.encode(["lost"] * 10)))
     frame[20:] = bytes(len(frame) - 20)  # size extended but data never reached the disk
-    with open(wal, "ab") as handle:
-        handle.write(frame)
+    append_bytes(wal, bytes(frame))
     with FileJournal.open(tmp_path) as journal:
         assert [r for _, r in batches(journal)] == [["keep"]]
         assert journal.last_seq == 1
@@ -125,7 +130,9 @@ async def test_corrupted_middle_record_is_refused_with_file_and_offset(tmp_path:
     assert wal.read_bytes() == bytes(data)  # nothing was truncated
 
 
-async def test_corrupted_length_field_in_the_middle_is_refused_not_taken_for_a_torn_tail(tmp_path: Path) -> None:
+async def test_corrupted_length_field_in_the_middle_is_refused_not_taken_for_a_torn_tail(
+    tmp_path: Path,
+) -> None:
     with FileJournal.open(tmp_path) as journal:
         for i in range(4):
             await journal.append([i] * 20)
@@ -193,8 +200,7 @@ async def test_garbage_at_end_of_a_non_last_segment_is_corruption(tmp_path: Path
         for i in range(6):
             await journal.append(["z" * 80, i])
     first = segments(tmp_path)[0]
-    with open(first, "ab") as handle:
-        handle.write(b"\x01\x02\x03")
+    append_bytes(first, b"\x01\x02\x03")
     with pytest.raises(JournalCorruption, match="later segment"):
         FileJournal.open(tmp_path)
 

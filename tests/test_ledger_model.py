@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import msgspec
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -301,15 +300,21 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize()
     def open_accounts(self) -> None:
-        accounts = [Account(id=CENTRAL_BANK, code=1)] + [Account(id=p, code=2, flags=DMNEC) for p in PARTICIPANTS]
+        accounts = [Account(id=CENTRAL_BANK, code=1)] + [
+            Account(id=p, code=2, flags=DMNEC) for p in PARTICIPANTS
+        ]
         results = self.ledger.create_accounts(accounts, self.now_ns)
         assert results == [self.model.create_account(a.id, a.flags) for a in accounts]
 
     @rule(participant=st.sampled_from(PARTICIPANTS), amount=st.integers(1, 5_000))
     def fund_participant(self, participant: int, amount: int) -> None:
         # Liquidity from the central bank, ids outside the random pool so funding always applies.
-        transfer = Transfer(id=10_000 + len(self.model.transfers), debit_account_id=CENTRAL_BANK,
-                            credit_account_id=participant, amount=amount)
+        transfer = Transfer(
+            id=10_000 + len(self.model.transfers),
+            debit_account_id=CENTRAL_BANK,
+            credit_account_id=participant,
+            amount=amount,
+        )
         assert self.ledger.create_transfers([transfer], self.now_ns) == self.model.create_transfers(
             [transfer], self.now_ns
         )
@@ -342,7 +347,10 @@ class LedgerMachine(RuleBasedStateMachine):
         for account_id, m in self.model.accounts.items():
             b = balances[account_id]
             assert (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted) == (
-                m["dp"], m["dpo"], m["cp"], m["cpo"],
+                m["dp"],
+                m["dpo"],
+                m["cp"],
+                m["cpo"],
             )
             if m["flags"] & DMNEC:  # a participant is never overdrawn
                 assert b.debits_posted + b.debits_pending <= b.credits_posted

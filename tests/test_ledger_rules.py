@@ -35,11 +35,19 @@ NOW_NS = 1_700_000_000 * NS_PER_S
 def ledger() -> Ledger:
     """Central bank plus two participants; bank A holds 10,000 paisa of liquidity."""
     ledger = Ledger()
-    assert ledger.create_accounts(
-        [Account(id=SBP, code=1), Account(id=BANK_A, code=2, flags=DMNEC), Account(id=BANK_B, code=2, flags=DMNEC)]
-    ) == [A.ok] * 3
-    assert ledger.create_transfers([Transfer(id=1, debit_account_id=SBP, credit_account_id=BANK_A, amount=10_000)],
-                                   NOW_NS) == [R.ok]
+    assert (
+        ledger.create_accounts(
+            [
+                Account(id=SBP, code=1),
+                Account(id=BANK_A, code=2, flags=DMNEC),
+                Account(id=BANK_B, code=2, flags=DMNEC),
+            ]
+        )
+        == [A.ok] * 3
+    )
+    assert ledger.create_transfers(
+        [Transfer(id=1, debit_account_id=SBP, credit_account_id=BANK_A, amount=10_000)], NOW_NS
+    ) == [R.ok]
     return ledger
 
 
@@ -90,8 +98,12 @@ BAD_TRANSFERS = [
 ]
 
 
-@pytest.mark.parametrize(("bad", "expected"), BAD_TRANSFERS, ids=[e.name + str(i) for i, (_, e) in enumerate(BAD_TRANSFERS)])
-def test_bad_transfer_gets_its_own_code_and_changes_nothing(ledger: Ledger, bad: Transfer, expected: R) -> None:
+@pytest.mark.parametrize(
+    ("bad", "expected"), BAD_TRANSFERS, ids=[e.name + str(i) for i, (_, e) in enumerate(BAD_TRANSFERS)]
+)
+def test_bad_transfer_gets_its_own_code_and_changes_nothing(
+    ledger: Ledger, bad: Transfer, expected: R
+) -> None:
     before = ledger.to_snapshot()
     results = ledger.create_transfers([bad], NOW_NS)
     assert results == [expected]
@@ -104,16 +116,34 @@ def test_bad_transfer_gets_its_own_code_and_changes_nothing(ledger: Ledger, bad:
 def test_every_transfer_result_code_is_reachable_by_some_test() -> None:
     covered = {code for _, code in BAD_TRANSFERS}
     covered |= {  # codes proven by the dedicated tests below
-        R.ok, R.exists, R.exists_with_different_flags, R.exists_with_different_pending_id,
-        R.exists_with_different_timeout, R.exists_with_different_debit_account_id,
-        R.exists_with_different_credit_account_id, R.exists_with_different_amount,
-        R.exists_with_different_user_data, R.exists_with_different_code, R.id_already_failed,
-        R.linked_event_failed, R.linked_event_chain_open, R.pending_transfer_has_different_debit_account_id,
-        R.pending_transfer_has_different_credit_account_id, R.pending_transfer_has_different_code,
-        R.exceeds_pending_transfer_amount, R.pending_transfer_has_different_amount,
-        R.pending_transfer_already_posted, R.pending_transfer_already_voided, R.pending_transfer_expired,
-        R.overflows_debits_pending, R.overflows_credits_pending, R.overflows_debits_posted,
-        R.overflows_credits_posted, R.overflows_debits, R.overflows_credits, R.exceeds_debits,
+        R.ok,
+        R.exists,
+        R.exists_with_different_flags,
+        R.exists_with_different_pending_id,
+        R.exists_with_different_timeout,
+        R.exists_with_different_debit_account_id,
+        R.exists_with_different_credit_account_id,
+        R.exists_with_different_amount,
+        R.exists_with_different_user_data,
+        R.exists_with_different_code,
+        R.id_already_failed,
+        R.linked_event_failed,
+        R.linked_event_chain_open,
+        R.pending_transfer_has_different_debit_account_id,
+        R.pending_transfer_has_different_credit_account_id,
+        R.pending_transfer_has_different_code,
+        R.exceeds_pending_transfer_amount,
+        R.pending_transfer_has_different_amount,
+        R.pending_transfer_already_posted,
+        R.pending_transfer_already_voided,
+        R.pending_transfer_expired,
+        R.overflows_debits_pending,
+        R.overflows_credits_pending,
+        R.overflows_debits_posted,
+        R.overflows_credits_posted,
+        R.overflows_debits,
+        R.overflows_credits,
+        R.exceeds_debits,
     }
     assert covered == set(R)
 
@@ -213,32 +243,40 @@ def test_void_releases_and_cannot_be_posted_after(ledger: Ledger) -> None:
 def test_post_must_match_the_pending_transfer(ledger: Ledger) -> None:
     assert ledger.create_transfers([transfer(64, amount=600, flags=PENDING, code=4)], NOW_NS) == [R.ok]
     wrong = [
-        (transfer(65, amount=0, flags=POST, pending_id=64, debit=SBP), R.pending_transfer_has_different_debit_account_id),
-        (transfer(66, amount=0, flags=POST, pending_id=64, credit=SBP), R.pending_transfer_has_different_credit_account_id),
+        (
+            transfer(65, amount=0, flags=POST, pending_id=64, debit=SBP),
+            R.pending_transfer_has_different_debit_account_id,
+        ),
+        (
+            transfer(66, amount=0, flags=POST, pending_id=64, credit=SBP),
+            R.pending_transfer_has_different_credit_account_id,
+        ),
         (transfer(67, amount=0, flags=POST, pending_id=64, code=5), R.pending_transfer_has_different_code),
     ]
     for bad, expected in wrong:
         assert ledger.create_transfers([bad], NOW_NS) == [expected]
-    assert ledger.create_transfers([transfer(68, amount=AMOUNT_MAX, flags=POST, pending_id=64, code=4)], NOW_NS) == [
-        R.ok
-    ]
+    assert ledger.create_transfers(
+        [transfer(68, amount=AMOUNT_MAX, flags=POST, pending_id=64, code=4)], NOW_NS
+    ) == [R.ok]
     assert ledger.balances()[BANK_B].credits_posted == 600
 
 
 def test_pending_timeout_expires_and_releases_funds(ledger: Ledger) -> None:
-    assert ledger.create_transfers([transfer(70, amount=9_000, flags=PENDING, timeout_s=20)], NOW_NS) == [R.ok]
+    assert ledger.create_transfers([transfer(70, amount=9_000, flags=PENDING, timeout_s=20)], NOW_NS) == [
+        R.ok
+    ]
     assert ledger.expire_pending(NOW_NS + 19 * NS_PER_S) == []
     # Past the timeout, a post is refused even before the sweep ran.
-    assert ledger.create_transfers([transfer(71, amount=0, flags=POST, pending_id=70)], NOW_NS + 21 * NS_PER_S) == [
-        R.pending_transfer_expired
-    ]
+    assert ledger.create_transfers(
+        [transfer(71, amount=0, flags=POST, pending_id=70)], NOW_NS + 21 * NS_PER_S
+    ) == [R.pending_transfer_expired]
     assert ledger.balances()[BANK_A].debits_pending == 9_000
     assert ledger.expire_pending(NOW_NS + 21 * NS_PER_S) == [70]
     assert ledger.balances()[BANK_A].debits_pending == 0
     assert ledger.pending_state(70) == "expired"
-    assert ledger.create_transfers([transfer(72, amount=0, flags=VOID, pending_id=70)], NOW_NS + 22 * NS_PER_S) == [
-        R.pending_transfer_expired
-    ]
+    assert ledger.create_transfers(
+        [transfer(72, amount=0, flags=VOID, pending_id=70)], NOW_NS + 22 * NS_PER_S
+    ) == [R.pending_transfer_expired]
     assert ledger.expire_pending(NOW_NS + 100 * NS_PER_S) == []
     ledger.check_conservation()
 
@@ -251,15 +289,21 @@ def test_linked_chain_applies_all_or_nothing(ledger: Ledger) -> None:
         transfer(83, amount=10),
     ]
     assert ledger.create_transfers(chain, NOW_NS) == [
-        R.linked_event_failed, R.linked_event_failed, R.exceeds_credits, R.ok,
+        R.linked_event_failed,
+        R.linked_event_failed,
+        R.exceeds_credits,
+        R.ok,
     ]
     b = ledger.balances()
     assert b[BANK_B].credits_posted == 10 and b[BANK_B].debits_pending == 0
     assert ledger.lookup_transfer(80) is None and ledger.lookup_transfer(81) is None
     assert ledger.pending_count == 0
     # Failures inside a chain are not sticky: the corrected chain applies.
-    assert ledger.create_transfers([transfer(80, amount=3_000, flags=LINKED), transfer(82, amount=2_000)], NOW_NS) == [
-        R.ok, R.ok,
+    assert ledger.create_transfers(
+        [transfer(80, amount=3_000, flags=LINKED), transfer(82, amount=2_000)], NOW_NS
+    ) == [
+        R.ok,
+        R.ok,
     ]
     ledger.check_conservation()
 
@@ -290,25 +334,29 @@ def test_overflow_codes_on_the_unlimited_central_bank_account() -> None:
     assert ledger.create_transfers([transfer(3, amount=big, debit=BANK_B, credit=BANK_A)], NOW_NS) == [
         R.overflows_credits_posted
     ]
-    assert ledger.create_transfers([transfer(4, amount=big, debit=SBP, credit=BANK_B, flags=PENDING)], NOW_NS) == [
-        R.overflows_debits
-    ]
-    assert ledger.create_transfers([transfer(5, amount=big, debit=BANK_B, credit=BANK_A, flags=PENDING)], NOW_NS) == [
-        R.overflows_credits
-    ]
-    assert ledger.create_transfers([transfer(6, amount=big, debit=BANK_B, credit=SBP, flags=PENDING)], NOW_NS) == [R.ok]
-    assert ledger.create_transfers([transfer(7, amount=big, debit=BANK_B, credit=SBP, flags=PENDING)], NOW_NS) == [
-        R.overflows_debits_pending
-    ]
-    assert ledger.create_transfers([transfer(8, amount=big, debit=BANK_A, credit=SBP, flags=PENDING)], NOW_NS) == [
-        R.overflows_credits_pending
-    ]
+    assert ledger.create_transfers(
+        [transfer(4, amount=big, debit=SBP, credit=BANK_B, flags=PENDING)], NOW_NS
+    ) == [R.overflows_debits]
+    assert ledger.create_transfers(
+        [transfer(5, amount=big, debit=BANK_B, credit=BANK_A, flags=PENDING)], NOW_NS
+    ) == [R.overflows_credits]
+    assert ledger.create_transfers(
+        [transfer(6, amount=big, debit=BANK_B, credit=SBP, flags=PENDING)], NOW_NS
+    ) == [R.ok]
+    assert ledger.create_transfers(
+        [transfer(7, amount=big, debit=BANK_B, credit=SBP, flags=PENDING)], NOW_NS
+    ) == [R.overflows_debits_pending]
+    assert ledger.create_transfers(
+        [transfer(8, amount=big, debit=BANK_A, credit=SBP, flags=PENDING)], NOW_NS
+    ) == [R.overflows_credits_pending]
     ledger.check_conservation()
 
 
 def test_credits_must_not_exceed_debits_flag() -> None:
     ledger = Ledger()
-    ledger.create_accounts([Account(id=SBP), Account(id=BANK_A, flags=AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)])
+    ledger.create_accounts(
+        [Account(id=SBP), Account(id=BANK_A, flags=AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)]
+    )
     assert ledger.create_transfers([transfer(1, debit=SBP, credit=BANK_A)], NOW_NS) == [R.exceeds_debits]
 
 
@@ -320,7 +368,10 @@ def test_bad_accounts_get_their_own_codes() -> None:
         (Account(id=-1), A.id_out_of_range),
         (Account(id="x"), A.invalid_field_type),
         (Account(id=5, flags=1 << 7), A.reserved_flag),
-        (Account(id=5, flags=DMNEC | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS), A.flags_are_mutually_exclusive),
+        (
+            Account(id=5, flags=DMNEC | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS),
+            A.flags_are_mutually_exclusive,
+        ),
         (Account(id=5, debits_pending=1), A.debits_pending_must_be_zero),
         (Account(id=5, debits_posted=1), A.debits_posted_must_be_zero),
         (Account(id=5, credits_pending=1), A.credits_pending_must_be_zero),
@@ -331,15 +382,29 @@ def test_bad_accounts_get_their_own_codes() -> None:
     assert ledger.account_count == 0
     assert ledger.create_accounts([Account(id=5, code=1, user_data=2)]) == [A.ok]
     assert ledger.create_accounts(
-        [Account(id=5, code=1, user_data=2), Account(id=5, flags=DMNEC), Account(id=5, user_data=3, code=1),
-         Account(id=5, code=9, user_data=2)]
-    ) == [A.exists, A.exists_with_different_flags, A.exists_with_different_user_data, A.exists_with_different_code]
+        [
+            Account(id=5, code=1, user_data=2),
+            Account(id=5, flags=DMNEC),
+            Account(id=5, user_data=3, code=1),
+            Account(id=5, code=9, user_data=2),
+        ]
+    ) == [
+        A.exists,
+        A.exists_with_different_flags,
+        A.exists_with_different_user_data,
+        A.exists_with_different_code,
+    ]
 
 
 def test_linked_accounts_all_or_nothing() -> None:
     ledger = Ledger()
     results = ledger.create_accounts(
-        [Account(id=1, flags=AccountFlags.LINKED), Account(id=2, flags=AccountFlags.LINKED), Account(id=0), Account(id=4)]
+        [
+            Account(id=1, flags=AccountFlags.LINKED),
+            Account(id=2, flags=AccountFlags.LINKED),
+            Account(id=0),
+            Account(id=4),
+        ]
     )
     assert results == [A.linked_event_failed, A.linked_event_failed, A.id_must_not_be_zero, A.ok]
     assert ledger.account(1) is None and ledger.account(4) is not None
@@ -362,7 +427,9 @@ def test_timestamps_unique_and_increasing_even_if_clock_goes_back(ledger: Ledger
 def test_u128_ids_and_amounts_survive_a_snapshot(ledger: Ledger) -> None:
     big_id = 2**127 + 12345
     ledger.create_accounts([Account(id=big_id - 1)])
-    assert ledger.create_transfers([transfer(big_id, amount=2**100, debit=SBP, credit=big_id - 1)], NOW_NS) == [R.ok]
+    assert ledger.create_transfers(
+        [transfer(big_id, amount=2**100, debit=SBP, credit=big_id - 1)], NOW_NS
+    ) == [R.ok]
     restored = Ledger.from_snapshot(ledger.to_snapshot())
     assert restored.lookup_transfer(big_id) == ledger.lookup_transfer(big_id)
     assert restored.balances() == ledger.balances()
@@ -379,3 +446,12 @@ def test_conservation_check_detects_overdraft(ledger: Ledger) -> None:
     ledger._accounts[BANK_B].credits_posted += 20_000
     with pytest.raises(ConservationError, match="overdrawn"):
         ledger.check_conservation()
+
+
+def test_objects_that_are_not_transfers_or_accounts_are_refused_not_raised(ledger: Ledger) -> None:
+    assert ledger.create_transfers([None, "x", transfer(120)], NOW_NS) == [
+        R.invalid_field_type,
+        R.invalid_field_type,
+        R.ok,
+    ]
+    assert ledger.create_accounts([None, Account(id=77)]) == [A.invalid_field_type, A.ok]

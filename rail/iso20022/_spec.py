@@ -497,8 +497,57 @@ SPEC_BY_CLASS = {spec.cls: spec for spec in MESSAGE_SPECS}
 SPEC_BY_ROOT = {spec.root: spec for spec in MESSAGE_SPECS}
 MSG_TYPES: tuple[str, ...] = tuple(spec.msg_type for spec in MESSAGE_SPECS)
 
-# Where the "related reference" of a message is (for admi.002 RltdRef when the rest cannot be read).
-MSG_ID_ATTR = "msg_id"
+# Fields that identify a message, in order of preference: admi.002 RltdRef/Ref when the rest is unreadable.
+REFERENCE_ATTRS = ("msg_id", "assgnmt_id", "rltd_ref", "biz_msg_idr")
+
+
+class Tree:
+    """Ordered element tree of one table: element name -> Tree | F | B (count fields left out)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self) -> None:
+        self.children: dict[str, object] = {}
+
+
+def element_tree(items: tuple) -> Tree:
+    root = Tree()
+    for item in items:
+        if isinstance(item, F) and item.kind == "C":
+            continue
+        parts = item.path.split("/")
+        node = root
+        for part in parts[:-1]:
+            node = node.children.setdefault(part, Tree())
+        node.children[parts[-1]] = item
+    return root
+
+
+def is_required(node: object) -> bool:
+    """True when the element must be present: a mandatory leaf, a mandatory block, or a group holding one."""
+    if isinstance(node, F):
+        return node.req
+    if isinstance(node, B):
+        return node.min_occurs > 0
+    return any(is_required(child) for child in node.children.values())
+
+
+def forced(path: str, always: frozenset) -> bool:
+    """True when ``path`` or an element below it is listed in ``always`` (so it must be emitted)."""
+    return path in always or any(a.startswith(path + "/") for a in always)
+
+
+def presence(node: object, var: str) -> list[str]:
+    """Python conditions (over struct ``var``) that are true when something inside ``node`` is present."""
+    if isinstance(node, B):
+        return [f"{var}.{node.attr}"]
+    if isinstance(node, F):
+        attr = amount_attrs(node.attr)[0] if node.kind == "A" else node.attr
+        return [f"{var}.{attr} is not None"]
+    conds: list[str] = []
+    for child in node.children.values():
+        conds.extend(presence(child, var))
+    return conds
 
 
 def amount_attrs(prefix: str) -> tuple[str, str]:

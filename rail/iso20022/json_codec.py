@@ -4,24 +4,25 @@
      "AppHdr": {...},                                   # optional head.001 header
      "FIToFICstmrCdtTrf": {"GrpHdr": {...}, "CdtTrfTxInf": [{...}]}}
 
-Rules (docs/iso20022.md has the full description): leaves are JSON strings (dates and date-times in ISO 8601,
-NbOfTxs as a string as in the XSD), booleans are JSON booleans, an amount is {"Ccy": "PKR", "Amt": "2500.00"}
-with the amount as a decimal string (never a JSON number: no binary floats near money), repeated blocks
-(CdtTrfTxInf, TxInfAndSts, Rpt ...) are arrays, every other element is an object. Unknown keys are ignored,
-like unknown optional XML elements. The message type is detected from the root key (or MsgDefIdr).
+Leaves are JSON strings (ISO 8601 dates and date-times; NbOfTxs is a string as in the XSD), booleans are JSON
+booleans, an amount is {"Ccy": "PKR", "Amt": "2500.00"} with the amount as a decimal string (never a JSON
+number: no binary floats near money), repeated blocks (CdtTrfTxInf, TxInfAndSts, Rpt ...) are arrays, every
+other element is an object. Unknown keys are ignored, like unknown optional XML elements.
+
+Speed: from the ``_spec`` tables we derive, once at import, msgspec Struct types mirroring the ISO tree (so
+msgspec checks JSON types and mandatory elements in C, with a JSON path in its error) and generated
+functions that flatten those into the message structs and back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import msgspec
 
 from . import _spec
-from ._values import (
-    format_amount, format_datetime, parse_amount, parse_bool, parse_currency, parse_date,
-    parse_datetime,
-)
+from ._values import PKT, format_amount, format_bool, format_datetime, parse_amount, parse_currency
 from .errors import MessageRejected
 from .structs import AppHdr
 
@@ -30,269 +31,277 @@ HEADER_KEY = "AppHdr"
 AMOUNT_KEY = "Amt"
 CCY_KEY = "Ccy"
 _ERROR_TEXT_MAX = 350
-# Characters XML 1.0 cannot carry: a JSON message must stay forwardable as XML.
-_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Characters XML 1.0 cannot carry, as JSON escapes (an odd number of backslashes before them) or raw UTF-8:
+# a JSON message must stay forwardable as XML.
+_NOT_XML_CHAR_RE = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\(?:u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])|u[dD][89a-fA-F][0-9a-fA-F]{2}|u[fF]{3}[eEfF]|[bf])"
+    rb"|\xef\xbf[\xbe\xbf]"
+)
 
-_json_decoder = msgspec.json.Decoder()
-_json_encoder = msgspec.json.Encoder()
+
+class Amount(msgspec.Struct, frozen=True):
+    Ccy: str
+    Amt: str
 
 
-class _Leaf:
-    __slots__ = ("attr", "kind", "path", "ccy_attr")
+_LEAF_TYPES = {"T": str, "DT": dt.datetime, "D": dt.date, "B": bool, "A": Amount}
 
-    def __init__(self, item: _spec.F, path: str) -> None:
-        self.kind, self.path = item.kind, path
-        if item.kind == "A":
-            self.attr, self.ccy_attr = _spec.amount_attrs(item.attr)
+
+def _struct_for(node: _spec.Tree, name: str) -> type:
+    fields = []
+    rename = {}
+    for child_name, child in node.children.items():
+        field_name = child_name if _IDENTIFIER_RE.match(child_name) else "f_" + re.sub(r"\W", "_", child_name)
+        if field_name != child_name:
+            rename[field_name] = child_name
+        if isinstance(child, _spec.F):
+            typ = _LEAF_TYPES[child.kind]
+        elif isinstance(child, _spec.B):
+            typ = list[_struct_for(_spec.element_tree(child.items), f"{name}_{child_name}")]
         else:
-            self.attr, self.ccy_attr = item.attr, None
-
-
-class _Block:
-    __slots__ = ("block", "node", "required", "path")
-
-    def __init__(self, block: _spec.B, node: dict, required: frozenset, path: str) -> None:
-        self.block, self.node, self.required, self.path = block, node, required, path
-
-
-def _compile(items: tuple, base: str) -> tuple[dict, frozenset]:
-    """Trie keyed by element names: value is a sub-trie dict, a _Leaf or a _Block."""
-    root: dict = {}
-    required = set()
-    for item in items:
-        if isinstance(item, _spec.F) and item.kind == "C":
-            continue
-        parts = item.path.split("/")
-        node = root
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        full = f"{base}{item.path}"
-        if isinstance(item, _spec.B):
-            sub, sub_required = _compile(item.items, full + "/")
-            node[parts[-1]] = _Block(item, sub, sub_required, full)
+            typ = _struct_for(child, f"{name}_{child_name}")
+        if _spec.is_required(child):
+            fields.append((field_name, typ))
         else:
-            leaf = _Leaf(item, full)
-            node[parts[-1]] = leaf
-            if item.req:
-                required.add(leaf.attr)
-                if leaf.ccy_attr:
-                    required.add(leaf.ccy_attr)
-    return root, frozenset(required)
+            fields.append((field_name, typ | None, None))
+    return msgspec.defstruct(name, fields, kw_only=True, omit_defaults=True, rename=rename or None,
+                             frozen=True)
 
 
-class _Compiled:
-    __slots__ = ("spec", "node", "required", "attr_paths", "tree")
+def _field(name: str) -> str:
+    return name if _IDENTIFIER_RE.match(name) else "f_" + re.sub(r"\W", "_", name)
+
+
+# --------------------------------------------------------------------------- generated flatten / build
+
+
+def _gen_flatten(node: _spec.Tree, src: str, dst: str, base: str, lines: list[str], depth: int,
+                 helpers: dict, prefix: str) -> None:
+    pad = "    " * depth
+    for name, child in node.children.items():
+        path = f"{base}{name}"
+        value = f"{src}.{_field(name)}"
+        if isinstance(child, _spec.B):
+            fn = f"flat_{len(helpers)}"
+            helpers[fn] = child
+            source = value if _spec.is_required(child) else f"({value} or ())"
+            lines.append(f"{pad}{dst}[{child.attr!r}] = [{fn}_cls(**{fn}(it, sub)) for it in {source}]")
+        elif isinstance(child, _spec.F):
+            _gen_leaf(child, value, dst, path, pad, lines)
+        else:
+            var = f"g{depth}_{len(lines)}"
+            lines.append(f"{pad}{var} = {value}")
+            if _spec.is_required(child):
+                _gen_flatten(child, var, dst, path + "/", lines, depth, helpers, prefix)
+            else:
+                lines.append(f"{pad}if {var} is not None:")
+                _gen_flatten(child, var, dst, path + "/", lines, depth + 1, helpers, prefix)
+
+
+def _gen_leaf(item: _spec.F, value: str, dst: str, path: str, pad: str, lines: list[str]) -> None:
+    inner = pad if item.req else pad + "    "
+    lines.append(f"{pad}v = {value}")
+    if not item.req:
+        lines.append(f"{pad}if v is not None:")
+    if item.kind == "A":
+        amount, ccy = _spec.amount_attrs(item.attr)
+        lines.append(f"{inner}{dst}[{amount!r}], below = amount(v.Amt, {path + '/' + AMOUNT_KEY!r})")
+        lines.append(f"{inner}{dst}[{ccy!r}] = currency(v.Ccy, {path + '/' + CCY_KEY!r})")
+        lines.append(f"{inner}if below:")
+        lines.append(f"{inner}    sub.append({path!r})")
+    elif item.kind == "DT":
+        lines.append(f"{inner}{dst}[{item.attr!r}] = v if v.tzinfo is not None else v.replace(tzinfo=PKT)")
+    else:
+        lines.append(f"{inner}{dst}[{item.attr!r}] = v")
+
+
+def _compile_flatten(items: tuple, name: str, base: str, namespace: dict) -> str:
+    helpers: dict = {}
+    lines = [f"def {name}(m, sub):", "    o = {}"]
+    _gen_flatten(_spec.element_tree(items), "m", "o", base, lines, 1, helpers, name)
+    lines.append("    return o")
+    source = "\n".join(lines) + "\n"
+    for fn, block in helpers.items():
+        full_fn = f"{name}_{fn}"
+        source = source.replace(f"{fn}_cls(**{fn}(", f"{full_fn}_cls(**{full_fn}(")
+        namespace[f"{full_fn}_cls"] = block.cls
+        source += _compile_flatten(block.items, full_fn, f"{base}{block.path}/", namespace)
+    return source
+
+
+def _gen_build(node: _spec.Tree, src: str, dst: str, always: frozenset, base: str, lines: list[str],
+               depth: int, blocks: dict) -> None:
+    pad = "    " * depth
+    for name, child in node.children.items():
+        path = f"{base}{name}"
+        if isinstance(child, _spec.B):
+            fn = f"build_{len(blocks)}"
+            blocks[fn] = child
+            lines.append(f"{pad}{dst}[{name!r}] = [{fn}(it) for it in {src}.{child.attr}]")
+        elif isinstance(child, _spec.F):
+            attr = _spec.amount_attrs(child.attr)[0] if child.kind == "A" else child.attr
+            inner = pad if child.req else pad + "    "
+            if not child.req:
+                lines.append(f"{pad}if {src}.{attr} is not None:")
+            if child.kind == "A":
+                ccy = _spec.amount_attrs(child.attr)[1]
+                expr = f"{{'Ccy': {src}.{ccy}, 'Amt': format_amount({src}.{attr})}}"
+            else:
+                expr = {"T": "{}", "DT": "format_datetime({})", "D": "{}.isoformat()", "B": "{}"}[child.kind]
+                expr = expr.format(f"{src}.{attr}")
+            lines.append(f"{inner}{dst}[{name!r}] = {expr}")
+        else:
+            var = f"d{depth}_{len(lines)}"
+            required = _spec.forced(path, always) or _spec.is_required(child)
+            inner_pad = pad
+            if not required:
+                lines.append(f"{pad}if {' or '.join(_spec.presence(child, src))}:")
+                inner_pad = pad + "    "
+            lines.append(f"{inner_pad}{var} = {dst}[{name!r}] = {{}}")
+            _gen_build(child, src, var, always, path + "/", lines, len(inner_pad) // 4, blocks)
+
+
+def _compile_build(items: tuple, always: frozenset, name: str) -> str:
+    blocks: dict = {}
+    lines = [f"def {name}(m):", "    o = {}"]
+    _gen_build(_spec.element_tree(items), "m", "o", always, "", lines, 1, blocks)
+    lines.append("    return o")
+    source = "\n".join(lines) + "\n"
+    for fn, block in blocks.items():
+        full_fn = f"{name}_{fn}"
+        source = source.replace(f"[{fn}(it)", f"[{full_fn}(it)")
+        source += _compile_build(block.items, block.always, full_fn)
+    return source
+
+
+def _amount(text: str, path: str) -> tuple[int, bool]:
+    try:
+        return parse_amount(text)
+    except ValueError as exc:
+        raise _reject(f"{path}: {exc}: {text[:40]!r}", path) from None
+
+
+def _currency(text: str, path: str) -> str:
+    try:
+        return parse_currency(text)
+    except ValueError as exc:
+        raise _reject(f"{path}: {exc}: {text[:40]!r}", path) from None
+
+
+class _Codec:
+    __slots__ = ("spec", "flatten", "build")
 
     def __init__(self, spec: _spec.MsgSpec) -> None:
         self.spec = spec
-        self.node, self.required = _compile(spec.items, spec.root + "/")
-        self.attr_paths = {}
-        _collect_paths(spec.items, spec.root + "/", self.attr_paths)
+        tag = spec.msg_type.replace(".", "_")
+        namespace = {"amount": _amount, "currency": _currency, "PKT": PKT, "format_amount": format_amount,
+                     "format_datetime": format_datetime, "format_bool": format_bool}
+        source = _compile_flatten(spec.items, f"flatten_{tag}", spec.root + "/", namespace)
+        source += _compile_build(spec.items, spec.always, f"build_{tag}")
+        exec(compile(source, f"<json_codec {spec.msg_type}>", "exec"), namespace)  # noqa: S102 - static tables
+        self.flatten = namespace[f"flatten_{tag}"]
+        self.build = namespace[f"build_{tag}"]
 
 
-def _collect_paths(items: tuple, base: str, out: dict) -> None:
-    for item in items:
-        if isinstance(item, _spec.B):
-            _collect_paths(item.items, f"{base}{item.path}/", out)
-        elif item.kind == "A":
-            amount, ccy = _spec.amount_attrs(item.attr)
-            out[amount], out[ccy] = f"{base}{item.path}/{AMOUNT_KEY}", f"{base}{item.path}/{CCY_KEY}"
-        elif item.kind != "C":
-            out[item.attr] = f"{base}{item.path}"
+_CODECS = {spec.root: _Codec(spec) for spec in _spec.MESSAGE_SPECS}
+_CODECS_BY_CLASS = {codec.spec.cls: codec for codec in _CODECS.values()}
+_HEAD_CODEC = _Codec(_spec.HEAD001)
 
-
-_COMPILED = {spec.root: _Compiled(spec) for spec in _spec.MESSAGE_SPECS}
-_HEAD = _Compiled(_spec.HEAD001)
+_ROOT_FIELDS = {spec.root: _field(spec.root) for spec in _spec.MESSAGE_SPECS}
+_Envelope = msgspec.defstruct(
+    "JsonEnvelope",
+    [(MSG_DEF_KEY, str | None, None), (HEADER_KEY, _struct_for(_spec.element_tree(_spec.HEAD001.items), "J_head")
+                                       | None, None)]
+    + [(_ROOT_FIELDS[spec.root], _struct_for(_spec.element_tree(spec.items), "J_" + spec.msg_type.replace(".", "_"))
+        | None, None) for spec in _spec.MESSAGE_SPECS],
+    kw_only=True,
+    frozen=True,
+    rename={field: root for root, field in _ROOT_FIELDS.items() if field != root} or None,
+)
+_decoder = msgspec.json.Decoder(_Envelope)
+_encoder = msgspec.json.Encoder()
 
 
 def _reject(description: str, location: str | None, related: str | None = None) -> MessageRejected:
     return MessageRejected("FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX], related)
 
 
-def _text(value: object, path: str) -> str:
-    if value.__class__ is not str:
-        raise _reject(f"{path}: expected a JSON string, got {_json_type(value)}", path)
-    if _NOT_XML_CHAR.search(value):
-        raise _reject(f"{path}: control character not allowed", path)
-    return value
-
-
-def _json_type(value: object) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number",
-            type(None): "null"}.get(value.__class__, value.__class__.__name__)
-
-
-def _walk(obj: object, node: dict, out: dict, path: str, sub_paisa: list[str]) -> None:
-    if obj.__class__ is not dict:
-        raise _reject(f"{path}: expected a JSON object, got {_json_type(obj)}", path)
-    for key, value in obj.items():
-        entry = node.get(key)
-        if entry is None:
-            continue
-        cls = entry.__class__
-        if cls is dict:
-            _walk(value, entry, out, f"{path}/{key}", sub_paisa)
-        elif cls is _Leaf:
-            _leaf(entry, value, out, sub_paisa)
-        else:
-            if value.__class__ is not list:
-                raise _reject(f"{entry.path}: expected a JSON array, got {_json_type(value)}", entry.path)
-            items = out[entry.block.attr] = []
-            for element in value:
-                item: dict = {}
-                _walk(element, entry.node, item, entry.path, sub_paisa)
-                missing = entry.required - item.keys()
-                if missing:
-                    where = _missing_path(entry.block.items, entry.path + "/", missing)
-                    raise _reject(f"mandatory element missing: {where}", where)
-                items.append(entry.block.cls(**item))
-
-
-def _leaf(entry: _Leaf, value: object, out: dict, sub_paisa: list[str]) -> None:
-    kind = entry.kind
-    try:
-        if kind == "T":
-            out[entry.attr] = _text(value, entry.path)
-        elif kind == "B":
-            if value.__class__ is not bool:
-                raise _reject(f"{entry.path}: expected a JSON boolean, got {_json_type(value)}", entry.path)
-            out[entry.attr] = value
-        elif kind == "A":
-            if value.__class__ is not dict:
-                raise _reject(f"{entry.path}: expected an object {{\"Ccy\", \"Amt\"}}, got {_json_type(value)}",
-                              entry.path)
-            amount = value.get(AMOUNT_KEY)
-            if amount is not None:
-                paisa, below_paisa = parse_amount(_text(amount, f"{entry.path}/{AMOUNT_KEY}"))
-                out[entry.attr] = paisa
-                if below_paisa:
-                    sub_paisa.append(entry.path)
-            ccy = value.get(CCY_KEY)
-            if ccy is not None:
-                out[entry.ccy_attr] = parse_currency(_text(ccy, f"{entry.path}/{CCY_KEY}"))
-        elif kind == "DT":
-            out[entry.attr] = parse_datetime(_text(value, entry.path))
-        elif kind == "D":
-            out[entry.attr] = parse_date(_text(value, entry.path))
-        else:
-            out[entry.attr] = parse_bool(_text(value, entry.path))
-    except ValueError as exc:
-        raise _reject(f"{entry.path}: {exc}", entry.path) from None
-
-
-def _missing_path(items: tuple, base: str, missing: frozenset | set) -> str:
-    for item in items:
-        if isinstance(item, _spec.F) and item.kind != "C":
-            attrs = _spec.amount_attrs(item.attr) if item.kind == "A" else (item.attr,)
-            if missing.intersection(attrs):
-                return f"{base}{item.path}"
-    return base.rstrip("/")
-
-
-def _build(compiled: _Compiled, obj: object, related: str | None):
-    out: dict = {}
-    sub_paisa: list[str] = []
-    try:
-        _walk(obj, compiled.node, out, compiled.spec.root, sub_paisa)
-        missing = compiled.required - out.keys()
-        if missing:
-            where = _missing_path(compiled.spec.items, compiled.spec.root + "/", missing)
-            raise _reject(f"mandatory element missing: {where}", where)
-        for item in compiled.spec.items:
-            if isinstance(item, _spec.B) and item.min_occurs and not out.get(item.attr):
-                where = f"{compiled.spec.root}/{item.path}"
-                raise _reject(f"mandatory element missing: {where}", where)
-    except MessageRejected as exc:
-        exc.related_ref = exc.related_ref or related or _related_ref(out)
-        raise
-    if sub_paisa:
-        out["sub_paisa_amounts"] = tuple(sub_paisa)
-    return compiled.spec.cls(**out)
-
-
-def _related_ref(fields: dict) -> str | None:
-    for attr in ("msg_id", "assgnmt_id", "biz_msg_idr"):
-        value = fields.get(attr)
-        if value is not None:
-            return value
-    return None
+def _json_path(message: str) -> str | None:
+    """msgspec's '... - at `$.FIToFICstmrCdtTrf.CdtTrfTxInf[0].PmtId`' -> 'FIToFICstmrCdtTrf/CdtTrfTxInf/PmtId'."""
+    marker = message.rfind("- at `$")
+    if marker < 0:
+        return None
+    raw = message[marker + 7 :].rstrip("`")
+    return re.sub(r"\[\d+\]", "", raw).strip(".").replace(".", "/") or "$"
 
 
 def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
+    if (b"\\" in body or b"\xef\xbf" in body) and _NOT_XML_CHAR_RE.search(body):
+        raise _reject("JSON string holds a character XML 1.0 cannot carry (control character, lone surrogate, "
+                      "U+FFFE/U+FFFF)", None)
     try:
-        doc = _json_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _reject(f"not valid JSON: {exc}", None) from None
-    if doc.__class__ is not dict:
-        raise _reject(f"top level must be a JSON object, got {_json_type(doc)}", "$")
-    roots = [key for key in doc if key in _COMPILED]
+        envelope = _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        raise _reject(f"wrong JSON type or missing element: {text}", _json_path(text)) from None
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
+        raise _reject(f"not valid JSON: {str(exc)[:200]}", None) from None
+    roots = [root for root, field in _ROOT_FIELDS.items() if getattr(envelope, field) is not None]
     if len(roots) != 1:
-        raise _reject("JSON must hold exactly one message root key (e.g. \"FIToFICstmrCdtTrf\"), found "
+        raise _reject(f"JSON must hold exactly one message root key (e.g. \"FIToFICstmrCdtTrf\"), found "
                       f"{len(roots)}", "$")
-    compiled = _COMPILED[roots[0]]
+    codec = _CODECS[roots[0]]
     header = None
-    if HEADER_KEY in doc:
-        header = _build(_HEAD, doc[HEADER_KEY], None)
+    if envelope.AppHdr is not None:
+        header = _flat(_HEAD_CODEC, envelope.AppHdr, None)
     related = header.biz_msg_idr if header else None
-    declared = doc.get(MSG_DEF_KEY)
-    if declared is not None and declared != compiled.spec.msg_type:
-        raise _reject(f"{MSG_DEF_KEY} {declared!r} does not match root {compiled.spec.root} "
-                      f"({compiled.spec.msg_type})", MSG_DEF_KEY, related)
-    if header is not None and header.msg_def_idr != compiled.spec.msg_type:
-        raise _reject(f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match {compiled.spec.msg_type}",
+    declared = envelope.MsgDefIdr
+    if declared is not None and declared != codec.spec.msg_type:
+        raise _reject(f"{MSG_DEF_KEY} {declared!r} does not match root {codec.spec.root} ({codec.spec.msg_type})",
+                      MSG_DEF_KEY, related)
+    if header is not None and header.msg_def_idr != codec.spec.msg_type:
+        raise _reject(f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match {codec.spec.msg_type}",
                       "AppHdr/MsgDefIdr", related)
-    return _build(compiled, doc[roots[0]], related), compiled.spec.msg_type, header
+    message = _flat(codec, getattr(envelope, _ROOT_FIELDS[roots[0]]), related)
+    return message, codec.spec.msg_type, header
 
 
-# --------------------------------------------------------------------------- encoding
+def _flat(codec: _Codec, obj, related: str | None):
+    sub: list[str] = []
+    try:
+        fields = codec.flatten(obj, sub)
+    except MessageRejected as exc:
+        exc.related_ref = related or _related_ref(obj)
+        raise
+    for item in codec.spec.items:
+        if isinstance(item, _spec.B) and item.min_occurs and not fields.get(item.attr):
+            where = f"{codec.spec.root}/{item.path}"
+            raise _reject(f"mandatory element missing: {where}", where, related)
+    if sub:
+        fields["sub_paisa_amounts"] = tuple(sub)
+    return codec.spec.cls(**fields)
 
 
-def _to_tree(msg, items: tuple, always: frozenset, prefix: str) -> dict:
-    out: dict = {}
-    for item in items:
-        if isinstance(item, _spec.B):
-            values = getattr(msg, item.attr)
-            parts = item.path.split("/")
-            target = _ensure(out, parts[:-1])
-            target[parts[-1]] = [_to_tree(v, item.items, item.always, "") for v in values]
-            continue
-        if item.kind == "C":
-            continue
-        if item.kind == "A":
-            amount_attr, ccy_attr = _spec.amount_attrs(item.attr)
-            paisa = getattr(msg, amount_attr)
-            if paisa is None:
-                continue
-            value: object = {CCY_KEY: getattr(msg, ccy_attr), AMOUNT_KEY: format_amount(paisa)}
-        else:
-            value = getattr(msg, item.attr)
-            if value is None:
-                continue
-            if item.kind == "DT":
-                value = format_datetime(value)
-            elif item.kind == "D":
-                value = value.isoformat()
-        parts = item.path.split("/")
-        _ensure(out, parts[:-1])[parts[-1]] = value
-    for path in always:
-        _ensure(out, path.split("/"))
-    return out
-
-
-def _ensure(out: dict, parts: list[str]) -> dict:
-    node = out
-    for part in parts:
-        node = node.setdefault(part, {})
-    return node
+def _related_ref(obj) -> str | None:
+    for group, leaf in (("GrpHdr", "MsgId"), ("Assgnmt", "MsgId"), ("Assgnmt", "Id")):
+        value = getattr(getattr(obj, group, None), leaf, None)
+        if isinstance(value, str):
+            return value[:35]
+    return None
 
 
 def encode_json(msg, header=None) -> bytes:
-    spec = _spec.SPEC_BY_CLASS[msg.__class__]
-    doc: dict = {MSG_DEF_KEY: spec.msg_type}
+    codec = _CODECS_BY_CLASS[msg.__class__]
+    doc: dict = {MSG_DEF_KEY: codec.spec.msg_type}
     if header is not None:
-        doc[HEADER_KEY] = _to_tree(header, _spec.HEAD001.items, _spec.HEAD001.always, "")
-    doc[spec.root] = _to_tree(msg, spec.items, spec.always, "")
-    return _json_encoder.encode(doc)
+        doc[HEADER_KEY] = _HEAD_CODEC.build(header)
+    doc[codec.spec.root] = codec.build(msg)
+    return _encoder.encode(doc)
 
 
-__all__ = ["decode_json", "encode_json"]
+def generated_source(msg_type: str) -> str:
+    spec = _spec.SPEC_BY_TYPE[msg_type]
+    tag = spec.msg_type.replace(".", "_")
+    return (_compile_flatten(spec.items, f"flatten_{tag}", spec.root + "/", {})
+            + _compile_build(spec.items, spec.always, f"build_{tag}"))

@@ -186,7 +186,9 @@ def _pacs008(m: s.Pacs008, k: _Checker) -> None:
         names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
         k.text(t.dbtr_nm, b + "Dbtr/Nm", MAX140, missing_code=names_code[0])
         k.text(t.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=names_code[1])
-        if t.dbtr_prvt_id_othr_schme_nm_cd == c.NIDN and not cnic_is_valid(t.dbtr_prvt_id_othr_id or ""):
+        if t.dbtr_prvt_id_othr_schme_nm_cd is not None and t.dbtr_prvt_id_othr_id is None:
+            k.add(c.BE16, b + "Dbtr/Id/PrvtId/Othr/Id", f"{b}Dbtr/Id/PrvtId/Othr/Id is missing")
+        elif t.dbtr_prvt_id_othr_schme_nm_cd == c.NIDN and not cnic_is_valid(t.dbtr_prvt_id_othr_id or ""):
             k.add(c.BE16, b + "Dbtr/Id/PrvtId/Othr/Id", f"{b}Dbtr/Id/PrvtId/Othr/Id is not a 13-digit CNIC")
         k.iban(t.dbtr_acct_iban, b + "DbtrAcct/Id/IBAN", missing_code=c.AC02)
         k.iban(t.cdtr_acct_iban, b + "CdtrAcct/Id/IBAN", missing_code=c.AC03)
@@ -196,6 +198,8 @@ def _pacs008(m: s.Pacs008, k: _Checker) -> None:
 
 
 def _original_ids(t, base: str, k: _Checker, *, uetr: bool = True) -> None:
+    if (t.orgnl_msg_id is None) != (t.orgnl_msg_nm_id is None):
+        k.add(c.FF01, base + "OrgnlGrpInf", f"{base}OrgnlGrpInf needs both OrgnlMsgId and OrgnlMsgNmId")
     k.text(t.orgnl_msg_id, base + "OrgnlGrpInf/OrgnlMsgId", MAX35)
     k.text(t.orgnl_instr_id, base + "OrgnlInstrId", MAX35)
     k.text(t.orgnl_end_to_end_id, base + "OrgnlEndToEndId", MAX35, missing_code=c.FF08, code=c.FF08)
@@ -332,8 +336,10 @@ def _pain013(m: s.Pain013, k: _Checker) -> None:
         k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
         k.iban(p.dbtr_acct_iban, "PmtInf/DbtrAcct/Id/IBAN", missing_code=None)
         k.proxy(p.dbtr_acct_prxy_tp_cd, p.dbtr_acct_prxy_id, "PmtInf/DbtrAcct/Prxy")
-        if p.dbtr_acct_iban is None and p.dbtr_acct_prxy_id is None:
-            k.add(c.AC02, "PmtInf/DbtrAcct", "PmtInf/DbtrAcct (IBAN or Raast ID proxy) is missing")
+        if p.dbtr_acct_iban is None and p.dbtr_acct_prxy_id is not None:
+            # CashAccount38 needs Id whenever the account is given: resolve the Raast ID (acmt.023) first.
+            k.add(c.AC02, "PmtInf/DbtrAcct/Id/IBAN", "PmtInf/DbtrAcct/Id/IBAN is missing (a proxy alone "
+                  "is not a valid DbtrAcct)")
         k.iban(p.cdtr_acct_iban, b + "CdtrAcct/Id/IBAN", missing_code=c.AC03)
         k.text(p.rmt_inf_ustrd, b + "RmtInf/Ustrd", MAX140)
 
@@ -367,6 +373,8 @@ def _admi004(m: s.Admi004, k: _Checker) -> None:
 def _camt054(m: s.Camt054, k: _Checker) -> None:
     k.text(m.msg_id, "GrpHdr/MsgId", MAX35)
     for n in m.ntfctn:
+        if n.acct_iban is None and n.acct_othr_id is None:
+            k.add(c.AC01, "Ntfctn/Acct/Id", "Ntfctn/Acct/Id (IBAN or Othr/Id) is missing")
         k.iban(n.acct_iban, "Ntfctn/Acct/Id/IBAN", missing_code=None)
         k.amount(m, n.amount_paisa, n.currency, "Ntfctn/Ntry/Amt", check_limit=False)
         k.code_in(n.cdt_dbt_ind, ("CRDT", "DBIT"), "Ntfctn/Ntry/CdtDbtInd", "CreditDebitCode")

@@ -49,10 +49,11 @@ def _new_parser() -> etree.XMLParser:
 
 
 class _Leaf:
-    __slots__ = ("attr", "kind", "conv", "path", "ccy_attr")
+    __slots__ = ("attr", "kind", "conv", "path", "ccy_attr", "plain")
 
     def __init__(self, item: _spec.F, path: str) -> None:
         self.kind = item.kind
+        self.plain = item.kind == "T"
         self.path = path
         self.conv = _CONVERTERS.get(item.kind)
         if item.kind == "A":
@@ -105,13 +106,15 @@ def _compile(items: tuple, ns: str, base: str) -> tuple[_Node, frozenset]:
 
 
 class _Compiled:
-    __slots__ = ("spec", "root_tag", "node", "required", "attr_paths")
+    __slots__ = ("spec", "root_tag", "node", "required", "required_blocks", "attr_paths")
 
     def __init__(self, spec: _spec.MsgSpec, ns: str | None = None) -> None:
         ns = ns or spec.namespace
         self.spec = spec
         self.root_tag = f"{{{ns}}}{spec.root}"
         self.node, self.required = _compile(spec.items, ns, spec.root + "/")
+        self.required_blocks = tuple((item.attr, f"{spec.root}/{item.path}") for item in spec.items
+                                     if isinstance(item, _spec.B) and item.min_occurs)
         self.attr_paths = _attr_paths(spec.items, spec.root + "/")
 
 
@@ -130,6 +133,7 @@ def _attr_paths(items: tuple, base: str) -> dict[str, str]:
 
 
 _COMPILED = {spec.namespace: _Compiled(spec) for spec in _spec.MESSAGE_SPECS}
+_COMPILED_BY_DOCUMENT_TAG = {f"{{{ns}}}Document": compiled for ns, compiled in _COMPILED.items()}
 _HEAD_COMPILED: dict[str, _Compiled] = {}
 
 
@@ -147,67 +151,77 @@ def _reject(description: str, location: str | None = None, related_ref: str | No
 
 
 def _walk(top: etree._Element, compiled: _Compiled) -> dict:
-    """One pass over ``top``'s subtree; returns the converted top-level fields (blocks as lists)."""
+    """Converted top-level fields of ``top`` (blocks as lists of structs); only known subtrees are visited,
+    so the cost is bounded by the table, not by what the sender put in the message."""
     out: dict = {}
     sub_paisa: list[str] = []
-    node = compiled.node
-    cur = out
-    stack: list = []
-    walker = etree.iterwalk(top, events=("start", "end"))
-    next(walker)  # the root element itself
-    for event, el in walker:
-        if event == "start":
-            entry = node.children.get(el.tag)
-            stack.append((node, cur, entry))
-            if entry is None:
-                walker.skip_subtree()
-            elif entry.__class__ is _Leaf:
-                walker.skip_subtree()
-                if entry.attr in cur:
-                    continue  # a repeated element: the profile uses the first one
-                text = el.text
-                if text is None or (entry.kind != "T" and not text.strip()):
-                    continue  # empty: treated as absent (every ISO text type has minLength 1)
-                try:
-                    if entry.kind == "A":
-                        paisa, below_paisa = parse_amount(text)
-                        cur[entry.attr] = paisa
-                        if below_paisa:
-                            sub_paisa.append(entry.path)
-                        ccy = el.get("Ccy")
-                        if ccy is not None:
-                            cur[entry.ccy_attr] = parse_currency(ccy)
-                    elif entry.conv is None:
-                        cur[entry.attr] = text
-                    else:
-                        cur[entry.attr] = entry.conv(text)
-                except ValueError as exc:
-                    raise _reject(f"{entry.path}: {exc}: {text[:40]!r}", entry.path,
-                                  out.get(_spec.MSG_ID_ATTR)) from None
-            elif entry.__class__ is _Node:
-                if entry.count_attr is not None:
-                    cur[entry.count_attr] = cur.get(entry.count_attr, 0) + 1
-                node = entry
-            else:  # a repeated block: a fresh dict for this item
-                node = entry.node
-                cur = {}
-        else:
-            if not stack:
-                break  # the end of ``top`` itself
-            parent_node, parent_cur, entry = stack.pop()
-            if entry.__class__ is _BlockNode:
-                _close_block(entry, cur, parent_cur, out)
-            node, cur = parent_node, parent_cur
+    try:
+        _walk_into(top, compiled.node, out, sub_paisa)
+    except MessageRejected as exc:
+        exc.related_ref = exc.related_ref or _related_ref(out)
+        raise
     if sub_paisa:
         out["sub_paisa_amounts"] = tuple(sub_paisa)
     return out
 
 
-def _close_block(entry: _BlockNode, item: dict, parent: dict, out: dict) -> None:
+def _walk_into(el: etree._Element, node: _Node, cur: dict, sub_paisa: list[str]) -> None:
+    lookup = node.children.get
+    for child in el:
+        entry = lookup(child.tag)
+        if entry is None:
+            continue  # unknown optional element: ignored
+        cls = entry.__class__
+        if cls is _Leaf:
+            attr = entry.attr
+            if attr in cur:
+                continue  # a repeated element: the profile uses the first one
+            text = child.text
+            if text is None:
+                continue  # empty: treated as absent (every ISO text type has minLength 1)
+            if entry.plain:
+                cur[attr] = text
+            else:
+                _convert(entry, child, text, cur, sub_paisa)
+        elif cls is _Node:
+            if entry.count_attr is not None:
+                cur[entry.count_attr] = cur.get(entry.count_attr, 0) + 1
+            _walk_into(child, entry, cur, sub_paisa)
+        else:
+            item: dict = {}
+            _walk_into(child, entry.node, item, sub_paisa)
+            _close_block(entry, item, cur)
+
+
+def _convert(entry: _Leaf, el: etree._Element, text: str, cur: dict, sub_paisa: list[str]) -> None:
+    try:
+        if entry.kind == "A":
+            paisa, below_paisa = parse_amount(text)
+            cur[entry.attr] = paisa
+            if below_paisa:
+                sub_paisa.append(entry.path)
+            ccy = el.get("Ccy")
+            if ccy is not None:
+                cur[entry.ccy_attr] = parse_currency(ccy)
+        elif text.strip():
+            cur[entry.attr] = entry.conv(text)
+    except ValueError as exc:
+        raise _reject(f"{entry.path}: {exc}: {text[:40]!r}", entry.path) from None
+
+
+def _related_ref(fields: dict) -> str | None:
+    for attr in _spec.REFERENCE_ATTRS:
+        value = fields.get(attr)
+        if value is not None:
+            return value
+    return None
+
+
+def _close_block(entry: _BlockNode, item: dict, parent: dict) -> None:
     missing = entry.required - item.keys()
     if missing:
-        raise _reject(f"mandatory element missing: {_first_missing_path(entry, missing)}",
-                      _first_missing_path(entry, missing), out.get(_spec.MSG_ID_ATTR))
+        where = _first_missing_path(entry, missing)
+        raise _reject(f"mandatory element missing: {where}", where)
     parent.setdefault(entry.block.attr, []).append(entry.block.cls(**item))
 
 
@@ -219,23 +233,22 @@ def _first_missing_path(entry: _BlockNode, missing: frozenset | set) -> str:
 
 
 def _build(compiled: _Compiled, fields: dict):
-    missing = compiled.required - fields.keys()
-    for item in compiled.spec.items:
-        if isinstance(item, _spec.B) and item.min_occurs and item.attr not in fields:
-            raise _reject(f"mandatory element missing: {compiled.spec.root}/{item.path}",
-                          f"{compiled.spec.root}/{item.path}", fields.get(_spec.MSG_ID_ATTR))
-    if missing:
-        path = min((compiled.attr_paths[attr] for attr in missing), key=len)
-        raise _reject(f"mandatory element missing: {path}", path, fields.get(_spec.MSG_ID_ATTR))
-    return compiled.spec.cls(**fields)
+    if compiled.required.issubset(fields.keys()) and all(attr in fields for attr, _ in compiled.required_blocks):
+        return compiled.spec.cls(**fields)
+    for attr, path in compiled.required_blocks:
+        if attr not in fields:
+            raise _reject(f"mandatory element missing: {path}", path, _related_ref(fields))
+    path = min((compiled.attr_paths[attr] for attr in compiled.required - fields.keys()), key=len)
+    raise _reject(f"mandatory element missing: {path}", path, _related_ref(fields))
 
 
 def _precheck(body: bytes) -> None:
     if len(body) > BODY_BYTES_MAX:
         raise MessageRejected("FF01", f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise MessageRejected("FF01", "DOCTYPE/ENTITY declarations are not allowed in ISO 20022 messages")
-    if body.count(b"<") > ELEMENTS_MAX:
+    if b"<!DOCTYPE" in body:
+        raise MessageRejected("FF01", "DOCTYPE declarations (DTDs, entities) are not allowed in ISO 20022 messages")
+    # Every element costs at least 4 bytes ("<a/>"), so only bodies this large can exceed the element limit.
+    if len(body) > 4 * ELEMENTS_MAX and body.count(b"<") > ELEMENTS_MAX:
         raise MessageRejected("FF01", f"more than {ELEMENTS_MAX} elements")
 
 
@@ -259,6 +272,11 @@ def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
     """Bytes -> (message struct, msg_type, header). Accepts a bare Document or an envelope holding
     AppHdr + Document (any envelope element name, e.g. the SWIFT-style ``RequestPayload``)."""
     root = parse(body)
+    compiled = _COMPILED_BY_DOCUMENT_TAG.get(root.tag)
+    if compiled is not None and len(root) == 1:
+        element = root[0]
+        if element.tag == compiled.root_tag:  # the common case: a bare Document of a supported type
+            return _build(compiled, _walk(element, compiled)), compiled.spec.msg_type, None
     header = None
     document = root
     tag = root.tag

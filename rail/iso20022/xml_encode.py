@@ -26,47 +26,7 @@ def esc_attr(text: str) -> str:
     return esc(text).replace('"', "&quot;")
 
 
-class _Tree:
-    """Ordered element tree of one table: name -> _Tree | F | B."""
-
-    def __init__(self) -> None:
-        self.children: dict[str, object] = {}
-
-
-def _tree(items: tuple) -> _Tree:
-    root = _Tree()
-    for item in items:
-        if isinstance(item, _spec.F) and item.kind == "C":
-            continue
-        parts = item.path.split("/")
-        node = root
-        for part in parts[:-1]:
-            node = node.children.setdefault(part, _Tree())
-        node.children[parts[-1]] = item
-    return root
-
-
-def _presence(node: object, var: str) -> list[str]:
-    if isinstance(node, _spec.B):
-        return [f"{var}.{node.attr}"]
-    if isinstance(node, _spec.F):
-        attr = _spec.amount_attrs(node.attr)[0] if node.kind == "A" else node.attr
-        return [f"{var}.{attr} is not None"]
-    conds: list[str] = []
-    for child in node.children.values():
-        conds.extend(_presence(child, var))
-    return conds
-
-
-def _is_required(node: object) -> bool:
-    if isinstance(node, _spec.F):
-        return node.req
-    if isinstance(node, _spec.B):
-        return node.min_occurs > 0
-    return any(_is_required(child) for child in node.children.values())
-
-
-def _emit(node: _Tree, var: str, always: frozenset, prefix: str, lines: list[str], depth: int) -> None:
+def _emit(node: _spec.Tree, var: str, always: frozenset, prefix: str, lines: list[str], depth: int) -> None:
     pad = "    " * depth
     for name, child in node.children.items():
         path = f"{prefix}{name}"
@@ -74,15 +34,15 @@ def _emit(node: _Tree, var: str, always: frozenset, prefix: str, lines: list[str
             item_var = f"it{depth}"
             lines.append(f"{pad}for {item_var} in {var}.{child.attr}:")
             lines.append(f"{pad}    a('<{name}>')")
-            _emit(_tree(child.items), item_var, child.always, "", lines, depth + 1)
+            _emit(_spec.element_tree(child.items), item_var, child.always, "", lines, depth + 1)
             lines.append(f"{pad}    a('</{name}>')")
         elif isinstance(child, _spec.F):
             _emit_leaf(name, child, var, pad, lines)
         else:
-            required = path in always or _is_required(child)
+            required = _spec.forced(path, always) or _spec.is_required(child)
             inner_pad = pad
             if not required:
-                lines.append(f"{pad}if {' or '.join(_presence(child, var))}:")
+                lines.append(f"{pad}if {' or '.join(_spec.presence(child, var))}:")
                 inner_pad = pad + "    "
             lines.append(f"{inner_pad}a('<{name}>')")
             _emit(child, var, always, path + "/", lines, len(inner_pad) // 4)
@@ -110,7 +70,7 @@ def _emit_leaf(name: str, item: _spec.F, var: str, pad: str, lines: list[str]) -
 
 def _generate(spec: _spec.MsgSpec) -> str:
     lines = [f"def encode_{spec.msg_type.replace('.', '_')}(m, a):"]
-    _emit(_tree(spec.items), "m", spec.always, "", lines, 1)
+    _emit(_spec.element_tree(spec.items), "m", spec.always, "", lines, 1)
     return "\n".join(lines) + "\n"
 
 

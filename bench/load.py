@@ -1,0 +1,249 @@
+"""Benchmark: the whole rail over real HTTP with XML, driven by the load harness, on this machine.
+
+    python bench/load.py [--rates 1000,2000] [--duration 15] [--warmup 3] [--instant-rate 5000]
+
+1. `rail serve` (journal fsynced) runs as its own process; the harness (8 simulated banks + the open-loop
+   load generator) runs in this one, over HTTP with XML messages, at each offered rate. Figures: achieved vs
+   offered rate, end-to-end p50/p99 measured from each payment's intended send time, late sends, timeouts,
+   and the reconciliation (every ACSC settled at the rail and credited in the banks' books).
+2. Same run, baseline: the harness against a trivial fake rail that answers every pacs.008 instantly with a
+   final pacs.002 ACSC (no inbox, no settlement), to show what the harness alone can offer. Reconciliation
+   does not apply there (nothing settles); the figures are the achieved send rate and late sends.
+
+Prints a rich table, then as its LAST line one JSON object with every figure and its same-run ratio.
+The machine has 2 cores shared with the rail and other work: runs are short and bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from participants import rundir  # noqa: E402
+from participants.cli import codec_factory  # noqa: E402
+from participants.harness import LoadConfig, LoadRun, Scenario, http_target, load_scenario  # noqa: E402
+
+TARGET_RATE_PER_S = 1_000
+TARGET_P99_MS = 250.0
+STRETCH_RATE_PER_S = 2_000
+HARNESS_TARGET_RATE_PER_S = 5_000
+SERVER_START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_healthy(url: str, timeout_s: float) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url + "/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy within {timeout_s} s")
+
+
+def start(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def run_load(url: str, admin_token: str, rate: float, duration: float, warmup: float,
+                   scenario: Scenario) -> rundir.RunSummary:
+    target = http_target(url, admin_token)
+    cfg = LoadConfig(rate_per_s=rate, duration_s=duration, warmup_s=warmup, seed=int(rate), banks=8,
+                     payment_timeout_s=30.0, scenario=scenario, rendering="xml",
+                     uetr_salt=secrets.randbits(128))
+    try:
+        result = await LoadRun(target, cfg, codec_factory("xml")).run()
+    finally:
+        await target.admin.close()
+    return result.summary
+
+
+def figures(s: rundir.RunSummary) -> dict:
+    e2e = s.latency_ms[rundir.STAGE_END_TO_END]
+    ans = s.latency_ms[rundir.STAGE_SUBMIT_ACTC]
+    return {
+        "offered_per_s": s.offered_rate_per_s, "achieved_per_s": s.achieved_rate_per_s,
+        "achieved_vs_offered": round(s.achieved_rate_per_s / s.offered_rate_per_s, 3) if s.offered_rate_per_s else 0,
+        "e2e_p50_ms": e2e.p50_ms, "e2e_p99_ms": e2e.p99_ms, "e2e_p999_ms": e2e.p999_ms, "e2e_max_ms": e2e.max_ms,
+        "answer_p99_ms": ans.p99_ms, "late_sends": s.late_sends,
+        "late_fraction": round(s.late_sends / max(1, s.payments_sent), 4), "timeouts": s.timeouts,
+        "payments": s.payments_offered, "counts_by_status": s.counts_by_status,
+        "reconciled": s.reconciliation.ok, "mismatches": len(s.reconciliation.mismatches),
+    }
+
+
+# ---- the instant-answer fake rail (baseline) ------------------------------------------------------------
+
+
+def instant_server(port: int) -> None:
+    """A rail that answers instantly: every pacs.008 gets 200 + a final pacs.002 ACSC; nothing settles."""
+    from aiohttp import web
+
+    from rail import iso20022
+
+    canned = iso20022.encode(iso20022.status_report(
+        msg_id="INSTANT0000000000000000001", tx_sts="ACSC", orgnl_msg_id="X", orgnl_end_to_end_id="X",
+        orgnl_uetr="00000000-0000-4000-8000-000000000000"), "xml")
+    balances = {"accounts": {}, "conserved": True}
+
+    async def messages(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=200, body=canned, content_type="application/xml")
+
+    async def inbox(request: web.Request) -> web.Response:
+        await asyncio.sleep(min(float(request.query.get("wait", "1")), 1.0))
+        return web.json_response({"messages": []})
+
+    async def participant(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"bic": body["bic"], "token": "instant-" + body["bic"]})
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response(balances)
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_get("/v1/inbox", inbox)
+    app.router.add_post("/v1/inbox/ack", ok)
+    app.router.add_post("/admin/participants", participant)
+    app.router.add_post("/admin/liquidity", ok)
+    app.router.add_get("/admin/balances", ok)
+    app.router.add_get("/healthz", ok)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# ---- main -----------------------------------------------------------------------------------------------
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    scenario = load_scenario(None)
+    out: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
+    data_dir = tempfile.mkdtemp(prefix="bench-load-")
+    rail = start([sys.executable, "-m", "rail", "serve", "--port", str(rail_port), "--data", data_dir,
+                  "--admin-token", admin_token])
+    url = f"http://127.0.0.1:{rail_port}"
+    try:
+        await wait_healthy(url, SERVER_START_TIMEOUT_S)
+        for rate in args.rates:
+            summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
+            out[f"http_xml_{int(rate)}"] = figures(summary)
+    finally:
+        stop(rail)
+    fake_port = free_port()
+    fake = start([sys.executable, str(Path(__file__).resolve()), "--instant-server", str(fake_port)])
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    try:
+        await wait_healthy(fake_url, SERVER_START_TIMEOUT_S)
+        summary = await run_load(fake_url, "instant", args.instant_rate, args.instant_duration, 1.0, scenario)
+        f = figures(summary)
+        sent_rate = summary.payments_sent / summary.duration_s
+        out["harness_instant"] = {
+            "offered_per_s": f["offered_per_s"], "sent_per_s": round(sent_rate, 1),
+            "finals_per_s": f["achieved_per_s"], "late_sends": f["late_sends"], "late_fraction": f["late_fraction"],
+            "answer_p99_ms": f["answer_p99_ms"], "e2e_p99_ms": f["e2e_p99_ms"],
+        }
+    finally:
+        stop(fake)
+    main_key = f"http_xml_{TARGET_RATE_PER_S}"
+    if main_key in out:
+        m = out[main_key]
+        out["ratios"] = {
+            "achieved_vs_target_rate": round(m["achieved_per_s"] / TARGET_RATE_PER_S, 3),
+            "p99_vs_target_p99": round(m["e2e_p99_ms"] / TARGET_P99_MS, 3),
+            "harness_capacity_vs_rail_rate": round(out["harness_instant"]["finals_per_s"] / max(1, m["achieved_per_s"]), 2),
+        }
+    out["ratios"] = {**out.get("ratios", {}),
+                     "harness_vs_target_5000": round(out["harness_instant"]["finals_per_s"] / HARNESS_TARGET_RATE_PER_S, 3)}
+    out["targets_met"] = {
+        "rail_1000_per_s_p99_250ms_reconciled": bool(
+            main_key in out and out[main_key]["achieved_vs_offered"] >= 0.98 and out[main_key]["e2e_p99_ms"] <= TARGET_P99_MS
+            and out[main_key]["reconciled"] and out[main_key]["timeouts"] == 0),
+        "harness_offers_5000_per_s": out["harness_instant"]["finals_per_s"] >= 0.98 * HARNESS_TARGET_RATE_PER_S,
+    }
+    return out
+
+
+def print_table(out: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="bench/load.py: rail over HTTP + XML, 8 simulated banks, open-loop load")
+    for col in ("run", "offered/s", "achieved/s", "p50 ms", "p99 ms", "late", "timeouts", "reconciled"):
+        table.add_column(col, justify="right")
+    for key, f in out.items():
+        if key.startswith("http_xml_"):
+            table.add_row(key, f"{f['offered_per_s']:,.0f}", f"{f['achieved_per_s']:,.0f}", f"{f['e2e_p50_ms']:.1f}",
+                          f"{f['e2e_p99_ms']:.1f}", str(f["late_sends"]), str(f["timeouts"]), str(f["reconciled"]))
+    h = out["harness_instant"]
+    table.add_row("harness vs instant fake", f"{h['offered_per_s']:,.0f}", f"{h['finals_per_s']:,.0f}", "",
+                  f"{h['e2e_p99_ms']:.1f}", str(h["late_sends"]), "", "n/a")
+    Console().print(table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default=f"{TARGET_RATE_PER_S},{STRETCH_RATE_PER_S}")
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--instant-rate", type=float, default=HARNESS_TARGET_RATE_PER_S)
+    parser.add_argument("--instant-duration", type=float, default=8.0)
+    parser.add_argument("--instant-server", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.instant_server is not None:
+        instant_server(args.instant_server)
+        return 0
+    args.rates = [float(r) for r in str(args.rates).split(",") if r.strip()]
+    try:
+        import uvloop
+
+        out = uvloop.run(bench(args))
+    except ImportError:
+        out = asyncio.run(bench(args))
+    print_table(out)
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""Property tests: hypothesis-generated messages of every type round-trip in both renderings and encode to
+XML that is valid against the official XSD; identifiers behave as specified."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+
+import rail.iso20022 as iso
+from rail.iso20022 import _spec
+
+XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "iso20022" / "xsd"
+
+# XML-safe text with markup characters, quotes, CR/LF and Urdu letters; ISO texts have minLength 1.
+TEXT_CHARS = st.sampled_from(list("abcXYZ019 &<>\"'-/.+:\r\n\t") + ["\u0639", "\u0644", "\u06cc", "\u00e9"])
+
+
+def text(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(TEXT_CHARS, min_size=1, max_size=max_size)
+
+
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ALNUM = UPPER + "0123456789"
+bic = st.builds(lambda a, b, c, d: a + b + c + d, st.text(ALNUM, min_size=4, max_size=4),
+                st.text(UPPER, min_size=2, max_size=2), st.text(ALNUM, min_size=2, max_size=2),
+                st.sampled_from(["", "XXX", "036"]))
+pk_iban = st.builds(iso.make_pk_iban, st.text(UPPER, min_size=4, max_size=4), st.text("0123456789", min_size=1,
+                                                                                       max_size=16))
+uetr = st.uuids(version=4).map(str)
+code4 = st.text(ALNUM, min_size=1, max_size=4)
+offsets = st.sampled_from([dt.timezone(dt.timedelta(hours=5)), dt.UTC, dt.timezone(dt.timedelta(hours=-3.5))])
+aware = st.builds(lambda d, tz: d.replace(tzinfo=tz),
+                  st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31)), offsets)
+dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31))
+paisa = st.integers(min_value=0, max_value=10**15)
+
+# Attribute name -> strategy, for values whose XSD type is a pattern or an enumeration.
+BY_ATTR = {
+    "currency": st.sampled_from(["PKR", "USD", "AED"]),
+    "orgnl_currency": st.just("PKR"),
+    "nb_of_txs": st.integers(0, 10**6).map(str),
+    "sttlm_mtd": st.sampled_from(["CLRG", "INDA", "INGA", "COVE"]),
+    "chrg_br": st.sampled_from(["SLEV", "DEBT", "CRED", "SHAR"]),
+    "cdt_dbt_ind": st.sampled_from(["CRDT", "DBIT"]),
+    "tx_cxl_sts": st.sampled_from(["RJCR", "ACCR", "PDCR"]),
+    "pmt_mtd": st.sampled_from(["TRF", "CHK"]),
+    "clr_sys_cd": st.text(ALNUM, min_size=1, max_size=3),  # ExternalCashClearingSystem1Code is Max3
+    "evt_cd": st.text(ALNUM + "abc", min_size=1, max_size=4),
+    "sts_rsn_addtl_inf": text(105),
+    "rtr_rsn_addtl_inf": text(105),
+    "cxl_rsn_addtl_inf": text(105),
+    "cxl_sts_rsn_addtl_inf": text(105),
+    "err_lctn": text(350),
+    "rsn_desc": text(350),
+    "addtl_data": text(500),
+    "rjctg_pty_rsn": text(35),
+}
+# XSD choices (exactly one alternative may be present): the second of each pair is dropped if both are set.
+CHOICES = [("svc_lvl_cd", "svc_lvl_prtry"), ("lcl_instrm_cd", "lcl_instrm_prtry"), ("clr_sys_cd", "clr_sys_prtry"),
+           ("sts_rsn_cd", "sts_rsn_prtry"), ("rtr_rsn_cd", "rtr_rsn_prtry"), ("cxl_rsn_cd", "cxl_rsn_prtry"),
+           ("cxl_sts_rsn_cd", "cxl_sts_rsn_prtry"), ("rsn_cd", "rsn_prtry"), ("dbtr_acct_iban", "dbtr_acct_othr_id"),
+           ("cdtr_acct_iban", "cdtr_acct_othr_id"), ("acct_iban", "acct_othr_id")]
+
+
+def leaf_strategy(attr: str, kind: str) -> st.SearchStrategy:
+    if attr in BY_ATTR:
+        return BY_ATTR[attr]
+    if kind == "DT":
+        return aware
+    if kind == "D":
+        return dates
+    if kind == "B":
+        return st.booleans()
+    if attr.endswith(("bicfi", "any_bic")):
+        return bic
+    if attr.endswith("iban"):
+        return pk_iban
+    if attr.endswith("uetr"):
+        return uetr
+    if attr.endswith(("_cd", "_sts", "sts_conf", "grp_sts")) or attr in ("tx_sts",):
+        return code4
+    if attr.endswith(("_nm", "ustrd", "prxy_id")):
+        return text(140)
+    return text(35)
+
+
+def struct_strategy(cls: type, items: tuple) -> st.SearchStrategy:
+    fields: dict[str, st.SearchStrategy] = {}
+    for item in items:
+        if isinstance(item, _spec.B):
+            fields[item.attr] = st.lists(struct_strategy(item.cls, item.items), min_size=max(item.min_occurs, 0),
+                                         max_size=2)
+        elif item.kind == "C":
+            continue
+        elif item.kind == "A":
+            amount_attr, ccy_attr = _spec.amount_attrs(item.attr)
+            fields[amount_attr] = paisa if item.req else st.none() | paisa
+            fields[ccy_attr] = leaf_strategy(ccy_attr, "T")
+        else:
+            strategy = leaf_strategy(item.attr, item.kind)
+            fields[item.attr] = strategy if item.req else st.none() | strategy
+    return st.fixed_dictionaries(fields).map(lambda values: cls(**_fix_choices(values)))
+
+
+def _fix_choices(values: dict) -> dict:
+    """Make generated values respect the XSD's co-occurrence rules, which the encoder leaves to its caller
+    (and ``validate`` checks on inbound messages). Only keys the struct has are touched."""
+
+    def clear(*keys: str) -> None:
+        for key in keys:
+            if key in values:
+                values[key] = None
+
+    for prefix in ("dbtr_acct_", "cdtr_acct_", "acct_", "orgnl_acct_"):
+        if values.get(prefix + "prxy_id") is None:
+            clear(prefix + "prxy_tp_cd")  # ProxyAccountIdentification1/Id is mandatory
+    for prefix in ("dbtr_acct_", "cdtr_acct_"):  # CashAccount38/Id is mandatory when the account is given
+        if values.get(prefix + "iban") is None and values.get(prefix + "othr_id") is None:
+            clear(prefix + "prxy_id", prefix + "prxy_tp_cd")
+    if values.get("dbtr_prvt_id_othr_id") is None:
+        clear("dbtr_prvt_id_othr_schme_nm_cd")
+    if "acct_othr_id" in values and values.get("acct_iban") is None and values.get("acct_othr_id") is None:
+        values["acct_othr_id"] = "ACCOUNT-1"  # camt.054 Ntfctn/Acct/Id is mandatory
+    # OrgnlGrpInf needs OrgnlMsgId + OrgnlMsgNmId; acmt.024 OrgnlAssgnmt needs MsgId + CreDtTm.
+    partner = "orgnl_cre_dt_tm" if "orgnl_msg_nm_id" not in values else "orgnl_msg_nm_id"
+    if values.get("orgnl_msg_id") is None:
+        clear("orgnl_msg_nm_id", "orgnl_cre_dt_tm")
+    elif partner in values and values.get(partner) is None and "orgnl_pmt_inf_and_sts" not in values:
+        values[partner] = "pacs.008.001.08" if partner == "orgnl_msg_nm_id" else dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    for first, second in CHOICES:
+        if values.get(first) is not None and values.get(second) is not None:
+            values[second] = None
+    for attr in [a for a in values if a.endswith("amount_paisa")]:
+        if values[attr] is None:  # an absent optional amount has no currency either
+            values[attr.replace("amount_paisa", "currency")] = None
+    return values
+
+
+@cache
+def schema(msg_type: str) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{msg_type}.xsd")))
+
+
+def check_round_trip_and_xsd(msg) -> None:
+    msg_type = _spec.SPEC_BY_CLASS[msg.__class__].msg_type
+    xml = iso.encode(msg, "xml")
+    xsd = schema(msg_type)
+    assert xsd.validate(etree.fromstring(xml)), f"{msg_type}: {xsd.error_log}\n{xml[:2000]!r}"
+    for rendering, body in (("xml", xml), ("json", iso.encode(msg, "json"))):
+        decoded = iso.decode(body, iso.CONTENT_TYPES[rendering])
+        assert decoded.msg_type == msg_type
+        assert decoded.message == msg, rendering
+
+
+@pytest.mark.parametrize("spec", _spec.MESSAGE_SPECS, ids=lambda spec: spec.msg_type)
+def test_generated_messages_round_trip_and_are_xsd_valid(spec):
+    @given(struct_strategy(spec.cls, spec.items))
+    def run(msg) -> None:
+        check_round_trip_and_xsd(msg)
+
+    run()
+
+
+@given(struct_strategy(iso.AppHdr, _spec.HEAD001.items), struct_strategy(iso.Pacs002, _spec.PACS002.items))
+def test_generated_header_round_trips_with_its_document(header, msg):
+    header = msgspec.structs.replace(header, msg_def_idr="pacs.002.001.10")
+    for rendering in ("xml", "json"):
+        decoded = iso.decode(iso.encode(msg, rendering, header=header), None)
+        assert (decoded.header, decoded.message) == (header, msg)
+    root = etree.fromstring(iso.encode(msg, "xml", header=header))
+    assert schema("head.001.001.02").validate(etree.ElementTree(root[0]))
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+@given(st.text(UPPER, min_size=4, max_size=4), st.text("0123456789", min_size=1, max_size=16))
+def test_made_pk_ibans_are_valid_and_any_single_digit_change_is_caught(bank, account):
+    iban = iso.make_pk_iban(bank, account)
+    assert len(iban) == 24 and iban.startswith("PK") and iso.pk_iban_is_valid(iban) and iso.iban_is_valid(iban)
+    for position in range(2, 24):
+        if iban[position].isdigit():
+            changed = iban[:position] + str((int(iban[position]) + 1) % 10) + iban[position + 1:]
+            assert not iso.pk_iban_is_valid(changed)
+
+
+def test_known_pk_ibans_from_the_reference():
+    assert iso.make_pk_iban("SCBL", "1123456702") == "PK36SCBL0000001123456702"
+    for iban in ("PK66HABB0000001234567890", "PK07UNIL0000001234567890", "PK70MUCB0000001234567890",
+                 "PK49ABPA0000001234567890", "PK93MEZN0000001234567890", "PK04NBPA0000001234567890"):
+        assert iso.pk_iban_is_valid(iban)
+        assert iso.make_pk_iban(iban[4:8], iban[8:]) == iban
+    assert iso.iban_is_valid("GB82WEST12345698765432") and not iso.pk_iban_is_valid("GB82WEST12345698765432")
+    with pytest.raises(ValueError):
+        iso.make_pk_iban("HAB1", "1")
+    with pytest.raises(ValueError):
+        iso.make_pk_iban("HABB", "1" * 17)
+
+
+@given(st.text("0123456789", min_size=9, max_size=9))
+def test_mobile_numbers_normalise_to_e164(rest):
+    expected = "+923" + rest
+    for form in ("03" + rest, "3" + rest, "923" + rest, "+923" + rest, "00923" + rest,
+                 f"03{rest[:2]} {rest[2:]}", f"+92-3{rest[:2]}-{rest[2:]}"):
+        assert iso.normalise_pk_mobile(form) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "02001234567", "0300123456", "+14155550100", "0300-123456x", "+9230012345678",
+                                 "\u0660\u0663\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667"])
+def test_non_pakistani_mobile_numbers_are_refused(bad):
+    with pytest.raises(ValueError):
+        iso.normalise_pk_mobile(bad)
+
+
+def test_bic_uetr_and_cnic_formats():
+    assert iso.bic_is_valid("HABBPKKA") and iso.bic_is_valid("MPBLPKKA036")
+    for bad in ("HABBPKK", "habbpkka", "HABB12KA", "HABBPKKA03"):
+        assert not iso.bic_is_valid(bad)
+    assert iso.uetr_is_valid("3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f")
+    for bad in ("3F2B7C9E-8A41-4D6B-9C3E-1A2B3C4D5E6F", "3f2b7c9e-8a41-3d6b-9c3e-1a2b3c4d5e6f",
+                "3f2b7c9e-8a41-4d6b-7c3e-1a2b3c4d5e6f", "3f2b7c9e8a414d6b9c3e1a2b3c4d5e6f"):
+        assert not iso.uetr_is_valid(bad)
+    assert iso.cnic_is_valid("34201-0891231-8") and iso.cnic_is_valid("4220103976408")
+    for bad in ("84201-0891231-8", "3420108912318x", "342010891231"):
+        assert not iso.cnic_is_valid(bad)
