@@ -36,6 +36,8 @@ BARS_MAX = 80
 SERIES_MAX = 12
 POINTS_PER_SERIES_MAX = 2_000
 
+CHART_WIDTH_PX = 940  # fits the report's 1100 px column with its padding
+
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 
 
@@ -97,6 +99,15 @@ def fmt(value: float, unit: str = "") -> str:
     return f"{text}{unit}"
 
 
+def thin(points: list[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """At most ``limit`` points, evenly spaced over the whole series (first and last kept): a long run
+    is drawn coarser, never cut short."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
 def _svg_open(width: int, height: int, kind: str, title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{kind}" width="{width}" '
@@ -120,7 +131,7 @@ def bar_chart(
     title: str,
     bars: Sequence[Bar],
     unit: str = "",
-    width: int = 760,
+    width: int = CHART_WIDTH_PX,
     label_width: int = 300,
     reference_lines: Sequence[tuple[float, str]] = (),
 ) -> str:
@@ -178,7 +189,7 @@ def stacked_bar_chart(
     segments: Sequence[Segment],
     values: Sequence[Sequence[float]],
     unit: str = "",
-    width: int = 760,
+    width: int = CHART_WIDTH_PX,
     label_width: int = 300,
 ) -> str:
     """One horizontal bar per category, its signed components stacked: positive components grow right
@@ -246,7 +257,7 @@ def line_chart(
     series: Sequence[Series],
     x_label: str,
     y_label: str,
-    width: int = 760,
+    width: int = CHART_WIDTH_PX,
     height: int = 360,
     log_x: bool = False,
     x_ticks: Sequence[float] | None = None,
@@ -256,7 +267,7 @@ def line_chart(
 ) -> str:
     """Lines over a shared x axis (optionally logarithmic), with dashed horizontal reference lines."""
     series = [
-        msgspec.structs.replace(s, points=list(s.points)[:POINTS_PER_SERIES_MAX])
+        msgspec.structs.replace(s, points=thin(list(s.points), POINTS_PER_SERIES_MAX))
         for s in list(series)[:SERIES_MAX]
     ]
     legend_rows = math.ceil(len(series) / 2)

@@ -654,6 +654,8 @@ class _StablecoinPricer(Pricer):
             notes.append(
                 "Card purchases are delivered to the sender's own wallet; the sender pays the network fee."
             )
+            if card.notes:
+                notes.append(f"Card on-ramp ({card.venue_or_type}): {card.notes}; not included in the fee.")
         else:
             if channel.onramp == "bank":
                 spot = _ramp(data, "CEX spot trading fee")

@@ -247,9 +247,15 @@ def _check_flow(row: FlowRow) -> str | None:
     return None
 
 
+# Exchange rates divide amounts: zero or negative would be a silent nonsense result, so refuse them here.
+POSITIVE_PARAMETER_SUFFIX = "_per_usd"
+
+
 def _check_parameter(row: ParameterRow) -> str | None:
     if not row.value_low <= row.value <= row.value_high:
         return "value must satisfy value_low <= value <= value_high"
+    if row.name.endswith(POSITIVE_PARAMETER_SUFFIX) and row.value_low <= 0:
+        return f"{row.name} is an exchange rate and must be positive"
     return None
 
 

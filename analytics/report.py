@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from html import escape
@@ -193,9 +194,10 @@ def render_html(report: Report) -> str:
         f'<h1>{escape(report.title)}</h1><dl class="meta">{meta}</dl>'
         f'<h2>Key findings</h2><ul class="findings">{findings}</ul>'
         '<p class="legend-flags">Flags mark inputs below VERIFIED/RECOMPUTED: '
-        '<span class="flag low">UNVERIFIED</span> <span class="flag low">PROXY</span> low confidence; '
-        '<span class="flag medium">THIRD-PARTY</span> <span class="flag medium">DERIVED</span> '
-        '<span class="flag medium">SECONDARY</span> medium confidence.</p>'
+        '<span class="flag low">UNVERIFIED</span> <span class="flag low">PROXY</span> '
+        '<span class="flag low">PLACEHOLDER</span> low confidence; <span class="flag medium">THIRD-PARTY</span> '
+        '<span class="flag medium">DERIVED</span> <span class="flag medium">SECONDARY</span> '
+        '<span class="flag medium">PARTLY VERIFIED</span> medium confidence.</p>'
         f"{''.join(sections)}<footer>{escape(ATTRIBUTION)} Generated {escape(report.generated_at)}.</footer>"
         "</main></body></html>"
     )
@@ -301,12 +303,16 @@ COST_COLUMNS = [
 ]
 
 
-def _source_for(results: Sequence[CostBreakdown]) -> str:
+def source_for(results: Sequence[CostBreakdown]) -> str:
+    """Name every file a set of results used, with the dates of the rows behind it."""
     periods = sorted({r.period for r in results if r.channel.family == costs.FAMILY_RPW})
-    return (
-        f"World Bank RPW corridors.csv ({', '.join(periods) or 'n/a'}); chains.csv (fee snapshots 2025-08 to "
-        "2026-03); ramps.csv (2024-2026, mostly UNVERIFIED); parameters.csv"
-    )
+    dates: dict[str, set[str]] = {}
+    for r in results:
+        for ref in r.inputs:
+            dates.setdefault(ref.file, set()).add(ref.date)
+    parts = [f"World Bank RPW corridors.csv ({', '.join(periods)})"] if periods else []
+    parts += [f"{name} ({date_span(d)})" for name, d in sorted(dates.items()) if name != "corridors.csv"]
+    return "; ".join(parts)
 
 
 def _family_colour(result: CostBreakdown) -> str:
@@ -339,7 +345,7 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
             "genuine: Gulf exchange houses beat the World Bank reference rate, and a P2P USDT/PKR premium pays the "
             "recipient more rupees than the interbank rate. The PRI rebate (SAR 20 per formal transaction of USD "
             "200 or more, paid by the state) is a separate public-subsidy column, never netted into consumer cost.",
-            "Stablecoin routes assume the P2P premium stated under Assumptions; the column 'Total excl. P2P "
+            "Stablecoin routes assume the P2P premium stated at the top of the report; the column 'Total excl. P2P "
             "premium' shows what the route costs at the interbank rate. Crypto off-ramps are restricted in "
             "Pakistan (SBP BPRD Circular 03 of 2018) and not eligible for PRI rebates.",
         ],
@@ -362,7 +368,7 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
                     "%",
                     reference_lines=targets_ref,
                 ),
-                _source_for(subset),
+                source_for(subset),
                 flags,
             )
         )
@@ -381,7 +387,7 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
                     [[float(r.components_usd[name]) for name in costs.COMPONENTS] for r in shown],
                     " USD",
                 ),
-                _source_for(shown),
+                source_for(shown),
                 flags,
             )
         )
@@ -391,12 +397,54 @@ def _cost_section(data: Datasets, corridors: Sequence[str], amounts: Sequence[De
             "Cost per channel, corridor and amount",
             COST_COLUMNS,
             [_cost_row(r) for r in results],
-            _source_for(results),
+            source_for(results),
             "Time to funds: RAAST leg 20 s (SBP rule); stablecoin routes = on-chain finality + RAAST, excluding "
             "exchange processing and P2P trade time; RPW speed is not in the export.",
         )
     )
+    applies: dict[str, dict[str, None]] = {}
+    for r in results:
+        for note in r.notes:
+            applies.setdefault(note, {})[f"{r.corridor} {r.channel.key}"] = None
+    section.tables.append(
+        Table(
+            "model_notes",
+            "Model notes: assumptions and data gaps behind the figures above",
+            [
+                Column("note", "Note"),
+                Column("count", "Results"),
+                Column("applies_to", "Applies to (first 6)"),
+            ],
+            [
+                {"note": note, "count": len(where), "applies_to": list(where)[:6]}
+                for note, where in sorted(applies.items(), key=lambda kv: -len(kv[1]))
+            ],
+            "analytics/costs.py (each note is attached to the results it concerns)",
+        )
+    )
     return section, results
+
+
+_DATE_TOKEN = re.compile(r"(?<!\d)(20\d\d)(?:[-_](\d\d|[1-4]Q))?(?:-(\d\d))?")
+
+
+def date_span(values) -> str:
+    """'2025-08-29 to 2026-03-12' from the date cells of the rows a figure used (their own words)."""
+    tokens = sorted({m.group(0) for v in values for m in _DATE_TOKEN.finditer(str(v))})
+    if not tokens:
+        return "undated"
+    return tokens[0] if tokens[0] == tokens[-1] else f"{tokens[0]} to {tokens[-1]}"
+
+
+def status_flags(statuses) -> tuple[str, ...]:
+    """The flag labels (below high confidence) of a set of status cells, most doubtful first."""
+    labels = {costs.status_label(st) for st in statuses}
+    doubtful = [(conf, label) for label, conf in labels if conf != "high"]
+    return tuple(label for _, label in sorted(doubtful, key=lambda cl: (cl[0] != "low", cl[1])))
+
+
+def _result_flags(results) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for r in results for f in r.flags))
 
 
 def _sweep_colour(channel: costs.Channel) -> str:
@@ -423,6 +471,9 @@ def _sensitivity_section(
     for corridor in corridors:
         points = costs.ticket_sweep(data, corridor, assume=assume)
         sweep_rows.extend(points)
+        swept = [
+            costs.cost(data, corridor, ch, amounts[0], assume) for ch in costs.sweep_channels(data, corridor)
+        ]
         series = []
         for channel in costs.sweep_channels(data, corridor):
             pts = [(float(p.x), float(p.total_pct)) for p in points if p.channel_key == channel.key]
@@ -447,9 +498,8 @@ def _sensitivity_section(
                     reference_lines=[(3.0, "3%"), (5.0, "5%")],
                     y_unit="%",
                 ),
-                "World Bank RPW corridors.csv baskets USD 200/500 (interpolated); chains.csv; ramps.csv "
-                "(UNVERIFIED); parameters.csv",
-                ("UNVERIFIED", "PROXY"),
+                "RPW baskets USD 200/500, interpolated; " + source_for(swept),
+                _result_flags(swept),
             )
         )
     section.tables.append(
@@ -504,7 +554,7 @@ def _sensitivity_section(
             ),
             f"ramps.csv P2P premium {premium_row.value_low}-{premium_row.value_high}% ({premium_row.source}, "
             f"{premium_row.date}); RPW corridors.csv",
-            ("UNVERIFIED",),
+            status_flags([premium_row.status]),
         )
     )
     section.tables.append(
@@ -545,14 +595,9 @@ def _sensitivity_section(
                 ],
                 " USD",
             ),
-            "chains.csv (fee snapshots dated per row, 2025-08-29 to 2026-03-12; USD at dated price assumptions)",
-            tuple(
-                dict.fromkeys(
-                    costs.status_label(ln.status)[0]
-                    for ln in lines
-                    if costs.status_label(ln.status)[1] != "high"
-                )
-            ),
+            f"chains.csv (fee snapshots dated per row, {date_span(ln.date for ln in lines)}; USD at dated price "
+            "assumptions)",
+            status_flags([ln.status for ln in lines]),
         )
     )
     section.tables.append(
@@ -656,9 +701,19 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
                     ],
                     " m",
                 ),
-                "flows_pakistan.csv (SBP FY2025 via press, 2025-07-09); RPW corridors.csv 2025_3Q; parameters.csv "
-                "(PRI SAR 20 from 2025-07-01)",
-                ("DERIVED", "SECONDARY"),
+                f"flows_pakistan.csv (SBP {costs.FLOW_PERIOD} via press, "
+                f"{date_span(g.date for g in costs.fy2025_flow_groups(data))}); "
+                + source_for(
+                    [costs.cost(data, ln.corridor, "rpw_average", amount, assume) for ln in covered]
+                ),
+                tuple(
+                    dict.fromkeys(
+                        status_flags([ln.flow_status for ln in covered])
+                        + _result_flags(
+                            costs.cost(data, ln.corridor, "rpw_average", amount, assume) for ln in covered
+                        )
+                    )
+                ),
             )
         )
         best = sorted(alternatives, key=lambda a: -a.consumer_saving_usd)
@@ -680,8 +735,16 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
                     ],
                     " m",
                 ),
-                "flows_pakistan.csv FY2025; RPW corridors.csv; chains.csv; ramps.csv (UNVERIFIED); parameters.csv",
-                ("UNVERIFIED", "PROXY", "DERIVED"),
+                f"flows_pakistan.csv (SBP {costs.FLOW_PERIOD}); "
+                + source_for(
+                    [
+                        costs.cost(data, ln.corridor, ch, amount, assume)
+                        for ln in covered
+                        for ch in costs.channels_for(data, ln.corridor)
+                        if ch.family != costs.FAMILY_RAAST
+                    ]
+                ),
+                tuple(dict.fromkeys(f for a in alternatives for f in a.flags)),
             )
         )
     section.tables.append(
@@ -703,7 +766,8 @@ def _annual_section(data: Datasets, amounts: Sequence[Decimal], shift_share: Dec
                 )
             ],
             group_rows,
-            "flows_pakistan.csv (SBP FY2025 by source country, as reported 2025-07-09); corridors.csv (RPW)",
+            f"flows_pakistan.csv (SBP {costs.FLOW_PERIOD} by source country, as reported "
+            f"{date_span(g.date for g in costs.fy2025_flow_groups(data))}); corridors.csv (RPW)",
         )
     )
     section.tables.append(
@@ -801,7 +865,8 @@ def _targets_section(data: Datasets):
                     (float(summary.corridor_cap_pct), "5% cap"),
                 ],
             ),
-            "World Bank RPW via corridors.csv (2025_3Q, Issue 54); FSB G20 targets via global_benchmarks.csv",
+            f"World Bank RPW via corridors.csv ({', '.join(sorted({ln.period for ln in lines}))}); FSB G20 targets "
+            "(13 Oct 2021) via global_benchmarks.csv",
         )
     )
     trend = {}
@@ -818,7 +883,7 @@ def _targets_section(data: Datasets):
         )
     section.figures.append(
         Figure(
-            "RPW average cost at USD 200, 2016 Q2 - 2025 Q1",
+            f"RPW average cost at USD 200, {date_span(row.period for row in data.timeseries)}",
             charts.line_chart(
                 "RPW average total cost at USD 200 (%), by quarter",
                 series,
@@ -827,8 +892,9 @@ def _targets_section(data: Datasets):
                 reference_lines=[(3.0, "3% target"), (5.0, "5% cap")],
                 y_unit="%",
             ),
-            "rpw_pakistan_timeseries.csv (World Bank RPW corridor-quarter means via jonsmirl/thesis, 2016Q2-2025Q1)",
-            ("THIRD-PARTY",),
+            "rpw_pakistan_timeseries.csv (World Bank RPW corridor-quarter means via jonsmirl/thesis, "
+            f"{date_span(row.period for row in data.timeseries)})",
+            status_flags({row.status for row in data.timeseries}),
         )
     )
     section.tables.append(
@@ -939,14 +1005,21 @@ def build_cost_report(
     for corridor in corridors:
         subset = [r for r in results if r.corridor == corridor and r.amount_usd == amounts[0]]
         formal = costs.cheapest(subset, costs.FAMILY_RPW)
-        crypto = costs.cheapest(subset, costs.FAMILY_STABLECOIN)
-        if formal and crypto:
+        average = next((r for r in subset if r.channel.key == "rpw_average"), None)
+        if formal and average:
             findings.append(
-                f"{corridor} at USD {amounts[0]}: cheapest formal channel {formal.channel.label} "
-                f"{formal.total_pct}%; cheapest stablecoin route {_short_label(crypto.channel)} {crypto.total_pct}% "
-                f"with a {premium}% P2P premium, {crypto.total_ex_premium_pct}% without it (inputs flagged "
-                f"{', '.join(crypto.flags)})."
+                f"{corridor} at USD {amounts[0]}: RPW average {average.total_pct}%; cheapest formal channel "
+                f"{formal.channel.label} {formal.total_pct}%"
+                + (f" (flagged {', '.join(formal.flags)})." if formal.flags else ".")
             )
+    crypto = costs.cheapest([r for r in results if r.amount_usd == amounts[0]], costs.FAMILY_STABLECOIN)
+    if crypto:
+        # The stablecoin legs have no corridor-specific data (on-ramp fees are not quoted per sending country).
+        findings.append(
+            f"Cheapest stablecoin route at USD {amounts[0]}, the same in every corridor: "
+            f"{_short_label(crypto.channel)} {crypto.total_pct}% with a {premium}% P2P premium, "
+            f"{crypto.total_ex_premium_pct}% without it (inputs flagged {', '.join(crypto.flags)})."
+        )
     first = [r for r in results if r.amount_usd == amounts[0]]
     crypto_ex = [r for r in first if r.channel.family == costs.FAMILY_STABLECOIN]
     formal_best = [costs.cheapest([r for r in first if r.corridor == c], costs.FAMILY_RPW) for c in corridors]

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from analytics import charts, costs, datasets, liquidity
-from analytics.report import Column, Figure, Report, Section, Table, utc_now, write_report
+from analytics.report import Column, Figure, Report, Section, Table, source_for, utc_now, write_report
 from participants import rundir
 
 RUN_REPORT_HTML = "report.html"
@@ -26,8 +26,8 @@ USD_CENT = Decimal("0.01")
 # Pricing every ticket is exact; past this many remittances a systematic sample (every k-th ticket in
 # intended-send order) is priced and scaled up, and the report says so.
 RUN_TICKETS_PRICED_MAX = 20_000
-# A run directory's payments.csv is read whole; refuse one beyond what the harness can produce in an hour.
-RUN_PAYMENTS_MAX = 5_000_000
+# A run directory's payments.csv is read whole (~200 B a row): refuse more than an hour at ~500/s.
+RUN_PAYMENTS_MAX = 2_000_000
 TIMESERIES_TABLE_ROWS_MAX = 3_600
 # Channels priced for the run's tickets: the RPW references and one route per chain (exchange on-ramp by
 # bank transfer) plus Tron's card and P2P on-ramps: the same spread the cost report's charts show.
@@ -93,6 +93,13 @@ def read_run(run_dir: Path) -> RunData:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise RunDirError(f"{run_dir / rundir.LIQUIDITY_JSON}: {exc}") from None
     payments = _rows(run_dir / rundir.PAYMENTS_CSV, rundir.read_payments, RUN_PAYMENTS_MAX)
+    for index, p in enumerate(payments, start=1):
+        # Checked at the edge so the indicators and the cost model only ever see well-formed payments.
+        if p.amount_paisa <= 0 or p.final_status not in rundir.FINAL_STATUSES:
+            raise RunDirError(
+                f"{run_dir / rundir.PAYMENTS_CSV}: row {index}: amount_paisa {p.amount_paisa} must be positive and "
+                f"final_status {p.final_status!r} one of {', '.join(rundir.FINAL_STATUSES)}"
+            )
     series = _rows(run_dir / rundir.TIMESERIES_CSV, rundir.read_timeseries, RUN_PAYMENTS_MAX)
     return RunData(str(run_dir), summary, payments, series, observed)
 
@@ -404,6 +411,7 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
         if amount >= costs.AMOUNT_USD_MIN:
             by_corridor[p.corridor].append(min(amount, costs.AMOUNT_USD_MAX))
     rows = []
+    examples: list[costs.CostBreakdown] = []  # one priced ticket per corridor and channel: provenance
     for corridor in sorted(by_corridor):
         amounts = by_corridor[corridor]
         volume = sum(amounts, Decimal(0)) * scale
@@ -413,6 +421,7 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
             if key not in keys:
                 continue
             price = costs.pricer(data, corridor, key)
+            examples.append(price.breakdown(amounts[0]))
             paid = sum((price.total_usd(a) for a in amounts), Decimal(0)) * scale
             subsidy = sum((costs.usd(price.subsidy(a)) for a in amounts), Decimal(0)) * scale
             rows.append(
@@ -424,7 +433,7 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
                     "cost_usd": cents(paid),
                     "cost_pct": costs.pct(paid / volume * 100) if volume else None,
                     "pri_rebate_usd": cents(subsidy),
-                    "flags": list(price.breakdown(amounts[0]).flags),
+                    "flags": list(examples[-1].flags),
                 }
             )
     # Like for like: the totals cover only corridors where the status quo (RPW average) is priced, and each
@@ -474,8 +483,8 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
         for r in sorted(total_rows, key=lambda r: r["cost_pct"] or 0)
     ]
     source = (
-        f"{rundir.PAYMENTS_CSV} remittance tickets; analytics cost model over World Bank RPW corridors.csv "
-        "(2025_3Q), chains.csv, ramps.csv (UNVERIFIED), parameters.csv (PKR 280/USD)"
+        f"{rundir.PAYMENTS_CSV} remittance tickets (run started {run.summary.started_at}), priced from "
+        f"{source_for(examples)}; PKR/USD from parameters.csv ({rate_ref.date})"
     )
     section.figures.append(
         Figure(
@@ -495,10 +504,17 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
             "run_remittance_costs_total",
             "Run's remittances by channel, like for like: corridors with an RPW average only",
             [
-            Column(k, k)
-            for k in ("channel_key", "corridors", "volume_usd", "cost_usd", "cost_pct", "saving_vs_rpw_average_usd",
-                      "flags")
-        ],
+                Column(k, k)
+                for k in (
+                    "channel_key",
+                    "corridors",
+                    "volume_usd",
+                    "cost_usd",
+                    "cost_pct",
+                    "saving_vs_rpw_average_usd",
+                    "flags",
+                )
+            ],
             total_rows,
             source,
         )

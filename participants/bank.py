@@ -78,9 +78,9 @@ class BankBehaviour(msgspec.Struct, frozen=True):
     delivery: str = "inbox"  # inbox | webhook
     inbox_wait_s: float = 1.0
     inbox_batch_max: int = 1_000
-    # After a non-empty poll, wait this long before the next one so that each poll carries a batch: at load,
-    # fewer, larger polls cost the rail (and the bank) far less than one request per message.
-    inbox_linger_ms: float = 5.0
+    # Over HTTP, after a non-empty poll, wait this long before the next one so that each poll carries a batch:
+    # at load, fewer, larger polls (and acks) cost the rail and the bank far less than a request per message.
+    inbox_linger_ms: float = 20.0
     treasury: Treasury = Treasury()
 
 
@@ -353,7 +353,8 @@ class SimulatedBank:
                 if upto:
                     await self.transport.ack(upto)
                 backoff = INBOX_BACKOFF_S_MIN
-                linger_s = self.behaviour.inbox_linger_ms / 1000.0
+                # In-process a poll costs no request, so only HTTP transports linger.
+                linger_s = self.behaviour.inbox_linger_ms / 1000.0 if self.transport.kind == "http" else 0.0
                 if upto and linger_s > 0 and len(batch.get("messages", ())) < self.behaviour.inbox_batch_max:
                     await asyncio.sleep(linger_s)
             except asyncio.CancelledError:

@@ -49,6 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, required=True, help="offered payments per second (open model)")
     parser.add_argument("--duration", type=float, required=True, help="seconds of offered load")
     parser.add_argument("--banks", type=int, default=8, help="simulated banks to take over (default 8)")
+    parser.add_argument("--bank-bics", default=None,
+                        help="comma-separated BICs this process simulates (instead of the first --banks): give "
+                             "each process of a split fleet its own disjoint list")
     parser.add_argument("--scenario", default=None,
                         help="scenario TOML file, or a shipped one: default, eid_peak, month_end")
     parser.add_argument("--seed", type=int, default=1, help="load seed: the same seed gives the same payments")
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             rate_per_s=args.rate, duration_s=args.duration, warmup_s=max(0.0, min(warmup, args.duration)),
             seed=args.seed, banks=args.banks, payment_timeout_s=args.payment_timeout, scenario=scenario,
             rendering=args.rendering, uetr_salt=0 if args.same_uetrs else secrets.randbits(128),
+            bank_bics=[b.strip() for b in args.bank_bics.split(",") if b.strip()] if args.bank_bics else None,
         )
     except ValueError as exc:
         return _fail(str(exc))

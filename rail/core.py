@@ -160,9 +160,20 @@ class Ack(Command, tag="ack"):
 
 
 AnyCommand = (
-    Genesis | AddParticipant | Liquidity | SubmitCreditTransfer | CreditorStatus | Timeout | SubmitReturn
-    | SubmitRecall | SubmitResolution | SubmitRequestToPay | SubmitRequestToPayStatus | AliasRegister
-    | AliasDelete | Ack
+    Genesis
+    | AddParticipant
+    | Liquidity
+    | SubmitCreditTransfer
+    | CreditorStatus
+    | Timeout
+    | SubmitReturn
+    | SubmitRecall
+    | SubmitResolution
+    | SubmitRequestToPay
+    | SubmitRequestToPayStatus
+    | AliasRegister
+    | AliasDelete
+    | Ack
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -192,8 +203,9 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     if kind is Timeout:
         return s.apply_timeout(c.uetr, now_ns)
     if kind is SubmitReturn:
-        return s.apply_return(c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message,
-                              now_ns)
+        return s.apply_return(
+            c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message, now_ns
+        )
     if kind is SubmitRecall:
         return s.apply_recall(c.sender, c.rendering, c.cancellation_id, c.uetr, c.reason, c.message, now_ns)
     if kind is SubmitResolution:
@@ -201,8 +213,9 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     if kind is SubmitRequestToPay:
         return s.apply_request_to_pay(c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns)
     if kind is SubmitRequestToPayStatus:
-        return s.apply_request_to_pay_status(c.sender, c.rendering, c.original_msg_id, c.status, c.reason,
-                                             c.message, now_ns)
+        return s.apply_request_to_pay_status(
+            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns
+        )
     if kind is AliasRegister:
         return s.apply_alias_register(c.sender, c.alias, c.iban, c.name)
     if kind is AliasDelete:
@@ -250,7 +263,7 @@ class SettlementCore:
     # ---- opening and recovery
 
     @classmethod
-    def open(cls, journal: FileJournal, scheme: Scheme, metrics: RailMetrics) -> "SettlementCore":
+    def open(cls, journal: FileJournal, scheme: Scheme, metrics: RailMetrics) -> SettlementCore:
         """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis."""
         snapshot = journal.latest_snapshot()
         if snapshot is None:
@@ -260,7 +273,9 @@ class SettlementCore:
             after_seq, state_bytes = snapshot
             state = _STATE_DECODER.decode(state_bytes)
             # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
-            settlement = settlement_from_state(state, msgspec.structs.replace(state.scheme, params=scheme.params))
+            settlement = settlement_from_state(
+                state, msgspec.structs.replace(state.scheme, params=scheme.params)
+            )
         replayed = 0
         for _seq, records in journal.replay(after_seq):
             now_ns = records[0]
@@ -301,8 +316,8 @@ class SettlementCore:
         if self._task is not None:
             try:
                 await self._task
-            except Exception:  # already recorded in _failure
-                pass
+            except Exception as error:  # noqa: BLE001 - already recorded in _failure and logged by _run
+                log.debug("settlement core ended with %r", error)
             self._task = None
         if self._failure is None and self.batches:
             self._snapshot_now()
@@ -315,16 +330,25 @@ class SettlementCore:
 
     def _check_open(self) -> None:
         if self._failure is not None or self._stopping:
-            raise CoreStopped(f"settlement core is not running: {self._failure!r}" if self._failure else
-                              "settlement core is stopping")
+            raise CoreStopped(
+                f"settlement core is not running: {self._failure!r}"
+                if self._failure
+                else "settlement core is stopping"
+            )
         if len(self._queue) >= QUEUE_COMMANDS_MAX:
             raise Overloaded("settlement core queue is full")
 
     async def execute(self, command: Command, encoded: bytes | None = None) -> Outcome:
         """Apply one command in the next batch; returns its outcome once the batch is durable."""
         self._check_open()
+        encoded = encoded or encode_command(command)
+        try:
+            # What cannot be decoded could never be replayed: refuse it before it reaches the journal.
+            _COMMAND_DECODER.decode(encoded)
+        except msgspec.ValidationError as error:
+            raise ValueError(f"invalid {type(command).__name__}: {error}") from None
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((command, encoded or encode_command(command), future, None))
+        self._queue.append((command, encoded, future, None))
         self._wakeup.set()
         return await future
 
@@ -346,7 +370,7 @@ class SettlementCore:
         try:
             await asyncio.wait_for(future, timeout_s)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             waiters = self._final_waiters.get(payment.uetr)
@@ -393,6 +417,7 @@ class SettlementCore:
     async def _tick(self) -> None:
         started_s = time.perf_counter()
         s = self.settlement
+        transfers_before = s.ledger.transfer_count
         now_ns = time.time_ns()
         records: list = [now_ns]
         answers: list[tuple[asyncio.Future, object]] = []
@@ -415,7 +440,7 @@ class SettlementCore:
             if function is not None:
                 try:
                     answers.append((future, function(s)))
-                except Exception as exc:  # a query bug must not stop settlement
+                except Exception as exc:  # noqa: BLE001 - a query bug must not stop settlement
                     answers.append((future, exc))
                 continue
             answers.append((future, apply_command(s, command, now_ns)))
@@ -429,7 +454,14 @@ class SettlementCore:
             self._unreleased.add(payment.uetr)
         applied_s = time.perf_counter()
         if len(records) > 1:
-            await self.journal.append(records)  # durable before anything leaves
+            try:
+                await self.journal.append(records)  # durable before anything leaves
+            except BaseException as error:
+                # Nothing of this batch may be answered as done: its submitters learn the core stopped.
+                for future, _ in answers:
+                    if not future.done():
+                        future.set_exception(CoreStopped(f"journal append failed: {error!r}"))
+                raise
             self.batches += 1
             self._batches_since_snapshot += 1
             self.commands_applied += len(records) - 1
@@ -437,6 +469,7 @@ class SettlementCore:
         self._release(answers, finalised)
         metrics = self.metrics
         metrics.batch_commands.observe(len(records) - 1)
+        metrics.ledger_transfers.inc(s.ledger.transfer_count - transfers_before)
         metrics.latency_batch.observe(applied_s - started_s)
         metrics.latency_journal.observe(durable_s - applied_s)
         metrics.core_queue_depth.set(len(queue))
@@ -447,7 +480,10 @@ class SettlementCore:
             state = _ENCODER.encode(settlement_to_state(s))
             self._batches_since_snapshot = 0
             self._last_snapshot_s = time.monotonic()
-            await self.journal.snapshot_async(state, seq)
+            try:
+                await self.journal.snapshot_async(state, seq)
+            except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
+                log.exception("snapshot at batch %d failed", seq)
 
     def _release(self, answers: list, finalised: list[Payment]) -> None:
         s = self.settlement
@@ -455,7 +491,7 @@ class SettlementCore:
             s.inboxes[bic].publish()
         s.touched_inboxes.clear()
         final_counters = self._final_counters
-        settlement_latency = self.metrics.latency_settlement
+        observe_settlement = self.metrics.observe_settlement
         for payment in finalised:
             self._unreleased.discard(payment.uetr)
             key = (payment.status, payment.reason or "")
@@ -464,7 +500,7 @@ class SettlementCore:
                 counter = final_counters[key] = self.metrics.payments_final.labels(*key)
             counter.inc()
             if payment.transfer_id:
-                settlement_latency.observe((payment.final_ns - payment.received_ns) / 1e9)
+                observe_settlement((payment.final_ns - payment.received_ns) / 1e9)
             waiters = self._final_waiters.pop(payment.uetr, None)
             if waiters:
                 for waiter in waiters:

@@ -40,7 +40,7 @@ Ref = tuple  # (msg_type, *key) as produced by the state machine
 class Inbox:
     """One participant's ordered inbox. Owned by the core (the single writer); readers only read."""
 
-    __slots__ = ("bic", "entries", "next_seq", "acked_upto", "visible_upto", "_waiters")
+    __slots__ = ("_waiters", "acked_upto", "bic", "entries", "next_seq", "visible_upto")
 
     def __init__(self, bic: str) -> None:
         self.bic = bic
@@ -97,7 +97,7 @@ class Inbox:
         self._waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter, timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             if waiter in self._waiters:
@@ -107,7 +107,7 @@ class Inbox:
         return [self.next_seq, self.acked_upto, [[seq, list(ref)] for seq, ref in self.entries]]
 
     @classmethod
-    def from_state(cls, bic: str, state: list) -> "Inbox":
+    def from_state(cls, bic: str, state: list) -> Inbox:
         inbox = cls(bic)
         inbox.next_seq, inbox.acked_upto = state[0], state[1]
         inbox.entries = deque((seq, tuple(ref)) for seq, ref in state[2])
@@ -147,8 +147,10 @@ class WebhookPusher:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except asyncio.CancelledError:
                 pass
+            except Exception as error:  # noqa: BLE001 - stopping: the pusher's failure no longer matters
+                log.debug("webhook %s ended with %r", self.bic, error)
             self._task = None
 
     async def _run(self, session: aiohttp.ClientSession) -> None:
@@ -169,7 +171,7 @@ class WebhookPusher:
                     timeout=timeout,
                 ) as response:
                     ok = 200 <= response.status < 300
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("webhook %s failed: %s", self.url, exc)
                 ok = False
             if ok:

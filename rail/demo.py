@@ -10,7 +10,6 @@ headline figures and where everything is.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 import sys
 import time

@@ -56,7 +56,9 @@ class AliasDirectory:
         """
         current = self._entries.get(alias)
         if current is not None and current.agent_bic != agent_bic:
-            raise DirectoryError("DUPL", f"alias {alias} is linked at another participant; it must be de-linked first")
+            raise DirectoryError(
+                "DUPL", f"alias {alias} is linked at another participant; it must be de-linked first"
+            )
         if current is None and len(self._entries) >= ALIASES_MAX:
             raise DirectoryError("AG10", "alias directory is full")
         entry = AliasEntry(alias=alias, iban=iban, agent_bic=agent_bic, holder_name=holder_name)
@@ -82,20 +84,22 @@ class AliasDirectory:
 class TokenBucket:
     """A classic token bucket: `rate_per_s` sustained, `burst` at most; cheap enough to call per request."""
 
-    __slots__ = ("rate_per_s", "burst", "_tokens", "_updated_s")
+    __slots__ = ("_tokens", "_updated_s", "burst", "rate_per_s")
 
-    def __init__(self, rate_per_s: float, burst: float) -> None:
+    def __init__(self, rate_per_s: float, burst: float, now_s: float | None = None) -> None:
         assert rate_per_s > 0 and burst >= 1
         self.rate_per_s = rate_per_s
         self.burst = burst
         self._tokens = burst
-        self._updated_s = time.monotonic()
+        self._updated_s = time.monotonic() if now_s is None else now_s
 
     def take(self, now_s: float | None = None) -> float:
         """Take one token. Returns 0.0 when allowed, else the seconds to wait before retrying."""
         now_s = time.monotonic() if now_s is None else now_s
-        self._tokens = min(self.burst, self._tokens + (now_s - self._updated_s) * self.rate_per_s)
-        self._updated_s = now_s
+        elapsed_s = now_s - self._updated_s
+        if elapsed_s > 0:
+            self._tokens = min(self.burst, self._tokens + elapsed_s * self.rate_per_s)
+            self._updated_s = now_s
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return 0.0

@@ -27,7 +27,9 @@ SERVICE_KEY = web.AppKey("rail_service", RailService)
 
 
 def _json(data: object, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
 
 
 def _error(status: int, code: str, text: str, headers: dict | None = None) -> web.Response:
@@ -71,25 +73,40 @@ def _participant(request: web.Request) -> str:
     service = _service(request)
     bic = service.authenticate(_bearer(request))
     if bic is None:
-        raise _refuse(401, "unauthenticated", "Authorization: Bearer <participant token> required",
-                     {"WWW-Authenticate": 'Bearer realm="rail"'})
+        raise _refuse(
+            401,
+            "unauthenticated",
+            "Authorization: Bearer <participant token> required",
+            {"WWW-Authenticate": 'Bearer realm="rail"'},
+        )
     retry_s = service.rate_limit(bic)
     if retry_s:
-        raise _refuse(429, "rate_limited", "request rate limit reached",
-                     {"Retry-After": str(max(1, int(retry_s + 0.999)))})
+        raise _refuse(
+            429,
+            "rate_limited",
+            "request rate limit reached",
+            {"Retry-After": str(max(1, int(retry_s + 0.999)))},
+        )
     return bic
 
 
 def _admin(request: web.Request) -> None:
     if not _service(request).is_admin(_bearer(request)):
-        raise _refuse(401, "unauthenticated", "Authorization: Bearer <admin token> required",
-                     {"WWW-Authenticate": 'Bearer realm="rail-admin"'})
+        raise _refuse(
+            401,
+            "unauthenticated",
+            "Authorization: Bearer <admin token> required",
+            {"WWW-Authenticate": 'Bearer realm="rail-admin"'},
+        )
 
 
 async def _json_body(request: web.Request) -> dict:
     if request.content_length is not None and request.content_length > JSON_BODY_BYTES_MAX:
         raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
-    raw = await request.content.read(JSON_BODY_BYTES_MAX + 1)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes") from None
     if len(raw) > JSON_BODY_BYTES_MAX:
         raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
     try:
@@ -123,13 +140,21 @@ def _float_arg(request: web.Request, name: str, default: float, high: float) -> 
 async def post_message(request: web.Request) -> web.Response:
     bic = _participant(request)
     service = _service(request)
-    if request.content_length is not None and request.content_length > BODY_BYTES_MAX:
-        return _reply(service._admi002(413, "json" if "json" in request.content_type else "xml", None, "FF01",
-                                       f"body above {BODY_BYTES_MAX} bytes"))
-    body = await request.content.read(BODY_BYTES_MAX + 1)
-    if len(body) > BODY_BYTES_MAX:
-        return _reply(service._admi002(413, "json" if "json" in request.content_type else "xml", None, "FF01",
-                                       f"body above {BODY_BYTES_MAX} bytes"))
+    rendering = "json" if "json" in request.content_type else "xml"
+    too_large = (
+        service.admi002_reply(413, rendering, None, "FF01", f"body above {BODY_BYTES_MAX} bytes")
+        if request.content_length is not None and request.content_length > BODY_BYTES_MAX
+        else None
+    )
+    if too_large is None:
+        try:
+            body = await request.read()  # bounded by client_max_size (BODY_BYTES_MAX)
+        except web.HTTPRequestEntityTooLarge:
+            too_large = service.admi002_reply(
+                413, rendering, None, "FF01", f"body above {BODY_BYTES_MAX} bytes"
+            )
+    if too_large is not None:
+        return _reply(too_large)
     wait_s = _prefer_wait_s(request)
     reply = await service.submit(bic, body, request.headers.get("Content-Type", ""), wait_s)
     extra = {"Preference-Applied": f"wait={wait_s:g}"} if wait_s is not None else None
@@ -192,11 +217,21 @@ async def delete_alias(request: web.Request) -> web.Response:
 async def post_participant(request: web.Request) -> web.Response:
     _admin(request)
     data = await _json_body(request)
+    service = _service(request)
+    rate, burst = data.get("requests_per_s"), data.get("requests_burst")
+    if rate is not None and (not isinstance(rate, (int, float)) or rate <= 0):
+        return _error(422, "bad_participant", "requests_per_s must be a positive number")
+    if burst is not None and (not isinstance(burst, (int, float)) or burst < 1):
+        return _error(422, "bad_participant", "requests_burst must be a number >= 1")
     try:
-        token = await _service(request).add_participant(data.get("bic"), data.get("name") or "",
-                                                        data.get("callback_url"))
+        token = await service.add_participant(data.get("bic"), data.get("name") or "", data.get("callback_url"))
     except ValueError as exc:
         return _error(422, "bad_participant", str(exc))
+    if rate is not None or burst is not None:
+        # A per-participant limit for this process (the scheme default applies again after a restart).
+        params = service.scheme.params
+        service.configure_rate_limit(data["bic"], float(rate or params.requests_per_s),
+                                     float(burst or max(1.0, rate or params.requests_burst)))
     return _json({"bic": data["bic"], "token": token}, 201)
 
 
@@ -227,8 +262,10 @@ async def get_metrics(request: web.Request) -> web.Response:
 async def get_healthz(request: web.Request) -> web.Response:
     service = _service(request)
     ok = service.core._failure is None and not service.core._stopping
-    return _json({"ok": ok, "journal_seq": journal_last_seq(service.journal), "queue_depth": service.core.queue_depth},
-                 200 if ok else 503)
+    return _json(
+        {"ok": ok, "journal_seq": journal_last_seq(service.journal), "queue_depth": service.core.queue_depth},
+        200 if ok else 503,
+    )
 
 
 async def get_openapi(request: web.Request) -> web.Response:
@@ -245,8 +282,12 @@ async def _errors_as_json(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.content_type == "application/json":
             raise
-        return _error(exc.status, exc.reason.lower().replace(" ", "_"), exc.text or exc.reason,
-                      {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
+        return _error(
+            exc.status,
+            exc.reason.lower().replace(" ", "_"),
+            exc.text or exc.reason,
+            {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")},
+        )
     except _Refusal as refusal:
         return refusal.response
     except Exception:

@@ -223,6 +223,7 @@ class FileJournal:
         # One thread: frames are written and synced strictly in the order append() was called.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
         self.truncated_bytes = 0  # size of the torn tail dropped by recovery (0 if none)
+        self._recovered_snapshot: bytes | None = None
 
     # ------------------------------------------------------------------ opening
 
@@ -254,7 +255,8 @@ class FileJournal:
         )
         if snapshots:
             self._snapshot_seq = snapshots[-1]
-            self._read_snapshot(self._snapshot_seq)  # verifies it now rather than at the first read
+            # Verified now rather than at the first read; kept for the latest_snapshot() that usually follows.
+            self._recovered_snapshot = self._read_snapshot(self._snapshot_seq)
         segment_seqs = sorted(
             int(m.group(1)) for m in map(_SEGMENT_NAME.match, os.listdir(self.directory)) if m
         )
@@ -457,6 +459,7 @@ class FileJournal:
         with self._lock:
             previous = self._snapshot_seq
             self._snapshot_seq = max(previous, seq)
+            self._recovered_snapshot = None
             # A segment can go once every batch in it is covered by the snapshot and it is not the one
             # being appended to.
             keep_from = 0
@@ -479,7 +482,8 @@ class FileJournal:
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         if self._snapshot_seq == 0:
             return None
-        return self._snapshot_seq, self._read_snapshot(self._snapshot_seq)
+        state, self._recovered_snapshot = self._recovered_snapshot, None
+        return self._snapshot_seq, state if state is not None else self._read_snapshot(self._snapshot_seq)
 
     def _read_snapshot(self, seq: int) -> bytes:
         path = self.directory / _snapshot_name(seq)

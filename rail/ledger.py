@@ -35,7 +35,7 @@ AMOUNT_MAX = U128_MAX
 #: TigerBeetle's timeout is a u32 number of seconds.
 TIMEOUT_S_MAX = (1 << 32) - 1
 NS_PER_S = 1_000_000_000
-SNAPSHOT_FORMAT_VERSION = 1
+SNAPSHOT_FORMAT_VERSION = 2
 
 
 class AccountFlags(IntFlag):
@@ -233,15 +233,16 @@ class ConservationError(AssertionError):
 
 
 class _Snapshot(msgspec.Struct, array_like=True):
+    # Dicts, not lists of pairs: msgspec rebuilds them in C, which makes restarts several times faster.
     version: int
     currency: str
     timestamp_ns: int
-    accounts: list[Account]
-    transfers: list[Transfer]
-    transfer_timestamps: list[int]  # in the order of `transfers`
-    pending: list[tuple[int, int]]  # pending transfer id -> expires_at_ns (0: no timeout)
-    pending_outcomes: list[tuple[int, int]]  # resolved pending id -> result a later post/void gets
-    failed: list[tuple[int, int]]  # transfer id -> its first (transient) failure
+    accounts: dict[int, Account]
+    transfers: dict[int, Transfer]
+    transfer_timestamps: dict[int, int]
+    pending: dict[int, int]  # pending transfer id -> expires_at_ns (0: no timeout)
+    pending_outcomes: dict[int, CreateTransferResult]  # resolved pending id -> what a later post/void gets
+    failed: dict[int, CreateTransferResult]  # transfer id -> its first (state-dependent) failure
     expiry_heap: list[tuple[int, int]]  # (expires_at_ns, pending id), a heap
 
 
@@ -338,8 +339,10 @@ class Ledger:
         try:
             account_id = account.id
             flags = account.flags
-            if type(account_id) is not int:
+            if type(account_id) is not int or not isinstance(flags, int):
                 return A.invalid_field_type
+            # Stored as a plain int: AccountFlags arithmetic runs in Python, ~60 bytecodes per `&`.
+            flags = int(flags)
             if flags & _UNKNOWN_ACCOUNT_FLAGS:
                 return A.reserved_flag
             if not 0 < account_id < U128_MAX:
@@ -471,6 +474,12 @@ class Ledger:
             amount = t.amount
             if type(amount) is not int or type(transfer_id) is not int:
                 return R.invalid_field_type
+            if type(flags) is not int:
+                if not isinstance(flags, int):
+                    return R.invalid_field_type
+                # TransferFlags (IntFlag) arithmetic runs in Python, ~60 bytecodes per `&`: store a plain int.
+                flags = int(flags)
+                t = _replace(t, flags=flags)
             if flags & _UNKNOWN_TRANSFER_FLAGS:
                 return R.reserved_flag
             if not 0 < transfer_id < U128_MAX:
@@ -488,16 +497,6 @@ class Ledger:
             credit_id = t.credit_account_id
             if type(debit_id) is not int or type(credit_id) is not int:
                 return R.invalid_field_type
-            if not 0 < debit_id < U128_MAX:
-                if debit_id == 0:
-                    return R.debit_account_id_must_not_be_zero
-                if debit_id == U128_MAX:
-                    return R.debit_account_id_must_not_be_int_max
-            if not 0 < credit_id < U128_MAX:
-                if credit_id == 0:
-                    return R.credit_account_id_must_not_be_zero
-                if credit_id == U128_MAX:
-                    return R.credit_account_id_must_not_be_int_max
             if debit_id == credit_id:
                 return R.accounts_must_be_different
             if t.pending_id != 0:
@@ -518,29 +517,29 @@ class Ledger:
                 if amount < 0:
                     return R.amount_must_not_be_negative
                 return R.overflows_amount
+            # No account has id 0 or 2**128-1 (create_accounts refuses them), so the hot path looks up first
+            # and only tells "must not be zero" from "not found" when the lookup failed.
             accounts = self._accounts
             debit = accounts.get(debit_id)
-            if debit is None:
-                return R.debit_account_not_found
             credit = accounts.get(credit_id)
-            if credit is None:
-                return R.credit_account_not_found
+            if debit is None or credit is None:
+                return _account_problem(debit_id, credit_id, debit is None, credit is None)
         except (TypeError, AttributeError):
             return R.invalid_field_type
 
+        # One overflow test per side on the total: it bounds both of its parts, so the finer codes are only
+        # worked out once something overflowed.
         if flags & _PENDING:
             debits_pending = debit.debits_pending + amount
-            if debits_pending > U128_MAX:
-                return R.overflows_debits_pending
-            credits_pending = credit.credits_pending + amount
-            if credits_pending > U128_MAX:
-                return R.overflows_credits_pending
             debits_total = debits_pending + debit.debits_posted
-            if debits_total > U128_MAX:
-                return R.overflows_debits
+            credits_pending = credit.credits_pending + amount
             credits_total = credits_pending + credit.credits_posted
-            if credits_total > U128_MAX:
-                return R.overflows_credits
+            if debits_total > U128_MAX or credits_total > U128_MAX:
+                if debits_pending > U128_MAX:
+                    return R.overflows_debits_pending
+                if credits_pending > U128_MAX:
+                    return R.overflows_credits_pending
+                return R.overflows_debits if debits_total > U128_MAX else R.overflows_credits
             if debit.flags & _DMNEC and debits_total > debit.credits_posted:
                 return R.exceeds_credits
             if credit.flags & _CMNED and credits_total > credit.debits_posted:
@@ -558,17 +557,15 @@ class Ledger:
                 heapq.heappush(self._expiry_heap, (expires_at_ns, transfer_id))
         else:
             debits_posted = debit.debits_posted + amount
-            if debits_posted > U128_MAX:
-                return R.overflows_debits_posted
-            credits_posted = credit.credits_posted + amount
-            if credits_posted > U128_MAX:
-                return R.overflows_credits_posted
             debits_total = debits_posted + debit.debits_pending
-            if debits_total > U128_MAX:
-                return R.overflows_debits
+            credits_posted = credit.credits_posted + amount
             credits_total = credits_posted + credit.credits_pending
-            if credits_total > U128_MAX:
-                return R.overflows_credits
+            if debits_total > U128_MAX or credits_total > U128_MAX:
+                if debits_posted > U128_MAX:
+                    return R.overflows_debits_posted
+                if credits_posted > U128_MAX:
+                    return R.overflows_credits_posted
+                return R.overflows_debits if debits_total > U128_MAX else R.overflows_credits
             if debit.flags & _DMNEC and debits_total > debit.credits_posted:
                 return R.exceeds_credits
             if credit.flags & _CMNED and credits_total > credit.debits_posted:
@@ -591,10 +588,6 @@ class Ledger:
         pending_id = t.pending_id
         if type(pending_id) is not int:
             return R.invalid_field_type
-        if pending_id == 0:
-            return R.pending_id_must_not_be_zero
-        if pending_id == U128_MAX:
-            return R.pending_id_must_not_be_int_max
         if pending_id == transfer_id:
             return R.pending_id_must_be_different
         if t.timeout_s != 0:
@@ -605,6 +598,11 @@ class Ledger:
             return R.overflows_amount
         pending = self._transfers.get(pending_id)
         if pending is None:
+            # Told apart only on failure: no transfer can have id 0 or 2**128-1.
+            if pending_id == 0:
+                return R.pending_id_must_not_be_zero
+            if pending_id == U128_MAX:
+                return R.pending_id_must_not_be_int_max
             return R.pending_transfer_not_found
         if not pending.flags & _PENDING:
             return R.pending_transfer_not_pending
@@ -630,8 +628,9 @@ class Ledger:
         if expires_at_ns and expires_at_ns <= timestamp:
             # Past its timeout but not yet swept by expire_pending: it is expired all the same.
             return R.pending_transfer_expired
-        debit = self._accounts[pending.debit_account_id]
-        credit = self._accounts[pending.credit_account_id]
+        accounts = self._accounts
+        debit = accounts[pending.debit_account_id]
+        credit = accounts[pending.credit_account_id]
         if flags & _POST:
             debits_posted = debit.debits_posted + amount
             if debits_posted > U128_MAX:
@@ -795,12 +794,12 @@ class Ledger:
                 version=SNAPSHOT_FORMAT_VERSION,
                 currency=self.currency,
                 timestamp_ns=self._timestamp_ns,
-                accounts=list(self._accounts.values()),
-                transfers=list(self._transfers.values()),
-                transfer_timestamps=list(self._timestamps.values()),
-                pending=list(self._pending.items()),
-                pending_outcomes=[(k, int(v)) for k, v in self._pending_outcomes.items()],
-                failed=[(k, int(v)) for k, v in self._failed.items()],
+                accounts=self._accounts,
+                transfers=self._transfers,
+                transfer_timestamps=self._timestamps,
+                pending=self._pending,
+                pending_outcomes=self._pending_outcomes,
+                failed=self._failed,
                 expiry_heap=self._expiry_heap,
             )
         )
@@ -812,13 +811,13 @@ class Ledger:
             raise ValueError(f"ledger snapshot format {snapshot.version}, expected {SNAPSHOT_FORMAT_VERSION}")
         ledger = cls(snapshot.currency)
         ledger._timestamp_ns = snapshot.timestamp_ns
-        ledger._accounts = {a.id: a for a in snapshot.accounts}
-        ledger._transfers = {t.id: t for t in snapshot.transfers}
-        ledger._timestamps = dict(zip(ledger._transfers, snapshot.transfer_timestamps))
-        ledger._pending = dict(snapshot.pending)
-        ledger._pending_outcomes = {k: R(v) for k, v in snapshot.pending_outcomes}
-        ledger._failed = {k: R(v) for k, v in snapshot.failed}
-        ledger._expiry_heap = [tuple(entry) for entry in snapshot.expiry_heap]
+        ledger._accounts = snapshot.accounts
+        ledger._transfers = snapshot.transfers
+        ledger._timestamps = snapshot.transfer_timestamps
+        ledger._pending = snapshot.pending
+        ledger._pending_outcomes = snapshot.pending_outcomes
+        ledger._failed = snapshot.failed
+        ledger._expiry_heap = snapshot.expiry_heap
         return ledger
 
     # ------------------------------------------------------------------- helpers
@@ -829,6 +828,18 @@ class Ledger:
         if count:
             self._timestamp_ns = first + count - 1
         return first
+
+
+def _account_problem(debit_id: int, credit_id: int, debit_missing: bool, credit_missing: bool) -> R:
+    if debit_id == 0:
+        return R.debit_account_id_must_not_be_zero
+    if debit_id == U128_MAX:
+        return R.debit_account_id_must_not_be_int_max
+    if credit_id == 0:
+        return R.credit_account_id_must_not_be_zero
+    if credit_id == U128_MAX:
+        return R.credit_account_id_must_not_be_int_max
+    return R.debit_account_not_found if debit_missing else R.credit_account_not_found
 
 
 def _save_balances(undo: list[tuple], account: Account) -> None:

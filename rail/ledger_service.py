@@ -162,6 +162,8 @@ class LedgerService:
             queue_events_max=queue_events_max,
         )
         service.recovered_batches = recovered_batches
+        # Replayed batches count toward the next snapshot, or every restart would replay them again.
+        service._batches_since_snapshot = recovered_batches
         service.recovered_events = recovered_events
         service.recovery_s = time.perf_counter() - started
         service._writer = asyncio.create_task(service._run(), name="ledger-writer")

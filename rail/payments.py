@@ -67,8 +67,17 @@ class CreditTransfer(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     def business_key(self) -> tuple:
         """What makes two pacs.008 'the same payment' for the duplicate check (MsgId may differ on resend)."""
-        return (self.uetr, self.tx_id, self.end_to_end_id, self.instructing_agent, self.debtor_agent,
-                self.creditor_agent, self.amount_paisa, self.debtor_iban, self.creditor_iban)
+        return (
+            self.uetr,
+            self.tx_id,
+            self.end_to_end_id,
+            self.instructing_agent,
+            self.debtor_agent,
+            self.creditor_agent,
+            self.amount_paisa,
+            self.debtor_iban,
+            self.creditor_iban,
+        )
 
 
 class ReturnRecord(msgspec.Struct, array_like=True, gc=False):
@@ -104,7 +113,9 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     amount_paisa: int
     debtor_iban: str
     creditor_iban: str
-    message: bytes  # the pacs.008: the inbound bytes (xml/json) or msgpack of the codec struct, see message_format
+    message: (
+        bytes  # the pacs.008: the inbound bytes (xml/json) or msgpack of the codec struct, see message_format
+    )
     rendering: str  # the debtor agent's rendering of the original
     transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
     status: str
@@ -124,8 +135,17 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     message_format: str = "msgpack"
 
     def business_key(self) -> tuple:
-        return (self.uetr, self.tx_id, self.end_to_end_id, self.instructing_agent, self.debtor_agent,
-                self.creditor_agent, self.amount_paisa, self.debtor_iban, self.creditor_iban)
+        return (
+            self.uetr,
+            self.tx_id,
+            self.end_to_end_id,
+            self.instructing_agent,
+            self.debtor_agent,
+            self.creditor_agent,
+            self.amount_paisa,
+            self.debtor_iban,
+            self.creditor_iban,
+        )
 
     def note(self, at_ns: int, event: str, detail: str = "") -> None:
         if len(self.history) < HISTORY_EVENTS_MAX:
@@ -207,7 +227,9 @@ class Settlement:
         inbox.push(ref)
         self.touched_inboxes.add(bic)
 
-    def _finalise(self, payment: Payment, status: str, reason: str | None, text: str | None, now_ns: int) -> None:
+    def _finalise(
+        self, payment: Payment, status: str, reason: str | None, text: str | None, now_ns: int
+    ) -> None:
         payment.status = status
         payment.reason = reason
         payment.reason_text = text
@@ -226,8 +248,11 @@ class Settlement:
         self.genesis_done = True
         self.ledger.create_accounts([Account(id=self.central_account_id, code=1)], now_ns)
         self.participants[self.scheme.central_bank_bic] = Participant(
-            bic=self.scheme.central_bank_bic, name=self.scheme.central_bank_name,
-            account_id=self.central_account_id, token_hash=None, callback_url=None,
+            bic=self.scheme.central_bank_bic,
+            name=self.scheme.central_bank_name,
+            account_id=self.central_account_id,
+            token_hash=None,
+            callback_url=None,
         )
         for bank in self.scheme.banks:
             self.apply_add_participant(bank.bic, bank.name, None, None, now_ns, simulated=True)
@@ -239,7 +264,12 @@ class Settlement:
         return Outcome("done")
 
     def apply_add_participant(
-        self, bic: str, name: str, token_hash: str | None, callback_url: str | None, now_ns: int,
+        self,
+        bic: str,
+        name: str,
+        token_hash: str | None,
+        callback_url: str | None,
+        now_ns: int,
         simulated: bool = False,
     ) -> Outcome:
         existing = self.participants.get(bic)
@@ -257,8 +287,14 @@ class Settlement:
             [Account(id=account_id, code=2, flags=int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS))], now_ns
         )[0]
         assert result.name in ("ok", "exists"), result
-        participant = Participant(bic=bic, name=name, account_id=account_id, token_hash=token_hash,
-                                  callback_url=callback_url, simulated=simulated)
+        participant = Participant(
+            bic=bic,
+            name=name,
+            account_id=account_id,
+            token_hash=token_hash,
+            callback_url=callback_url,
+            simulated=simulated,
+        )
         self.participants[bic] = participant
         self.inboxes[bic] = Inbox(bic)
         return Outcome("done", detail=participant)
@@ -276,8 +312,14 @@ class Settlement:
         else:
             return Outcome("rejected", reason="FF01", text="direction must be 'in' or 'out'")
         result = self._ledger_one(
-            Transfer(id=self._transfer_id(), debit_account_id=debit, credit_account_id=credit,
-                     amount=amount_paisa, code=CODE_LIQUIDITY), now_ns,
+            Transfer(
+                id=self._transfer_id(),
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount=amount_paisa,
+                code=CODE_LIQUIDITY,
+            ),
+            now_ns,
         )
         if result is CreateTransferResult.exceeds_credits:
             return Outcome("rejected", reason="AM04", text="settlement account cannot cover the withdrawal")
@@ -311,7 +353,12 @@ class Settlement:
     # ---- credit transfer
 
     def apply_credit_transfer(
-        self, sender: str, rendering: str, ct: CreditTransfer, message: bytes, now_ns: int,
+        self,
+        sender: str,
+        rendering: str,
+        ct: CreditTransfer,
+        message: bytes,
+        now_ns: int,
         message_format: str = "msgpack",
     ) -> Outcome:
         # Authorisation is checked at the edge (403, nothing enqueued); the core asserts it (a bug otherwise).
@@ -320,46 +367,82 @@ class Settlement:
         existing = self.payments.get(existing_uetr or ct.uetr)
         if existing is not None:
             if existing.business_key() == ct.business_key():
-                return Outcome("duplicate", status=existing.status, reason=existing.reason,
-                               text=existing.reason_text, payment=existing)
+                return Outcome(
+                    "duplicate",
+                    status=existing.status,
+                    reason=existing.reason,
+                    text=existing.reason_text,
+                    payment=existing,
+                )
             used = "TxId" if existing_uetr is not None else "UETR"
-            return Outcome("rejected", status=REJECTED, reason="AM05",
-                           text=f"duplicate: {used} already used by another payment")
+            return Outcome(
+                "rejected",
+                status=REJECTED,
+                reason="AM05",
+                text=f"duplicate: {used} already used by another payment",
+            )
         participant = self.participants.get(sender)
         if participant is not None:
             participant.rendering = rendering
         accepted_ns = ct.acceptance_ns if 0 < ct.acceptance_ns <= now_ns else now_ns
         hard_stop_ns = accepted_ns + self.params.hard_stop_ms * NS_PER_MS
         payment = Payment(
-            uetr=ct.uetr, tx_id=ct.tx_id, msg_id=ct.msg_id, end_to_end_id=ct.end_to_end_id,
-            instructing_agent=ct.instructing_agent, debtor_agent=ct.debtor_agent,
-            creditor_agent=ct.creditor_agent, amount_paisa=ct.amount_paisa, debtor_iban=ct.debtor_iban,
-            creditor_iban=ct.creditor_iban, message=message, rendering=rendering, transfer_id=0,
-            status=IN_FLIGHT, reason=None, reason_text=None, received_ns=now_ns, accepted_ns=accepted_ns,
+            uetr=ct.uetr,
+            tx_id=ct.tx_id,
+            msg_id=ct.msg_id,
+            end_to_end_id=ct.end_to_end_id,
+            instructing_agent=ct.instructing_agent,
+            debtor_agent=ct.debtor_agent,
+            creditor_agent=ct.creditor_agent,
+            amount_paisa=ct.amount_paisa,
+            debtor_iban=ct.debtor_iban,
+            creditor_iban=ct.creditor_iban,
+            message=message,
+            rendering=rendering,
+            transfer_id=0,
+            status=IN_FLIGHT,
+            reason=None,
+            reason_text=None,
+            received_ns=now_ns,
+            accepted_ns=accepted_ns,
             deadline_ns=min(now_ns + self.params.creditor_timeout_ms * NS_PER_MS, hard_stop_ns),
-            history=[(now_ns, "received", "pacs.008")], message_format=message_format,
+            history=[(now_ns, "received", "pacs.008")],
+            message_format=message_format,
         )
         self._remember(payment)
         creditor = self.participants.get(ct.creditor_agent)
         if creditor is None or ct.creditor_agent == self.scheme.central_bank_bic:
-            return self._reject_early(payment, "CNOR", f"creditor agent {ct.creditor_agent} is not a participant",
-                                      now_ns)
+            return self._reject_early(
+                payment, "CNOR", f"creditor agent {ct.creditor_agent} is not a participant", now_ns
+            )
         if now_ns >= hard_stop_ns:
-            return self._reject_early(payment, "AB06", "arrived after the hard time-out from AccptncDtTm", now_ns)
+            return self._reject_early(
+                payment, "AB06", "arrived after the hard time-out from AccptncDtTm", now_ns
+            )
         if len(self.inboxes[ct.creditor_agent]) >= self.params.inbox_messages_max:
             # Shed load with a clear answer rather than grow the creditor agent's backlog without limit.
             return self._reject_early(payment, "AB08", "creditor agent is not taking its messages", now_ns)
         debtor = self.participants[sender]
         transfer_id = self._transfer_id()
         result = self._ledger_one(
-            Transfer(id=transfer_id, debit_account_id=debtor.account_id, credit_account_id=creditor.account_id,
-                     amount=ct.amount_paisa, code=CODE_PAYMENT, flags=int(TransferFlags.PENDING)), now_ns,
+            Transfer(
+                id=transfer_id,
+                debit_account_id=debtor.account_id,
+                credit_account_id=creditor.account_id,
+                amount=ct.amount_paisa,
+                code=CODE_PAYMENT,
+                flags=int(TransferFlags.PENDING),
+            ),
+            now_ns,
         )
         if result is not CreateTransferResult.ok:
             if result is CreateTransferResult.exceeds_credits:
-                return self._reject_early(payment, "AM04", "debtor agent's settlement account cannot cover it",
-                                          now_ns)
-            return self._reject_early(payment, "AM12", f"ledger refused the reservation: {result.name}", now_ns)
+                return self._reject_early(
+                    payment, "AM04", "debtor agent's settlement account cannot cover it", now_ns
+                )
+            return self._reject_early(
+                payment, "AM12", f"ledger refused the reservation: {result.name}", now_ns
+            )
         payment.transfer_id = transfer_id
         payment.note(now_ns, "reserved", str(ct.amount_paisa))
         self._push(ct.creditor_agent, ("pacs.008", ct.uetr))
@@ -395,8 +478,13 @@ class Settlement:
             return Outcome("forbidden", text="only the creditor agent may answer this payment")
         if payment.status != IN_FLIGHT:
             # Late or repeated answer: the payment's final status stands and is what the creditor is told.
-            return Outcome("final", status=payment.status, reason=payment.reason, text=payment.reason_text,
-                           payment=payment)
+            return Outcome(
+                "final",
+                status=payment.status,
+                reason=payment.reason,
+                text=payment.reason_text,
+                payment=payment,
+            )
         payment.creditor_status = status
         payment.note(now_ns, f"creditor {status}", reason or "")
         if status in POSITIVE_CREDITOR_STATUSES:
@@ -419,16 +507,24 @@ class Settlement:
             return Outcome("accepted", status=IN_FLIGHT, payment=payment)
         else:
             return Outcome("rejected", reason="FF01", text=f"TxSts {status} is not an answer to a pacs.008")
-        return Outcome("final", status=payment.status, reason=payment.reason, text=payment.reason_text,
-                       payment=payment)
+        return Outcome(
+            "final", status=payment.status, reason=payment.reason, text=payment.reason_text, payment=payment
+        )
 
     def _resolve_pending(self, payment: Payment, flag: TransferFlags, now_ns: int) -> CreateTransferResult:
         debtor = self.participants[payment.debtor_agent]
         creditor = self.participants[payment.creditor_agent]
         return self._ledger_one(
-            Transfer(id=self._transfer_id(), debit_account_id=debtor.account_id,
-                     credit_account_id=creditor.account_id, amount=payment.amount_paisa,
-                     pending_id=payment.transfer_id, code=CODE_PAYMENT, flags=int(flag)), now_ns,
+            Transfer(
+                id=self._transfer_id(),
+                debit_account_id=debtor.account_id,
+                credit_account_id=creditor.account_id,
+                amount=payment.amount_paisa,
+                pending_id=payment.transfer_id,
+                code=CODE_PAYMENT,
+                flags=int(flag),
+            ),
+            now_ns,
         )
 
     def apply_timeout(self, uetr: str, now_ns: int) -> Outcome:
@@ -450,8 +546,15 @@ class Settlement:
     # ---- returns and recalls
 
     def apply_return(
-        self, sender: str, rendering: str, return_id: str, uetr: str, amount_paisa: int, reason: str,
-        message: bytes, now_ns: int,
+        self,
+        sender: str,
+        rendering: str,
+        return_id: str,
+        uetr: str,
+        amount_paisa: int,
+        reason: str,
+        message: bytes,
+        now_ns: int,
     ) -> Outcome:
         """pacs.004 from the creditor agent: a new transfer back to the debtor agent, within the window."""
         payment = self.payments.get(uetr)
@@ -470,21 +573,42 @@ class Settlement:
         if now_ns - payment.final_ns > self.params.return_window_s * NS_PER_S:
             return Outcome("rejected", status=REJECTED, reason="TM01", text="outside the return window")
         if amount_paisa <= 0 or payment.returned_paisa + amount_paisa > payment.amount_paisa:
-            return Outcome("rejected", status=REJECTED, reason="AM09",
-                           text="return exceeds what remains of the original amount")
+            return Outcome(
+                "rejected",
+                status=REJECTED,
+                reason="AM09",
+                text="return exceeds what remains of the original amount",
+            )
         transfer_id = self._transfer_id()
         result = self._ledger_one(
-            Transfer(id=transfer_id, debit_account_id=self.participants[sender].account_id,
-                     credit_account_id=self.participants[payment.debtor_agent].account_id,
-                     amount=amount_paisa, code=CODE_RETURN), now_ns,
+            Transfer(
+                id=transfer_id,
+                debit_account_id=self.participants[sender].account_id,
+                credit_account_id=self.participants[payment.debtor_agent].account_id,
+                amount=amount_paisa,
+                code=CODE_RETURN,
+            ),
+            now_ns,
         )
         if result is CreateTransferResult.exceeds_credits:
-            return Outcome("rejected", status=REJECTED, reason="AM04",
-                           text="creditor agent's settlement account cannot cover the return")
+            return Outcome(
+                "rejected",
+                status=REJECTED,
+                reason="AM04",
+                text="creditor agent's settlement account cannot cover the return",
+            )
         if result is not CreateTransferResult.ok:
             return Outcome("rejected", status=REJECTED, reason="AM12", text=f"ledger refused: {result.name}")
-        record = ReturnRecord(return_id=return_id, sender=sender, amount_paisa=amount_paisa, reason=reason,
-                              at_ns=now_ns, transfer_id=transfer_id, message=message, rendering=rendering)
+        record = ReturnRecord(
+            return_id=return_id,
+            sender=sender,
+            amount_paisa=amount_paisa,
+            reason=reason,
+            at_ns=now_ns,
+            transfer_id=transfer_id,
+            message=message,
+            rendering=rendering,
+        )
         payment.returns.append(record)
         payment.returned_paisa += amount_paisa
         payment.note(now_ns, "returned", f"{amount_paisa} {reason}")
@@ -497,7 +621,13 @@ class Settlement:
         return Outcome("final", status=SETTLED, payment=payment, detail=record)
 
     def apply_recall(
-        self, sender: str, rendering: str, cancellation_id: str, uetr: str, reason: str, message: bytes,
+        self,
+        sender: str,
+        rendering: str,
+        cancellation_id: str,
+        uetr: str,
+        reason: str,
+        message: bytes,
         now_ns: int,
     ) -> Outcome:
         """camt.056 from the debtor agent, relayed to the creditor agent, who answers camt.029 or pacs.004."""
@@ -514,14 +644,27 @@ class Settlement:
             return Outcome("rejected", status="RJCR", reason="ARDT", text="the payment was already returned")
         if len(payment.recalls) >= HISTORY_EVENTS_MAX:
             return Outcome("rejected", status="RJCR", reason="AGNT", text="too many recalls for one payment")
-        payment.recalls.append(RecallRecord(cancellation_id=cancellation_id, reason=reason, at_ns=now_ns,
-                                            message=message, rendering=rendering))
+        payment.recalls.append(
+            RecallRecord(
+                cancellation_id=cancellation_id,
+                reason=reason,
+                at_ns=now_ns,
+                message=message,
+                rendering=rendering,
+            )
+        )
         payment.note(now_ns, "recall requested", reason)
         self._push(payment.creditor_agent, ("camt.056", uetr, len(payment.recalls) - 1))
         return Outcome("relayed", status="PDCR", payment=payment)
 
     def apply_resolution(
-        self, sender: str, rendering: str, uetr: str, status: str, reason: str | None, message: bytes,
+        self,
+        sender: str,
+        rendering: str,
+        uetr: str,
+        status: str,
+        reason: str | None,
+        message: bytes,
         now_ns: int,
     ) -> Outcome:
         """camt.029 from the creditor agent: the recall is refused (or pending); relayed to the debtor agent."""
@@ -552,20 +695,36 @@ class Settlement:
                 return Outcome("duplicate", status=existing.status, detail=existing)
             return Outcome("rejected", status=REJECTED, reason="AM05", text=f"MsgId {msg_id} already used")
         if payer_agent not in self.participants or payer_agent == self.scheme.central_bank_bic:
-            return Outcome("rejected", status=REJECTED, reason="RC03",
-                           text=f"payer's agent {payer_agent} is not a participant")
+            return Outcome(
+                "rejected",
+                status=REJECTED,
+                reason="RC03",
+                text=f"payer's agent {payer_agent} is not a participant",
+            )
         if len(self.rtps) >= RTPS_MAX:
             oldest = next(iter(self.rtps))
             del self.rtps[oldest]
-        rtp = RequestToPay(msg_id=msg_id, payee_agent=sender, payer_agent=payer_agent, message=message,
-                           rendering=rendering, at_ns=now_ns)
+        rtp = RequestToPay(
+            msg_id=msg_id,
+            payee_agent=sender,
+            payer_agent=payer_agent,
+            message=message,
+            rendering=rendering,
+            at_ns=now_ns,
+        )
         self.rtps[msg_id] = rtp
         self._push(payer_agent, ("pain.013", msg_id))
         return Outcome("relayed", status="PDNG", detail=rtp)
 
     def apply_request_to_pay_status(
-        self, sender: str, rendering: str, original_msg_id: str, status: str, reason: str | None,
-        message: bytes, now_ns: int,
+        self,
+        sender: str,
+        rendering: str,
+        original_msg_id: str,
+        status: str,
+        reason: str | None,
+        message: bytes,
+        now_ns: int,
     ) -> Outcome:
         """pain.014 from the payer's agent, relayed to the payee's agent."""
         rtp = self.rtps.get(original_msg_id)

@@ -148,8 +148,18 @@ DEFAULT_BANKS: tuple[tuple[str, str], ...] = (
 )
 
 _NAMES = (
-    "Ali Raza", "Ayesha Khan", "Muhammad Usman", "Fatima Siddiqui", "Bilal Ahmed", "Sana Malik",
-    "Hamza Qureshi", "Zainab Hussain", "Imran Sheikh", "Hira Baig", "Omar Farooq", "Maryam Javed",
+    "Ali Raza",
+    "Ayesha Khan",
+    "Muhammad Usman",
+    "Fatima Siddiqui",
+    "Bilal Ahmed",
+    "Sana Malik",
+    "Hamza Qureshi",
+    "Zainab Hussain",
+    "Imran Sheikh",
+    "Hira Baig",
+    "Omar Farooq",
+    "Maryam Javed",
 )
 REGULAR_CUSTOMERS_PER_BANK = 6
 
@@ -183,7 +193,9 @@ def default_scheme(params: SchemeParams | None = None, prefund_paisa: int = DEFA
         code = bic[:4]
         customers = [_regular_customer(index, i, code) for i in range(REGULAR_CUSTOMERS_PER_BANK)]
         customers += [_test_customer(index, t, code) for t in TEST_ACCOUNTS]
-        banks.append(Bank(bic=bic, name=name, bank_code=code, prefund_paisa=prefund_paisa, customers=customers))
+        banks.append(
+            Bank(bic=bic, name=name, bank_code=code, prefund_paisa=prefund_paisa, customers=customers)
+        )
     return Scheme(
         central_bank_bic=CENTRAL_BANK_BIC,
         central_bank_name=CENTRAL_BANK_NAME,

@@ -25,24 +25,49 @@ ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
-    parser.add_argument("--data", type=Path, default=Path("rail-data"),
-                        help="directory for the journal and snapshots (default ./rail-data)")
-    parser.add_argument("--admin-token", default=None,
-                        help=f"operator token for /admin (default: ${ADMIN_TOKEN_ENV}, else generated and printed)")
-    parser.add_argument("--no-fsync", dest="fsync", action="store_false",
-                        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments")
-    parser.add_argument("--creditor-timeout-ms", type=int, default=None,
-                        help="scheme timeout for the creditor agent's answer (default 10000)")
-    parser.add_argument("--hard-stop-ms", type=int, default=None,
-                        help="hard stop from acceptance, even after ACWP (default 20000)")
-    parser.add_argument("--no-simulated-banks", dest="simulate_banks", action="store_false",
-                        help="do not answer for the default scheme's banks from inside the rail")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("rail-data"),
+        help="directory for the journal and snapshots (default ./rail-data)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=None,
+        help=f"operator token for /admin (default: ${ADMIN_TOKEN_ENV}, else generated and printed)",
+    )
+    parser.add_argument(
+        "--no-fsync",
+        dest="fsync",
+        action="store_false",
+        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments",
+    )
+    parser.add_argument(
+        "--creditor-timeout-ms",
+        type=int,
+        default=None,
+        help="scheme timeout for the creditor agent's answer (default 10000)",
+    )
+    parser.add_argument(
+        "--hard-stop-ms",
+        type=int,
+        default=None,
+        help="hard stop from acceptance, even after ACWP (default 20000)",
+    )
+    parser.add_argument(
+        "--no-simulated-banks",
+        dest="simulate_banks",
+        action="store_false",
+        help="do not answer for the default scheme's banks from inside the rail",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         import uvloop
     except ImportError:  # the pure-asyncio loop works too, only slower
@@ -66,8 +91,9 @@ async def _serve(args: argparse.Namespace) -> int:
         params["hard_stop_ms"] = args.hard_stop_ms
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     try:
-        service = await RailService.open(args.data, fsync=args.fsync, admin_token=admin_token,
-                                         simulate_banks=args.simulate_banks, **params)
+        service = await RailService.open(
+            args.data, fsync=args.fsync, admin_token=admin_token, simulate_banks=args.simulate_banks, **params
+        )
     except (JournalError, OSError) as exc:
         print(f"rail serve: cannot open the journal in {args.data}: {exc}", file=sys.stderr)
         return 1
@@ -83,13 +109,18 @@ async def _serve(args: argparse.Namespace) -> int:
         await service.close()
         return 1
     port = runner.addresses[0][1] if runner.addresses else args.port
-    print(f"rail: listening on http://{args.host}:{port}  (data: {args.data}, "
-          f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})", flush=True)
+    print(
+        f"rail: listening on http://{args.host}:{port}  (data: {args.data}, "
+        f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})",
+        flush=True,
+    )
     if not admin_token:
         print(f"rail: admin token (generated): {service.admin_token}", flush=True)
     banks = ", ".join(b.bic for b in service.scheme.banks)
-    print(f"rail: default scheme: central bank {service.scheme.central_bank_bic}; simulated banks: {banks}",
-          flush=True)
+    print(
+        f"rail: default scheme: central bank {service.scheme.central_bank_bic}; simulated banks: {banks}",
+        flush=True,
+    )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

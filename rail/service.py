@@ -34,6 +34,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import msgspec
 import orjson
@@ -105,10 +106,17 @@ _UNPACKERS = {
     "pain.014": msgspec.msgpack.Decoder(Pain014),
 }
 MSG_NAMES = {
-    "pacs.008": "pacs.008.001.08", "pacs.002": "pacs.002.001.10", "pacs.004": "pacs.004.001.09",
-    "pacs.028": "pacs.028.001.03", "camt.056": "camt.056.001.08", "camt.029": "camt.029.001.09",
-    "acmt.023": "acmt.023.001.03", "acmt.024": "acmt.024.001.03", "pain.013": "pain.013.001.07",
-    "pain.014": "pain.014.001.07", "admi.002": "admi.002.001.01",
+    "pacs.008": "pacs.008.001.08",
+    "pacs.002": "pacs.002.001.10",
+    "pacs.004": "pacs.004.001.09",
+    "pacs.028": "pacs.028.001.03",
+    "camt.056": "camt.056.001.08",
+    "camt.029": "camt.029.001.09",
+    "acmt.023": "acmt.023.001.03",
+    "acmt.024": "acmt.024.001.03",
+    "pain.013": "pain.013.001.07",
+    "pain.014": "pain.014.001.07",
+    "admi.002": "admi.002.001.01",
 }
 
 
@@ -122,7 +130,7 @@ class Reply(msgspec.Struct):
 
 
 def _utc(ns: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
 
 def _short(text: str | None, limit: int = ADDTL_INF_MAX) -> str | None:
@@ -164,7 +172,9 @@ class RailService:
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
         self._final_reports: dict[tuple[str, str, str], bytes] = {}
         self._forwarded: dict[str, Pacs008] = {}
-        self._received_counters: dict[tuple[str, str], object] = {}  # bound metric children (labels() is slow)
+        self._received_counters: dict[
+            tuple[str, str], object
+        ] = {}  # bound metric children (labels() is slow)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -179,7 +189,7 @@ class RailService:
         admin_token: str | None = None,
         simulate_banks: bool = True,
         **params,
-    ) -> "RailService":
+    ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
 
         `params` override SchemeParams fields, e.g. `creditor_timeout_ms=300` for fast tests.
@@ -207,6 +217,7 @@ class RailService:
             if participant.token_hash:
                 self._tokens.install(participant.bic, participant.token_hash)
         gc.set_threshold(max(gc.get_threshold()[0], GC_GENERATION0_THRESHOLD), 20, 100)
+        gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
         self.core.start()
         for participant in list(settlement.participants.values()):
@@ -245,6 +256,7 @@ class RailService:
 
         if self._http_session is None:
             self._http_session = aiohttp.ClientSession()
+
         async def page(bic_: str, max_n: int) -> dict:
             return self.inbox_page(bic_, max_n)
 
@@ -285,8 +297,9 @@ class RailService:
             raise ValueError("callback_url must be an http(s) URL")
         token = new_token()
         hashed = token_hash(token)
-        await self._execute(AddParticipant(bic=bic, name=str(name or bic)[:140], token_hash=hashed,
-                                           callback_url=callback_url))
+        await self._execute(
+            AddParticipant(bic=bic, name=str(name or bic)[:140], token_hash=hashed, callback_url=callback_url)
+        )
         self._tokens.install(bic, hashed)
         self._known_bics.add(bic)
         bank = self._banks.pop(bic, None)
@@ -300,8 +313,10 @@ class RailService:
         return token
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
+        if not isinstance(bic, str) or not isinstance(direction, str):
+            raise ValueError("bic and direction must be strings")  # noqa: TRY004 - shown as HTTP 422
         if not isinstance(amount_paisa, int) or isinstance(amount_paisa, bool):
-            raise ValueError("amount must be an integer number of paisa")
+            raise ValueError("amount must be an integer number of paisa")  # noqa: TRY004 - shown as HTTP 422
         outcome = await self._execute(Liquidity(bic=bic, amount_paisa=amount_paisa, direction=direction))
         ok = outcome.kind == "done"
         result = {"bic": bic, "direction": direction, "amount": amount_paisa, "ok": ok}
@@ -324,13 +339,22 @@ class RailService:
         """Link a Raast ID (mobile number, any Pakistani form; stored as +92...) to one of `bic`'s IBANs."""
         normalised = _alias_key(alias)
         if normalised is None:
-            return {"ok": False, "reason": "AC01", "text": "alias must be a Pakistani mobile number (+92 3XX...)"}
+            return {
+                "ok": False,
+                "reason": "AC01",
+                "text": "alias must be a Pakistani mobile number (+92 3XX...)",
+            }
         if not isinstance(iban, str) or not iso20022.iban_is_valid(iban) or not iban.startswith("PK"):
             return {"ok": False, "reason": "AC01", "text": "iban is not a valid Pakistani IBAN"}
         if iban[4:8] != bic[:4]:
-            return {"ok": False, "reason": "AGNT", "text": "a participant links aliases to its own IBANs only"}
-        outcome = await self._execute(AliasRegister(sender=bic, alias=normalised, iban=iban,
-                                                    name=str(holder_name)[:140]))
+            return {
+                "ok": False,
+                "reason": "AGNT",
+                "text": "a participant links aliases to its own IBANs only",
+            }
+        outcome = await self._execute(
+            AliasRegister(sender=bic, alias=normalised, iban=iban, name=str(holder_name)[:140])
+        )
         if outcome.kind != "done":
             return {"ok": False, "reason": outcome.reason, "text": outcome.text}
         return {"ok": True, "alias": normalised, "iban": iban, "agent": bic}
@@ -347,19 +371,29 @@ class RailService:
     async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None = None) -> Reply:
         """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
         started_s = time.perf_counter()
+        if bic not in self._known_bics or bic == self.scheme.central_bank_bic:
+            return self.admi002_reply(403, _rendering_of(content_type), None, "AUTH",
+                                      f"{bic} is not a participant of this rail")
         try:
             decoded = iso20022.decode(body, content_type)
         except MessageRejected as exc:
             self.metrics.messages_rejected.labels(exc.reason_code).inc()
-            return self._admi002(400, _rendering_of(content_type), exc.related_ref, exc.reason_code,
-                                 exc.description, exc.error_location)
+            return self.admi002_reply(
+                400,
+                _rendering_of(content_type),
+                exc.related_ref,
+                exc.reason_code,
+                exc.description,
+                exc.error_location,
+            )
         message = decoded.message
         rendering = decoded.rendering
         msg_type = decoded.msg_type[:8]
         counter = self._received_counters.get((msg_type, rendering))
         if counter is None:
             counter = self._received_counters[(msg_type, rendering)] = self.metrics.messages_received.labels(
-                msg_type, rendering)
+                msg_type, rendering
+            )
         counter.inc()
         violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self._known_bics)
         if violations:
@@ -369,11 +403,16 @@ class RailService:
             if len(violations) > 1:
                 text += f" (+{len(violations) - 1} more)"
             return self._reject(422, message, msg_type, rendering, bic, first.code, text)
-        self.metrics.latency_edge.observe(time.perf_counter() - started_s)
+        self.metrics.observe_edge(time.perf_counter() - started_s)
         handler = self._handlers.get(msg_type)
         if handler is None:
-            return self._admi002(400, rendering, getattr(message, "msg_id", None), "FF01",
-                                 f"{decoded.msg_type} is not accepted by the rail from participants")
+            return self.admi002_reply(
+                400,
+                rendering,
+                getattr(message, "msg_id", None),
+                "FF01",
+                f"{decoded.msg_type} is not accepted by the rail from participants",
+            )
         if msg_type == "pacs.008":
             # The debtor's own bytes are forwarded as they are when the creditor reads the same rendering,
             # unless they carry the debtor's AppHdr (addressed to the rail, not to the creditor).
@@ -384,27 +423,63 @@ class RailService:
         try:
             return await handler_call
         except Overloaded as exc:
-            return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
-                                 headers={"Retry-After": "1"})
+            return self.admi002_reply(
+                503,
+                rendering,
+                getattr(message, "msg_id", None),
+                "AB10",
+                str(exc),
+                headers={"Retry-After": "1"},
+            )
         except CoreStopped as exc:
-            return self._admi002(503, rendering, getattr(message, "msg_id", None), "AB10", str(exc),
-                                 headers={"Retry-After": "5"})
+            return self.admi002_reply(
+                503,
+                rendering,
+                getattr(message, "msg_id", None),
+                "AB10",
+                str(exc),
+                headers={"Retry-After": "5"},
+            )
 
-    async def _on_pacs008(self, bic: str, m: Pacs008, rendering: str, wait_s: float | None,
-                          raw: tuple[bytes, str] | None = None) -> Reply:
+    async def _on_pacs008(
+        self, bic: str, m: Pacs008, rendering: str, wait_s: float | None, raw: tuple[bytes, str] | None = None
+    ) -> Reply:
         tx = m.tx
         if tx.instg_agt_bicfi != bic or tx.dbtr_agt_bicfi != bic:
-            return self._forbidden(rendering, m.msg_id, f"InstgAgt/DbtrAgt must be {bic}, the authenticated "
-                                   f"participant (got {tx.instg_agt_bicfi}/{tx.dbtr_agt_bicfi})")
+            return self._forbidden(
+                rendering,
+                m.msg_id,
+                f"InstgAgt/DbtrAgt must be {bic}, the authenticated "
+                f"participant (got {tx.instg_agt_bicfi}/{tx.dbtr_agt_bicfi})",
+            )
+        own_inbox = self.core.settlement.inboxes.get(bic)
+        if own_inbox is not None and len(own_inbox) >= self.scheme.params.inbox_messages_max:
+            # Shed load at the edge: a debtor agent that does not take its status reports gets no new payments.
+            return self.admi002_reply(
+                503,
+                rendering,
+                m.msg_id,
+                "AB10",
+                "your inbox is full: read and acknowledge GET /v1/inbox before sending more payments",
+                headers={"Retry-After": "1"},
+            )
         ct = CreditTransfer(
-            uetr=tx.uetr or "", tx_id=tx.tx_id or "", msg_id=m.msg_id, end_to_end_id=tx.end_to_end_id,
-            instructing_agent=bic, debtor_agent=bic, creditor_agent=tx.cdtr_agt_bicfi or "",
-            amount_paisa=tx.amount_paisa, debtor_iban=tx.dbtr_acct_iban or "", creditor_iban=tx.cdtr_acct_iban or "",
+            uetr=tx.uetr or "",
+            tx_id=tx.tx_id or "",
+            msg_id=m.msg_id,
+            end_to_end_id=tx.end_to_end_id,
+            instructing_agent=bic,
+            debtor_agent=bic,
+            creditor_agent=tx.cdtr_agt_bicfi or "",
+            amount_paisa=tx.amount_paisa,
+            debtor_iban=tx.dbtr_acct_iban or "",
+            creditor_iban=tx.cdtr_acct_iban or "",
             acceptance_ns=int(tx.accptnc_dt_tm.timestamp() * 1e9) if tx.accptnc_dt_tm else 0,
         )
         if raw is not None:
-            command = SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct, message=raw[0],
-                                           message_format=raw[1])
+            command = SubmitCreditTransfer(
+                sender=bic, rendering=rendering, ct=ct, message=raw[0], message_format=raw[1]
+            )
         else:
             command = SubmitCreditTransfer(sender=bic, rendering=rendering, ct=ct, message=_PACKER.encode(m))
         forwarded = self._forwarded
@@ -428,8 +503,12 @@ class RailService:
             return self._status_reply(422, payment, bic, rendering)
         if wait_s and payment.status == IN_FLIGHT:
             await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX))
-        return self._status_reply(202 if payment.status == IN_FLIGHT else
-                                  (422 if payment.transfer_id == 0 else 200), payment, bic, rendering)
+        return self._status_reply(
+            202 if payment.status == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
+            payment,
+            bic,
+            rendering,
+        )
 
     async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
         if not m.tx_inf_and_sts:
@@ -437,13 +516,22 @@ class RailService:
         tx = m.tx
         sender = tx.instg_agt_bicfi or m.instg_agt_bicfi or bic
         if sender != bic:
-            return self._forbidden(rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant")
+            return self._forbidden(
+                rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
+            )
         if not tx.orgnl_uetr or not tx.tx_sts:
-            return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "OrgnlUETR and TxSts are required")
-        outcome = await self._execute(CreditorStatus(
-            sender=bic, uetr=tx.orgnl_uetr, status=tx.tx_sts, reason=tx.sts_rsn_cd or tx.sts_rsn_prtry,
-            text=tx.sts_rsn_addtl_inf,
-        ))
+            return self._reject(
+                422, m, "pacs.002", rendering, bic, "FF01", "OrgnlUETR and TxSts are required"
+            )
+        outcome = await self._execute(
+            CreditorStatus(
+                sender=bic,
+                uetr=tx.orgnl_uetr,
+                status=tx.tx_sts,
+                reason=tx.sts_rsn_cd or tx.sts_rsn_prtry,
+                text=tx.sts_rsn_addtl_inf,
+            )
+        )
         return self._outcome_reply(outcome, m, "pacs.002", rendering, bic)
 
     async def _on_pacs028(self, bic: str, m: Pacs028, rendering: str, wait_s: float | None) -> Reply:
@@ -459,7 +547,9 @@ class RailService:
 
         payment = await self.core.query(find)
         if payment is None:
-            return self._reject(404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant")
+            return self._reject(
+                404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant"
+            )
         return self._status_reply(200, payment, bic, rendering, pending_code="PDNG")
 
     async def _on_pacs004(self, bic: str, m: Pacs004, rendering: str, wait_s: float | None) -> Reply:
@@ -467,83 +557,139 @@ class RailService:
             return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "TxInf is required")
         tx = m.tx
         if (tx.instg_agt_bicfi or bic) != bic:
-            return self._forbidden(rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant")
+            return self._forbidden(
+                rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
+            )
         if not tx.orgnl_uetr:
             return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "OrgnlUETR is required")
-        outcome = await self._execute(SubmitReturn(
-            sender=bic, rendering=rendering, return_id=tx.rtr_id or m.msg_id, uetr=tx.orgnl_uetr,
-            amount_paisa=tx.amount_paisa, reason=tx.rtr_rsn_cd or tx.rtr_rsn_prtry or "MS03",
-            message=_PACKER.encode(m),
-        ))
+        outcome = await self._execute(
+            SubmitReturn(
+                sender=bic,
+                rendering=rendering,
+                return_id=tx.rtr_id or m.msg_id,
+                uetr=tx.orgnl_uetr,
+                amount_paisa=tx.amount_paisa,
+                reason=tx.rtr_rsn_cd or tx.rtr_rsn_prtry or "MS03",
+                message=_PACKER.encode(m),
+            )
+        )
         return self._outcome_reply(outcome, m, "pacs.004", rendering, bic)
 
     async def _on_camt056(self, bic: str, m: Camt056, rendering: str, wait_s: float | None) -> Reply:
         if m.assgnr_bicfi != bic:
-            return self._forbidden(rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant")
+            return self._forbidden(
+                rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
+            )
         if not m.tx_inf or not m.tx.orgnl_uetr:
-            return self._reject(422, m, "camt.056", rendering, bic, "FF01", "Undrlyg/TxInf/OrgnlUETR is required")
+            return self._reject(
+                422, m, "camt.056", rendering, bic, "FF01", "Undrlyg/TxInf/OrgnlUETR is required"
+            )
         tx = m.tx
-        outcome = await self._execute(SubmitRecall(
-            sender=bic, rendering=rendering, cancellation_id=tx.cxl_id or m.assgnmt_id, uetr=tx.orgnl_uetr,
-            reason=tx.cxl_rsn_cd or tx.cxl_rsn_prtry or "CUST", message=_PACKER.encode(m),
-        ))
+        outcome = await self._execute(
+            SubmitRecall(
+                sender=bic,
+                rendering=rendering,
+                cancellation_id=tx.cxl_id or m.assgnmt_id,
+                uetr=tx.orgnl_uetr,
+                reason=tx.cxl_rsn_cd or tx.cxl_rsn_prtry or "CUST",
+                message=_PACKER.encode(m),
+            )
+        )
         if outcome.kind == "rejected":
             answer = Camt029(
-                assgnmt_id=self._new_msg_id(), assgnr_bicfi=self.scheme.central_bank_bic, assgne_bicfi=bic,
-                cre_dt_tm=_utc(time.time_ns()), sts_conf="RJCR",
-                tx_inf_and_sts=[CxlTxInfAndSts(
-                    cxl_sts_id=self._new_msg_id(), orgnl_msg_id=tx.orgnl_msg_id, orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
-                    orgnl_end_to_end_id=tx.orgnl_end_to_end_id, orgnl_tx_id=tx.orgnl_tx_id,
-                    orgnl_uetr=tx.orgnl_uetr, tx_cxl_sts="RJCR", cxl_sts_rsn_cd=outcome.reason,
-                    cxl_sts_rsn_addtl_inf=_short(outcome.text),
-                )],
+                assgnmt_id=self._new_msg_id(),
+                assgnr_bicfi=self.scheme.central_bank_bic,
+                assgne_bicfi=bic,
+                cre_dt_tm=_utc(time.time_ns()),
+                sts_conf="RJCR",
+                tx_inf_and_sts=[
+                    CxlTxInfAndSts(
+                        cxl_sts_id=self._new_msg_id(),
+                        orgnl_msg_id=tx.orgnl_msg_id,
+                        orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
+                        orgnl_end_to_end_id=tx.orgnl_end_to_end_id,
+                        orgnl_tx_id=tx.orgnl_tx_id,
+                        orgnl_uetr=tx.orgnl_uetr,
+                        tx_cxl_sts="RJCR",
+                        cxl_sts_rsn_cd=outcome.reason,
+                        cxl_sts_rsn_addtl_inf=_short(outcome.text),
+                    )
+                ],
             )
             return self._encoded(422, answer, rendering)
         return self._outcome_reply(outcome, m, "camt.056", rendering, bic)
 
     async def _on_camt029(self, bic: str, m: Camt029, rendering: str, wait_s: float | None) -> Reply:
         if m.assgnr_bicfi != bic:
-            return self._forbidden(rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant")
+            return self._forbidden(
+                rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
+            )
         if not m.tx_inf_and_sts or not m.tx.orgnl_uetr:
-            return self._reject(422, m, "camt.029", rendering, bic, "FF01", "TxInfAndSts/OrgnlUETR is required")
+            return self._reject(
+                422, m, "camt.029", rendering, bic, "FF01", "TxInfAndSts/OrgnlUETR is required"
+            )
         tx = m.tx
-        outcome = await self._execute(SubmitResolution(
-            sender=bic, rendering=rendering, uetr=tx.orgnl_uetr, status=tx.tx_cxl_sts or m.sts_conf,
-            reason=tx.cxl_sts_rsn_cd or tx.cxl_sts_rsn_prtry, message=_PACKER.encode(m),
-        ))
+        outcome = await self._execute(
+            SubmitResolution(
+                sender=bic,
+                rendering=rendering,
+                uetr=tx.orgnl_uetr,
+                status=tx.tx_cxl_sts or m.sts_conf,
+                reason=tx.cxl_sts_rsn_cd or tx.cxl_sts_rsn_prtry,
+                message=_PACKER.encode(m),
+            )
+        )
         return self._outcome_reply(outcome, m, "camt.029", rendering, bic)
 
     async def _on_pain013(self, bic: str, m: Pain013, rendering: str, wait_s: float | None) -> Reply:
         tx = m.tx
         if tx.cdtr_agt_bicfi != bic:
-            return self._forbidden(rendering, m.msg_id, f"CdtrAgt must be {bic}: a request to pay comes from the "
-                                   "payee's agent")
-        outcome = await self._execute(SubmitRequestToPay(
-            sender=bic, rendering=rendering, msg_id=m.msg_id, payer_agent=tx.dbtr_agt_bicfi or "",
-            message=_PACKER.encode(m),
-        ))
+            return self._forbidden(
+                rendering, m.msg_id, f"CdtrAgt must be {bic}: a request to pay comes from the payee's agent"
+            )
+        outcome = await self._execute(
+            SubmitRequestToPay(
+                sender=bic,
+                rendering=rendering,
+                msg_id=m.msg_id,
+                payer_agent=tx.dbtr_agt_bicfi or "",
+                message=_PACKER.encode(m),
+            )
+        )
         return self._outcome_reply(outcome, m, "pain.013", rendering, bic)
 
     async def _on_pain014(self, bic: str, m: Pain014, rendering: str, wait_s: float | None) -> Reply:
         if (m.dbtr_agt_bicfi or bic) != bic:
             return self._forbidden(rendering, m.msg_id, f"DbtrAgt must be {bic}: the payer's agent answers")
         tx = m.tx if m.orgnl_pmt_inf_and_sts else None
-        outcome = await self._execute(SubmitRequestToPayStatus(
-            sender=bic, rendering=rendering, original_msg_id=m.orgnl_msg_id,
-            status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
-            reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None, message=_PACKER.encode(m),
-        ))
+        outcome = await self._execute(
+            SubmitRequestToPayStatus(
+                sender=bic,
+                rendering=rendering,
+                original_msg_id=m.orgnl_msg_id,
+                status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
+                reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None,
+                message=_PACKER.encode(m),
+            )
+        )
         return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
 
     async def _on_acmt023(self, bic: str, m: Acmt023, rendering: str, wait_s: float | None) -> Reply:
         if m.assgnr_bicfi != bic:
-            return self._forbidden(rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant")
+            return self._forbidden(
+                rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant"
+            )
         retry_s = self._alias_rate.take(bic)
         if retry_s:
             self.metrics.rate_limited.labels("alias_lookups").inc()
-            return self._admi002(429, rendering, m.msg_id, "AM18",
-                                 "alias lookup rate limit reached (anti-scanning); retry later",
-                                 headers={"Retry-After": str(max(1, int(retry_s + 0.999)))})
+            return self.admi002_reply(
+                429,
+                rendering,
+                m.msg_id,
+                "AM18",
+                "alias lookup rate limit reached (anti-scanning); retry later",
+                headers={"Retry-After": str(max(1, int(retry_s + 0.999)))},
+            )
         lookups = [(v.id, v.acct_prxy_id, v.acct_iban) for v in m.vrfctn]
 
         def resolve(s):
@@ -557,21 +703,41 @@ class RailService:
         reports = []
         for (vid, proxy, iban), entry in zip(lookups, entries):
             if entry is None:
-                reports.append(VrfctnRpt(orgnl_id=vid, vrfctn=False, rsn_cd="AC01", orgnl_acct_prxy_tp_cd="MBNO",
-                                         orgnl_acct_prxy_id=proxy, orgnl_acct_iban=iban))
+                reports.append(
+                    VrfctnRpt(
+                        orgnl_id=vid,
+                        vrfctn=False,
+                        rsn_cd="AC01",
+                        orgnl_acct_prxy_tp_cd="MBNO",
+                        orgnl_acct_prxy_id=proxy,
+                        orgnl_acct_iban=iban,
+                    )
+                )
             else:
-                reports.append(VrfctnRpt(
-                    orgnl_id=vid, vrfctn=True, orgnl_acct_prxy_tp_cd="MBNO", orgnl_acct_prxy_id=proxy,
-                    updtd_pty_nm=entry.holder_name, updtd_acct_iban=entry.iban,
-                    updtd_acct_nm=entry.holder_name, updtd_agt_bicfi=entry.agent_bic,
-                ))
+                reports.append(
+                    VrfctnRpt(
+                        orgnl_id=vid,
+                        vrfctn=True,
+                        orgnl_acct_prxy_tp_cd="MBNO",
+                        orgnl_acct_prxy_id=proxy,
+                        updtd_pty_nm=entry.holder_name,
+                        updtd_acct_iban=entry.iban,
+                        updtd_acct_nm=entry.holder_name,
+                        updtd_agt_bicfi=entry.agent_bic,
+                    )
+                )
         answer = Acmt024(
-            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()), assgnr_bicfi=self.scheme.central_bank_bic,
-            assgne_bicfi=bic, orgnl_msg_id=m.msg_id, orgnl_cre_dt_tm=m.cre_dt_tm, rpt=reports,
+            msg_id=self._new_msg_id(),
+            cre_dt_tm=_utc(time.time_ns()),
+            assgnr_bicfi=self.scheme.central_bank_bic,
+            assgne_bicfi=bic,
+            orgnl_msg_id=m.msg_id,
+            orgnl_cre_dt_tm=m.cre_dt_tm,
+            rpt=reports,
         )
         return self._encoded(200, answer, rendering)
 
-    _handlers = {
+    _handlers: ClassVar[dict] = {
         "pacs.008": _on_pacs008,
         "pacs.002": _on_pacs002,
         "pacs.028": _on_pacs028,
@@ -591,23 +757,39 @@ class RailService:
     def _encoded(self, status: int, message, rendering: str, headers: dict | None = None) -> Reply:
         return Reply(status, _CONTENT_TYPES[rendering], iso20022.encode(message, rendering), headers or {})
 
-    def _admi002(self, status: int, rendering: str, related_ref: str | None, code: str, text: str,
-                 location: str | None = None, headers: dict | None = None) -> Reply:
-        reject = Admi002(rltd_ref=(related_ref or "UNKNOWN")[:35], rjctg_pty_rsn=code[:35],
-                         rjctn_dt_tm=_utc(time.time_ns()), err_lctn=_short(location, 350),
-                         rsn_desc=_short(text, 350))
+    def admi002_reply(
+        self,
+        status: int,
+        rendering: str,
+        related_ref: str | None,
+        code: str,
+        text: str,
+        location: str | None = None,
+        headers: dict | None = None,
+    ) -> Reply:
+        """An admi.002 answer: the message cannot be processed as a business message (or is not allowed)."""
+        reject = Admi002(
+            rltd_ref=(related_ref or "UNKNOWN")[:35],
+            rjctg_pty_rsn=code[:35],
+            rjctn_dt_tm=_utc(time.time_ns()),
+            err_lctn=_short(location, 350),
+            rsn_desc=_short(text, 350),
+        )
         return self._encoded(status, reject, rendering, headers)
 
     def _forbidden(self, rendering: str, related_ref: str | None, text: str) -> Reply:
         self.metrics.messages_rejected.labels("AUTH").inc()
-        return self._admi002(403, rendering, related_ref, "AUTH", text)
+        return self.admi002_reply(403, rendering, related_ref, "AUTH", text)
 
-    def _reject(self, status: int, m, msg_type: str, rendering: str, bic: str, code: str, text: str | None) -> Reply:
+    def _reject(
+        self, status: int, m, msg_type: str, rendering: str, bic: str, code: str, text: str | None
+    ) -> Reply:
         """A pacs.002 RJCT for a message the rail refuses, with as many original ids as it carries."""
         return self._encoded(status, self._report_about(m, msg_type, bic, REJECTED, code, text), rendering)
 
-    def _report_about(self, m, msg_type: str, bic: str, tx_status: str, code: str | None,
-                      text: str | None) -> Pacs002:
+    def _report_about(
+        self, m, msg_type: str, bic: str, tx_status: str, code: str | None, text: str | None
+    ) -> Pacs002:
         """A pacs.002 about any inbound message (not only pacs.008), from the rail to `bic`."""
         tx = None
         for name in ("cdt_trf_tx_inf", "tx_inf", "tx_inf_and_sts", "pmt_inf"):
@@ -616,16 +798,23 @@ class RailService:
                 tx = items[0]
                 break
         return Pacs002(
-            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()),
-            instg_agt_bicfi=self.scheme.central_bank_bic, instd_agt_bicfi=bic,
-            tx_inf_and_sts=[TxInfAndSts(
-                orgnl_msg_id=getattr(m, "msg_id", None) or getattr(m, "assgnmt_id", None),
-                orgnl_msg_nm_id=MSG_NAMES.get(msg_type, msg_type),
-                orgnl_end_to_end_id=getattr(tx, "end_to_end_id", None) or getattr(tx, "orgnl_end_to_end_id", None),
-                orgnl_tx_id=getattr(tx, "tx_id", None) or getattr(tx, "orgnl_tx_id", None),
-                orgnl_uetr=getattr(tx, "uetr", None) or getattr(tx, "orgnl_uetr", None),
-                tx_sts=tx_status, sts_rsn_cd=code, sts_rsn_addtl_inf=_short(text),
-            )],
+            msg_id=self._new_msg_id(),
+            cre_dt_tm=_utc(time.time_ns()),
+            instg_agt_bicfi=self.scheme.central_bank_bic,
+            instd_agt_bicfi=bic,
+            tx_inf_and_sts=[
+                TxInfAndSts(
+                    orgnl_msg_id=getattr(m, "msg_id", None) or getattr(m, "assgnmt_id", None),
+                    orgnl_msg_nm_id=MSG_NAMES.get(msg_type, msg_type),
+                    orgnl_end_to_end_id=getattr(tx, "end_to_end_id", None)
+                    or getattr(tx, "orgnl_end_to_end_id", None),
+                    orgnl_tx_id=getattr(tx, "tx_id", None) or getattr(tx, "orgnl_tx_id", None),
+                    orgnl_uetr=getattr(tx, "uetr", None) or getattr(tx, "orgnl_uetr", None),
+                    tx_sts=tx_status,
+                    sts_rsn_cd=code,
+                    sts_rsn_addtl_inf=_short(text),
+                )
+            ],
         )
 
     def _outcome_reply(self, outcome: Outcome, m, msg_type: str, rendering: str, bic: str) -> Reply:
@@ -636,7 +825,11 @@ class RailService:
             return self._reject(404, m, msg_type, rendering, bic, outcome.reason or "NOOR", outcome.text)
         if kind == "rejected":
             return self._reject(422, m, msg_type, rendering, bic, outcome.reason or "MS03", outcome.text)
-        if msg_type in ("pacs.002", "pacs.004") and outcome.payment is not None and kind in ("final", "duplicate"):
+        if (
+            msg_type in ("pacs.002", "pacs.004")
+            and outcome.payment is not None
+            and kind in ("final", "duplicate")
+        ):
             if msg_type == "pacs.004":
                 return self._acknowledge(200, m, msg_type, rendering, bic, SETTLED)
             return self._status_reply(200, outcome.payment, bic, rendering)
@@ -648,15 +841,21 @@ class RailService:
         """pacs.002 about a non-payment message (relayed: ACTC; a settled return: ACSC)."""
         return self._encoded(status, self._report_about(m, msg_type, bic, tx_status, None, None), rendering)
 
-    def _status_reply(self, http_status: int, payment: Payment, bic: str, rendering: str,
-                      pending_code: str = "ACTC") -> Reply:
+    def _status_reply(
+        self, http_status: int, payment: Payment, bic: str, rendering: str, pending_code: str = "ACTC"
+    ) -> Reply:
         if payment.status != IN_FLIGHT:
             body = self._final_report(payment, payment.status, payment.reason, payment.reason_text, rendering)
             return Reply(http_status, _CONTENT_TYPES[rendering], body, {})
-        return self._encoded(http_status, self._status_report(payment, bic, payment.status, None, None,
-                                                              pending_code), rendering)
+        return self._encoded(
+            http_status,
+            self._status_report(payment, bic, payment.status, None, None, pending_code),
+            rendering,
+        )
 
-    def _final_report(self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str) -> bytes:
+    def _final_report(
+        self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str
+    ) -> bytes:
         """The final pacs.002 of a payment, encoded once per rendering and shared by its two agents and by
         replies to resends (the status is final, so the message never changes)."""
         key = (p.uetr, status, rendering)
@@ -668,21 +867,38 @@ class RailService:
             self._final_reports[key] = body
         return body
 
-    def _status_report(self, p: Payment, to_bic: str | None, status: str, reason: str | None, text: str | None,
-                       pending_code: str = "ACTC") -> Pacs002:
+    def _status_report(
+        self,
+        p: Payment,
+        to_bic: str | None,
+        status: str,
+        reason: str | None,
+        text: str | None,
+        pending_code: str = "ACTC",
+    ) -> Pacs002:
         final = status != IN_FLIGHT
         return Pacs002(
-            msg_id=self._new_msg_id(), cre_dt_tm=_utc(time.time_ns()),
-            instg_agt_bicfi=self.scheme.central_bank_bic, instd_agt_bicfi=to_bic,
-            tx_inf_and_sts=[TxInfAndSts(
-                orgnl_msg_id=p.msg_id, orgnl_msg_nm_id="pacs.008.001.08", orgnl_end_to_end_id=p.end_to_end_id,
-                orgnl_tx_id=p.tx_id, orgnl_uetr=p.uetr, tx_sts=status if final else pending_code,
-                sts_rsn_cd=reason, sts_rsn_addtl_inf=_short(text),
-                accptnc_dt_tm=_utc(p.accepted_ns),
-                fctv_intr_bk_sttlm_dt=_utc(p.final_ns).date() if status == SETTLED else None,
-                clr_sys_ref=f"RAAST{p.transfer_id:016d}" if p.transfer_id else None,
-                instg_agt_bicfi=p.debtor_agent, instd_agt_bicfi=p.creditor_agent,
-            )],
+            msg_id=self._new_msg_id(),
+            cre_dt_tm=_utc(time.time_ns()),
+            instg_agt_bicfi=self.scheme.central_bank_bic,
+            instd_agt_bicfi=to_bic,
+            tx_inf_and_sts=[
+                TxInfAndSts(
+                    orgnl_msg_id=p.msg_id,
+                    orgnl_msg_nm_id="pacs.008.001.08",
+                    orgnl_end_to_end_id=p.end_to_end_id,
+                    orgnl_tx_id=p.tx_id,
+                    orgnl_uetr=p.uetr,
+                    tx_sts=status if final else pending_code,
+                    sts_rsn_cd=reason,
+                    sts_rsn_addtl_inf=_short(text),
+                    accptnc_dt_tm=_utc(p.accepted_ns),
+                    fctv_intr_bk_sttlm_dt=_utc(p.final_ns).date() if status == SETTLED else None,
+                    clr_sys_ref=f"RAAST{p.transfer_id:016d}" if p.transfer_id else None,
+                    instg_agt_bicfi=p.debtor_agent,
+                    instd_agt_bicfi=p.creditor_agent,
+                )
+            ],
         )
 
     # ------------------------------------------------------------------ inbox
@@ -763,11 +979,13 @@ class RailService:
             body = self._render(bic, ref, rendering)
             if body is None:
                 continue
-            messages.append({
-                "seq": seq,
-                "msg_type": MSG_NAMES[ref[0]],
-                "message": body.decode("utf-8", "replace") if rendering == "xml" else orjson.loads(body),
-            })
+            messages.append(
+                {
+                    "seq": seq,
+                    "msg_type": MSG_NAMES[ref[0]],
+                    "message": body.decode("utf-8", "replace") if rendering == "xml" else orjson.loads(body),
+                }
+            )
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
         return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}
 
@@ -786,20 +1004,45 @@ class RailService:
             if p is None or bic not in (p.debtor_agent, p.creditor_agent):
                 return None
             return {
-                "uetr": p.uetr, "tx_id": p.tx_id, "msg_id": p.msg_id, "end_to_end_id": p.end_to_end_id,
-                "status": p.status, "reason": p.reason, "reason_text": p.reason_text,
-                "amount_paisa": p.amount_paisa, "currency": s.scheme.currency,
-                "debtor_agent": p.debtor_agent, "creditor_agent": p.creditor_agent,
-                "debtor_iban": p.debtor_iban, "creditor_iban": p.creditor_iban,
-                "creditor_status": p.creditor_status, "returned_paisa": p.returned_paisa,
+                "uetr": p.uetr,
+                "tx_id": p.tx_id,
+                "msg_id": p.msg_id,
+                "end_to_end_id": p.end_to_end_id,
+                "status": p.status,
+                "reason": p.reason,
+                "reason_text": p.reason_text,
+                "amount_paisa": p.amount_paisa,
+                "currency": s.scheme.currency,
+                "debtor_agent": p.debtor_agent,
+                "creditor_agent": p.creditor_agent,
+                "debtor_iban": p.debtor_iban,
+                "creditor_iban": p.creditor_iban,
+                "creditor_status": p.creditor_status,
+                "returned_paisa": p.returned_paisa,
                 "received_at": _utc(p.received_ns).isoformat(),
                 "final_at": _utc(p.final_ns).isoformat() if p.final_ns else None,
-                "returns": [{"return_id": r.return_id, "amount_paisa": r.amount_paisa, "reason": r.reason,
-                             "at": _utc(r.at_ns).isoformat()} for r in p.returns],
-                "recalls": [{"cancellation_id": r.cancellation_id, "reason": r.reason, "state": r.state,
-                             "at": _utc(r.at_ns).isoformat()} for r in p.recalls],
-                "history": [{"at": _utc(at).isoformat(), "event": event, "detail": detail}
-                            for at, event, detail in p.history],
+                "returns": [
+                    {
+                        "return_id": r.return_id,
+                        "amount_paisa": r.amount_paisa,
+                        "reason": r.reason,
+                        "at": _utc(r.at_ns).isoformat(),
+                    }
+                    for r in p.returns
+                ],
+                "recalls": [
+                    {
+                        "cancellation_id": r.cancellation_id,
+                        "reason": r.reason,
+                        "state": r.state,
+                        "at": _utc(r.at_ns).isoformat(),
+                    }
+                    for r in p.recalls
+                ],
+                "history": [
+                    {"at": _utc(at).isoformat(), "event": event, "detail": detail}
+                    for at, event, detail in p.history
+                ],
             }
 
         return await self.core.query(view)

@@ -95,3 +95,11 @@ def test_duplicate_parameter_is_refused(data_copy):
     path.write_text("".join(lines + [lines[1]]), encoding="utf-8")
     with pytest.raises(datasets.DataError, match="duplicate parameter names"):
         datasets.load(data_copy)
+
+
+def test_non_positive_exchange_rate_is_refused(data_copy):
+    _replace_line(data_copy / "parameters.csv", 2, "pkr_per_usd,280,279,280,", "pkr_per_usd,0,0,280,")
+    with pytest.raises(
+        datasets.DataError, match=r"parameters\.csv: row 1 \(line 2\): pkr_per_usd is an exchange rate"
+    ):
+        datasets.load(data_copy)

@@ -246,6 +246,15 @@ def test_missing_or_malformed_run_dir_is_a_clear_error(tmp_path, run_dir):
     (bad_rows / "payments.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(run_report.RunDirError, match=r"payments\.csv: row 5"):
         run_report.read_run(bad_rows)
+    negative = make_run_dir(tmp_path / "negative", n_payments=30)
+    text = (negative / "payments.csv").read_text()
+    first = text.splitlines()[3]
+    amount = first.split(",")[5]
+    (negative / "payments.csv").write_text(text.replace(first, first.replace(f",{amount},", ",-5,", 1)))
+    with pytest.raises(
+        run_report.RunDirError, match=r"payments\.csv: row 3: amount_paisa -5 must be positive"
+    ):
+        run_report.read_run(negative)
     future = make_run_dir(tmp_path / "future", n_payments=30)
     doc = msgspec.json.decode((future / "run.json").read_bytes())
     doc["schema_version"] = "9.0"

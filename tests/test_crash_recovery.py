@@ -230,3 +230,18 @@ async def test_broken_invariant_fails_the_batch_instead_of_hanging(monkeypatch: 
         await asyncio.wait_for(service.submit_transfers([pay(1)]), timeout=5)
     with pytest.raises(ConservationError):
         await service.close()
+
+
+async def test_close_after_recovery_snapshots_so_the_next_start_replays_nothing(tmp_path: Path) -> None:
+    service = await LedgerService.open(tmp_path)
+    await service.create_accounts(funded_accounts())
+    for i in range(5):
+        await service.submit_transfers([pay(i + 1)])
+    await service.close(snapshot=False)
+    service = await LedgerService.open(tmp_path)
+    assert service.recovered_batches == 6
+    await service.close()  # snapshots the replayed state
+    service = await LedgerService.open(tmp_path)
+    assert service.recovered_batches == 0
+    assert service.balances()[2].credits_posted == 50
+    await service.close()

@@ -170,6 +170,18 @@ def test_xml_with_prefixes_and_odd_whitespace_decodes_like_the_sample():
     assert decoded.message == sample_pacs008()
 
 
+@pytest.mark.parametrize("head", [
+    b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>\n<!-- a -->\n<!-- b -->\n<Document xmlns="{ns}">',
+    b'<Document\n  xmlns = "{ns}"\n>',
+    b'<Document xmlns="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    b'xsi:schemaLocation="{ns} pacs.008.001.08.xsd">',
+])
+def test_document_start_variants_decode_alike(head: bytes):
+    ns = b"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
+    body = head.replace(b"{ns}", ns) + sample("pacs.008").split(b'<Document xmlns="' + ns + b'">', 1)[1]
+    assert iso.decode(body, "application/xml").message == sample_pacs008()
+
+
 def test_text_with_markup_characters_is_escaped_and_survives_both_renderings():
     msg = sample_pacs008()
     tricky = 'A & B <Ltd> "quoted" \'x\' \u0645\u06cc\u0632\u0627\u0646'

@@ -8,6 +8,7 @@ import pytest
 from participants import rundir
 from participants.bank import BankBehaviour, Outage, Treasury
 from participants.harness import LoadConfig, LoadRun, Scenario, inprocess_target, write_result
+from participants.transport import RailUnreachable
 from test_participants_fakes import FakeRail, JsonCodec
 
 FAST_BANKS = BankBehaviour(accept_latency_ms_median=2.0, accept_latency_sigma=0.3, reject_rate=0.05,
@@ -142,3 +143,38 @@ async def test_warmup_is_excluded_from_the_figures():
 def test_too_many_banks_is_a_clear_error():
     with pytest.raises(ValueError, match="has 3 simulated banks"):
         LoadRun(inprocess_target(FakeRail(n_banks=3)), config(banks=5), JsonCodec)
+
+
+async def test_a_fleet_split_over_two_harnesses_reconciles_each_half():
+    import asyncio
+
+    rail = FakeRail(n_banks=4)
+    half_a = msgspec.structs.replace(config(rate=100, duration=1.0), bank_bics=["BNK0PKKA", "BNK1PKKA"])
+    half_b = msgspec.structs.replace(config(rate=100, duration=1.0, seed=4), bank_bics=["BNK2PKKA", "BNK3PKKA"])
+    a, b = await asyncio.gather(run(rail, half_a), run(rail, half_b))
+    for result, bics in ((a, {"BNK0PKKA", "BNK1PKKA"}), (b, {"BNK2PKKA", "BNK3PKKA"})):
+        assert result.summary.reconciliation.ok, result.summary.reconciliation.mismatches
+        assert {p.debtor_bic for p in result.payments} | {p.creditor_bic for p in result.payments} == bics
+
+
+def test_a_run_too_large_to_hold_is_refused_clearly():
+    with pytest.raises(ValueError, match="split it"):
+        LoadRun(inprocess_target(FakeRail(n_banks=3)), config(rate=5000, duration=3600, banks=3), JsonCodec)
+
+
+async def test_a_rail_gone_at_the_end_fails_the_reconciliation_loudly():
+    rail = FakeRail(n_banks=3)
+
+    class RailVanishes(LoadRun):
+        async def _wait_books(self):
+            await super()._wait_books()
+
+            async def gone():
+                raise RailUnreachable("cannot reach the rail at test: connection refused")
+
+            rail.balances = gone
+
+    result = await RailVanishes(inprocess_target(rail), config(rate=50, duration=0.5, banks=3), JsonCodec).run()
+    rec = result.summary.reconciliation
+    assert not rec.ok and not rec.rail_checked
+    assert any("could not be read" in m for m in rec.mismatches)

@@ -17,8 +17,24 @@ from aiohttp.test_utils import TestServer
 from rail import iso20022
 from rail.http import create_app
 from rail.iso20022 import (
-    Acmt023, Camt029, Camt056, CdtTrfTxInf, CxlTxInf, CxlTxInfAndSts, OrgnlPmtInfAndSts, Pacs002, Pacs004,
-    Pacs008, Pacs028, Pain013, Pain014, PmtInf, PmtRtrTxInf, StsReqTxInf, TxInfAndSts, Vrfctn,
+    Acmt023,
+    Camt029,
+    Camt056,
+    CdtTrfTxInf,
+    CxlTxInf,
+    CxlTxInfAndSts,
+    OrgnlPmtInfAndSts,
+    Pacs002,
+    Pacs004,
+    Pacs008,
+    Pacs028,
+    Pain013,
+    Pain014,
+    PmtInf,
+    PmtRtrTxInf,
+    StsReqTxInf,
+    TxInfAndSts,
+    Vrfctn,
 )
 from rail.service import RailService
 
@@ -28,44 +44,83 @@ A_IBAN = iso20022.make_pk_iban("TEST", "0000001234567890")
 B_IBAN = iso20022.make_pk_iban("DEMO", "0000009876543210")
 B_SILENT_IBAN = iso20022.make_pk_iban("DEMO", "0000009876540090")
 PREFUND_PAISA = 50_000_000  # Rs 500,000 each
-FAST = dict(
-    creditor_timeout_ms=400, hard_stop_ms=900, sandbox_accept_delay_ms_min=5, sandbox_accept_delay_ms_max=20,
-    alias_lookups_per_s=1.0, alias_lookups_burst=4,
-)
+FAST = {
+    "creditor_timeout_ms": 600,
+    "hard_stop_ms": 1_400,
+    "sandbox_accept_delay_ms_min": 5,
+    "sandbox_accept_delay_ms_max": 20,
+    "alias_lookups_per_s": 1.0,
+    "alias_lookups_burst": 4,
+}
 XML = "application/xml"
 JSON = "application/json"
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
-def credit_transfer(debtor_agent: str, creditor_agent: str, debtor_iban: str, creditor_iban: str,
-                    amount_paisa: int = 250_000, tx_id: str | None = None, uetr: str | None = None) -> Pacs008:
+def credit_transfer(
+    debtor_agent: str,
+    creditor_agent: str,
+    debtor_iban: str,
+    creditor_iban: str,
+    amount_paisa: int = 250_000,
+    tx_id: str | None = None,
+    uetr: str | None = None,
+) -> Pacs008:
     tx_id = tx_id or uuid.uuid4().hex[:24].upper()
     at = now()
     return Pacs008(
-        msg_id="MSG" + tx_id, cre_dt_tm=at, nb_of_txs="1", sttlm_mtd="CLRG", clr_sys_prtry="RAAST",
-        cdt_trf_tx_inf=[CdtTrfTxInf(
-            instr_id=tx_id, end_to_end_id="E2E" + tx_id, tx_id=tx_id, uetr=uetr or str(uuid.uuid4()),
-            svc_lvl_prtry="RAAST", lcl_instrm_prtry="P2P", amount_paisa=amount_paisa, currency="PKR",
-            intr_bk_sttlm_dt=at.date(), accptnc_dt_tm=at, chrg_br="SLEV", instg_agt_bicfi=debtor_agent,
-            instd_agt_bicfi=creditor_agent, dbtr_nm="Ali Raza", dbtr_acct_iban=debtor_iban,
-            dbtr_agt_bicfi=debtor_agent, cdtr_agt_bicfi=creditor_agent, cdtr_nm="Ayesha Khan",
-            cdtr_acct_iban=creditor_iban,
-        )],
+        msg_id="MSG" + tx_id,
+        cre_dt_tm=at,
+        nb_of_txs="1",
+        sttlm_mtd="CLRG",
+        clr_sys_prtry="RAAST",
+        cdt_trf_tx_inf=[
+            CdtTrfTxInf(
+                instr_id=tx_id,
+                end_to_end_id="E2E" + tx_id,
+                tx_id=tx_id,
+                uetr=uetr or str(uuid.uuid4()),
+                svc_lvl_prtry="RAAST",
+                lcl_instrm_prtry="P2P",
+                amount_paisa=amount_paisa,
+                currency="PKR",
+                intr_bk_sttlm_dt=at.date(),
+                accptnc_dt_tm=at,
+                chrg_br="SLEV",
+                instg_agt_bicfi=debtor_agent,
+                instd_agt_bicfi=creditor_agent,
+                dbtr_nm="Ali Raza",
+                dbtr_acct_iban=debtor_iban,
+                dbtr_agt_bicfi=debtor_agent,
+                cdtr_agt_bicfi=creditor_agent,
+                cdtr_nm="Ayesha Khan",
+                cdtr_acct_iban=creditor_iban,
+            )
+        ],
     )
 
 
 def creditor_answer(payment: Pacs008, creditor_agent: str, status: str, reason: str | None = None) -> Pacs002:
     tx = payment.tx
     return Pacs002(
-        msg_id="ANS" + uuid.uuid4().hex[:20], cre_dt_tm=now(),
-        tx_inf_and_sts=[TxInfAndSts(
-            orgnl_msg_id=payment.msg_id, orgnl_msg_nm_id="pacs.008.001.08", orgnl_end_to_end_id=tx.end_to_end_id,
-            orgnl_tx_id=tx.tx_id, orgnl_uetr=tx.uetr, tx_sts=status, sts_rsn_cd=reason,
-            instg_agt_bicfi=creditor_agent, instd_agt_bicfi=tx.dbtr_agt_bicfi,
-        )],
+        msg_id="ANS" + uuid.uuid4().hex[:20],
+        cre_dt_tm=now(),
+        tx_inf_and_sts=[
+            TxInfAndSts(
+                orgnl_msg_id=payment.msg_id,
+                orgnl_msg_nm_id="pacs.008.001.08",
+                orgnl_end_to_end_id=tx.end_to_end_id,
+                orgnl_tx_id=tx.tx_id,
+                orgnl_uetr=tx.uetr,
+                tx_sts=status,
+                sts_rsn_cd=reason,
+                instg_agt_bicfi=creditor_agent,
+                instd_agt_bicfi=tx.dbtr_agt_bicfi,
+            )
+        ],
     )
 
 
@@ -95,8 +150,9 @@ class Rail:
         headers = {**self.auth(bic), "Content-Type": content_type}
         if wait_s is not None:
             headers["Prefer"] = f"wait={wait_s}"
-        async with self.session.post(f"{self.url}/v1/messages", data=iso20022.encode(message, rendering),
-                                     headers=headers) as response:
+        async with self.session.post(
+            f"{self.url}/v1/messages", data=iso20022.encode(message, rendering), headers=headers
+        ) as response:
             body = await response.read()
             answer = decode(body, response.headers["Content-Type"])
             if isinstance(message, Pacs008) and response.status in (200, 202) and isinstance(answer, Pacs002):
@@ -108,8 +164,9 @@ class Rail:
         deadline = asyncio.get_running_loop().time() + wait_s
         while True:
             left = max(0.0, deadline - asyncio.get_running_loop().time())
-            async with self.session.get(f"{self.url}/v1/inbox", params={"wait": f"{left:.2f}", "max": max_n},
-                                        headers=self.auth(bic)) as response:
+            async with self.session.get(
+                f"{self.url}/v1/inbox", params={"wait": f"{left:.2f}", "max": max_n}, headers=self.auth(bic)
+            ) as response:
                 assert response.status == 200
                 page = await response.json()
             if len(page["messages"]) >= until or left <= 0:
@@ -117,8 +174,9 @@ class Rail:
             await asyncio.sleep(0.02)
 
     async def ack(self, bic: str, upto: int) -> None:
-        async with self.session.post(f"{self.url}/v1/inbox/ack", json={"upto": upto},
-                                     headers=self.auth(bic)) as response:
+        async with self.session.post(
+            f"{self.url}/v1/inbox/ack", json={"upto": upto}, headers=self.auth(bic)
+        ) as response:
             assert response.status == 200
 
     async def payment(self, bic: str, uetr: str) -> tuple[int, dict]:
@@ -159,13 +217,16 @@ async def rail(tmp_path):
     session = aiohttp.ClientSession()
     env = Rail(service, server, session)
     for bic, name in ((BANK_A, "Test Bank A"), (BANK_B, "Demo Bank B")):
-        async with session.post(f"{env.url}/admin/participants", json={"bic": bic, "name": name},
-                                headers=env.admin()) as response:
+        async with session.post(
+            f"{env.url}/admin/participants", json={"bic": bic, "name": name}, headers=env.admin()
+        ) as response:
             assert response.status == 201
             env.tokens[bic] = (await response.json())["token"]
-        async with session.post(f"{env.url}/admin/liquidity",
-                                json={"bic": bic, "amount": PREFUND_PAISA, "direction": "in"},
-                                headers=env.admin()) as response:
+        async with session.post(
+            f"{env.url}/admin/liquidity",
+            json={"bic": bic, "amount": PREFUND_PAISA, "direction": "in"},
+            headers=env.admin(),
+        ) as response:
             assert response.status == 200
     try:
         yield env
@@ -212,8 +273,11 @@ async def test_payment_between_two_participants_json_full_lifecycle(rail: Rail):
     assert accounts[BANK_A]["pending_debits_paisa"] == 123_456
     assert accounts[BANK_A]["posted_paisa"] == PREFUND_PAISA
     # pacs.028 while in flight: PDNG.
-    request = Pacs028(msg_id="SR1", cre_dt_tm=now(), tx_inf=[StsReqTxInf(orgnl_uetr=message.tx.uetr,
-                                                                      orgnl_end_to_end_id=message.tx.end_to_end_id)])
+    request = Pacs028(
+        msg_id="SR1",
+        cre_dt_tm=now(),
+        tx_inf=[StsReqTxInf(orgnl_uetr=message.tx.uetr, orgnl_end_to_end_id=message.tx.end_to_end_id)],
+    )
     status, answer, _ = await rail.send(BANK_A, request)
     assert status == 200 and answer.tx.tx_sts == "PDNG"
     inbox = await rail.inbox(BANK_B)
@@ -237,10 +301,18 @@ async def test_payment_between_two_participants_json_full_lifecycle(rail: Rail):
 
 
 async def test_each_test_account_reject_reaches_the_debtor_agent(rail: Rail):
-    for suffix, reason in (("0001", "AC01"), ("0004", "AC04"), ("0006", "AC06"), ("0011", "AG01"),
-                           ("0021", "BE01"), ("0044", "RR04")):
+    for suffix, reason in (
+        ("0001", "AC01"),
+        ("0004", "AC04"),
+        ("0006", "AC06"),
+        ("0011", "AG01"),
+        ("0021", "BE01"),
+        ("0044", "RR04"),
+    ):
         iban = customer_with_suffix(rail.service, "HABBPKKA", suffix)
-        status, answer, _ = await rail.send(BANK_A, credit_transfer(BANK_A, "HABBPKKA", A_IBAN, iban), wait_s=5)
+        status, answer, _ = await rail.send(
+            BANK_A, credit_transfer(BANK_A, "HABBPKKA", A_IBAN, iban), wait_s=5
+        )
         assert (status, answer.tx.tx_sts, answer.tx.sts_rsn_cd) == (200, "RJCT", reason)
     accounts = (await rail.balances())["accounts"]
     assert accounts[BANK_A]["posted_paisa"] == PREFUND_PAISA and accounts[BANK_A]["pending_debits_paisa"] == 0
@@ -250,8 +322,9 @@ async def test_profile_failure_is_pacs002_rjct_and_garbage_is_admi002(rail: Rail
     bad = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN[:-1] + ("0" if B_IBAN[-1] != "0" else "1"))
     status, answer, _ = await rail.send(BANK_A, bad)
     assert status == 422 and answer.tx.tx_sts == "RJCT" and answer.tx.sts_rsn_cd
-    async with rail.session.post(f"{rail.url}/v1/messages", data=b"<Document><oops",
-                                 headers={**rail.auth(BANK_A), "Content-Type": XML}) as response:
+    async with rail.session.post(
+        f"{rail.url}/v1/messages", data=b"<Document><oops", headers={**rail.auth(BANK_A), "Content-Type": XML}
+    ) as response:
         assert response.status == 400
         reject = decode(await response.read(), response.headers["Content-Type"])
         assert type(reject).__name__ == "Admi002" and reject.rjctg_pty_rsn == "FF01"
@@ -274,9 +347,11 @@ async def test_creditor_silence_times_out_with_ab05_to_both_agents(rail: Rail):
 async def test_simulated_bank_late_and_silent_accounts_time_out(rail: Rail):
     for suffix in ("0080", "0090"):
         iban = customer_with_suffix(rail.service, "UNILPKKA", suffix)
-        status, answer, _ = await rail.send(BANK_A, credit_transfer(BANK_A, "UNILPKKA", A_IBAN, iban), wait_s=5)
+        _status, answer, _ = await rail.send(
+            BANK_A, credit_transfer(BANK_A, "UNILPKKA", A_IBAN, iban), wait_s=5
+        )
         assert (answer.tx.tx_sts, answer.tx.sts_rsn_cd) == ("RJCT", "AB05")
-    await asyncio.sleep(0.5)  # the 'late' bank answers after the timeout; its answer changes nothing
+    await asyncio.sleep(0.4)  # the 'late' bank answers after the timeout; its answer changes nothing
 
 
 async def test_needs_more_time_extends_to_the_hard_stop_only(rail: Rail):
@@ -284,7 +359,7 @@ async def test_needs_more_time_extends_to_the_hard_stop_only(rail: Rail):
     await rail.send(BANK_A, message)
     status, answer, _ = await rail.send(BANK_B, creditor_answer(message, BANK_B, "ACWP"))
     assert status == 202 and answer.tx.tx_sts == "PDNG"
-    await asyncio.sleep(0.45)  # past the 400 ms creditor timeout, before the 900 ms hard stop
+    await asyncio.sleep(0.75)  # past the 600 ms creditor timeout, before the 1,400 ms hard stop
     status, answer, _ = await rail.send(BANK_B, creditor_answer(message, BANK_B, "ACCP"))
     assert (status, answer.tx.tx_sts) == (200, "ACSC")
 
@@ -316,25 +391,42 @@ async def test_uncovered_payment_is_rejected_am04_and_nothing_moves(rail: Rail):
 # ---- returns and recalls -----------------------------------------------------------------------------------
 
 
-def payment_return(original: Pacs008, creditor_agent: str, amount_paisa: int, reason: str = "AC04") -> Pacs004:
+def payment_return(
+    original: Pacs008, creditor_agent: str, amount_paisa: int, reason: str = "AC04"
+) -> Pacs004:
     tx = original.tx
     return Pacs004(
-        msg_id="RTR" + uuid.uuid4().hex[:20], cre_dt_tm=now(), nb_of_txs="1", sttlm_mtd="CLRG",
+        msg_id="RTR" + uuid.uuid4().hex[:20],
+        cre_dt_tm=now(),
+        nb_of_txs="1",
+        sttlm_mtd="CLRG",
         clr_sys_prtry="RAAST",
-        tx_inf=[PmtRtrTxInf(
-            rtr_id="R" + uuid.uuid4().hex[:20], orgnl_msg_id=original.msg_id, orgnl_msg_nm_id="pacs.008.001.08",
-            orgnl_end_to_end_id=tx.end_to_end_id, orgnl_tx_id=tx.tx_id, orgnl_uetr=tx.uetr,
-            orgnl_amount_paisa=tx.amount_paisa, orgnl_currency="PKR", amount_paisa=amount_paisa, currency="PKR",
-            intr_bk_sttlm_dt=now().date(), chrg_br="SLEV", instg_agt_bicfi=creditor_agent,
-            instd_agt_bicfi=tx.dbtr_agt_bicfi, rtr_rsn_cd=reason,
-        )],
+        tx_inf=[
+            PmtRtrTxInf(
+                rtr_id="R" + uuid.uuid4().hex[:20],
+                orgnl_msg_id=original.msg_id,
+                orgnl_msg_nm_id="pacs.008.001.08",
+                orgnl_end_to_end_id=tx.end_to_end_id,
+                orgnl_tx_id=tx.tx_id,
+                orgnl_uetr=tx.uetr,
+                orgnl_amount_paisa=tx.amount_paisa,
+                orgnl_currency="PKR",
+                amount_paisa=amount_paisa,
+                currency="PKR",
+                intr_bk_sttlm_dt=now().date(),
+                chrg_br="SLEV",
+                instg_agt_bicfi=creditor_agent,
+                instd_agt_bicfi=tx.dbtr_agt_bicfi,
+                rtr_rsn_cd=reason,
+            )
+        ],
     )
 
 
 async def _settled_a_to_b(rail: Rail, amount_paisa: int) -> Pacs008:
     message = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN, amount_paisa)
     await rail.send(BANK_A, message)
-    status, answer, _ = await rail.send(BANK_B, creditor_answer(message, BANK_B, "ACSP"))
+    _status, answer, _ = await rail.send(BANK_B, creditor_answer(message, BANK_B, "ACSP"))
     assert answer.tx.tx_sts == "ACSC"
     for bic in (BANK_A, BANK_B):
         messages = await rail.inbox(bic, until=1)
@@ -360,13 +452,23 @@ async def test_return_settles_back_and_cannot_exceed_the_original(rail: Rail):
 def recall(original: Pacs008, debtor_agent: str, creditor_agent: str) -> Camt056:
     tx = original.tx
     return Camt056(
-        assgnmt_id="CXL" + uuid.uuid4().hex[:20], assgnr_bicfi=debtor_agent, assgne_bicfi=creditor_agent,
+        assgnmt_id="CXL" + uuid.uuid4().hex[:20],
+        assgnr_bicfi=debtor_agent,
+        assgne_bicfi=creditor_agent,
         cre_dt_tm=now(),
-        tx_inf=[CxlTxInf(
-            cxl_id="C" + uuid.uuid4().hex[:20], orgnl_msg_id=original.msg_id, orgnl_msg_nm_id="pacs.008.001.08",
-            orgnl_end_to_end_id=tx.end_to_end_id, orgnl_tx_id=tx.tx_id, orgnl_uetr=tx.uetr,
-            orgnl_amount_paisa=tx.amount_paisa, orgnl_currency="PKR", cxl_rsn_cd="DUPL",
-        )],
+        tx_inf=[
+            CxlTxInf(
+                cxl_id="C" + uuid.uuid4().hex[:20],
+                orgnl_msg_id=original.msg_id,
+                orgnl_msg_nm_id="pacs.008.001.08",
+                orgnl_end_to_end_id=tx.end_to_end_id,
+                orgnl_tx_id=tx.tx_id,
+                orgnl_uetr=tx.uetr,
+                orgnl_amount_paisa=tx.amount_paisa,
+                orgnl_currency="PKR",
+                cxl_rsn_cd="DUPL",
+            )
+        ],
     )
 
 
@@ -404,10 +506,19 @@ async def test_recall_between_participants_refused_and_unknown(rail: Rail):
     forwarded = parse_inbox_message((await rail.inbox(BANK_B))[0])
     assert type(forwarded).__name__ == "Camt056"
     answer = Camt029(
-        assgnmt_id="A" + uuid.uuid4().hex[:20], assgnr_bicfi=BANK_B, assgne_bicfi=BANK_A, cre_dt_tm=now(),
+        assgnmt_id="A" + uuid.uuid4().hex[:20],
+        assgnr_bicfi=BANK_B,
+        assgne_bicfi=BANK_A,
+        cre_dt_tm=now(),
         sts_conf="RJCR",
-        tx_inf_and_sts=[CxlTxInfAndSts(orgnl_uetr=message.tx.uetr, orgnl_end_to_end_id=message.tx.end_to_end_id,
-                                       tx_cxl_sts="RJCR", cxl_sts_rsn_cd="LEGL")],
+        tx_inf_and_sts=[
+            CxlTxInfAndSts(
+                orgnl_uetr=message.tx.uetr,
+                orgnl_end_to_end_id=message.tx.end_to_end_id,
+                tx_cxl_sts="RJCR",
+                cxl_sts_rsn_cd="LEGL",
+            )
+        ],
     )
     status, _, _ = await rail.send(BANK_B, answer)
     assert status == 202
@@ -423,7 +534,10 @@ async def test_recall_between_participants_refused_and_unknown(rail: Rail):
 
 def alias_lookup(bic: str, alias: str) -> Acmt023:
     return Acmt023(
-        msg_id="AL" + uuid.uuid4().hex[:20], cre_dt_tm=now(), assgnr_bicfi=bic, assgne_bicfi="SBPPPKKA",
+        msg_id="AL" + uuid.uuid4().hex[:20],
+        cre_dt_tm=now(),
+        assgnr_bicfi=bic,
+        assgne_bicfi="SBPPPKKA",
         vrfctn=[Vrfctn(id="V1", acct_prxy_tp_cd="MBNO", acct_prxy_id=alias)],
     )
 
@@ -436,11 +550,17 @@ async def test_alias_lookup_found_unknown_registered_and_rate_limited(rail: Rail
     status, report, _ = await rail.send(BANK_A, alias_lookup(BANK_A, "+923339999999"))
     assert status == 200 and report.tx.vrfctn is False and report.tx.rsn_cd == "AC01"
     # B registers an alias for its customer; A's bank cannot take it over; A resolves it to B.
-    async with rail.session.post(f"{rail.url}/v1/aliases", headers=rail.auth(BANK_B),
-                                 json={"alias": "0345 1234567", "iban": B_IBAN, "name": "Bilal"}) as response:
+    async with rail.session.post(
+        f"{rail.url}/v1/aliases",
+        headers=rail.auth(BANK_B),
+        json={"alias": "0345 1234567", "iban": B_IBAN, "name": "Bilal"},
+    ) as response:
         assert response.status == 201 and (await response.json())["alias"] == "+923451234567"
-    async with rail.session.post(f"{rail.url}/v1/aliases", headers=rail.auth(BANK_A),
-                                 json={"alias": "+923451234567", "iban": A_IBAN, "name": "X"}) as response:
+    async with rail.session.post(
+        f"{rail.url}/v1/aliases",
+        headers=rail.auth(BANK_A),
+        json={"alias": "+923451234567", "iban": A_IBAN, "name": "X"},
+    ) as response:
         assert response.status == 422 and (await response.json())["reason"] == "DUPL"
     status, report, _ = await rail.send(BANK_A, alias_lookup(BANK_A, "+923451234567"))
     assert report.tx.updtd_agt_bicfi == BANK_B and report.tx.updtd_pty_nm == "Bilal"
@@ -457,13 +577,28 @@ async def test_request_to_pay_is_answered_and_paid_by_the_simulated_payer_bank(r
     payer = bank(rail.service, "BAHLPKKA").customers[1]
     at = now()
     request = Pain013(
-        msg_id="RTP" + uuid.uuid4().hex[:20], cre_dt_tm=at, nb_of_txs="1", initg_pty_nm="Shop",
-        pmt_inf=[PmtInf(
-            pmt_inf_id="P1", pmt_mtd="TRF", reqd_exctn_dt=at.date(), dbtr_nm=payer.name,
-            dbtr_acct_iban=payer.iban, dbtr_agt_bicfi="BAHLPKKA", end_to_end_id="INV-2026-0001", uetr=str(uuid.uuid4()),
-            amount_paisa=45_000, currency="PKR", chrg_br="SLEV", cdtr_agt_bicfi=BANK_A, cdtr_nm="Shop",
-            cdtr_acct_iban=A_IBAN,
-        )],
+        msg_id="RTP" + uuid.uuid4().hex[:20],
+        cre_dt_tm=at,
+        nb_of_txs="1",
+        initg_pty_nm="Shop",
+        pmt_inf=[
+            PmtInf(
+                pmt_inf_id="P1",
+                pmt_mtd="TRF",
+                reqd_exctn_dt=at.date(),
+                dbtr_nm=payer.name,
+                dbtr_acct_iban=payer.iban,
+                dbtr_agt_bicfi="BAHLPKKA",
+                end_to_end_id="INV-2026-0001",
+                uetr=str(uuid.uuid4()),
+                amount_paisa=45_000,
+                currency="PKR",
+                chrg_br="SLEV",
+                cdtr_agt_bicfi=BANK_A,
+                cdtr_nm="Shop",
+                cdtr_acct_iban=A_IBAN,
+            )
+        ],
     )
     status, answer, _ = await rail.send(BANK_A, request)
     assert (status, answer.tx.tx_sts) == (202, "ACTC"), answer
@@ -481,19 +616,42 @@ async def test_request_to_pay_is_answered_and_paid_by_the_simulated_payer_bank(r
 async def test_request_to_pay_between_participants_is_relayed_both_ways(rail: Rail):
     at = now()
     request = Pain013(
-        msg_id="RTP" + uuid.uuid4().hex[:20], cre_dt_tm=at, nb_of_txs="1",
-        pmt_inf=[PmtInf(pmt_mtd="TRF", reqd_exctn_dt=at.date(), dbtr_acct_iban=B_IBAN, dbtr_agt_bicfi=BANK_B,
-                        end_to_end_id="INV-9", uetr=str(uuid.uuid4()), amount_paisa=1_000, currency="PKR", chrg_br="SLEV",
-                        cdtr_agt_bicfi=BANK_A, cdtr_acct_iban=A_IBAN, dbtr_nm="Payer", cdtr_nm="Payee")],
+        msg_id="RTP" + uuid.uuid4().hex[:20],
+        cre_dt_tm=at,
+        nb_of_txs="1",
+        pmt_inf=[
+            PmtInf(
+                pmt_mtd="TRF",
+                reqd_exctn_dt=at.date(),
+                dbtr_acct_iban=B_IBAN,
+                dbtr_agt_bicfi=BANK_B,
+                end_to_end_id="INV-9",
+                uetr=str(uuid.uuid4()),
+                amount_paisa=1_000,
+                currency="PKR",
+                chrg_br="SLEV",
+                cdtr_agt_bicfi=BANK_A,
+                cdtr_acct_iban=A_IBAN,
+                dbtr_nm="Payer",
+                cdtr_nm="Payee",
+            )
+        ],
     )
     await rail.send(BANK_A, request, rendering="json")
     relayed = parse_inbox_message((await rail.inbox(BANK_B))[0])
     assert type(relayed).__name__ == "Pain013" and relayed.msg_id == request.msg_id
     refusal = Pain014(
-        msg_id="S" + uuid.uuid4().hex[:20], cre_dt_tm=now(), dbtr_agt_bicfi=BANK_B, cdtr_agt_bicfi=BANK_A,
-        orgnl_msg_id=request.msg_id, orgnl_msg_nm_id="pain.013.001.07",
-        orgnl_pmt_inf_and_sts=[OrgnlPmtInfAndSts(orgnl_pmt_inf_id="P", orgnl_end_to_end_id="INV-9",
-                                                 tx_sts="RJCT", sts_rsn_cd="AM04")],
+        msg_id="S" + uuid.uuid4().hex[:20],
+        cre_dt_tm=now(),
+        dbtr_agt_bicfi=BANK_B,
+        cdtr_agt_bicfi=BANK_A,
+        orgnl_msg_id=request.msg_id,
+        orgnl_msg_nm_id="pain.013.001.07",
+        orgnl_pmt_inf_and_sts=[
+            OrgnlPmtInfAndSts(
+                orgnl_pmt_inf_id="P", orgnl_end_to_end_id="INV-9", tx_sts="RJCT", sts_rsn_cd="AM04"
+            )
+        ],
     )
     status, _, _ = await rail.send(BANK_B, refusal)
     assert status == 202
@@ -532,18 +690,26 @@ async def test_participant_cannot_send_as_another_or_read_another(rail: Rail):
 
 
 async def test_rate_limit_answers_429_with_retry_after(rail: Rail):
-    rail.service.configure_rate_limit(BANK_B, requests_per_s=1.0, burst=2)
+    async with rail.session.post(
+        f"{rail.url}/admin/participants", headers=rail.admin(),
+        json={"bic": "SLOWPKKA", "name": "Slow", "requests_per_s": 1, "requests_burst": 2},
+    ) as response:
+        assert response.status == 201
+        rail.tokens["SLOWPKKA"] = (await response.json())["token"]
     statuses = []
     for _ in range(4):
-        async with rail.session.get(f"{rail.url}/v1/inbox", headers=rail.auth(BANK_B)) as response:
+        async with rail.session.get(f"{rail.url}/v1/inbox", headers=rail.auth("SLOWPKKA")) as response:
             statuses.append(response.status)
             retry_after = response.headers.get("Retry-After")
     assert statuses[:2] == [200, 200] and statuses[-1] == 429 and int(retry_after) >= 1
 
 
 async def test_operational_endpoints(rail: Rail):
-    await rail.send(BANK_A, credit_transfer(BANK_A, "MEZNPKKA", A_IBAN,
-                                            bank(rail.service, "MEZNPKKA").customers[0].iban), wait_s=5)
+    await rail.send(
+        BANK_A,
+        credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, bank(rail.service, "MEZNPKKA").customers[0].iban),
+        wait_s=5,
+    )
     async with rail.session.get(f"{rail.url}/metrics") as response:
         text = await response.text()
         assert response.status == 200 and 'rail_payments_final_total{reason="",status="ACSC"}' in text
@@ -552,8 +718,11 @@ async def test_operational_endpoints(rail: Rail):
     async with rail.session.get(f"{rail.url}/openapi.json") as response:
         document = await response.json()
         assert document["openapi"].startswith("3.") and "/v1/messages" in document["paths"]
-    async with rail.session.post(f"{rail.url}/v1/messages", data=b"x" * (1 << 20 + 1),
-                                 headers={**rail.auth(BANK_A), "Content-Type": XML}) as response:
+    async with rail.session.post(
+        f"{rail.url}/v1/messages",
+        data=b"x" * (1 << 20 + 1),
+        headers={**rail.auth(BANK_A), "Content-Type": XML},
+    ) as response:
         assert response.status == 413
 
 
@@ -577,7 +746,9 @@ async def test_webhook_delivery_retries_then_acknowledges(rail: Rail):
     try:
         token = await rail.service.add_participant("HOOKPKKA", "Webhook Bank", str(hook.make_url("/hook")))
         rail.tokens["HOOKPKKA"] = token
-        message = credit_transfer(BANK_A, "HOOKPKKA", A_IBAN, iso20022.make_pk_iban("HOOK", "0000001111111111"))
+        message = credit_transfer(
+            BANK_A, "HOOKPKKA", A_IBAN, iso20022.make_pk_iban("HOOK", "0000001111111111")
+        )
         await rail.send(BANK_A, message)
         for _ in range(100):
             if received:
@@ -594,7 +765,7 @@ async def test_webhook_delivery_retries_then_acknowledges(rail: Rail):
                 break
             await asyncio.sleep(0.02)
         assert await rail.inbox("HOOKPKKA", wait_s=0) == []
-        status, answer, _ = await rail.send("HOOKPKKA", creditor_answer(forwarded, "HOOKPKKA", "ACSP"))
+        _status, answer, _ = await rail.send("HOOKPKKA", creditor_answer(forwarded, "HOOKPKKA", "ACSP"))
         assert answer.tx.tx_sts == "ACSC"
     finally:
         await hook.close()

@@ -50,6 +50,30 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
 
 RAAST_PROFILE = Profile()
 
+# The same few thousand IBANs and a few dozen BICs recur in every message: remember their (pure) verdicts.
+# Bounded: the memo is dropped when full, so hostile traffic costs a recomputation, never memory.
+_VERDICTS_MAX = 100_000
+_iban_verdicts: dict[str, bool] = {}
+_bic_verdicts: dict[str, bool] = {}
+
+
+def _pk_iban_ok(iban: str) -> bool:
+    verdict = _iban_verdicts.get(iban)
+    if verdict is None:
+        if len(_iban_verdicts) >= _VERDICTS_MAX:
+            _iban_verdicts.clear()
+        verdict = _iban_verdicts[iban] = pk_iban_is_valid(iban)
+    return verdict
+
+
+def _bic_ok(bic: str) -> bool:
+    verdict = _bic_verdicts.get(bic)
+    if verdict is None:
+        if len(_bic_verdicts) >= _VERDICTS_MAX:
+            _bic_verdicts.clear()
+        verdict = _bic_verdicts[bic] = bic_is_valid(bic)
+    return verdict
+
 
 class _Checker:
     """Collects violations for one message; small helpers keep each rule one line in the rule functions."""
@@ -66,19 +90,21 @@ class _Checker:
 
     def text(self, value: str | None, path: str, max_len: int, *, missing_code: str | None = None,
              code: str = c.FF01) -> None:
+        if value is not None and len(value) <= max_len and not value.isspace():
+            return  # the common case first: present, short enough, not blank
         if value is None:
             if missing_code is not None:
                 self.add(missing_code, path, f"{path} is missing")
         elif len(value) > max_len:
             self.add(code, path, f"{path} is longer than {max_len} characters ({len(value)})")
-        elif not value.strip():
+        else:
             self.add(missing_code or code, path, f"{path} is blank")
 
     def bic(self, value: str | None, path: str, *, missing_code: str | None, unknown_code: str) -> None:
         if value is None:
             if missing_code is not None:
                 self.add(missing_code, path, f"{path} is missing")
-        elif not bic_is_valid(value):
+        elif not _bic_ok(value):
             self.add(c.RC01, path, f"{path} {value!r} is not a well-formed BIC")
         elif self.known_bics is not None and value not in self.known_bics and value[:8] not in self.known_bics:
             self.add(unknown_code, path, f"{path} {value!r} is not a participant of the scheme")
@@ -89,7 +115,7 @@ class _Checker:
                 self.add(missing_code, path, f"{path} is missing")
         elif not value.startswith(self.profile.iban_country):
             self.add(c.AC01, path, f"{path} {value!r} is not a {self.profile.iban_country} IBAN")
-        elif not pk_iban_is_valid(value):
+        elif not _pk_iban_ok(value):
             self.add(c.AC01, path, f"{path} {value!r} is not a valid {self.profile.iban_country} IBAN "
                      "(24 characters, bank code, MOD 97-10 check digits)")
 
@@ -161,40 +187,39 @@ def _pacs008(m: s.Pacs008, k: _Checker) -> None:
     k.nb_of_txs(m.nb_of_txs, len(m.cdt_trf_tx_inf), "GrpHdr/NbOfTxs")
     k.settlement(m.sttlm_mtd, m.clr_sys_cd, m.clr_sys_prtry, "GrpHdr/SttlmInf")
     for t in m.cdt_trf_tx_inf:
-        b = "CdtTrfTxInf/"
-        k.text(t.end_to_end_id, b + "PmtId/EndToEndId", MAX35, code=c.FF08)
-        k.text(t.instr_id, b + "PmtId/InstrId", MAX35)
-        k.text(t.tx_id, b + "PmtId/TxId", MAX35, missing_code=c.MINF if p.require_tx_id else None)
-        k.uetr(t.uetr, b + "PmtId/UETR")
+        k.text(t.end_to_end_id, "CdtTrfTxInf/PmtId/EndToEndId", MAX35, code=c.FF08)
+        k.text(t.instr_id, "CdtTrfTxInf/PmtId/InstrId", MAX35)
+        k.text(t.tx_id, "CdtTrfTxInf/PmtId/TxId", MAX35, missing_code=c.MINF if p.require_tx_id else None)
+        k.uetr(t.uetr, "CdtTrfTxInf/PmtId/UETR")
         if p.service_level is not None and p.service_level not in (t.svc_lvl_prtry, t.svc_lvl_cd):
-            k.add(c.FF04, b + "PmtTpInf/SvcLvl", f"{b}PmtTpInf/SvcLvl must be {p.service_level}")
+            k.add(c.FF04, "CdtTrfTxInf/PmtTpInf/SvcLvl", f"CdtTrfTxInf/PmtTpInf/SvcLvl must be {p.service_level}")
         if p.local_instruments is not None and (t.lcl_instrm_prtry or t.lcl_instrm_cd) not in p.local_instruments:
-            k.add(c.FF05, b + "PmtTpInf/LclInstrm",
-                  f"{b}PmtTpInf/LclInstrm must be one of {sorted(p.local_instruments)}")
-        k.amount(m, t.amount_paisa, t.currency, b + "IntrBkSttlmAmt")
+            k.add(c.FF05, "CdtTrfTxInf/PmtTpInf/LclInstrm",
+                  f"CdtTrfTxInf/PmtTpInf/LclInstrm must be one of {sorted(p.local_instruments)}")
+        k.amount(m, t.amount_paisa, t.currency, "CdtTrfTxInf/IntrBkSttlmAmt")
         if t.intr_bk_sttlm_dt is None and p.require_settlement_date:
-            k.add(c.DT01, b + "IntrBkSttlmDt", f"{b}IntrBkSttlmDt is missing")
+            k.add(c.DT01, "CdtTrfTxInf/IntrBkSttlmDt", f"CdtTrfTxInf/IntrBkSttlmDt is missing")
         if t.accptnc_dt_tm is None and p.require_acceptance_time:
-            k.add(c.DT01, b + "AccptncDtTm", f"{b}AccptncDtTm is missing")
+            k.add(c.DT01, "CdtTrfTxInf/AccptncDtTm", f"CdtTrfTxInf/AccptncDtTm is missing")
         if t.chrg_br != p.charge_bearer:
-            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {t.chrg_br!r} must be {p.charge_bearer}")
+            k.add(c.BE19, "CdtTrfTxInf/ChrgBr", f"CdtTrfTxInf/ChrgBr {t.chrg_br!r} must be {p.charge_bearer}")
         agents_code = c.RC02 if p.require_instructing_agents else None
-        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
-        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
-        k.bic(t.dbtr_agt_bicfi, b + "DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
-        k.bic(t.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+        k.bic(t.instg_agt_bicfi, "CdtTrfTxInf/InstgAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
+        k.bic(t.instd_agt_bicfi, "CdtTrfTxInf/InstdAgt/FinInstnId/BICFI", missing_code=agents_code, unknown_code=c.RC02)
+        k.bic(t.dbtr_agt_bicfi, "CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
+        k.bic(t.cdtr_agt_bicfi, "CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
         names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
-        k.text(t.dbtr_nm, b + "Dbtr/Nm", MAX140, missing_code=names_code[0])
-        k.text(t.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=names_code[1])
+        k.text(t.dbtr_nm, "CdtTrfTxInf/Dbtr/Nm", MAX140, missing_code=names_code[0])
+        k.text(t.cdtr_nm, "CdtTrfTxInf/Cdtr/Nm", MAX140, missing_code=names_code[1])
         if t.dbtr_prvt_id_othr_schme_nm_cd is not None and t.dbtr_prvt_id_othr_id is None:
-            k.add(c.BE16, b + "Dbtr/Id/PrvtId/Othr/Id", f"{b}Dbtr/Id/PrvtId/Othr/Id is missing")
+            k.add(c.BE16, "CdtTrfTxInf/Dbtr/Id/PrvtId/Othr/Id", f"CdtTrfTxInf/Dbtr/Id/PrvtId/Othr/Id is missing")
         elif t.dbtr_prvt_id_othr_schme_nm_cd == c.NIDN and not cnic_is_valid(t.dbtr_prvt_id_othr_id or ""):
-            k.add(c.BE16, b + "Dbtr/Id/PrvtId/Othr/Id", f"{b}Dbtr/Id/PrvtId/Othr/Id is not a 13-digit CNIC")
-        k.iban(t.dbtr_acct_iban, b + "DbtrAcct/Id/IBAN", missing_code=c.AC02)
-        k.iban(t.cdtr_acct_iban, b + "CdtrAcct/Id/IBAN", missing_code=c.AC03)
-        k.proxy(t.dbtr_acct_prxy_tp_cd, t.dbtr_acct_prxy_id, b + "DbtrAcct/Prxy")
-        k.proxy(t.cdtr_acct_prxy_tp_cd, t.cdtr_acct_prxy_id, b + "CdtrAcct/Prxy")
-        k.text(t.rmt_inf_ustrd, b + "RmtInf/Ustrd", MAX140)
+            k.add(c.BE16, "CdtTrfTxInf/Dbtr/Id/PrvtId/Othr/Id", f"CdtTrfTxInf/Dbtr/Id/PrvtId/Othr/Id is not a 13-digit CNIC")
+        k.iban(t.dbtr_acct_iban, "CdtTrfTxInf/DbtrAcct/Id/IBAN", missing_code=c.AC02)
+        k.iban(t.cdtr_acct_iban, "CdtTrfTxInf/CdtrAcct/Id/IBAN", missing_code=c.AC03)
+        k.proxy(t.dbtr_acct_prxy_tp_cd, t.dbtr_acct_prxy_id, "CdtTrfTxInf/DbtrAcct/Prxy")
+        k.proxy(t.cdtr_acct_prxy_tp_cd, t.cdtr_acct_prxy_id, "CdtTrfTxInf/CdtrAcct/Prxy")
+        k.text(t.rmt_inf_ustrd, "CdtTrfTxInf/RmtInf/Ustrd", MAX140)
 
 
 def _original_ids(t, base: str, k: _Checker, *, uetr: bool = True) -> None:

@@ -26,52 +26,72 @@ def esc_attr(text: str) -> str:
     return esc(text).replace('"', "&quot;")
 
 
-def _emit(node: _spec.Tree, var: str, always: frozenset, prefix: str, lines: list[str], depth: int) -> None:
+def _emit(node: _spec.Tree, var: str, always: frozenset, prefix: str, lines: list[str], depth: int,
+          known: frozenset = frozenset()) -> None:
+    """Append source lines for ``node``'s children. ``known`` holds presence conditions already true here
+    (from an enclosing ``if``), so nested wrappers of the same field are not tested again."""
     pad = "    " * depth
     for name, child in node.children.items():
         path = f"{prefix}{name}"
         if isinstance(child, _spec.B):
             item_var = f"it{depth}"
             lines.append(f"{pad}for {item_var} in {var}.{child.attr}:")
-            lines.append(f"{pad}    a('<{name}>')")
+            lines.append(f"{pad}    a(f'<{name}>')")
             _emit(_spec.element_tree(child.items), item_var, child.always, "", lines, depth + 1)
-            lines.append(f"{pad}    a('</{name}>')")
+            lines.append(f"{pad}    a(f'</{name}>')")
         elif isinstance(child, _spec.F):
-            _emit_leaf(name, child, var, pad, lines)
+            _emit_leaf(name, child, var, pad, lines, known)
         else:
-            required = _spec.forced(path, always) or _spec.is_required(child)
-            inner_pad = pad
-            if not required:
-                lines.append(f"{pad}if {' or '.join(_spec.presence(child, var))}:")
+            conds = _spec.presence(child, var)
+            inner_pad, inner_known = pad, known
+            if not (_spec.forced(path, always) or _spec.is_required(child) or known.intersection(conds)):
+                lines.append(f"{pad}if {' or '.join(conds)}:")
                 inner_pad = pad + "    "
-            lines.append(f"{inner_pad}a('<{name}>')")
-            _emit(child, var, always, path + "/", lines, len(inner_pad) // 4)
-            lines.append(f"{inner_pad}a('</{name}>')")
+                if len(conds) == 1:
+                    inner_known = known | {conds[0]}
+            lines.append(f"{inner_pad}a(f'<{name}>')")
+            _emit(child, var, always, path + "/", lines, len(inner_pad) // 4, inner_known)
+            lines.append(f"{inner_pad}a(f'</{name}>')")
 
 
-def _emit_leaf(name: str, item: _spec.F, var: str, pad: str, lines: list[str]) -> None:
+def _emit_leaf(name: str, item: _spec.F, var: str, pad: str, lines: list[str], known: frozenset) -> None:
     if item.kind == "A":
         amount, ccy = _spec.amount_attrs(item.attr)
-        value = (f"'<{name} Ccy=\"' + esc_attr({var}.{ccy}) + '\">' + format_amount({var}.{amount})"
-                 f" + '</{name}>'")
+        value = f"f'<{name} Ccy=\"{{esc_attr({var}.{ccy})}}\">{{format_amount({var}.{amount})}}</{name}>'"
         attr = amount
     else:
         attr = item.attr
         raw = f"{var}.{attr}"
         conv = {"T": f"esc({raw})", "DT": f"format_datetime({raw})", "D": f"{raw}.isoformat()",
                 "B": f"format_bool({raw})"}[item.kind]
-        value = f"'<{name}>' + {conv} + '</{name}>'"
-    if item.req:
+        value = f"f'<{name}>{{{conv}}}</{name}>'"
+    if item.req or f"{var}.{attr} is not None" in known:
         lines.append(f"{pad}a({value})")
     else:
         lines.append(f"{pad}if {var}.{attr} is not None:")
         lines.append(f"{pad}    a({value})")
 
 
+def _merge_appends(lines: list[str]) -> list[str]:
+    """Fold runs of ``a(f'...')`` statements at the same indentation into one f-string: one call and one
+    string build instead of many."""
+    merged: list[str] = []
+    for line in lines:
+        stripped = line.lstrip()
+        if merged and stripped.startswith("a(f'") and line.endswith("')"):
+            previous = merged[-1]
+            indent = len(line) - len(stripped)
+            if previous.lstrip().startswith("a(f'") and len(previous) - len(previous.lstrip()) == indent:
+                merged[-1] = previous[:-2] + stripped[4:]
+                continue
+        merged.append(line)
+    return merged
+
+
 def _generate(spec: _spec.MsgSpec) -> str:
     lines = [f"def encode_{spec.msg_type.replace('.', '_')}(m, a):"]
     _emit(_spec.element_tree(spec.items), "m", spec.always, "", lines, 1)
-    return "\n".join(lines) + "\n"
+    return "\n".join(_merge_appends(lines)) + "\n"
 
 
 def _compile(spec: _spec.MsgSpec):
