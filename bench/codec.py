@@ -30,18 +30,18 @@ _BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
 sys.path.insert(0, str(_BENCH_DIR.parent))
 
-from lxml import etree  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from lxml import etree
+from rich.console import Console
+from rich.table import Table
 
-import rail.iso20022 as iso  # noqa: E402
+import rail.iso20022 as iso
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "iso20022"
 SAMPLE = SHARED / "samples" / "pacs.008.001.08_raast_p2p.xml"
 XSD = SHARED / "xsd" / "pacs.008.001.08.xsd"
 KNOWN_BICS = frozenset({"HABBPKKA", "MEZNPKKA", "SBPPPKKA", "UNILPKKA", "MUCBPKKA"})
-REPEATS = 7
-BATCH = 2_000
+REPEATS = 30  # many short rounds: the best one is the least disturbed by the other helpers on the box
+BATCH = 500
 XMLSCHEMA_ITERATIONS = 30
 TIME_BUDGET_S = 50.0  # the whole run stays under a minute on a loaded 2-core box
 
@@ -91,9 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     assert iso.validate(decoded.message, iso.RAAST_PROFILE, KNOWN_BICS) == []
     pacs008 = decoded.message
     json_body = iso.encode(pacs008, "json")
-    pacs002 = iso.status_report_for(pacs008, msg_id="RAAST20250115103001000000001", tx_sts="ACSC",
-                                    msg_instg_agt_bicfi="SBPPPKKA", msg_instd_agt_bicfi="HABBPKKA",
-                                    clr_sys_ref="RAAST0000000000000001")
+    pacs002 = iso.status_report_for(
+        pacs008,
+        msg_id="RAAST20250115103001000000001",
+        tx_sts="ACSC",
+        msg_instg_agt_bicfi="SBPPPKKA",
+        msg_instd_agt_bicfi="HABBPKKA",
+        clr_sys_ref="RAAST0000000000000001",
+    )
 
     def xml_decode_validate() -> None:
         message = iso.decode(body, "application/xml").message
@@ -125,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     xml_dv = us["pacs.008 XML decode + validate"]
     figures = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} vCPU, Python "
-                   f"{platform.python_version()}, lxml {'.'.join(map(str, etree.LXML_VERSION[:3]))}, libxml2 "
-                   f"{'.'.join(map(str, etree.LIBXML_VERSION))}",
+        f"{platform.python_version()}, lxml {'.'.join(map(str, etree.LXML_VERSION[:3]))}, libxml2 "
+        f"{'.'.join(map(str, etree.LIBXML_VERSION))}",
         "sample_bytes": len(body),
         "pacs008_xml_decode_validate_per_s": round(1e6 / xml_dv),
         "pacs008_xml_decode_validate_us": round(xml_dv, 1),
@@ -143,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         "pacs008_json_decode_validate_per_s": round(1e6 / us["pacs.008 JSON decode + validate"]),
         "pacs008_json_encode_per_s": round(1e6 / us["pacs.008 JSON encode"]),
         "pacs008_xml_encode_per_s": round(1e6 / us["pacs.008 XML encode (forward)"]),
-        "json_decode_validate_vs_bare_xml_parse_time_ratio": round(us["pacs.008 JSON decode + validate"] / bare, 2),
+        "json_decode_validate_vs_bare_xml_parse_time_ratio": round(
+            us["pacs.008 JSON decode + validate"] / bare, 2
+        ),
         "targets_met": {
             "xml_decode_validate_ge_10k_per_s": 1e6 / xml_dv >= 10_000,
             "xml_decode_validate_le_3x_bare_parse": xml_dv / bare <= 3.0,
@@ -163,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("vs bare lxml parse", justify="right")
     for name, value in us.items():
         table.add_row(name, f"{value:.1f}", f"{1e6 / value:,.0f}", f"{value / bare:.2f}x")
-    table.add_row("xmlschema to_dict (official XSD)", f"{xs_us:.0f}", f"{1e6 / xs_us:,.0f}", f"{xs_us / bare:.0f}x")
+    table.add_row(
+        "xmlschema to_dict (official XSD)", f"{xs_us:.0f}", f"{1e6 / xs_us:,.0f}", f"{xs_us / bare:.0f}x"
+    )
     Console(stderr=False).print(table)
     print(json.dumps(figures))
     return 0

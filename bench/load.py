@@ -256,8 +256,8 @@ def print_table(out: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default=f"{TARGET_RATE_PER_S},{STRETCH_RATE_PER_S}")
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rates", default=f"500,{TARGET_RATE_PER_S},{STRETCH_RATE_PER_S}")
+    parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--instant-rate", type=float, default=HARNESS_TARGET_RATE_PER_S)
     parser.add_argument("--instant-duration", type=float, default=5.0)

@@ -5,7 +5,8 @@ Generic: it stores lists of msgpack-encodable records and knows nothing about wh
 On disk (one directory):
 - `wal-<first sequence, 20 digits>.log` segments of frames. A frame is one batch:
   `<u32 payload length><u32 CRC32><u64 sequence><payload: msgpack list of records>`; the CRC covers the
-  length, the sequence and the payload (see PayloadCodec for batches holding u128 integers). Sequences start at 1 and increase by exactly one per batch.
+  length, the sequence and the payload (see PayloadCodec for batches holding u128 integers). Sequences
+  start at 1 and increase by exactly one per batch.
 - `snapshot-<sequence, 20 digits>.snap`: the caller's state after batch `sequence`
   (`<magic><u32 version><u64 sequence><u64 length><u32 CRC32>` then the state bytes), written atomically
   (temp file, fsync, rename, directory fsync). Segments wholly covered by the newest snapshot are deleted.
@@ -442,8 +443,11 @@ class FileJournal:
 
         Call it once batch `seq` is durable (after its append returned); blocking, see snapshot_async.
         """
-        if seq > self.last_seq:
-            raise JournalError(f"snapshot at batch {seq}, but only {self.last_seq} batches were appended")
+        # A snapshot ahead of the durable log would let recovery continue the sequence past a gap.
+        if seq > self._durable_seq:
+            raise JournalError(
+                f"snapshot at batch {seq}, but only batches up to {self._durable_seq} are durable"
+            )
         final = self.directory / _snapshot_name(seq)
         temporary = final.with_name(final.name + ".tmp")
         header = _SNAPSHOT_HEADER.pack(

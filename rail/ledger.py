@@ -676,8 +676,15 @@ class Ledger:
         return expired
 
     def next_expiry_ns(self) -> int | None:
-        """When the earliest pending timeout falls (may be a stale entry): lets a core sleep until then."""
-        return self._expiry_heap[0][0] if self._expiry_heap else None
+        """When the earliest live reservation times out (None if none): lets a core sleep until then.
+
+        Drops heap entries of reservations already posted or voided on the way; they have no effect on
+        the books (expire_pending skips them too), so this keeps replay deterministic."""
+        heap = self._expiry_heap
+        pending = self._pending
+        while heap and pending.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     # ------------------------------------------------------------------- queries
 

@@ -14,6 +14,7 @@ answered callers before the crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections import deque
@@ -31,6 +32,9 @@ BATCH_EVENTS_MAX_LIMIT = 65_536
 SNAPSHOT_EVERY_BATCHES_DEFAULT = 1_000
 #: Batches applied in memory but not yet durable; bounds the work a crash can discard (none acknowledged).
 BATCHES_IN_FLIGHT_MAX = 2
+#: An idle writer wakes this long after the earliest timeout, so reservations expiring close together are
+#: voided in one journaled batch rather than one fsync each.
+EXPIRY_SWEEP_SLACK_MS = 10
 
 
 class TransfersRecord(msgspec.Struct, tag="transfers", array_like=True):
@@ -232,7 +236,7 @@ class LedgerService:
             while not stopping:
                 if not queue:
                     self._wakeup.clear()
-                    await self._wakeup.wait()
+                    await self._wait_for_work_or_expiry()
                 if self.batch_delay_s > 0:
                     await asyncio.sleep(self.batch_delay_s)  # let more callers join this batch
                 await self._in_flight.acquire()
@@ -250,7 +254,7 @@ class LedgerService:
                     requests.append(head)
                     events += len(head.events)
                 self._queued_events -= events
-                if not requests:
+                if not requests and not self._expiry_due():
                     self._in_flight.release()
                     continue
                 try:
@@ -276,6 +280,21 @@ class LedgerService:
         except BaseException as error:
             self._fail(error)
             raise
+
+    async def _wait_for_work_or_expiry(self) -> None:
+        """Sleep until a submission arrives or the earliest reservation times out, whichever is first:
+        an expiry is applied (and journaled) on time even when no traffic arrives."""
+        next_expiry_ns = self.ledger.next_expiry_ns()
+        if next_expiry_ns is None:
+            await self._wakeup.wait()
+            return
+        delay_s = max(0.0, (next_expiry_ns - time.time_ns()) / 1e9) + EXPIRY_SWEEP_SLACK_MS / 1000
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=delay_s)
+
+    def _expiry_due(self) -> bool:
+        next_expiry_ns = self.ledger.next_expiry_ns()
+        return next_expiry_ns is not None and next_expiry_ns <= time.time_ns()
 
     def _apply_and_commit(self, requests: list[_Request], events: int) -> None:
         ledger = self.ledger

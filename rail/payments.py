@@ -34,7 +34,8 @@ CODE_PAYMENT = 1
 CODE_RETURN = 2
 CODE_LIQUIDITY = 3
 
-PAYMENTS_MAX = 2_000_000  # payments held in memory; the oldest final ones are forgotten beyond it
+# Payments held in memory, with their messages (~3-4 KB each); the oldest final ones are forgotten beyond it.
+PAYMENTS_MAX = 1_000_000
 HISTORY_EVENTS_MAX = 32  # per payment: a payment has a handful of events, a bound stops a chatty client
 RTPS_MAX = 500_000
 
@@ -414,6 +415,10 @@ class Settlement:
         if creditor is None or ct.creditor_agent == self.scheme.central_bank_bic:
             return self._reject_early(
                 payment, "CNOR", f"creditor agent {ct.creditor_agent} is not a participant", now_ns
+            )
+        if ct.creditor_agent == ct.debtor_agent:
+            return self._reject_early(
+                payment, "AGNT", "debtor and creditor agent are the same participant: book it on-us", now_ns
             )
         if now_ns >= hard_stop_ns:
             return self._reject_early(

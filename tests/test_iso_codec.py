@@ -51,55 +51,123 @@ def example_messages() -> list:
     recall = iso.recall_request(p008, assgnmt_id="HABBCXL0001", rsn_cd="DUPL", cre_dt_tm=T0)
     lookup = iso.decode(sample("acmt.023"), "application/xml").message
     rtp = s.Pain013(
-        msg_id="MEZNRTP0001", cre_dt_tm=T0, nb_of_txs="1", initg_pty_nm="Ayesha Khan",
-        pmt_inf=[s.PmtInf(
-            pmt_inf_id="PMTINF-1", pmt_mtd="TRF", reqd_exctn_dt=dt.date(2025, 1, 15),
-            xpry_dt=dt.date(2025, 1, 16), dbtr_nm="Ali Raza", dbtr_acct_iban="PK66HABB0000001234567890",
-            dbtr_acct_prxy_tp_cd="MBNO",
-            dbtr_acct_prxy_id="+923001234567", dbtr_agt_bicfi="HABBPKKA", instr_id="RTP-1",
-            end_to_end_id="E2E-RTP-1", uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f", amount_paisa=150_000,
-            currency="PKR", chrg_br="SLEV", cdtr_agt_bicfi="MEZNPKKA", cdtr_nm="Ayesha Khan",
-            cdtr_acct_iban="PK93MEZN0000001234567890", rmt_inf_ustrd="Invoice 42",
-        )],
+        msg_id="MEZNRTP0001",
+        cre_dt_tm=T0,
+        nb_of_txs="1",
+        initg_pty_nm="Ayesha Khan",
+        pmt_inf=[
+            s.PmtInf(
+                pmt_inf_id="PMTINF-1",
+                pmt_mtd="TRF",
+                reqd_exctn_dt=dt.date(2025, 1, 15),
+                xpry_dt=dt.date(2025, 1, 16),
+                dbtr_nm="Ali Raza",
+                dbtr_acct_iban="PK66HABB0000001234567890",
+                dbtr_acct_prxy_tp_cd="MBNO",
+                dbtr_acct_prxy_id="+923001234567",
+                dbtr_agt_bicfi="HABBPKKA",
+                instr_id="RTP-1",
+                end_to_end_id="E2E-RTP-1",
+                uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f",
+                amount_paisa=150_000,
+                currency="PKR",
+                chrg_br="SLEV",
+                cdtr_agt_bicfi="MEZNPKKA",
+                cdtr_nm="Ayesha Khan",
+                cdtr_acct_iban="PK93MEZN0000001234567890",
+                rmt_inf_ustrd="Invoice 42",
+            )
+        ],
     )
     return [
         p008,
-        iso.status_report_for(p008, msg_id="RAAST0001", tx_sts="RJCT", rsn_cd="AC03",
-                              addtl_inf="Creditor account number invalid or missing", rsn_orgtr_bic="MEZNPKKA",
-                              msg_instg_agt_bicfi="SBPPPKKA", msg_instd_agt_bicfi="HABBPKKA",
-                              accptnc_dt_tm=T0, fctv_intr_bk_sttlm_dt=dt.date(2025, 1, 15),
-                              clr_sys_ref="RAAST0000000001", cre_dt_tm=T0),
-        iso.payment_return(p008, msg_id="MEZNRTR0001", rtr_id="RTR-1", intr_bk_sttlm_dt=dt.date(2025, 1, 16),
-                           addtl_inf="recall accepted", cre_dt_tm=T0),
+        iso.status_report_for(
+            p008,
+            msg_id="RAAST0001",
+            tx_sts="RJCT",
+            rsn_cd="AC03",
+            addtl_inf="Creditor account number invalid or missing",
+            rsn_orgtr_bic="MEZNPKKA",
+            msg_instg_agt_bicfi="SBPPPKKA",
+            msg_instd_agt_bicfi="HABBPKKA",
+            accptnc_dt_tm=T0,
+            fctv_intr_bk_sttlm_dt=dt.date(2025, 1, 15),
+            clr_sys_ref="RAAST0000000001",
+            cre_dt_tm=T0,
+        ),
+        iso.payment_return(
+            p008,
+            msg_id="MEZNRTR0001",
+            rtr_id="RTR-1",
+            intr_bk_sttlm_dt=dt.date(2025, 1, 16),
+            addtl_inf="recall accepted",
+            cre_dt_tm=T0,
+        ),
         iso.decode(sample("pacs.028"), "application/xml").message,
         recall,
-        iso.resolution(recall, assgnmt_id="MEZNROI0001", rsn_cd="CUST", addtl_inf="beneficiary refused",
-                       cre_dt_tm=T0),
+        iso.resolution(
+            recall, assgnmt_id="MEZNROI0001", rsn_cd="CUST", addtl_inf="beneficiary refused", cre_dt_tm=T0
+        ),
         lookup,
-        iso.verification_report(lookup, msg_id="RAASTIDV0001", verified=True, pty_nm="Ayesha Khan",
-                                iban="PK93MEZN0000001234567890", acct_nm="AYE*** KH**", agt_bicfi="MEZNPKKA",
-                                cre_dt_tm=T0),
+        iso.verification_report(
+            lookup,
+            msg_id="RAASTIDV0001",
+            verified=True,
+            pty_nm="Ayesha Khan",
+            iban="PK93MEZN0000001234567890",
+            acct_nm="AYE*** KH**",
+            agt_bicfi="MEZNPKKA",
+            cre_dt_tm=T0,
+        ),
         rtp,
-        iso.rtp_status(rtp, msg_id="HABBRTPS0001", tx_sts="RJCT", rsn_cd="AM04", addtl_inf="no funds",
-                       accptnc_dt_tm=T0, cre_dt_tm=T0),
-        iso.message_reject(rltd_ref="HABBPKKA0001", reason_code="FF01", description="bad", error_location="x",
-                           rjctn_dt_tm=T0, addtl_data="<raw/>"),
+        iso.rtp_status(
+            rtp,
+            msg_id="HABBRTPS0001",
+            tx_sts="RJCT",
+            rsn_cd="AM04",
+            addtl_inf="no funds",
+            accptnc_dt_tm=T0,
+            cre_dt_tm=T0,
+        ),
+        iso.message_reject(
+            rltd_ref="HABBPKKA0001",
+            reason_code="FF01",
+            description="bad",
+            error_location="x",
+            rjctn_dt_tm=T0,
+            addtl_data="<raw/>",
+        ),
         iso.decode(sample("admi.004"), "application/xml").message,
-        iso.account_notification(msg_id="RAASTNTF0001", ntfctn_id="NTF-1", acct_iban="PK66HABB0000001234567890",
-                                 amount_paisa=250_000, credit=False, booking_date=dt.date(2025, 1, 15),
-                                 end_to_end_id="E2E-HBL-000000000001", uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f",
-                                 tx_id="HABB1", clr_sys_ref="RAAST1", cre_dt_tm=T0),
+        iso.account_notification(
+            msg_id="RAASTNTF0001",
+            ntfctn_id="NTF-1",
+            acct_iban="PK66HABB0000001234567890",
+            amount_paisa=250_000,
+            credit=False,
+            booking_date=dt.date(2025, 1, 15),
+            end_to_end_id="E2E-HBL-000000000001",
+            uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f",
+            tx_id="HABB1",
+            clr_sys_ref="RAAST1",
+            cre_dt_tm=T0,
+        ),
     ]
 
 
-HEADER = s.AppHdr(fr_bicfi="HABBPKKA", to_bicfi="SBPPPKKA", biz_msg_idr="HABBPKKA20250115103000000001",
-                  msg_def_idr="pacs.008.001.08", biz_svc="RAAST.P2P",
-                  cre_dt=dt.datetime(2025, 1, 15, 5, 30, tzinfo=dt.UTC))
+HEADER = s.AppHdr(
+    fr_bicfi="HABBPKKA",
+    to_bicfi="SBPPPKKA",
+    biz_msg_idr="HABBPKKA20250115103000000001",
+    msg_def_idr="pacs.008.001.08",
+    biz_svc="RAAST.P2P",
+    cre_dt=dt.datetime(2025, 1, 15, 5, 30, tzinfo=dt.UTC),
+)
 
 
 def test_example_messages_cover_every_supported_type():
     assert sorted({iso._spec.SPEC_BY_CLASS[m.__class__].msg_type for m in example_messages()}) == sorted(
-        iso.MSG_TYPES)
+        iso.MSG_TYPES
+    )
     assert len(iso.MSG_TYPES) == 13
 
 
@@ -124,12 +192,20 @@ def test_header_sample_decodes_inside_an_envelope_with_the_pacs008_sample():
 def test_pacs008_sample_fields_are_decoded_to_paisa_and_aware_datetimes():
     m = sample_pacs008()
     tx = m.tx
-    assert (m.msg_id, m.nb_of_txs, m.sttlm_mtd, m.clr_sys_prtry) == ("HABBPKKA20250115103000000001", "1", "CLRG",
-                                                                    "RAAST")
+    assert (m.msg_id, m.nb_of_txs, m.sttlm_mtd, m.clr_sys_prtry) == (
+        "HABBPKKA20250115103000000001",
+        "1",
+        "CLRG",
+        "RAAST",
+    )
     assert (tx.amount_paisa, tx.currency) == (250_000, "PKR")
     assert m.cre_dt_tm == dt.datetime(2025, 1, 15, 10, 30, 0, 123000, tzinfo=PKT)
     assert tx.accptnc_dt_tm.utcoffset() == dt.timedelta(hours=5)
-    assert (tx.dbtr_agt_bicfi, tx.cdtr_agt_bicfi, tx.cdtr_acct_prxy_id) == ("HABBPKKA", "MEZNPKKA", "+923001234567")
+    assert (tx.dbtr_agt_bicfi, tx.cdtr_agt_bicfi, tx.cdtr_acct_prxy_id) == (
+        "HABBPKKA",
+        "MEZNPKKA",
+        "+923001234567",
+    )
     assert tx.dbtr_prvt_id_othr_id == "3520112345671" and tx.dbtr_prvt_id_othr_schme_nm_cd == "NIDN"
 
 
@@ -161,8 +237,10 @@ def test_header_round_trips_and_envelope_is_xsd_valid(rendering: str):
 
 def test_xml_with_prefixes_and_odd_whitespace_decodes_like_the_sample():
     text = sample("pacs.008").decode()
-    body = text.replace('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">',
-                        '<p:Document xmlns:p="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">\r\n\t')
+    body = text.replace(
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">',
+        '<p:Document xmlns:p="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08">\r\n\t',
+    )
     body = body.replace("</Document>", "</p:Document>")
     body = re.sub(r"<(/?)(?!p:|\?|!)([A-Za-z])", r"<\1p:\2", body)
     body = body.replace("\n      ", "\n \t ")
@@ -170,12 +248,20 @@ def test_xml_with_prefixes_and_odd_whitespace_decodes_like_the_sample():
     assert decoded.message == sample_pacs008()
 
 
-@pytest.mark.parametrize("head", [
-    b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>\n<!-- a -->\n<!-- b -->\n<Document xmlns="{ns}">',
-    b'<Document\n  xmlns = "{ns}"\n>',
-    b'<Document xmlns="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-    b'xsi:schemaLocation="{ns} pacs.008.001.08.xsd">',
-])
+@pytest.mark.parametrize(
+    "head",
+    [
+        (
+            b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>\n<!-- a -->\n<!-- b -->\n'
+            b'<Document xmlns="{ns}">'
+        ),
+        b'<Document\n  xmlns = "{ns}"\n>',
+        (
+            b'<Document xmlns="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            b'xsi:schemaLocation="{ns} pacs.008.001.08.xsd">'
+        ),
+    ],
+)
 def test_document_start_variants_decode_alike(head: bytes):
     ns = b"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
     body = head.replace(b"{ns}", ns) + sample("pacs.008").split(b'<Document xmlns="' + ns + b'">', 1)[1]
@@ -184,7 +270,7 @@ def test_document_start_variants_decode_alike(head: bytes):
 
 def test_text_with_markup_characters_is_escaped_and_survives_both_renderings():
     msg = sample_pacs008()
-    tricky = 'A & B <Ltd> "quoted" \'x\' \u0645\u06cc\u0632\u0627\u0646'
+    tricky = "A & B <Ltd> \"quoted\" 'x' \u0645\u06cc\u0632\u0627\u0646"
     tx = msgspec.structs.replace(msg.tx, cdtr_nm=tricky, rmt_inf_ustrd="a\r\nb")
     msg = msgspec.structs.replace(msg, cdt_trf_tx_inf=[tx])
     for rendering in ("xml", "json"):
@@ -203,12 +289,16 @@ def test_forwarded_pacs008_keeps_the_payment_and_switches_rendering():
 
 
 def test_status_report_carries_original_ids_and_reason():
-    p002 = iso.status_report_for(sample_pacs008(), msg_id="RAAST0002", tx_sts="RJCT", rsn_cd="AM04",
-                                 addtl_inf="x" * 300)
+    p002 = iso.status_report_for(
+        sample_pacs008(), msg_id="RAAST0002", tx_sts="RJCT", rsn_cd="AM04", addtl_inf="x" * 300
+    )
     tx = p002.tx
     assert (tx.orgnl_msg_id, tx.orgnl_end_to_end_id, tx.orgnl_tx_id, tx.orgnl_uetr) == (
-        "HABBPKKA20250115103000000001", "E2E-HBL-000000000001", "HABB2025011510300000000001",
-        "3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f")
+        "HABBPKKA20250115103000000001",
+        "E2E-HBL-000000000001",
+        "HABB2025011510300000000001",
+        "3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f",
+    )
     assert tx.tx_sts == "RJCT" and tx.sts_rsn_cd == "AM04" and len(tx.sts_rsn_addtl_inf) == 105
     assert p002.cre_dt_tm.utcoffset() == dt.timedelta(hours=5)
     assert_xsd_valid(iso.encode(p002, "xml"), "pacs.002.001.10")
@@ -242,13 +332,19 @@ def test_json_without_msgdefidr_is_detected_from_its_root_key():
 
 
 def test_unknown_optional_elements_are_ignored():
-    body = sample("pacs.008").replace(b"<ChrgBr>SLEV</ChrgBr>",
-                                      b"<ChrgBr>SLEV</ChrgBr><ChrgsInf><Amt Ccy=\"PKR\">0</Amt></ChrgsInf>")
+    body = sample("pacs.008").replace(
+        b"<ChrgBr>SLEV</ChrgBr>", b'<ChrgBr>SLEV</ChrgBr><ChrgsInf><Amt Ccy="PKR">0</Amt></ChrgsInf>'
+    )
     assert iso.decode(body, "application/xml").message == sample_pacs008()
 
 
 def test_amount_decimal_forms_convert_exactly_to_paisa():
-    for text, paisa in (("2500", 250_000), ("2500.5", 250_050), ("0.01", 1), ("2500.10000", 250_010),
-                        ("000123.45", 12_345)):
+    for text, paisa in (
+        ("2500", 250_000),
+        ("2500.5", 250_050),
+        ("0.01", 1),
+        ("2500.10000", 250_010),
+        ("000123.45", 12_345),
+    ):
         body = sample("pacs.008").replace(b">2500.00<", f">{text}<".encode())
         assert iso.decode(body, "application/xml").message.tx.amount_paisa == paisa

@@ -28,16 +28,24 @@ def text(max_size: int) -> st.SearchStrategy[str]:
 
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ALNUM = UPPER + "0123456789"
-bic = st.builds(lambda a, b, c, d: a + b + c + d, st.text(ALNUM, min_size=4, max_size=4),
-                st.text(UPPER, min_size=2, max_size=2), st.text(ALNUM, min_size=2, max_size=2),
-                st.sampled_from(["", "XXX", "036"]))
-pk_iban = st.builds(iso.make_pk_iban, st.text(UPPER, min_size=4, max_size=4), st.text("0123456789", min_size=1,
-                                                                                       max_size=16))
+bic = st.builds(
+    lambda a, b, c, d: a + b + c + d,
+    st.text(ALNUM, min_size=4, max_size=4),
+    st.text(UPPER, min_size=2, max_size=2),
+    st.text(ALNUM, min_size=2, max_size=2),
+    st.sampled_from(["", "XXX", "036"]),
+)
+pk_iban = st.builds(
+    iso.make_pk_iban, st.text(UPPER, min_size=4, max_size=4), st.text("0123456789", min_size=1, max_size=16)
+)
 uetr = st.uuids(version=4).map(str)
 code4 = st.text(ALNUM, min_size=1, max_size=4)
 offsets = st.sampled_from([dt.timezone(dt.timedelta(hours=5)), dt.UTC, dt.timezone(dt.timedelta(hours=-3.5))])
-aware = st.builds(lambda d, tz: d.replace(tzinfo=tz),
-                  st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31)), offsets)
+aware = st.builds(
+    lambda d, tz: d.replace(tzinfo=tz),
+    st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31)),
+    offsets,
+)
 dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31))
 paisa = st.integers(min_value=0, max_value=10**15)
 
@@ -63,10 +71,19 @@ BY_ATTR = {
     "rjctg_pty_rsn": text(35),
 }
 # XSD choices (exactly one alternative may be present): the second of each pair is dropped if both are set.
-CHOICES = [("svc_lvl_cd", "svc_lvl_prtry"), ("lcl_instrm_cd", "lcl_instrm_prtry"), ("clr_sys_cd", "clr_sys_prtry"),
-           ("sts_rsn_cd", "sts_rsn_prtry"), ("rtr_rsn_cd", "rtr_rsn_prtry"), ("cxl_rsn_cd", "cxl_rsn_prtry"),
-           ("cxl_sts_rsn_cd", "cxl_sts_rsn_prtry"), ("rsn_cd", "rsn_prtry"), ("dbtr_acct_iban", "dbtr_acct_othr_id"),
-           ("cdtr_acct_iban", "cdtr_acct_othr_id"), ("acct_iban", "acct_othr_id")]
+CHOICES = [
+    ("svc_lvl_cd", "svc_lvl_prtry"),
+    ("lcl_instrm_cd", "lcl_instrm_prtry"),
+    ("clr_sys_cd", "clr_sys_prtry"),
+    ("sts_rsn_cd", "sts_rsn_prtry"),
+    ("rtr_rsn_cd", "rtr_rsn_prtry"),
+    ("cxl_rsn_cd", "cxl_rsn_prtry"),
+    ("cxl_sts_rsn_cd", "cxl_sts_rsn_prtry"),
+    ("rsn_cd", "rsn_prtry"),
+    ("dbtr_acct_iban", "dbtr_acct_othr_id"),
+    ("cdtr_acct_iban", "cdtr_acct_othr_id"),
+    ("acct_iban", "acct_othr_id"),
+]
 
 
 def leaf_strategy(attr: str, kind: str) -> st.SearchStrategy:
@@ -95,8 +112,9 @@ def struct_strategy(cls: type, items: tuple) -> st.SearchStrategy:
     fields: dict[str, st.SearchStrategy] = {}
     for item in items:
         if isinstance(item, _spec.B):
-            fields[item.attr] = st.lists(struct_strategy(item.cls, item.items), min_size=max(item.min_occurs, 0),
-                                         max_size=2)
+            fields[item.attr] = st.lists(
+                struct_strategy(item.cls, item.items), min_size=max(item.min_occurs, 0), max_size=2
+            )
         elif item.kind == "C":
             continue
         elif item.kind == "A":
@@ -133,7 +151,9 @@ def _fix_choices(values: dict) -> dict:
     if values.get("orgnl_msg_id") is None:
         clear("orgnl_msg_nm_id", "orgnl_cre_dt_tm")
     elif partner in values and values.get(partner) is None and "orgnl_pmt_inf_and_sts" not in values:
-        values[partner] = "pacs.008.001.08" if partner == "orgnl_msg_nm_id" else dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        values[partner] = (
+            "pacs.008.001.08" if partner == "orgnl_msg_nm_id" else dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        )
     for first, second in CHOICES:
         if values.get(first) is not None and values.get(second) is not None:
             values[second] = None
@@ -184,17 +204,25 @@ def test_generated_header_round_trips_with_its_document(header, msg):
 @given(st.text(UPPER, min_size=4, max_size=4), st.text("0123456789", min_size=1, max_size=16))
 def test_made_pk_ibans_are_valid_and_any_single_digit_change_is_caught(bank, account):
     iban = iso.make_pk_iban(bank, account)
-    assert len(iban) == 24 and iban.startswith("PK") and iso.pk_iban_is_valid(iban) and iso.iban_is_valid(iban)
+    assert (
+        len(iban) == 24 and iban.startswith("PK") and iso.pk_iban_is_valid(iban) and iso.iban_is_valid(iban)
+    )
     for position in range(2, 24):
         if iban[position].isdigit():
-            changed = iban[:position] + str((int(iban[position]) + 1) % 10) + iban[position + 1:]
+            changed = iban[:position] + str((int(iban[position]) + 1) % 10) + iban[position + 1 :]
             assert not iso.pk_iban_is_valid(changed)
 
 
 def test_known_pk_ibans_from_the_reference():
     assert iso.make_pk_iban("SCBL", "1123456702") == "PK36SCBL0000001123456702"
-    for iban in ("PK66HABB0000001234567890", "PK07UNIL0000001234567890", "PK70MUCB0000001234567890",
-                 "PK49ABPA0000001234567890", "PK93MEZN0000001234567890", "PK04NBPA0000001234567890"):
+    for iban in (
+        "PK66HABB0000001234567890",
+        "PK07UNIL0000001234567890",
+        "PK70MUCB0000001234567890",
+        "PK49ABPA0000001234567890",
+        "PK93MEZN0000001234567890",
+        "PK04NBPA0000001234567890",
+    ):
         assert iso.pk_iban_is_valid(iban)
         assert iso.make_pk_iban(iban[4:8], iban[8:]) == iban
     assert iso.iban_is_valid("GB82WEST12345698765432") and not iso.pk_iban_is_valid("GB82WEST12345698765432")
@@ -207,13 +235,30 @@ def test_known_pk_ibans_from_the_reference():
 @given(st.text("0123456789", min_size=9, max_size=9))
 def test_mobile_numbers_normalise_to_e164(rest):
     expected = "+923" + rest
-    for form in ("03" + rest, "3" + rest, "923" + rest, "+923" + rest, "00923" + rest,
-                 f"03{rest[:2]} {rest[2:]}", f"+92-3{rest[:2]}-{rest[2:]}"):
+    for form in (
+        "03" + rest,
+        "3" + rest,
+        "923" + rest,
+        "+923" + rest,
+        "00923" + rest,
+        f"03{rest[:2]} {rest[2:]}",
+        f"+92-3{rest[:2]}-{rest[2:]}",
+    ):
         assert iso.normalise_pk_mobile(form) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "02001234567", "0300123456", "+14155550100", "0300-123456x", "+9230012345678",
-                                 "\u0660\u0663\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "02001234567",
+        "0300123456",
+        "+14155550100",
+        "0300-123456x",
+        "+9230012345678",
+        "\u0660\u0663\u0660\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667",
+    ],
+)
 def test_non_pakistani_mobile_numbers_are_refused(bad):
     with pytest.raises(ValueError):
         iso.normalise_pk_mobile(bad)
@@ -224,9 +269,149 @@ def test_bic_uetr_and_cnic_formats():
     for bad in ("HABBPKK", "habbpkka", "HABB12KA", "HABBPKKA03"):
         assert not iso.bic_is_valid(bad)
     assert iso.uetr_is_valid("3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f")
-    for bad in ("3F2B7C9E-8A41-4D6B-9C3E-1A2B3C4D5E6F", "3f2b7c9e-8a41-3d6b-9c3e-1a2b3c4d5e6f",
-                "3f2b7c9e-8a41-4d6b-7c3e-1a2b3c4d5e6f", "3f2b7c9e8a414d6b9c3e1a2b3c4d5e6f"):
+    for bad in (
+        "3F2B7C9E-8A41-4D6B-9C3E-1A2B3C4D5E6F",
+        "3f2b7c9e-8a41-3d6b-9c3e-1a2b3c4d5e6f",
+        "3f2b7c9e-8a41-4d6b-7c3e-1a2b3c4d5e6f",
+        "3f2b7c9e8a414d6b9c3e1a2b3c4d5e6f",
+    ):
         assert not iso.uetr_is_valid(bad)
     assert iso.cnic_is_valid("34201-0891231-8") and iso.cnic_is_valid("4220103976408")
     for bad in ("84201-0891231-8", "3420108912318x", "342010891231"):
         assert not iso.cnic_is_valid(bad)
+
+
+# --------------------------------------------------------------------------- profile fast gate
+
+
+def _pacs008_variant_strategy() -> st.SearchStrategy:
+    """The sample pacs.008 with profile-relevant fields drawn from valid, borderline and bad values."""
+    sample = iso.decode(
+        (XSD_DIR.parent / "samples" / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
+    ).message
+    tx = sample.tx
+    ids = st.sampled_from(["E2E-1", "x" * 35, "x" * 36, " ", "\t"])
+    bics = st.sampled_from([None, "HABBPKKA", "MEZNPKKA", "MEZNPKKA036", "ZZZZPKKA", "HABB1", "habbpkka"])
+    names = st.sampled_from([None, "Ali Raza", " ", "n" * 140, "n" * 141])
+    ibans = st.sampled_from(
+        [
+            None,
+            tx.dbtr_acct_iban,
+            tx.cdtr_acct_iban,
+            "PK94MEZN0000001234567890",
+            "GB82WEST12345698765432",
+            "PK93MEZN000000123456789",
+        ]
+    )
+    proxies = st.sampled_from(
+        [
+            (None, None),
+            ("MBNO", "+923001234567"),
+            ("MBNO", "03001234567"),
+            ("EMAL", "a@b.pk"),
+            ("XXXX", "1"),
+            ("MBNO", None),
+            (None, "+923001234567"),
+        ]
+    )
+    ids_person = st.sampled_from(
+        [(None, None), ("3520112345671", "NIDN"), ("352011234567", "NIDN"), (None, "NIDN"), ("X1", "CCPT")]
+    )
+    fields = st.fixed_dictionaries(
+        {
+            "end_to_end_id": ids,
+            "tx_id": st.none() | ids,
+            "instr_id": st.none() | ids,
+            "uetr": st.sampled_from([None, tx.uetr, tx.uetr.upper()]),
+            "amount_paisa": st.sampled_from([0, 1, 250_000, 10_000_000_00, 10_000_000_01]),
+            "currency": st.sampled_from(["PKR", "USD"]),
+            "intr_bk_sttlm_dt": st.sampled_from([None, tx.intr_bk_sttlm_dt]),
+            "accptnc_dt_tm": st.sampled_from([None, tx.accptnc_dt_tm]),
+            "chrg_br": st.sampled_from(["SLEV", "DEBT"]),
+            "instg_agt_bicfi": bics,
+            "instd_agt_bicfi": bics,
+            "dbtr_agt_bicfi": bics,
+            "cdtr_agt_bicfi": bics,
+            "dbtr_nm": names,
+            "cdtr_nm": names,
+            "dbtr_acct_iban": ibans,
+            "cdtr_acct_iban": ibans,
+            "rmt_inf_ustrd": st.sampled_from([None, "r", "r" * 141]),
+        }
+    )
+    sub_paisa = st.sampled_from([(), ("FIToFICstmrCdtTrf/CdtTrfTxInf/IntrBkSttlmAmt",)])
+
+    def build(f, dp, cp, person, sp, keep):
+        # Perturb only the fields named in ``keep`` (at most three), so clean and nearly clean messages,
+        # where the gate matters, are as common as badly broken ones.
+        changes = {k: v for k, v in f.items() if k in keep}
+        if "dbtr_acct_prxy" in keep:
+            changes.update(dbtr_acct_prxy_tp_cd=dp[0], dbtr_acct_prxy_id=dp[1])
+        if "cdtr_acct_prxy" in keep:
+            changes.update(cdtr_acct_prxy_tp_cd=cp[0], cdtr_acct_prxy_id=cp[1])
+        if "dbtr_prvt_id" in keep:
+            changes.update(dbtr_prvt_id_othr_id=person[0], dbtr_prvt_id_othr_schme_nm_cd=person[1])
+        return msgspec.structs.replace(
+            sample,
+            sub_paisa_amounts=sp if "sub_paisa" in keep else (),
+            cdt_trf_tx_inf=[msgspec.structs.replace(tx, **changes)],
+        )
+
+    perturbable = [
+        "dbtr_acct_prxy",
+        "cdtr_acct_prxy",
+        "dbtr_prvt_id",
+        "sub_paisa",
+        "end_to_end_id",
+        "tx_id",
+        "instr_id",
+        "uetr",
+        "amount_paisa",
+        "currency",
+        "intr_bk_sttlm_dt",
+        "accptnc_dt_tm",
+        "chrg_br",
+        "instg_agt_bicfi",
+        "instd_agt_bicfi",
+        "dbtr_agt_bicfi",
+        "cdtr_agt_bicfi",
+        "dbtr_nm",
+        "cdtr_nm",
+        "dbtr_acct_iban",
+        "cdtr_acct_iban",
+        "rmt_inf_ustrd",
+    ]
+    keep = st.sets(st.sampled_from(perturbable), max_size=3)
+    return st.builds(build, fields, proxies, proxies, ids_person, sub_paisa, keep)
+
+
+@given(
+    _pacs008_variant_strategy(),
+    st.sampled_from(
+        [
+            iso.RAAST_PROFILE,
+            iso.Profile(require_uetr=False, require_tx_id=False, require_names=False),
+            iso.Profile(service_level="RAAST"),
+        ]
+    ),
+    st.sampled_from([None, frozenset({"HABBPKKA", "MEZNPKKA"})]),
+)
+def test_pacs008_fast_gate_agrees_with_the_detailed_rules(msg, profile, known_bics):
+    from rail.iso20022 import profile as profile_module
+
+    detailed = profile_module._Checker(profile, known_bics)
+    profile_module._pacs008(msg, detailed, gate=False)
+    assert iso.validate(msg, profile, known_bics) == detailed.out
+    if profile_module._pacs008_tx_clean(msg, msg.tx, profile, known_bics):
+        assert detailed.out == [] or {v.path.split("/")[0] for v in detailed.out} == {"GrpHdr"}
+
+
+def test_pacs008_fast_gate_passes_the_clean_sample():
+    from rail.iso20022 import profile as profile_module
+
+    sample = iso.decode(
+        (XSD_DIR.parent / "samples" / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
+    ).message
+    assert profile_module._pacs008_tx_clean(
+        sample, sample.tx, iso.RAAST_PROFILE, frozenset({"HABBPKKA", "MEZNPKKA"})
+    )

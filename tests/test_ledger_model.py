@@ -332,6 +332,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(seconds=st.integers(0, 4))
     def time_passes_and_expire(self, seconds: int) -> None:
+        live = [e for pid, e in self.model.expires.items() if self.model.status[pid] == "pending"]
+        assert self.ledger.next_expiry_ns() == (min(live) if live else None)
         self.now_ns += seconds * NS_PER_S
         assert self.ledger.expire_pending(self.now_ns) == self.model.expire(self.now_ns)
 

@@ -691,7 +691,8 @@ async def test_participant_cannot_send_as_another_or_read_another(rail: Rail):
 
 async def test_rate_limit_answers_429_with_retry_after(rail: Rail):
     async with rail.session.post(
-        f"{rail.url}/admin/participants", headers=rail.admin(),
+        f"{rail.url}/admin/participants",
+        headers=rail.admin(),
         json={"bic": "SLOWPKKA", "name": "Slow", "requests_per_s": 1, "requests_burst": 2},
     ) as response:
         assert response.status == 201
@@ -769,3 +770,63 @@ async def test_webhook_delivery_retries_then_acknowledges(rail: Rail):
         assert answer.tx.tx_sts == "ACSC"
     finally:
         await hook.close()
+
+
+async def test_bad_requests_get_clear_json_answers_never_a_traceback(rail: Rail):
+    admin = rail.admin()
+    cases = [
+        ("POST", "/admin/participants", {"data": b"{not json"}, admin, 400, "bad_json"),
+        (
+            "POST",
+            "/admin/participants",
+            {"json": {"bic": "nope", "name": "x"}},
+            admin,
+            422,
+            "bad_participant",
+        ),
+        (
+            "POST",
+            "/admin/participants",
+            {"json": {"bic": "SBPPPKKA", "name": "x"}},
+            admin,
+            422,
+            "bad_participant",
+        ),
+        (
+            "POST",
+            "/admin/liquidity",
+            {"json": {"bic": BANK_A, "amount": "10", "direction": "in"}},
+            admin,
+            422,
+            "bad_liquidity",
+        ),
+        (
+            "POST",
+            "/admin/liquidity",
+            {"json": {"bic": BANK_A, "amount": 10**12, "direction": "out"}},
+            admin,
+            422,
+            None,
+        ),
+        ("POST", "/v1/inbox/ack", {"json": {"upto": "7"}}, rail.auth(BANK_A), 400, "bad_ack"),
+        ("POST", "/v1/inbox/ack", {"json": [1]}, rail.auth(BANK_A), 400, "bad_json"),
+        ("GET", "/v1/inbox?wait=abc", {}, rail.auth(BANK_A), 400, "bad_query"),
+        ("GET", "/v1/payments/not-a-uetr", {}, rail.auth(BANK_A), 404, "not_found"),
+        ("GET", "/v1/nowhere", {}, rail.auth(BANK_A), 404, "not_found"),
+        ("DELETE", "/v1/messages", {}, rail.auth(BANK_A), 405, "method_not_allowed"),
+    ]
+    for method, path, kwargs, headers, status, code in cases:
+        async with rail.session.request(method, rail.url + path, headers=headers, **kwargs) as response:
+            body = await response.json()
+            assert response.status == status, (path, body)
+            if code:
+                assert body["error"] == code, (path, body)
+    # Liquidity out beyond the balance is refused with AM04 and moves nothing.
+    balances = await rail.balances()
+    assert balances["accounts"][BANK_A]["posted_paisa"] == PREFUND_PAISA
+    # A message in neither XML nor JSON is an admi.002, in XML by default.
+    async with rail.session.post(
+        rail.url + "/v1/messages", data=b"hello", headers=rail.auth(BANK_A)
+    ) as response:
+        assert response.status == 400
+        assert type(decode(await response.read(), response.headers["Content-Type"])).__name__ == "Admi002"

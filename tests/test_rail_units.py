@@ -198,9 +198,8 @@ def test_docs_test_account_table_matches_the_simulated_banks():
 
 
 async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(tmp_path):
-    from lxml import etree
-
     from conftest import SHARED
+    from lxml import etree
 
     schemas: dict[str, etree.XMLSchema] = {}
 

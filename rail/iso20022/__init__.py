@@ -12,21 +12,59 @@ from __future__ import annotations
 from . import codes
 from ._spec import MSG_TYPES
 from .builders import (
-    account_notification, forward_credit_transfer, forward_recall, message_reject, message_reject_for,
-    now_pkt, payment_return, recall_request, resolution, rtp_status, status_report, status_report_for,
+    account_notification,
+    forward_credit_transfer,
+    forward_recall,
+    message_reject,
+    message_reject_for,
+    now_pkt,
+    payment_return,
+    recall_request,
+    resolution,
+    rtp_status,
+    status_report,
+    status_report_for,
     verification_report,
 )
 from .errors import MessageRejected, Violation
 from .identifiers import (
-    bic_is_valid, cnic_is_valid, iban_is_valid, make_pk_iban, normalise_pk_mobile, pk_iban_is_valid,
+    bic_is_valid,
+    cnic_is_valid,
+    iban_is_valid,
+    make_pk_iban,
+    normalise_pk_mobile,
+    pk_iban_is_valid,
     uetr_is_valid,
 )
 from .json_codec import decode_json, encode_json
 from .profile import RAAST_PROFILE, Profile, validate
 from .structs import (
-    Acmt023, Acmt024, Admi002, Admi004, AppHdr, Camt029, Camt054, Camt056, CdtTrfTxInf, CxlTxInf,
-    CxlTxInfAndSts, Decoded, Ntfctn, OrgnlPmtInfAndSts, Pacs002, Pacs004, Pacs008, Pacs028, Pain013, Pain014,
-    PmtInf, PmtRtrTxInf, StsReqTxInf, TxInfAndSts, Vrfctn, VrfctnRpt,
+    Acmt023,
+    Acmt024,
+    Admi002,
+    Admi004,
+    AppHdr,
+    Camt029,
+    Camt054,
+    Camt056,
+    CdtTrfTxInf,
+    CxlTxInf,
+    CxlTxInfAndSts,
+    Decoded,
+    Ntfctn,
+    OrgnlPmtInfAndSts,
+    Pacs002,
+    Pacs004,
+    Pacs008,
+    Pacs028,
+    Pain013,
+    Pain014,
+    PmtInf,
+    PmtRtrTxInf,
+    StsReqTxInf,
+    TxInfAndSts,
+    Vrfctn,
+    VrfctnRpt,
 )
 from .xml_decode import BODY_BYTES_MAX, DEPTH_MAX, ELEMENTS_MAX, decode_xml
 from .xml_encode import encode_xml
@@ -37,17 +75,24 @@ RENDERINGS = (XML, JSON)
 CONTENT_TYPES = {XML: "application/xml", JSON: "application/json"}
 
 
+_EXACT_CONTENT_TYPES = {"application/xml": XML, "text/xml": XML, "application/json": JSON}
+
+
 def rendering_of(content_type: str | None, body: bytes = b"") -> str:
     """'xml' or 'json' from a Content-Type (``application/xml``, ``text/xml``, ``application/json``,
     ``+xml``/``+json`` suffixes, parameters ignored); without a usable one, sniffed from the first byte."""
+    exact = _EXACT_CONTENT_TYPES.get(content_type)  # type: ignore[arg-type]
+    if exact is not None:
+        return exact
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media.endswith("xml"):
         return XML
     if media.endswith("json"):
         return JSON
     if media and media not in ("application/octet-stream", "text/plain"):
-        raise MessageRejected(codes.FF01, f"unsupported content type {content_type!r}; use application/xml "
-                              "or application/json")
+        raise MessageRejected(
+            codes.FF01, f"unsupported content type {content_type!r}; use application/xml or application/json"
+        )
     first = body[:64].lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if first == b"{":
         return JSON
@@ -59,7 +104,9 @@ def rendering_of(content_type: str | None, body: bytes = b"") -> str:
 def decode(body: bytes, content_type: str | None) -> Decoded:
     """Bytes -> Decoded(message, rendering, msg_type, header); MessageRejected (FF01) when unreadable."""
     if len(body) > BODY_BYTES_MAX:
-        raise MessageRejected(codes.FF01, f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit")
+        raise MessageRejected(
+            codes.FF01, f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit"
+        )
     rendering = rendering_of(content_type, body)
     if rendering == XML:
         message, msg_type, header = decode_xml(body)
@@ -78,16 +125,71 @@ def encode(msg, rendering: str, header: AppHdr | None = None) -> bytes:
 
 
 __all__ = [
-    "MSG_TYPES", "BODY_BYTES_MAX", "DEPTH_MAX", "ELEMENTS_MAX", "XML", "JSON", "RENDERINGS", "CONTENT_TYPES",
-    "decode", "encode", "validate", "rendering_of", "Decoded", "MessageRejected", "Violation", "Profile",
-    "RAAST_PROFILE", "codes",
-    "status_report", "status_report_for", "message_reject", "message_reject_for", "forward_credit_transfer",
-    "payment_return", "recall_request", "forward_recall", "resolution", "verification_report", "rtp_status",
-    "account_notification", "now_pkt",
-    "iban_is_valid", "pk_iban_is_valid", "make_pk_iban", "bic_is_valid", "normalise_pk_mobile",
-    "uetr_is_valid", "cnic_is_valid",
-    "AppHdr", "Pacs008", "CdtTrfTxInf", "Pacs002", "TxInfAndSts", "Pacs004", "PmtRtrTxInf", "Pacs028",
-    "StsReqTxInf", "Camt056", "CxlTxInf", "Camt029", "CxlTxInfAndSts", "Acmt023", "Vrfctn", "Acmt024",
-    "VrfctnRpt", "Pain013", "PmtInf", "Pain014", "OrgnlPmtInfAndSts", "Admi002", "Admi004", "Camt054",
-    "Ntfctn", "decode_xml", "encode_xml", "decode_json", "encode_json",
+    "BODY_BYTES_MAX",
+    "CONTENT_TYPES",
+    "DEPTH_MAX",
+    "ELEMENTS_MAX",
+    "JSON",
+    "MSG_TYPES",
+    "RAAST_PROFILE",
+    "RENDERINGS",
+    "XML",
+    "Acmt023",
+    "Acmt024",
+    "Admi002",
+    "Admi004",
+    "AppHdr",
+    "Camt029",
+    "Camt054",
+    "Camt056",
+    "CdtTrfTxInf",
+    "CxlTxInf",
+    "CxlTxInfAndSts",
+    "Decoded",
+    "MessageRejected",
+    "Ntfctn",
+    "OrgnlPmtInfAndSts",
+    "Pacs002",
+    "Pacs004",
+    "Pacs008",
+    "Pacs028",
+    "Pain013",
+    "Pain014",
+    "PmtInf",
+    "PmtRtrTxInf",
+    "Profile",
+    "StsReqTxInf",
+    "TxInfAndSts",
+    "Violation",
+    "Vrfctn",
+    "VrfctnRpt",
+    "account_notification",
+    "bic_is_valid",
+    "cnic_is_valid",
+    "codes",
+    "decode",
+    "decode_json",
+    "decode_xml",
+    "encode",
+    "encode_json",
+    "encode_xml",
+    "forward_credit_transfer",
+    "forward_recall",
+    "iban_is_valid",
+    "make_pk_iban",
+    "message_reject",
+    "message_reject_for",
+    "normalise_pk_mobile",
+    "now_pkt",
+    "payment_return",
+    "pk_iban_is_valid",
+    "recall_request",
+    "rendering_of",
+    "resolution",
+    "rtp_status",
+    "status_report",
+    "status_report_for",
+    "uetr_is_valid",
+    "validate",
+    "verification_report",
 ]

@@ -489,8 +489,19 @@ HEAD001 = MsgSpec(
 )
 
 MESSAGE_SPECS: tuple[MsgSpec, ...] = (
-    PACS008, PACS002, PACS004, PACS028, CAMT056, CAMT029, ACMT023, ACMT024, PAIN013, PAIN014, ADMI002,
-    ADMI004, CAMT054,
+    PACS008,
+    PACS002,
+    PACS004,
+    PACS028,
+    CAMT056,
+    CAMT029,
+    ACMT023,
+    ACMT024,
+    PAIN013,
+    PAIN014,
+    ADMI002,
+    ADMI004,
+    CAMT054,
 )
 SPEC_BY_TYPE = {spec.msg_type: spec for spec in MESSAGE_SPECS}
 SPEC_BY_CLASS = {spec.cls: spec for spec in MESSAGE_SPECS}

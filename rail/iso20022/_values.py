@@ -16,7 +16,9 @@ _AMOUNT_RE = re.compile(r"([0-9]+)(?:\.([0-9]*))?\Z")
 _AMOUNT_TOTAL_DIGITS_MAX = 18
 _AMOUNT_FRACTION_DIGITS_MAX = 5
 _CCY_RE = re.compile(r"[A-Z]{3}\Z")
-_DATETIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?\Z")
+_DATETIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?\Z"
+)
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 

@@ -125,9 +125,13 @@ def message_reject(
 
 def message_reject_for(error: MessageRejected, *, rjctn_dt_tm: dt.datetime | None = None) -> s.Admi002:
     """admi.002 answering a ``MessageRejected`` raised by ``decode``."""
-    return message_reject(rltd_ref=error.related_ref, reason_code=error.reason_code,
-                          description=error.description, error_location=error.error_location,
-                          rjctn_dt_tm=rjctn_dt_tm)
+    return message_reject(
+        rltd_ref=error.related_ref,
+        reason_code=error.reason_code,
+        description=error.description,
+        error_location=error.error_location,
+        rjctn_dt_tm=rjctn_dt_tm,
+    )
 
 
 def forward_credit_transfer(original: s.Pacs008, **changes) -> s.Pacs008:
@@ -185,8 +189,14 @@ def payment_return(
         orgnl_tx_ref_cdtr_nm=tx.cdtr_nm,
         orgnl_tx_ref_cdtr_acct_iban=tx.cdtr_acct_iban,
     )
-    return s.Pacs004(msg_id=msg_id, cre_dt_tm=cre_dt_tm or now_pkt(), nb_of_txs="1", sttlm_mtd="CLRG",
-                     clr_sys_prtry=clearing_system, tx_inf=[rtr])
+    return s.Pacs004(
+        msg_id=msg_id,
+        cre_dt_tm=cre_dt_tm or now_pkt(),
+        nb_of_txs="1",
+        sttlm_mtd="CLRG",
+        clr_sys_prtry=clearing_system,
+        tx_inf=[rtr],
+    )
 
 
 def recall_request(
@@ -206,29 +216,45 @@ def recall_request(
         assgnr_bicfi=assgnr,
         assgne_bicfi=assgne_bicfi or tx.cdtr_agt_bicfi or "",
         cre_dt_tm=cre_dt_tm or now_pkt(),
-        tx_inf=[s.CxlTxInf(
-            cxl_id=assgnmt_id,
-            orgnl_msg_id=original.msg_id,
-            orgnl_msg_nm_id=PACS008_MSG_TYPE,
-            orgnl_instr_id=tx.instr_id,
-            orgnl_end_to_end_id=tx.end_to_end_id,
-            orgnl_tx_id=tx.tx_id,
-            orgnl_uetr=tx.uetr,
-            orgnl_amount_paisa=tx.amount_paisa,
-            orgnl_currency=tx.currency,
-            orgnl_intr_bk_sttlm_dt=tx.intr_bk_sttlm_dt,
-            cxl_rsn_orgtr_any_bic=assgnr or None,
-            cxl_rsn_cd=rsn_cd,
-            cxl_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
-        )],
+        tx_inf=[
+            s.CxlTxInf(
+                cxl_id=assgnmt_id,
+                orgnl_msg_id=original.msg_id,
+                orgnl_msg_nm_id=PACS008_MSG_TYPE,
+                orgnl_instr_id=tx.instr_id,
+                orgnl_end_to_end_id=tx.end_to_end_id,
+                orgnl_tx_id=tx.tx_id,
+                orgnl_uetr=tx.uetr,
+                orgnl_amount_paisa=tx.amount_paisa,
+                orgnl_currency=tx.currency,
+                orgnl_intr_bk_sttlm_dt=tx.intr_bk_sttlm_dt,
+                cxl_rsn_orgtr_any_bic=assgnr or None,
+                cxl_rsn_cd=rsn_cd,
+                cxl_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
+            )
+        ],
     )
 
 
-def forward_recall(recall: s.Camt056, *, assgnmt_id: str | None = None, assgnr_bicfi: str | None = None,
-                   assgne_bicfi: str | None = None, cre_dt_tm: dt.datetime | None = None) -> s.Camt056:
-    """The camt.056 the rail forwards to the creditor agent, with the assignment fields replaced where given."""
-    changes = {k: v for k, v in (("assgnmt_id", assgnmt_id), ("assgnr_bicfi", assgnr_bicfi),
-                                 ("assgne_bicfi", assgne_bicfi), ("cre_dt_tm", cre_dt_tm)) if v is not None}
+def forward_recall(
+    recall: s.Camt056,
+    *,
+    assgnmt_id: str | None = None,
+    assgnr_bicfi: str | None = None,
+    assgne_bicfi: str | None = None,
+    cre_dt_tm: dt.datetime | None = None,
+) -> s.Camt056:
+    """The camt.056 the rail forwards to the creditor agent, assignment fields replaced where given."""
+    changes = {
+        k: v
+        for k, v in (
+            ("assgnmt_id", assgnmt_id),
+            ("assgnr_bicfi", assgnr_bicfi),
+            ("assgne_bicfi", assgne_bicfi),
+            ("cre_dt_tm", cre_dt_tm),
+        )
+        if v is not None
+    }
     return msgspec.structs.replace(recall, **changes)
 
 
@@ -252,18 +278,20 @@ def resolution(
         assgne_bicfi=recall.assgnr_bicfi,
         cre_dt_tm=cre_dt_tm or now_pkt(),
         sts_conf=conf,
-        tx_inf_and_sts=[s.CxlTxInfAndSts(
-            cxl_sts_id=assgnmt_id,
-            orgnl_msg_id=tx.orgnl_msg_id,
-            orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
-            orgnl_instr_id=tx.orgnl_instr_id,
-            orgnl_end_to_end_id=tx.orgnl_end_to_end_id,
-            orgnl_tx_id=tx.orgnl_tx_id,
-            orgnl_uetr=tx.orgnl_uetr,
-            tx_cxl_sts=tx_cxl_sts,
-            cxl_sts_rsn_cd=rsn_cd,
-            cxl_sts_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
-        )],
+        tx_inf_and_sts=[
+            s.CxlTxInfAndSts(
+                cxl_sts_id=assgnmt_id,
+                orgnl_msg_id=tx.orgnl_msg_id,
+                orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
+                orgnl_instr_id=tx.orgnl_instr_id,
+                orgnl_end_to_end_id=tx.orgnl_end_to_end_id,
+                orgnl_tx_id=tx.orgnl_tx_id,
+                orgnl_uetr=tx.orgnl_uetr,
+                tx_cxl_sts=tx_cxl_sts,
+                cxl_sts_rsn_cd=rsn_cd,
+                cxl_sts_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
+            )
+        ],
     )
 
 
@@ -290,18 +318,20 @@ def verification_report(
         assgne_bicfi=request.assgnr_bicfi,
         orgnl_msg_id=request.msg_id,
         orgnl_cre_dt_tm=request.cre_dt_tm,
-        rpt=[s.VrfctnRpt(
-            orgnl_id=v.id,
-            vrfctn=verified,
-            rsn_cd=rsn_cd,
-            orgnl_acct_iban=v.acct_iban,
-            orgnl_acct_prxy_tp_cd=v.acct_prxy_tp_cd,
-            orgnl_acct_prxy_id=v.acct_prxy_id,
-            updtd_pty_nm=pty_nm if verified else None,
-            updtd_acct_iban=iban if verified else None,
-            updtd_acct_nm=acct_nm if verified else None,
-            updtd_agt_bicfi=agt_bicfi if verified else None,
-        )],
+        rpt=[
+            s.VrfctnRpt(
+                orgnl_id=v.id,
+                vrfctn=verified,
+                rsn_cd=rsn_cd,
+                orgnl_acct_iban=v.acct_iban,
+                orgnl_acct_prxy_tp_cd=v.acct_prxy_tp_cd,
+                orgnl_acct_prxy_id=v.acct_prxy_id,
+                updtd_pty_nm=pty_nm if verified else None,
+                updtd_acct_iban=iban if verified else None,
+                updtd_acct_nm=acct_nm if verified else None,
+                updtd_agt_bicfi=agt_bicfi if verified else None,
+            )
+        ],
     )
 
 
@@ -326,16 +356,18 @@ def rtp_status(
         orgnl_msg_id=request.msg_id,
         orgnl_msg_nm_id=PAIN013_MSG_TYPE,
         orgnl_cre_dt_tm=request.cre_dt_tm,
-        orgnl_pmt_inf_and_sts=[s.OrgnlPmtInfAndSts(
-            orgnl_pmt_inf_id=p.pmt_inf_id or request.msg_id,
-            orgnl_instr_id=p.instr_id,
-            orgnl_end_to_end_id=p.end_to_end_id,
-            orgnl_uetr=p.uetr,
-            tx_sts=tx_sts,
-            sts_rsn_cd=rsn_cd,
-            sts_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
-            accptnc_dt_tm=accptnc_dt_tm,
-        )],
+        orgnl_pmt_inf_and_sts=[
+            s.OrgnlPmtInfAndSts(
+                orgnl_pmt_inf_id=p.pmt_inf_id or request.msg_id,
+                orgnl_instr_id=p.instr_id,
+                orgnl_end_to_end_id=p.end_to_end_id,
+                orgnl_uetr=p.uetr,
+                tx_sts=tx_sts,
+                sts_rsn_cd=rsn_cd,
+                sts_rsn_addtl_inf=_clip(addtl_inf, _ADDTL_INF_MAX),
+                accptnc_dt_tm=accptnc_dt_tm,
+            )
+        ],
     )
 
 
@@ -354,25 +386,27 @@ def account_notification(
     currency: str = "PKR",
     cre_dt_tm: dt.datetime | None = None,
 ) -> s.Camt054:
-    """camt.054 for one booked entry on a settlement account (PMNT / RCDT or ICDT / domestic credit transfer)."""
+    """camt.054 for one booked entry on a settlement account (PMNT / RCDT or ICDT / DMCT)."""
     return s.Camt054(
         msg_id=msg_id,
         cre_dt_tm=cre_dt_tm or now_pkt(),
-        ntfctn=[s.Ntfctn(
-            id=ntfctn_id,
-            acct_iban=acct_iban,
-            amount_paisa=amount_paisa,
-            currency=currency,
-            cdt_dbt_ind="CRDT" if credit else "DBIT",
-            sts_cd="BOOK",
-            bookg_dt=booking_date,
-            val_dt=booking_date,
-            bk_tx_cd_domn_cd="PMNT",
-            bk_tx_cd_fmly_cd="RCDT" if credit else "ICDT",
-            bk_tx_cd_sub_fmly_cd="DMCT",
-            end_to_end_id=end_to_end_id,
-            uetr=uetr,
-            tx_id=tx_id,
-            clr_sys_ref=clr_sys_ref,
-        )],
+        ntfctn=[
+            s.Ntfctn(
+                id=ntfctn_id,
+                acct_iban=acct_iban,
+                amount_paisa=amount_paisa,
+                currency=currency,
+                cdt_dbt_ind="CRDT" if credit else "DBIT",
+                sts_cd="BOOK",
+                bookg_dt=booking_date,
+                val_dt=booking_date,
+                bk_tx_cd_domn_cd="PMNT",
+                bk_tx_cd_fmly_cd="RCDT" if credit else "ICDT",
+                bk_tx_cd_sub_fmly_cd="DMCT",
+                end_to_end_id=end_to_end_id,
+                uetr=uetr,
+                tx_id=tx_id,
+                clr_sys_ref=clr_sys_ref,
+            )
+        ],
     )

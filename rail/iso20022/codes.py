@@ -51,7 +51,7 @@ BE08 = "BE08"  # Debtor name is missing
 BE16 = "BE16"  # Debtor or Ultimate Debtor identification code missing or invalid
 BE19 = "BE19"  # Charge bearer code for transaction type is invalid
 BE22 = "BE22"  # Creditor name is missing
-BE23 = "BE23"  # Phone number or email address, or any other proxy, used as the account proxy is unknown or invalid.
+BE23 = "BE23"  # Phone number or email address, or any other proxy, used as the account proxy is unknown ...
 AB05 = "AB05"  # Transaction stopped due to timeout at the Creditor Agent.
 AB06 = "AB06"  # Transaction stopped due to timeout at the Instructed Agent.
 AB08 = "AB08"  # Creditor Agent is not online.
@@ -60,7 +60,16 @@ RR04 = "RR04"  # Regulatory Reason
 NARR = "NARR"  # Reason is provided as narrative information in the additional reason information.
 
 # --- ExternalPaymentTransactionStatus1Code
-ACTC, ACCP, ACSP, ACSC, ACCC, PDNG, RJCT, RCVD = "ACTC", "ACCP", "ACSP", "ACSC", "ACCC", "PDNG", "RJCT", "RCVD"
+ACTC, ACCP, ACSP, ACSC, ACCC, PDNG, RJCT, RCVD = (
+    "ACTC",
+    "ACCP",
+    "ACSP",
+    "ACSC",
+    "ACCC",
+    "PDNG",
+    "RJCT",
+    "RCVD",
+)
 
 # --- recall / return
 FOCR = "FOCR"  # Return following a cancellation request.

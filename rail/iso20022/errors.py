@@ -20,7 +20,9 @@ class MessageRejected(Exception):
         error_location: str | None = None,
         related_ref: str | None = None,
     ) -> None:
-        super().__init__(f"{reason_code}: {description}" + (f" at {error_location}" if error_location else ""))
+        super().__init__(
+            f"{reason_code}: {description}" + (f" at {error_location}" if error_location else "")
+        )
         self.reason_code = reason_code
         self.description = description
         self.error_location = error_location

@@ -65,8 +65,9 @@ def _struct_for(node: _spec.Tree, name: str) -> type:
             fields.append((field_name, typ))
         else:
             fields.append((field_name, typ | None, None))
-    return msgspec.defstruct(name, fields, kw_only=True, omit_defaults=True, rename=rename or None,
-                             frozen=True)
+    return msgspec.defstruct(
+        name, fields, kw_only=True, omit_defaults=True, rename=rename or None, frozen=True
+    )
 
 
 def _field(name: str) -> str:
@@ -76,8 +77,9 @@ def _field(name: str) -> str:
 # --------------------------------------------------------------------------- generated flatten / build
 
 
-def _gen_flatten(node: _spec.Tree, src: str, dst: str, base: str, lines: list[str], depth: int,
-                 helpers: dict, prefix: str) -> None:
+def _gen_flatten(
+    node: _spec.Tree, src: str, dst: str, base: str, lines: list[str], depth: int, helpers: dict, prefix: str
+) -> None:
     pad = "    " * depth
     for name, child in node.children.items():
         path = f"{base}{name}"
@@ -130,8 +132,16 @@ def _compile_flatten(items: tuple, name: str, base: str, namespace: dict) -> str
     return source
 
 
-def _gen_build(node: _spec.Tree, src: str, dst: str, always: frozenset, base: str, lines: list[str],
-               depth: int, blocks: dict) -> None:
+def _gen_build(
+    node: _spec.Tree,
+    src: str,
+    dst: str,
+    always: frozenset,
+    base: str,
+    lines: list[str],
+    depth: int,
+    blocks: dict,
+) -> None:
     pad = "    " * depth
     for name, child in node.children.items():
         path = f"{base}{name}"
@@ -190,13 +200,19 @@ def _currency(text: str, path: str) -> str:
 
 
 class _Codec:
-    __slots__ = ("spec", "flatten", "build")
+    __slots__ = ("build", "flatten", "spec")
 
     def __init__(self, spec: _spec.MsgSpec) -> None:
         self.spec = spec
         tag = spec.msg_type.replace(".", "_")
-        namespace = {"amount": _amount, "currency": _currency, "PKT": PKT, "format_amount": format_amount,
-                     "format_datetime": format_datetime, "format_bool": format_bool}
+        namespace = {
+            "amount": _amount,
+            "currency": _currency,
+            "PKT": PKT,
+            "format_amount": format_amount,
+            "format_datetime": format_datetime,
+            "format_bool": format_bool,
+        }
         source = _compile_flatten(spec.items, f"flatten_{tag}", spec.root + "/", namespace)
         source += _compile_build(spec.items, spec.always, f"build_{tag}")
         exec(compile(source, f"<json_codec {spec.msg_type}>", "exec"), namespace)  # noqa: S102 - static tables
@@ -211,10 +227,18 @@ _HEAD_CODEC = _Codec(_spec.HEAD001)
 _ROOT_FIELDS = {spec.root: _field(spec.root) for spec in _spec.MESSAGE_SPECS}
 _Envelope = msgspec.defstruct(
     "JsonEnvelope",
-    [(MSG_DEF_KEY, str | None, None), (HEADER_KEY, _struct_for(_spec.element_tree(_spec.HEAD001.items), "J_head")
-                                       | None, None)]
-    + [(_ROOT_FIELDS[spec.root], _struct_for(_spec.element_tree(spec.items), "J_" + spec.msg_type.replace(".", "_"))
-        | None, None) for spec in _spec.MESSAGE_SPECS],
+    [
+        (MSG_DEF_KEY, str | None, None),
+        (HEADER_KEY, _struct_for(_spec.element_tree(_spec.HEAD001.items), "J_head") | None, None),
+    ]
+    + [
+        (
+            _ROOT_FIELDS[spec.root],
+            _struct_for(_spec.element_tree(spec.items), "J_" + spec.msg_type.replace(".", "_")) | None,
+            None,
+        )
+        for spec in _spec.MESSAGE_SPECS
+    ],
     kw_only=True,
     frozen=True,
     rename={field: root for root, field in _ROOT_FIELDS.items() if field != root} or None,
@@ -224,11 +248,14 @@ _encoder = msgspec.json.Encoder()
 
 
 def _reject(description: str, location: str | None, related: str | None = None) -> MessageRejected:
-    return MessageRejected("FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX], related)
+    return MessageRejected(
+        "FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX], related
+    )
 
 
 def _json_path(message: str) -> str | None:
-    """msgspec's '... - at `$.FIToFICstmrCdtTrf.CdtTrfTxInf[0].PmtId`' -> 'FIToFICstmrCdtTrf/CdtTrfTxInf/PmtId'."""
+    """msgspec's '... - at `$.FIToFICstmrCdtTrf.CdtTrfTxInf[0].PmtId`' -> element path
+    'FIToFICstmrCdtTrf/CdtTrfTxInf/PmtId'."""
     marker = message.rfind("- at `$")
     if marker < 0:
         return None
@@ -238,8 +265,11 @@ def _json_path(message: str) -> str | None:
 
 def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
     if (b"\\" in body or b"\xef\xbf" in body) and _NOT_XML_CHAR_RE.search(body):
-        raise _reject("JSON string holds a character XML 1.0 cannot carry (control character, lone surrogate, "
-                      "U+FFFE/U+FFFF)", None)
+        raise _reject(
+            "JSON string holds a character XML 1.0 cannot carry (control character, lone surrogate, "
+            "U+FFFE/U+FFFF)",
+            None,
+        )
     try:
         envelope = _decoder.decode(body)
     except msgspec.ValidationError as exc:
@@ -249,8 +279,9 @@ def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
         raise _reject(f"not valid JSON: {str(exc)[:200]}", None) from None
     roots = [root for root, field in _ROOT_FIELDS.items() if getattr(envelope, field) is not None]
     if len(roots) != 1:
-        raise _reject(f"JSON must hold exactly one message root key (e.g. \"FIToFICstmrCdtTrf\"), found "
-                      f"{len(roots)}", "$")
+        raise _reject(
+            f'JSON must hold exactly one message root key (e.g. "FIToFICstmrCdtTrf"), found {len(roots)}', "$"
+        )
     codec = _CODECS[roots[0]]
     header = None
     if envelope.AppHdr is not None:
@@ -258,11 +289,17 @@ def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
     related = header.biz_msg_idr if header else None
     declared = envelope.MsgDefIdr
     if declared is not None and declared != codec.spec.msg_type:
-        raise _reject(f"{MSG_DEF_KEY} {declared!r} does not match root {codec.spec.root} ({codec.spec.msg_type})",
-                      MSG_DEF_KEY, related)
+        raise _reject(
+            f"{MSG_DEF_KEY} {declared!r} does not match root {codec.spec.root} ({codec.spec.msg_type})",
+            MSG_DEF_KEY,
+            related,
+        )
     if header is not None and header.msg_def_idr != codec.spec.msg_type:
-        raise _reject(f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match {codec.spec.msg_type}",
-                      "AppHdr/MsgDefIdr", related)
+        raise _reject(
+            f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match {codec.spec.msg_type}",
+            "AppHdr/MsgDefIdr",
+            related,
+        )
     message = _flat(codec, getattr(envelope, _ROOT_FIELDS[roots[0]]), related)
     return message, codec.spec.msg_type, header
 
@@ -303,5 +340,6 @@ def encode_json(msg, header=None) -> bytes:
 def generated_source(msg_type: str) -> str:
     spec = _spec.SPEC_BY_TYPE[msg_type]
     tag = spec.msg_type.replace(".", "_")
-    return (_compile_flatten(spec.items, f"flatten_{tag}", spec.root + "/", {})
-            + _compile_build(spec.items, spec.always, f"build_{tag}"))
+    return _compile_flatten(spec.items, f"flatten_{tag}", spec.root + "/", {}) + _compile_build(
+        spec.items, spec.always, f"build_{tag}"
+    )

@@ -460,7 +460,7 @@ class Admi004(_Msg, kw_only=True, frozen=True, gc=False):
 
 
 class Ntfctn(_Block, kw_only=True, frozen=True, gc=False):
-    """One account notification with its entry (camt.054 ``Ntfctn`` + ``Ntry``; the profile needs exactly one)."""
+    """One account notification with its entry (camt.054 ``Ntfctn`` + its one ``Ntry``)."""
 
     id: str
     cre_dt_tm: dt.datetime | None = None
@@ -498,8 +498,19 @@ class Camt054(_Msg, kw_only=True, frozen=True, gc=False):
 
 
 Message = (
-    Pacs008 | Pacs002 | Pacs004 | Pacs028 | Camt056 | Camt029 | Acmt023 | Acmt024 | Pain013 | Pain014
-    | Admi002 | Admi004 | Camt054
+    Pacs008
+    | Pacs002
+    | Pacs004
+    | Pacs028
+    | Camt056
+    | Camt029
+    | Acmt023
+    | Acmt024
+    | Pain013
+    | Pain014
+    | Admi002
+    | Admi004
+    | Camt054
 )
 
 

@@ -29,7 +29,9 @@ DEPTH_MAX = 256
 _ERROR_TEXT_MAX = 350  # admi.002 RsnDesc / ErrLctn are Max350Text
 
 _HEAD_NS_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:head\.001\.001\.0[0-9]\}AppHdr\Z")
-_DOC_TAG_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.[0-9]{3}\.[0-9]{3}\.[0-9]{2})\}Document\Z")
+_DOC_TAG_RE = re.compile(
+    r"\{urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.[0-9]{3}\.[0-9]{3}\.[0-9]{2})\}Document\Z"
+)
 
 _CONVERTERS = {"T": None, "DT": parse_datetime, "D": parse_date, "B": parse_bool}
 
@@ -53,7 +55,7 @@ def _new_parser() -> etree.XMLParser:
 
 
 class _Leaf:
-    __slots__ = ("attr", "kind", "conv", "path", "ccy_attr", "plain")
+    __slots__ = ("attr", "ccy_attr", "conv", "kind", "path", "plain")
 
     def __init__(self, item: _spec.F, path: str) -> None:
         self.kind = item.kind
@@ -75,7 +77,7 @@ class _Node:
 
 
 class _BlockNode:
-    __slots__ = ("block", "node", "required", "path")
+    __slots__ = ("block", "node", "path", "required")
 
     def __init__(self, block: _spec.B, node: _Node, required: frozenset, path: str) -> None:
         self.block, self.node, self.required, self.path = block, node, required, path
@@ -115,15 +117,19 @@ def _compile(items: tuple, ns: str, base: str) -> tuple[_Node, frozenset]:
 
 
 class _Compiled:
-    __slots__ = ("spec", "root_tag", "node", "required", "required_blocks", "attr_paths")
+    __slots__ = ("attr_paths", "node", "required", "required_all", "required_blocks", "root_tag", "spec")
 
     def __init__(self, spec: _spec.MsgSpec, ns: str | None = None) -> None:
         ns = spec.namespace if ns is None else ns
         self.spec = spec
         self.root_tag = _clark(ns, spec.root)
         self.node, self.required = _compile(spec.items, ns, spec.root + "/")
-        self.required_blocks = tuple((item.attr, f"{spec.root}/{item.path}") for item in spec.items
-                                     if isinstance(item, _spec.B) and item.min_occurs)
+        self.required_blocks = tuple(
+            (item.attr, f"{spec.root}/{item.path}")
+            for item in spec.items
+            if isinstance(item, _spec.B) and item.min_occurs
+        )
+        self.required_all = self.required | {attr for attr, _ in self.required_blocks}
         self.attr_paths = _attr_paths(spec.items, spec.root + "/")
 
 
@@ -165,7 +171,10 @@ def _default_ns_root(body: bytes) -> re.Match | None:
     if pos < 0:
         return None
     comments = body.count(b"<!--", 0, pos)
-    if body.count(b"<", 0, pos) != comments + body.count(b"<?xml", 0, pos) or body.count(b"-->", 0, pos) != comments:
+    if (
+        body.count(b"<", 0, pos) != comments + body.count(b"<?xml", 0, pos)
+        or body.count(b"-->", 0, pos) != comments
+    ):
         return None
     return _DEFAULT_NS_ROOT_RE.match(body, pos, _HEAD_SCAN_BYTES)
 
@@ -182,8 +191,9 @@ def _head_compiled(tag: str) -> _Compiled:
 
 
 def _reject(description: str, location: str | None = None, related_ref: str | None = None) -> MessageRejected:
-    return MessageRejected("FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX],
-                           related_ref)
+    return MessageRejected(
+        "FF01", description[:_ERROR_TEXT_MAX], location and location[:_ERROR_TEXT_MAX], related_ref
+    )
 
 
 def _walk(top: etree._Element, compiled: _Compiled) -> dict:
@@ -264,13 +274,15 @@ def _close_block(entry: _BlockNode, item: dict, parent: dict) -> None:
 
 def _first_missing_path(entry: _BlockNode, missing: frozenset | set) -> str:
     for item in entry.block.items:
-        if isinstance(item, _spec.F) and (item.attr in missing or _spec.amount_attrs(item.attr)[0] in missing):
+        if isinstance(item, _spec.F) and (
+            item.attr in missing or _spec.amount_attrs(item.attr)[0] in missing
+        ):
             return f"{entry.path}/{item.path}"
     return entry.path
 
 
 def _build(compiled: _Compiled, fields: dict):
-    if fields.keys() >= compiled.required and all(attr in fields for attr, _ in compiled.required_blocks):
+    if fields.keys() >= compiled.required_all:
         return compiled.spec.cls(**fields)
     for attr, path in compiled.required_blocks:
         if attr not in fields:
@@ -283,7 +295,9 @@ def _precheck(body: bytes) -> None:
     if len(body) > BODY_BYTES_MAX:
         raise MessageRejected("FF01", f"body of {len(body)} bytes exceeds the {BODY_BYTES_MAX}-byte limit")
     if b"<!DOCTYPE" in body:
-        raise MessageRejected("FF01", "DOCTYPE declarations (DTDs, entities) are not allowed in ISO 20022 messages")
+        raise MessageRejected(
+            "FF01", "DOCTYPE declarations (DTDs, entities) are not allowed in ISO 20022 messages"
+        )
     # Every element costs at least 4 bytes ("<a/>"), so only bodies this large can exceed the element limit.
     if len(body) > 4 * ELEMENTS_MAX and body.count(b"<") > ELEMENTS_MAX:
         raise MessageRejected("FF01", f"more than {ELEMENTS_MAX} elements")
@@ -317,7 +331,9 @@ def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
         compiled = _LOCAL_COMPILED.get(head.group(2).decode())
         if compiled is not None:
             # No full DOCTYPE scan here: _default_ns_root proved nothing but comments precede the root.
-            if len(body) > BODY_BYTES_MAX or (len(body) > 4 * ELEMENTS_MAX and body.count(b"<") > ELEMENTS_MAX):
+            if len(body) > BODY_BYTES_MAX or (
+                len(body) > 4 * ELEMENTS_MAX and body.count(b"<") > ELEMENTS_MAX
+            ):
                 _precheck(body)
             root = _parse_checked(body.replace(head.group(1), b"", 1))
             if len(root) == 1 and root[0].tag == compiled.root_tag:
@@ -336,26 +352,38 @@ def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
         if _HEAD_NS_RE.match(tag):
             raise _reject("a bare AppHdr carries no document; wrap AppHdr and Document in an envelope")
         if len(children) != 2 or not _HEAD_NS_RE.match(children[0].tag):
-            raise _reject(f"root element {_local(tag)!r} is neither an ISO 20022 Document nor an envelope "
-                          "holding AppHdr then Document", _local(tag))
+            raise _reject(
+                f"root element {_local(tag)!r} is neither an ISO 20022 Document nor an envelope "
+                "holding AppHdr then Document",
+                _local(tag),
+            )
         hdr_el, document = children
         header = _build(_head_compiled(hdr_el.tag), _walk(hdr_el, _head_compiled(hdr_el.tag)))
         if not isinstance(document.tag, str) or not _DOC_TAG_RE.match(document.tag):
-            raise _reject("envelope's second element is not an ISO 20022 Document", _local(document.tag),
-                          header.biz_msg_idr)
+            raise _reject(
+                "envelope's second element is not an ISO 20022 Document",
+                _local(document.tag),
+                header.biz_msg_idr,
+            )
     ns = document.tag[1 : document.tag.index("}")]
     compiled = _COMPILED.get(ns)
     related = header.biz_msg_idr if header else None
     if compiled is None:
         raise _reject(f"unsupported message namespace {ns}", "Document", related)
     if header is not None and header.msg_def_idr != compiled.spec.msg_type:
-        raise _reject(f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match the document "
-                      f"{compiled.spec.msg_type}", "AppHdr/MsgDefIdr", related)
+        raise _reject(
+            f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match the document {compiled.spec.msg_type}",
+            "AppHdr/MsgDefIdr",
+            related,
+        )
     elements = [child for child in document if isinstance(child.tag, str)]
     if len(elements) != 1 or elements[0].tag != compiled.root_tag:
         found = _local(elements[0].tag) if elements else "nothing"
-        raise _reject(f"Document must hold one {compiled.spec.root} element, found {found}",
-                      f"Document/{found}", related)
+        raise _reject(
+            f"Document must hold one {compiled.spec.root} element, found {found}",
+            f"Document/{found}",
+            related,
+        )
     fields = _walk(elements[0], compiled)
     return _build(compiled, fields), compiled.spec.msg_type, header
 

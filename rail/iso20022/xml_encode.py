@@ -26,8 +26,15 @@ def esc_attr(text: str) -> str:
     return esc(text).replace('"', "&quot;")
 
 
-def _emit(node: _spec.Tree, var: str, always: frozenset, prefix: str, lines: list[str], depth: int,
-          known: frozenset = frozenset()) -> None:
+def _emit(
+    node: _spec.Tree,
+    var: str,
+    always: frozenset,
+    prefix: str,
+    lines: list[str],
+    depth: int,
+    known: frozenset = frozenset(),
+) -> None:
     """Append source lines for ``node``'s children. ``known`` holds presence conditions already true here
     (from an enclosing ``if``), so nested wrappers of the same field are not tested again."""
     pad = "    " * depth
@@ -62,8 +69,12 @@ def _emit_leaf(name: str, item: _spec.F, var: str, pad: str, lines: list[str], k
     else:
         attr = item.attr
         raw = f"{var}.{attr}"
-        conv = {"T": f"esc({raw})", "DT": f"format_datetime({raw})", "D": f"{raw}.isoformat()",
-                "B": f"format_bool({raw})"}[item.kind]
+        conv = {
+            "T": f"esc({raw})",
+            "DT": f"format_datetime({raw})",
+            "D": f"{raw}.isoformat()",
+            "B": f"format_bool({raw})",
+        }[item.kind]
         value = f"f'<{name}>{{{conv}}}</{name}>'"
     if item.req or f"{var}.{attr} is not None" in known:
         lines.append(f"{pad}a({value})")
@@ -95,8 +106,13 @@ def _generate(spec: _spec.MsgSpec) -> str:
 
 
 def _compile(spec: _spec.MsgSpec):
-    namespace = {"esc": esc, "esc_attr": esc_attr, "format_amount": format_amount,
-                 "format_bool": format_bool, "format_datetime": format_datetime}
+    namespace = {
+        "esc": esc,
+        "esc_attr": esc_attr,
+        "format_amount": format_amount,
+        "format_bool": format_bool,
+        "format_datetime": format_datetime,
+    }
     source = _generate(spec)
     exec(compile(source, f"<xml_encode {spec.msg_type}>", "exec"), namespace)  # noqa: S102 - static tables
     return namespace[f"encode_{spec.msg_type.replace('.', '_')}"]
