@@ -99,6 +99,10 @@ class Outgoing(msgspec.Struct):
     debtor_iban: str
     amount_paisa: int
     final: str = ""
+    # The exact bytes sent, kept until the final status: a resend after a connection failure must be the
+    # same message (same MsgId/TxId/timestamps), which the rail answers with the original outcome; a new
+    # message under the same UETR would be a different message under a used id (RJCT AM05).
+    body: bytes | None = None
 
 
 class Parsed(msgspec.Struct, frozen=True):
@@ -194,18 +198,22 @@ class SimulatedBank:
                            creditor_index: int) -> SendResult:
         """Submit one pacs.008 as debtor agent. Raises RailUnreachable when the rail cannot be reached
         (the caller may resend: the rail answers a resent UETR with its original outcome)."""
-        debtor = self.customer(debtor_index)
-        beneficiary = creditor.customer(creditor_index)
-        first_attempt = uetr not in self.outgoing
-        if first_attempt:
-            self.outgoing[uetr] = Outgoing(debtor.iban, amount_paisa)
+        out = self.outgoing.get(uetr)
+        if out is None:
+            debtor = self.customer(debtor_index)
+            beneficiary = creditor.customer(creditor_index)
+            body = self.codec.pacs008(
+                uetr=uetr, msg_id=self._next_msg_id(), amount_paisa=amount_paisa,
+                debtor_bic=self.bic, debtor_name=debtor.name, debtor_iban=debtor.iban,
+                creditor_bic=creditor.bic, creditor_name=beneficiary.name, creditor_iban=beneficiary.iban,
+            )
+            out = self.outgoing[uetr] = Outgoing(debtor.iban, amount_paisa, body=body)
             self.books[debtor.iban] -= amount_paisa  # core banking holds the customer's funds
             self.counters["sent"] += 1
-        body = self.codec.pacs008(
-            uetr=uetr, msg_id=self._next_msg_id(), amount_paisa=amount_paisa,
-            debtor_bic=self.bic, debtor_name=debtor.name, debtor_iban=debtor.iban,
-            creditor_bic=creditor.bic, creditor_name=beneficiary.name, creditor_iban=beneficiary.iban,
-        )
+        elif out.final:
+            return SendResult(out.final)  # already final (e.g. through the inbox while a resend waited)
+        body = out.body
+        assert body is not None
         try:
             status, content_type, reply = await self.transport.send(body, self.codec.content_type)
         except RailUnreachable:
@@ -243,6 +251,7 @@ class SimulatedBank:
         if out is None or out.final:
             return
         out.final = status
+        out.body = None
         if status == "RJCT":
             self.books[out.debtor_iban] += out.amount_paisa  # give the customer's money back
         if self.on_final is not None:

@@ -49,7 +49,7 @@ class SchemeParams(msgspec.Struct, frozen=True, kw_only=True):
 class Customer(msgspec.Struct, frozen=True, array_like=True):
     name: str
     iban: str
-    raast_id: str | None  # +92 3XX XXXXXXX (E.164), or None for a test account without an alias
+    raast_id: str | None  # +92 3NN NNNNNNN (E.164), or None for a test account without an alias
     behaviour: str  # what the simulated bank does when this account is the creditor (see TEST_ACCOUNTS)
 
 
@@ -169,7 +169,7 @@ def _regular_customer(bank_index: int, i: int, bank_code: str) -> Customer:
 
     # 16-digit account numbers ending in 5xxx never collide with a test-account suffix.
     account = f"{bank_index + 1:04d}{i:07d}{5000 + i:05d}"
-    # Mobile numbers 03XX-XXXXXXX: operator prefix 300-345, the rest derived from bank and customer.
+    # Mobile numbers 03NN-NNNNNNN: operator prefix 300-345, the rest derived from bank and customer.
     mobile = f"+923{bank_index:02d}{1000000 + bank_index * 1000 + i:07d}"
     name = _NAMES[(bank_index * REGULAR_CUSTOMERS_PER_BANK + i) % len(_NAMES)]
     return Customer(name=name, iban=make_pk_iban(bank_code, account), raast_id=mobile, behaviour="accept")

@@ -124,11 +124,9 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+    if sys.platform != "win32":  # Windows event loops have no signal handlers: Ctrl+C ends the run there
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:
-            pass
     await stop.wait()
     print("rail: stopping", flush=True)
     await runner.cleanup()

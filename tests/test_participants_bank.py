@@ -156,3 +156,28 @@ def test_codec_builds_profile_valid_pacs008(rendering):
     decoded = iso20022.decode(body, codec.content_type)
     assert iso20022.validate(decoded.message, iso20022.RAAST_PROFILE, {HBL.bic, UBL.bic}) == []
     assert decoded.message.tx.amount_paisa == 250_000
+
+
+async def test_a_resend_after_a_connection_failure_is_the_same_message():
+    from participants.transport import RailUnreachable
+
+    sent: list[bytes] = []
+
+    class FlakyTransport:
+        kind = "http"
+
+        async def send(self, body, content_type, wait_s=None):
+            sent.append(body)
+            if len(sent) == 1:
+                raise RailUnreachable("cannot reach the rail at test: connection reset")
+            return 202, "application/xml", b""
+
+    codec = Iso20022Codec("xml")
+    a = SimulatedBank(HBL.bic, HBL.name, HBL.customers[:6], FlakyTransport(), codec)
+    b = SimulatedBank(UBL.bic, UBL.name, UBL.customers[:6], FlakyTransport(), codec)
+    uetr = "3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f"
+    with pytest.raises(RailUnreachable):
+        await a.send_payment(uetr, 10_000, 0, b, 0)
+    assert (await a.send_payment(uetr, 10_000, 0, b, 0)).status == "ACTC"
+    assert sent[0] == sent[1]  # byte-identical: the rail answers it as a resend, never AM05
+    assert a.books[a.customer(0).iban] == -10_000  # held once, not twice

@@ -19,7 +19,7 @@ _ACCOUNT_RE = re.compile(r"[A-Z0-9]{1,16}\Z")
 _BIC_RE = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?\Z")
 # UUIDv4Identifier from the XSD: lower case only.
 _UETR_RE = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}\Z")
-# E.164 Pakistani mobile: +92 3XX XXXXXXX.
+# E.164 Pakistani mobile: +92 3NN NNNNNNN (N a digit).
 _PK_MOBILE_E164_RE = re.compile(r"\+923[0-9]{9}\Z")
 _CNIC_RE = re.compile(r"([1-7][0-9]{4})-?([0-9]{7})-?([0-9])\Z")
 _MOBILE_SEPARATORS = str.maketrans("", "", " -()")
