@@ -208,13 +208,18 @@ class _Http11Pool:
             # A reused connection the server closed while idle fails at once: retry that case on a fresh
             # connection (every call the harness makes is idempotent at the rail: resends answer the same).
             for attempt in range(2):
-                reused = bool(self.idle)
-                conn = self.idle.pop() if reused else await self._connect()
-                if conn.closed:
-                    continue
+                conn = None
+                while self.idle and conn is None:
+                    candidate = self.idle.pop()
+                    conn = None if candidate.closed else candidate  # the server closed it while idle
+                reused = conn is not None
+                if conn is None:
+                    conn = await self._connect()
                 try:
                     status, content_type, payload, keep_alive = await conn.request(data, timeout_s)
-                except (ConnectionError, OSError):
+                except ConnectionError:
+                    # Only a reused connection that turned out dead is retried (not timeouts: a stalled
+                    # rail must not cost twice the timeout).
                     if reused and attempt == 0:
                         continue
                     raise

@@ -48,11 +48,8 @@ def _refuse(status: int, code: str, text: str, headers: dict | None = None) -> _
     return _Refusal(_error(status, code, text, headers))
 
 
-def _reply(reply: Reply, extra: dict | None = None) -> web.Response:
-    headers = dict(reply.headers)
-    if extra:
-        headers.update(extra)
-    response = web.Response(body=reply.body, status=reply.status, headers=headers)
+def _reply(reply: Reply) -> web.Response:
+    response = web.Response(body=reply.body, status=reply.status, headers=reply.headers)
     response.content_type = reply.content_type
     response.charset = "utf-8"
     return response
@@ -157,8 +154,7 @@ async def post_message(request: web.Request) -> web.Response:
         return _reply(too_large)
     wait_s = _prefer_wait_s(request)
     reply = await service.submit(bic, body, request.headers.get("Content-Type", ""), wait_s)
-    extra = {"Preference-Applied": f"wait={wait_s:g}"} if wait_s is not None else None
-    return _reply(reply, extra)
+    return _reply(reply)
 
 
 async def get_inbox(request: web.Request) -> web.Response:
@@ -224,14 +220,19 @@ async def post_participant(request: web.Request) -> web.Response:
     if burst is not None and (not isinstance(burst, (int, float)) or burst < 1):
         return _error(422, "bad_participant", "requests_burst must be a number >= 1")
     try:
-        token = await service.add_participant(data.get("bic"), data.get("name") or "", data.get("callback_url"))
+        token = await service.add_participant(
+            data.get("bic"), data.get("name") or "", data.get("callback_url")
+        )
     except ValueError as exc:
         return _error(422, "bad_participant", str(exc))
     if rate is not None or burst is not None:
         # A per-participant limit for this process (the scheme default applies again after a restart).
         params = service.scheme.params
-        service.configure_rate_limit(data["bic"], float(rate or params.requests_per_s),
-                                     float(burst or max(1.0, rate or params.requests_burst)))
+        service.configure_rate_limit(
+            data["bic"],
+            float(rate or params.requests_per_s),
+            float(burst or max(1.0, rate or params.requests_burst)),
+        )
     return _json({"bic": data["bic"], "token": token}, 201)
 
 

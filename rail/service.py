@@ -372,8 +372,9 @@ class RailService:
         """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
         started_s = time.perf_counter()
         if bic not in self._known_bics or bic == self.scheme.central_bank_bic:
-            return self.admi002_reply(403, _rendering_of(content_type), None, "AUTH",
-                                      f"{bic} is not a participant of this rail")
+            return self.admi002_reply(
+                403, _rendering_of(content_type), None, "AUTH", f"{bic} is not a participant of this rail"
+            )
         try:
             decoded = iso20022.decode(body, content_type)
         except MessageRejected as exc:
@@ -503,12 +504,15 @@ class RailService:
             return self._status_reply(422, payment, bic, rendering)
         if wait_s and payment.status == IN_FLIGHT:
             await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX))
-        return self._status_reply(
+        reply = self._status_reply(
             202 if payment.status == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
             payment,
             bic,
             rendering,
         )
+        if wait_s is not None:  # RFC 7240: the wait preference is honoured for a credit transfer
+            reply.headers = {**reply.headers, "Preference-Applied": f"wait={min(wait_s, WAIT_S_MAX):g}"}
+        return reply
 
     async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
         if not m.tx_inf_and_sts:

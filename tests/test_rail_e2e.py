@@ -566,10 +566,12 @@ async def test_alias_lookup_found_unknown_registered_and_rate_limited(rail: Rail
     assert report.tx.updtd_agt_bicfi == BANK_B and report.tx.updtd_pty_nm == "Bilal"
     # Anti-scanning: a burst of 4 lookups, then 1 a second: a scan is refused with Retry-After.
     statuses = []
-    for _ in range(3):
+    for _ in range(10):  # the burst is nearly spent; a slow machine may refill a token or two meanwhile
         status, reject, headers = await rail.send(BANK_A, alias_lookup(BANK_A, "+923001111111"))
         statuses.append(status)
-    assert statuses[-1] == 429 and int(headers["Retry-After"]) >= 1
+        if status == 429:
+            break
+    assert statuses[-1] == 429 and len(statuses) <= 6 and int(headers["Retry-After"]) >= 1
     assert type(reject).__name__ == "Admi002"
 
 

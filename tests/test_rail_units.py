@@ -251,3 +251,23 @@ async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(t
             assert_valid(body)
     finally:
         await service.close()
+
+
+async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(core_module, "SNAPSHOT_EVERY_COMMANDS", 5)
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        await service.add_participant(BANK_A, "A")
+        for _ in range(6):
+            await service.liquidity(BANK_A, 1_000, "in")
+        await service.wait_idle()
+        assert service.journal.snapshot_seq > 0  # taken by the core, not at close
+        posted = service.balances()["accounts"][BANK_A]["posted_paisa"]
+    finally:
+        await service.close()
+    reopened = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        assert reopened.balances()["accounts"][BANK_A]["posted_paisa"] == posted == 6_000
+        assert reopened.core.replayed_commands < 7
+    finally:
+        await reopened.close()
