@@ -348,3 +348,41 @@ def test_amount_decimal_forms_convert_exactly_to_paisa():
     ):
         body = sample("pacs.008").replace(b">2500.00<", f">{text}<".encode())
         assert iso.decode(body, "application/xml").message.tx.amount_paisa == paisa
+
+
+def test_product_code_never_reads_the_shared_reference_pack():
+    package = Path(iso.__file__).parent
+    for source in package.glob("*.py"):
+        text = source.read_text()
+        assert "../shared" not in text and "/shared/" not in text, source.name
+    assert (package / "codes.json").is_file()
+
+
+def test_reason_codes_used_by_the_profile_carry_their_iso_definitions():
+    for code in (
+        "FF01",
+        "FF08",
+        "MINF",
+        "AM01",
+        "AM02",
+        "AM03",
+        "AM18",
+        "AM19",
+        "CH20",
+        "AC01",
+        "AC02",
+        "AC03",
+        "RC01",
+        "RC02",
+        "RC03",
+        "RC04",
+        "DT01",
+        "BE08",
+        "BE16",
+        "BE19",
+        "BE22",
+        "BE23",
+    ):
+        assert iso.codes.definition(code), code
+    assert iso.codes.definition("AM01") == "Specified message amount is equal to zero"
+    assert iso.codes.definition("FOCR", "ExternalReturnReason1Code")

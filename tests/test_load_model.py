@@ -57,7 +57,7 @@ def test_arrivals_are_poisson_at_the_offered_rate():
 
 
 def test_ticket_sizes_are_calibrated_to_the_documented_averages():
-    plan = list(RemittanceLoad(seed=11).plan(5000, 40, 8))
+    plan = list(RemittanceLoad(seed=11).plan(5000, 20, 8))
     remit = [p.amount_paisa / 100 for p in plan if p.kind == "remittance"]
     p2p = [p.amount_paisa / 100 for p in plan if p.kind == "p2p"]
     assert abs(statistics.fmean(remit) / (REMITTANCE_MEAN_USD * PKR_PER_USD) - 1) < 0.03
