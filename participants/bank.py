@@ -515,7 +515,10 @@ class TreasuryDesk:
             rec = self.records[bic]
             rec.min_balance_paisa = min(rec.min_balance_paisa, available)
             if available < self.policy.threshold_paisa and self.policy.topup_paisa > 0:
-                await self.admin.liquidity(bic, self.policy.topup_paisa, "in")
+                answer = await self.admin.liquidity(bic, self.policy.topup_paisa, "in")
+                if isinstance(answer, dict) and answer.get("ok") is False:
+                    self.errors += 1  # refused by the central bank: nothing moved, nothing to record
+                    continue
                 rec.topups_count += 1
                 rec.topups_paisa += self.policy.topup_paisa
         return balances

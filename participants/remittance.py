@@ -264,10 +264,15 @@ class Shape:
         return {"remittance": remit, "p2p": p2p, "merchant": merchant}
 
 
-def bank_weights(n_banks: int) -> list[float]:
-    """Relative size of banks by index: the scheme lists banks largest first (ASSUMPTION: a gentle
-    power law, so the big five carry most remittance legs without starving the small banks)."""
-    return [1.0 / math.sqrt(i + 1) for i in range(n_banks)]
+def bank_weights(n_banks: int, exponent: float = 0.5) -> list[float]:
+    """Relative size of banks by index: the scheme lists banks largest first (ASSUMPTION: a power law)."""
+    return [1.0 / (i + 1) ** exponent for i in range(n_banks)]
+
+
+# ASSUMPTION: inbound remittances are paid out by fewer, larger banks (those with exchange-house and
+# correspondent relationships abroad) than hold the beneficiaries' accounts, so remittance legs drain the
+# big banks' settlement accounts towards the rest: their treasuries need top-ups on a peak day.
+REMITTANCE_DEBTOR_EXPONENT = 1.0
 
 
 class RemittanceLoad:
@@ -314,8 +319,8 @@ class RemittanceLoad:
         rng = random.Random(self.seed)
         intensity = self.per_second_intensity(rate_per_s, duration_s)
         totals = [sum(r.values()) for r in intensity]
-        weights = bank_weights(n_banks)
-        cum_bank = _cumulative(weights)
+        cum_bank = _cumulative(bank_weights(n_banks))
+        cum_remit_debtor = _cumulative(bank_weights(n_banks, REMITTANCE_DEBTOR_EXPONENT))
         cum_corr = _cumulative([c.count_share for c in self.corridors])
         tk = self.model.tickets
         remit_mu = {
@@ -355,7 +360,7 @@ class RemittanceLoad:
             else:
                 label = DOMESTIC_CORRIDOR
                 amount = _to_paisa(rng.lognormvariate(merchant_mu, tk.merchant_sigma))
-            debtor = _pick(rng, cum_bank)
+            debtor = _pick(rng, cum_remit_debtor if kind == "remittance" else cum_bank)
             creditor = _pick(rng, cum_bank)
             while creditor == debtor:
                 creditor = _pick(rng, cum_bank)

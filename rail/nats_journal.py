@@ -100,16 +100,13 @@ def parse_nats_url(url: str) -> tuple[list[str], str]:
     usage = "expected nats://HOST[:PORT][,HOST[:PORT]...][/NAME], e.g. nats://10.0.0.1,10.0.0.2,10.0.0.3"
     if not isinstance(url, str) or not url.startswith("nats://"):
         raise ValueError(f"journal URL {url!r} is not a NATS URL: {usage}")
-    rest = url[len("nats://") :]
-    hosts_part, _, name = rest.partition("/")
+    items = [item.strip().removeprefix("nats://") for item in url.split(",")]
+    items[-1], _, name = items[-1].partition("/")
     name = name.strip("/") or JOURNAL_NAME_DEFAULT
     if not _NAME_RE.match(name):
         raise ValueError(f"journal name {name!r} in {url!r}: use 1-32 letters, digits, '_' or '-'")
     servers = []
-    for item in hosts_part.split(","):
-        item = item.strip()
-        if item.startswith("nats://"):
-            item = item[len("nats://") :]
+    for item in items:
         if not item:
             raise ValueError(f"journal URL {url!r} has an empty host: {usage}")
         try:
@@ -187,6 +184,29 @@ class NatsConnection:
             self.nc = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+
+
+async def retry_api(call: Callable[[], Awaitable], what: str, timeout_s: float = APPEND_TIMEOUT_S) -> Any:
+    """A JetStream API call retried while the cluster elects a (meta or stream) leader after a node died."""
+    from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+    from nats.js.errors import APIError, ServiceUnavailableError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return await call()
+        except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError) as error:
+            failure = error
+        except APIError as error:
+            if error.code not in (503, 500, None):
+                raise
+            failure = error
+        if time.monotonic() >= deadline:
+            raise JournalUnavailable(
+                f"{what}: no answer from JetStream within {timeout_s:.0f} s ({failure!r}); "
+                "is a majority of the NATS cluster up?"
+            ) from None
+        await asyncio.sleep(PUBLISH_RETRY_PAUSE_S)
 
 
 class NatsJournal:
@@ -486,7 +506,7 @@ class NatsJournal:
         return self.connection.call(self._stream_last_seq())
 
     async def _stream_last_seq(self) -> int:
-        info = await self.connection.js.stream_info(self.stream)
+        info = await retry_api(lambda: self.connection.js.stream_info(self.stream), "stream info")
         return info.state.last_seq
 
     def adopt_stream_end(self, seq: int) -> None:
@@ -527,7 +547,7 @@ class StreamReader:
         from nats.js import api
 
         js = self.journal.connection.js
-        info = await js.stream_info(self.journal.stream)
+        info = await retry_api(lambda: js.stream_info(self.journal.stream), "replay")
         first_seq = info.state.first_seq
         if self.position + 1 < first_seq and info.state.messages:
             raise JournalCorruption(
@@ -536,25 +556,24 @@ class StreamReader:
                 f"batches {self.position + 1}..{first_seq - 1} were purged; start from a newer snapshot",
             )
         if info.state.last_seq > self.position:
-            self._sub = await js.subscribe(
-                self.journal.subject,
-                ordered_consumer=True,
-                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                config=api.ConsumerConfig(opt_start_seq=self.position + 1),
-                pending_msgs_limit=READ_CHUNK_MESSAGES_MAX * 4,
-            )
+            await self.follow()
         return info.state.last_seq
 
     async def follow(self) -> None:
         """Subscribe from position + 1 even if nothing is there yet (the standby waits for new batches)."""
         from nats.js import api
 
-        self._sub = await self.journal.connection.js.subscribe(
-            self.journal.subject,
-            ordered_consumer=True,
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            config=api.ConsumerConfig(opt_start_seq=self.position + 1),
-            pending_msgs_limit=READ_CHUNK_MESSAGES_MAX * 4,
+        js = self.journal.connection.js
+        self._sub = await retry_api(
+            lambda: js.subscribe(
+                self.journal.subject,
+                stream=self.journal.stream,
+                ordered_consumer=True,
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                config=api.ConsumerConfig(opt_start_seq=self.position + 1),
+                pending_msgs_limit=READ_CHUNK_MESSAGES_MAX * 4,
+            ),
+            "subscribe to the journal stream",
         )
 
     async def read(self, end_seq: int | None, idle_timeout_s: float = READ_IDLE_TIMEOUT_S) -> list:
