@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,8 @@ TARGET_P99_MS = 250.0
 STRETCH_RATE_PER_S = 2_000
 HARNESS_TARGET_RATE_PER_S = 5_000
 SERVER_START_TIMEOUT_S = 20.0
+WARMUP_RATE_PER_S = 200.0
+WARMUP_RUN_S = 2.0
 
 
 def free_port() -> int:
@@ -97,11 +100,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 async def run_load(url: str, admin_token: str, rate: float, duration: float, warmup: float,
-                   scenario: Scenario, client: str = "lean") -> rundir.RunSummary:
+                   scenario: Scenario, client: str = "lean", books_settle_s: float = 5.0) -> rundir.RunSummary:
     target = http_target(url, admin_token, client=client)
     cfg = LoadConfig(rate_per_s=rate, duration_s=duration, warmup_s=warmup, seed=int(rate), banks=8,
                      payment_timeout_s=25.0, scenario=scenario, rendering="xml",
-                     uetr_salt=secrets.randbits(128))
+                     uetr_salt=secrets.randbits(128), books_settle_s=books_settle_s)
     try:
         result = await LoadRun(target, cfg, codec_factory("xml")).run()
     finally:
@@ -118,7 +121,7 @@ def figures(s: rundir.RunSummary) -> dict:
         "e2e_p50_ms": e2e.p50_ms, "e2e_p99_ms": e2e.p99_ms, "e2e_p999_ms": e2e.p999_ms, "e2e_max_ms": e2e.max_ms,
         "answer_p99_ms": ans.p99_ms, "late_sends": s.late_sends,
         "late_fraction": round(s.late_sends / max(1, s.payments_sent), 4), "timeouts": s.timeouts,
-        "payments": s.payments_offered, "counts_by_status": s.counts_by_status,
+        "payments": s.payments_offered, "counts_by_status": s.counts_by_status, "counts_by_reason": s.counts_by_reason,
         "reconciled": s.reconciliation.ok, "mismatches": len(s.reconciliation.mismatches),
     }
 
@@ -176,14 +179,17 @@ async def bench(args: argparse.Namespace) -> dict:
     scenario = load_scenario(None)
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                              "load_average_at_start": round(os.getloadavg()[0], 2)}}
-    rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
-    data_dir = tempfile.mkdtemp(prefix="bench-load-")
-    rail = start([sys.executable, "-m", "rail", "serve", "--port", str(rail_port), "--data", data_dir,
-                  "--admin-token", admin_token])
-    url = f"http://127.0.0.1:{rail_port}"
-    try:
-        await wait_healthy(url, SERVER_START_TIMEOUT_S)
-        for rate in args.rates:
+    for rate in args.rates:
+        # A fresh rail per rate (an empty dataset, as Mojaloop's method records it), warmed up by a short
+        # unreported run so one-time costs (imports, encoder compilation, first connections) are not counted.
+        rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
+        data_dir = tempfile.mkdtemp(prefix="bench-load-")
+        rail = start([sys.executable, "-m", "rail", "serve", "--port", str(rail_port), "--data", data_dir,
+                      "--admin-token", admin_token])
+        url = f"http://127.0.0.1:{rail_port}"
+        try:
+            await wait_healthy(url, SERVER_START_TIMEOUT_S)
+            await run_load(url, admin_token, WARMUP_RATE_PER_S, WARMUP_RUN_S, 0.0, scenario, books_settle_s=1.0)
             harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid)
             summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
             f = figures(summary)
@@ -192,16 +198,18 @@ async def bench(args: argparse.Namespace) -> dict:
             f["harness_cpu_us_per_payment"] = round((own_cpu_s() - harness_cpu0) / sent * 1e6, 1)
             f["rail_cpu_us_per_payment"] = round((process_cpu_s(rail.pid) - rail_cpu0) / sent * 1e6, 1)
             out[f"http_xml_{int(rate)}"] = f
-    finally:
-        stop(rail)
+        finally:
+            stop(rail)
+            shutil.rmtree(data_dir, ignore_errors=True)
     fake_port = free_port()
     fake = start([sys.executable, str(Path(__file__).resolve()), "--instant-server", str(fake_port)])
     fake_url = f"http://127.0.0.1:{fake_port}"
     try:
         await wait_healthy(fake_url, SERVER_START_TIMEOUT_S)
         for key, client in (("harness_instant", "lean"), ("harness_instant_aiohttp_client", "aiohttp")):
+            # Nothing settles at the fake, so no creditor book will ever be credited: do not wait for them.
             summary = await run_load(fake_url, "instant", args.instant_rate, args.instant_duration, 1.0, scenario,
-                                     client=client)
+                                     client=client, books_settle_s=0.0)
             f = figures(summary)
             out[key] = {
                 "offered_per_s": f["offered_per_s"], "finals_per_s": f["achieved_per_s"],
@@ -228,7 +236,8 @@ async def bench(args: argparse.Namespace) -> dict:
         "rail_1000_per_s_p99_250ms_reconciled": bool(
             main_key in out and out[main_key]["achieved_vs_offered"] >= 0.98 and out[main_key]["e2e_p99_ms"] <= TARGET_P99_MS
             and out[main_key]["reconciled"] and out[main_key]["timeouts"] == 0),
-        "harness_offers_5000_per_s": out["harness_instant"]["finals_per_s"] >= 0.98 * HARNESS_TARGET_RATE_PER_S,
+        "harness_offers_5000_per_s": (out["harness_instant"]["finals_per_s"] >= 0.98 * HARNESS_TARGET_RATE_PER_S
+                                      and out["harness_instant"]["late_fraction"] <= 0.05),
     }
     return out
 

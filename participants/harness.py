@@ -116,6 +116,8 @@ class LoadConfig(msgspec.Struct, frozen=True):
     # Which of the target's banks this process simulates (default: the first `banks`). Disjoint lists let a
     # fleet be split over several processes or machines against one rail; payments stay within each list.
     bank_bics: list[str] | None = None
+    # After the drain, how long creditor banks get to process ACSCs still in flight before reconciling.
+    books_settle_s: float = BOOKS_SETTLE_S_MAX
 
 
 class Hdr:
@@ -528,7 +530,7 @@ class LoadRun:
 
     async def _wait_books(self) -> None:
         """Creditor banks learn of ACSC through their own inbox, a moment after the debtor: let them catch up."""
-        deadline = self.loop.time() + BOOKS_SETTLE_S_MAX
+        deadline = self.loop.time() + self.config.books_settle_s
         while self.loop.time() < deadline:
             missing = self._credits_missing()
             if not missing:

@@ -123,8 +123,9 @@ def parse_nats_url(url: str) -> tuple[list[str], str]:
 class NatsConnection:
     """One nats-py connection on its own event loop thread; shared by the journal and the lease."""
 
-    def __init__(self, servers: list[str]) -> None:
+    def __init__(self, servers: list[str], open_timeout_s: float = OPEN_TIMEOUT_S) -> None:
         self.servers = servers
+        self.open_timeout_s = open_timeout_s
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="nats-journal", daemon=True)
         self._thread.start()
@@ -167,12 +168,12 @@ class NatsConnection:
                     max_reconnect_attempts=-1,  # after the first connection: always find another node
                     dont_randomize=False,
                 ),
-                OPEN_TIMEOUT_S,
+                self.open_timeout_s,
             )
-        except (TimeoutError, OSError, Exception) as error:  # noqa: BLE001 - reported in one clear line
+        except Exception as error:  # noqa: BLE001 - any cause is reported in one clear line
             cause = self.last_error or error
             raise JournalUnavailable(
-                f"cannot reach NATS at {','.join(self.servers)} within {OPEN_TIMEOUT_S:.0f} s "
+                f"cannot reach NATS at {','.join(self.servers)} within {self.open_timeout_s:g} s "
                 f"({type(cause).__name__}: {cause}); check the URL and that nats-server runs with -js"
             ) from None
         self.js = self.nc.jetstream(timeout=PUBLISH_ATTEMPT_TIMEOUT_S)
@@ -231,6 +232,10 @@ class NatsJournal:
         #: Set by the failover lease (rail/failover.py): called on the NATS thread before every publish;
         #: raises JournalFenced once the lease may have passed to another core.
         self.write_guard: Callable[[], None] | None = None
+        #: Coroutine functions run on the NATS thread by close() before disconnecting (lease release).
+        self.close_hooks: list[Callable[[], Awaitable]] = []
+        #: Stream position the last full replay() reached (a follower continues after it).
+        self.replayed_up_to = 0
         self.lease_revision = 0  # stamped on every batch (header Rail-Lease) for the audit trail
         self.batches_appended = 0
 
@@ -244,6 +249,7 @@ class NatsJournal:
         record_type: Any = None,
         replicas: int | None = None,
         connection: NatsConnection | None = None,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
     ) -> NatsJournal:
         """Connect, create the stream and the snapshot bucket if absent, and learn the stream's end.
 
@@ -253,10 +259,10 @@ class NatsJournal:
         servers, name = parse_nats_url(url)
         own_connection = connection is None
         if connection is None:
-            connection = NatsConnection(servers)
+            connection = NatsConnection(servers, open_timeout_s)
         journal = cls(connection, name, record_type, replicas or 0)
         try:
-            connection.call(journal._setup(replicas), timeout_s=OPEN_TIMEOUT_S * 3)
+            connection.call(journal._setup(replicas), timeout_s=open_timeout_s * 3)
         except BaseException:
             if own_connection:
                 connection.close()
@@ -434,6 +440,7 @@ class NatsJournal:
                         f"replay of stream {self.stream} stalled at {reader.position} of {end_seq}"
                     )
                 yield from self.decode_batches(batches)
+            self.replayed_up_to = reader.position
         finally:
             self.connection.call(reader.stop())
 
@@ -465,6 +472,14 @@ class NatsJournal:
 
         if seq > self._last_seq:
             raise JournalError(f"snapshot at {seq}, but only batches up to {self._last_seq} are durable")
+        if self.write_guard is not None:
+            try:
+                self.write_guard()
+            except JournalFenced as error:
+                # A core that lost the lead must not overwrite its successor's snapshot; skipping one only
+                # makes a later recovery replay more.
+                log.warning("snapshot at %d skipped: %s", seq, error)
+                return
         header = _SNAPSHOT_HEADER.pack(
             SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, seq, len(state), zlib.crc32(state)
         )
@@ -520,6 +535,10 @@ class NatsJournal:
         if self._closed:
             return
         self._closed = True
+        for hook in self.close_hooks:
+            with contextlib.suppress(Exception):
+                self.connection.call(hook(), timeout_s=OPEN_TIMEOUT_S)
+        self.close_hooks.clear()
         if getattr(self, "_owns_connection", True):
             self.connection.close()
 

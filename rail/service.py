@@ -400,7 +400,8 @@ class RailService:
         if violations:
             first = violations[0]
             self.metrics.messages_rejected.labels(first.code).inc()
-            text = f"{first.path}: {first.text}"
+            # Profile texts already name the element path; AddtlInf is only 105 characters, so no repeat.
+            text = first.text if first.text.startswith(first.path) else f"{first.path}: {first.text}"
             if len(violations) > 1:
                 text += f" (+{len(violations) - 1} more)"
             return self._reject(422, message, msg_type, rendering, bic, first.code, text)

@@ -125,6 +125,7 @@ async def test_snapshot_round_trip_in_object_store(cluster):
         reopened.close()
 
 
+@pytest.mark.slow
 async def test_kill_a_node_under_load_loses_no_acknowledged_batch(cluster):
     url = journal_url(cluster)
     journal = NatsJournal.open(url)
@@ -157,6 +158,7 @@ async def test_kill_a_node_under_load_loses_no_acknowledged_batch(cluster):
     cluster.wait_jetstream_ready()
 
 
+@pytest.mark.slow
 async def test_stopped_node_catches_up_after_restart(cluster):
     url = journal_url(cluster)
     journal = NatsJournal.open(url)
@@ -215,5 +217,5 @@ def test_malformed_url_gives_one_clear_line():
 def test_unreachable_nats_gives_a_clear_error_quickly():
     started = time.monotonic()
     with pytest.raises(JournalUnavailable, match="cannot reach NATS .* check the URL"):
-        NatsJournal.open(f"nats://127.0.0.1:{free_port()}")
-    assert time.monotonic() - started < 10
+        NatsJournal.open(f"nats://127.0.0.1:{free_port()},127.0.0.1:{free_port()}", open_timeout_s=1)
+    assert time.monotonic() - started < 5
