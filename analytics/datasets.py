@@ -326,6 +326,11 @@ def read_table(
     return tuple(rows)
 
 
+def read_flows(path: Path | None = None) -> tuple[FlowRow, ...]:
+    """flows_pakistan.csv alone (the load model's corridor weights), validated like the rest."""
+    return read_table(Path(path) if path else packaged_data_dir() / FLOWS_CSV, FlowRow, _check_flow)
+
+
 def packaged_data_dir() -> Path:
     """The data shipped inside the package (never ../shared at run time)."""
     return Path(__file__).resolve().parent / "data"

@@ -86,7 +86,7 @@ class BankBehaviour(msgspec.Struct, frozen=True):
     treasury: Treasury = Treasury()
 
 
-class Inbound(msgspec.Struct):
+class Inbound(msgspec.Struct, gc=False):
     """A payment this bank is creditor agent for."""
 
     creditor_iban: str
@@ -95,7 +95,7 @@ class Inbound(msgspec.Struct):
     credited: bool = False
 
 
-class Outgoing(msgspec.Struct):
+class Outgoing(msgspec.Struct, gc=False):
     debtor_iban: str
     amount_paisa: int
     final: str = ""
@@ -105,7 +105,7 @@ class Outgoing(msgspec.Struct):
     body: bytes | None = None
 
 
-class Parsed(msgspec.Struct, frozen=True):
+class Parsed(msgspec.Struct, frozen=True, gc=False):
     """What a bank needs from a message: its kind and the payment it concerns."""
 
     msg_type: str
@@ -132,7 +132,7 @@ class BankCodec(Protocol):
     def read(self, message: Any, msg_type: str | None = None, content_type: str | None = None) -> Parsed: ...
 
 
-class SendResult(msgspec.Struct, frozen=True):
+class SendResult(msgspec.Struct, frozen=True, gc=False):
     """The rail's synchronous answer to a pacs.008: ACTC (accepted, final status later) or RJCT now."""
 
     status: str  # ACTC | RJCT | ACSC (when the rail answered with the final status already)
@@ -678,7 +678,7 @@ def _after(xml: str, anchor: str, start_tag: str, end_tag: str) -> str | None:
     return None if i < 0 else _between(xml, start_tag, end_tag, i)
 
 
-class PeekedPacs008(msgspec.Struct, frozen=True):
+class PeekedPacs008(msgspec.Struct, frozen=True, gc=False):
     """The ids of an inbound pacs.008 that a creditor agent's answer must quote."""
 
     msg_id: str

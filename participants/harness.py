@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import math
 import os
 import time
@@ -51,6 +52,7 @@ from participants.transport import RailUnreachable, TransportError
 TOOL_VERSION = "0.1.0"
 
 LATE_SEND_MS = 10.0  # a send later than this after its intended time is a late send (saturation signal)
+LATE_SHARE_WARN = 0.01  # above this share of late sends the run says the generator was saturated
 IN_FLIGHT_MAX = 200_000  # payments sent and not final; beyond this new payments are not sent (UNSENT)
 SEND_RETRY_S = 0.1  # a send that could not reach the rail is retried (same UETR: idempotent at the rail)
 SEND_RETRY_S_MAX = 1.0
@@ -490,6 +492,10 @@ class LoadRun:
         self.loop = asyncio.get_running_loop()
         started_at = dt.datetime.now(dt.timezone.utc)
         await self.setup()
+        # The plan and the banks live for the whole run: move them out of the collector's way so that a
+        # full collection mid-run does not pause the scheduler (a pause would show as late sends).
+        gc.collect()
+        gc.freeze()
         for bank in self.banks:
             bank.start()
         assert self.treasury is not None
@@ -521,6 +527,7 @@ class LoadRun:
             metrics_text = None
         for task in list(self._tasks):
             task.cancel()
+        gc.unfreeze()  # the run's objects may be collected again once the caller drops the result
         result = self._result(started_at, balances_after, metrics_text)
         for bank in self.banks:
             await bank.transport.close()
@@ -591,6 +598,11 @@ class LoadRun:
                 p99_ms=_percentile(lat, 99.0) if lat else None,
             ))
         reconciliation = self._reconcile(balances_after)
+        sent_n = sum(1 for at in self.sent_at if at is not None)
+        if sent_n and self.late / sent_n > LATE_SHARE_WARN:
+            self.notes.append(f"{self.late / sent_n:.1%} of payments were sent more than {LATE_SEND_MS:g} ms late: "
+                              f"the load generator (or the machine it shares) could not keep up, so the offered "
+                              f"load was not what was asked and the latencies include that lateness")
         liquidity = self._liquidity(balances_after)
         summary = rundir.RunSummary(
             schema_version=rundir.RUNDIR_SCHEMA_VERSION,

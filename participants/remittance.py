@@ -5,8 +5,8 @@ Three kinds of payment reach the rail:
 * **remittance**: the domestic leg of an inbound workers' remittance. A Pakistani bank that received
   the money from abroad (the debtor agent) pushes it over RAAST to the beneficiary's bank. Corridors and
   their weights come from SBP's FY2025 workers' remittances by source country, shipped in
-  ``participants/data/flows_pakistan.csv`` (a copy of ``shared/data/flows_pakistan.csv``, every source
-  column kept, so each figure carries its own citation).
+  ``analytics/data/flows_pakistan.csv`` (the project's one copy of ``shared/data/flows_pakistan.csv``, every
+  source column kept, so each figure carries its own citation).
 * **p2p** and **merchant**: domestic RAAST background traffic.
 
 Ticket sizes are log-normal, calibrated so that their MEAN equals a documented average:
@@ -35,18 +35,18 @@ of the run). The same seed gives the same payments, byte for byte, UETRs include
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import random
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
 
-FLOWS_CSV = Path(__file__).with_name("data") / "flows_pakistan.csv"
+from analytics.datasets import FlowRow, read_flows
+
 PKT = dt.timezone(dt.timedelta(hours=5), "PKT")
 PAISA_PER_RUPEE = 100
 KINDS = ("remittance", "p2p", "merchant")
@@ -146,9 +146,11 @@ class Corridor(msgspec.Struct, frozen=True):
     count_share: float
 
 
-class PlannedPayment(msgspec.Struct, frozen=True, array_like=True):
+class PlannedPayment(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One payment the harness will offer. Bank and customer choices are indices, mapped to real BICs and
-    accounts by the harness (the model does not know the scheme)."""
+    accounts by the harness (the model does not know the scheme). Untracked by the garbage collector
+    (gc=False: it holds only strings and numbers), so a plan of millions costs no collection pauses, which
+    would otherwise show up as late sends."""
 
     seq: int
     intended_s: float
@@ -162,39 +164,36 @@ class PlannedPayment(msgspec.Struct, frozen=True, array_like=True):
     uetr: str
 
 
-def load_flows(path: Path | None = None) -> list[dict[str, str]]:
-    """Rows of the shipped flows_pakistan.csv (or of `path`)."""
-    if path is None:
-        path = FLOWS_CSV
-    text = Path(path).read_text("utf-8")
-    return list(csv.DictReader(text.splitlines()))
+def load_flows(path: Path | None = None) -> tuple[FlowRow, ...]:
+    """Rows of flows_pakistan.csv: the copy the analytics ship (one copy of the data), or `path`."""
+    return read_flows(path)
 
 
-def fy2025_corridor_flows(rows: list[dict[str, str]]) -> dict[str, float]:
+def fy2025_corridor_flows(rows: Sequence[FlowRow]) -> dict[str, float]:
     """USD bn by corridor code, FY2025, from the source-country rows."""
     flows = {}
     for row in rows:
-        code = FLOW_SERIES_TO_CODE.get(row["series"])
-        if row["period"] == "FY2025" and code is not None and row["value_usd_bn"]:
-            flows[code] = float(row["value_usd_bn"])
+        code = FLOW_SERIES_TO_CODE.get(row.series)
+        if row.period == "FY2025" and code is not None and row.value_usd_bn:
+            flows[code] = float(row.value_usd_bn)
     if not flows:
         raise ValueError("flows_pakistan.csv has no FY2025 rows by source country")
     return flows
 
 
-def fy2025_month_factors(rows: list[dict[str, str]]) -> dict[int, float]:
+def fy2025_month_factors(rows: Sequence[FlowRow]) -> dict[int, float]:
     """Month number -> that month's FY2025 remittances / the mean month."""
     months = {}
     for row in rows:
-        if row["series"] == "monthly workers remittances" and len(row["period"]) == 7:
-            months[int(row["period"][5:7])] = float(row["value_usd_bn"])
+        if row.series == "monthly workers remittances" and len(row.period) == 7 and row.value_usd_bn:
+            months[int(row.period[5:7])] = float(row.value_usd_bn)
     if len(months) != 12:
         return {m: 1.0 for m in range(1, 13)}
     mean = sum(months.values()) / 12
     return {m: v / mean for m, v in months.items()}
 
 
-def build_corridors(tickets: Tickets, rows: list[dict[str, str]]) -> list[Corridor]:
+def build_corridors(tickets: Tickets, rows: Sequence[FlowRow]) -> list[Corridor]:
     """Corridors with mean tickets renormalised so the count-weighted mean is the documented average.
 
     Count of corridor c is flow_c / ticket_c with ticket_c = k * factor_c; the count-weighted mean ticket

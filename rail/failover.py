@@ -174,13 +174,17 @@ class LeaderLease:
     async def _start_renewing(self) -> None:
         self._renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
 
-    async def _release(self) -> None:
-        """Give the lease up at a clean stop, so a standby takes over at once instead of after the TTL."""
+    async def stop_renewing(self) -> None:
+        """Stop the renewal task (NATS thread); the lease then expires after LEASE_TTL_S."""
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(BaseException):
                 await self._renewer
             self._renewer = None
+
+    async def _release(self) -> None:
+        """Give the lease up at a clean stop, so a standby takes over at once instead of after the TTL."""
+        await self.stop_renewing()
         if self.revision and not self.lost:
             self.lost = True
             self.lost_reason = "released"

@@ -189,7 +189,8 @@ class NatsConnection:
 
 async def retry_api(call: Callable[[], Awaitable], what: str, timeout_s: float = APPEND_TIMEOUT_S) -> Any:
     """A JetStream API call retried while the cluster elects a (meta or stream) leader after a node died."""
-    from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
     from nats.js.errors import APIError, ServiceUnavailableError
 
     deadline = time.monotonic() + timeout_s
@@ -381,7 +382,8 @@ class NatsJournal:
             return self._last_seq
 
     async def _publish_part(self, chunk: bytes, index: int, count: int) -> None:
-        from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError as NatsTimeout
+        from nats.errors import ConnectionClosedError, NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
         from nats.js.errors import APIError, NoStreamResponseError
 
         if self.write_guard is not None:
@@ -413,7 +415,13 @@ class NatsJournal:
                     await asyncio.sleep(PUBLISH_RETRY_PAUSE_S)  # no stream leader yet: election running
                     continue
                 raise JournalUnavailable(f"JetStream refused batch {seq}: {error}") from None
-            except (NatsTimeout, TimeoutError, NoRespondersError, NoStreamResponseError, ConnectionClosedError):
+            except (
+                NatsTimeout,
+                TimeoutError,
+                NoRespondersError,
+                NoStreamResponseError,
+                ConnectionClosedError,
+            ):
                 if time.monotonic() >= deadline:
                     raise JournalUnavailable(
                         f"no JetStream acknowledgement for batch {seq} within {APPEND_TIMEOUT_S:.0f} s: "
@@ -563,7 +571,6 @@ class StreamReader:
 
     async def start(self) -> int:
         """Subscribe from position + 1; returns the stream's last sequence at this moment."""
-        from nats.js import api
 
         js = self.journal.connection.js
         info = await retry_api(lambda: js.stream_info(self.journal.stream), "replay")

@@ -13,7 +13,6 @@ Not for production: one machine holds every replica, so it survives a process dy
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -87,7 +86,9 @@ class LocalNatsCluster:
             f'jetstream {{ store_dir: "{node.directory / "store"}" }}',
         ]
         if len(self.nodes) > 1:
-            routes = ", ".join(f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes if n is not node)
+            routes = ", ".join(
+                f"nats-route://127.0.0.1:{n.cluster_port}" for n in self.nodes if n is not node
+            )
             lines.append(
                 f'cluster {{ name: "{self.cluster_name}", host: 127.0.0.1, port: {node.cluster_port}, '
                 f"routes: [{routes}] }}"

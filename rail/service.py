@@ -85,10 +85,11 @@ from rail.scheme import Scheme, SchemeParams, default_scheme
 log = logging.getLogger(__name__)
 
 WAIT_S_MAX = 30.0  # Prefer: wait=N and long-poll ceiling
+# Final pacs.002 kept (as a struct and encoded per rendering) for the debtor, the creditor and resends.
 FINAL_REPORTS_CACHED_MAX = 50_000
 # Decoded pacs.008 kept from the edge until the creditor reads it, so in-process participants (inbox_structs)
 # get the struct without a second parse of the debtor's bytes.
-FORWARDED_STRUCTS_CACHED_MAX = 100_000  # encoded final pacs.002 kept for the debtor, the creditor and resends
+FORWARDED_STRUCTS_CACHED_MAX = 100_000
 # Python's default first-generation GC threshold (700 allocations) makes the collector rescan the rail's
 # millions of long-lived objects over and over: measured, half the in-process throughput. A larger threshold
 # keeps collection (still needed for the odd cycle) a small share of the work.
@@ -133,6 +134,19 @@ def _utc(ns: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
 
+_now_cache: list = [0, None]  # [millisecond, its datetime]
+
+
+def _now_utc() -> dt.datetime:
+    """Now, to the millisecond (CreDtTm of the rail's messages): one datetime object per millisecond, so
+    the many reports of one core batch share it and its rendering (iso20022 remembers recent ones)."""
+    ms = time.time_ns() // 1_000_000
+    if ms != _now_cache[0]:
+        _now_cache[0] = ms
+        _now_cache[1] = dt.datetime.fromtimestamp(ms / 1e3, dt.UTC)
+    return _now_cache[1]
+
+
 def _short(text: str | None, limit: int = ADDTL_INF_MAX) -> str | None:
     return None if text is None else text[:limit]
 
@@ -171,6 +185,7 @@ class RailService:
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
         self._final_reports: dict[tuple[str, str, str], bytes] = {}
+        self._final_report_structs: dict[tuple[str, str], Pacs002] = {}
         self._forwarded: dict[str, Pacs008] = {}
         self._received_counters: dict[
             tuple[str, str], object
@@ -491,7 +506,7 @@ class RailService:
                 del forwarded[next(iter(forwarded))]
             forwarded[ct.uetr] = m
         try:
-            outcome = await self._execute(command)
+            outcome = await self.core.execute(command)
         except BaseException:
             if fresh:
                 forwarded.pop(ct.uetr, None)
@@ -528,7 +543,7 @@ class RailService:
             return self._reject(
                 422, m, "pacs.002", rendering, bic, "FF01", "OrgnlUETR and TxSts are required"
             )
-        outcome = await self._execute(
+        outcome = await self.core.execute(
             CreditorStatus(
                 sender=bic,
                 uetr=tx.orgnl_uetr,
@@ -605,7 +620,7 @@ class RailService:
                 assgnmt_id=self._new_msg_id(),
                 assgnr_bicfi=self.scheme.central_bank_bic,
                 assgne_bicfi=bic,
-                cre_dt_tm=_utc(time.time_ns()),
+                cre_dt_tm=_now_utc(),
                 sts_conf="RJCR",
                 tx_inf_and_sts=[
                     CxlTxInfAndSts(
@@ -733,7 +748,7 @@ class RailService:
                 )
         answer = Acmt024(
             msg_id=self._new_msg_id(),
-            cre_dt_tm=_utc(time.time_ns()),
+            cre_dt_tm=_now_utc(),
             assgnr_bicfi=self.scheme.central_bank_bic,
             assgne_bicfi=bic,
             orgnl_msg_id=m.msg_id,
@@ -776,7 +791,7 @@ class RailService:
         reject = Admi002(
             rltd_ref=(related_ref or "UNKNOWN")[:35],
             rjctg_pty_rsn=code[:35],
-            rjctn_dt_tm=_utc(time.time_ns()),
+            rjctn_dt_tm=_now_utc(),
             err_lctn=_short(location, 350),
             rsn_desc=_short(text, 350),
         )
@@ -804,7 +819,7 @@ class RailService:
                 break
         return Pacs002(
             msg_id=self._new_msg_id(),
-            cre_dt_tm=_utc(time.time_ns()),
+            cre_dt_tm=_now_utc(),
             instg_agt_bicfi=self.scheme.central_bank_bic,
             instd_agt_bicfi=bic,
             tx_inf_and_sts=[
@@ -866,11 +881,22 @@ class RailService:
         key = (p.uetr, status, rendering)
         body = self._final_reports.get(key)
         if body is None:
-            body = iso20022.encode(self._status_report(p, None, status, reason, text), rendering)
+            body = iso20022.encode(self._final_report_struct(p, status, reason, text), rendering)
             if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
                 del self._final_reports[next(iter(self._final_reports))]
             self._final_reports[key] = body
         return body
+
+    def _final_report_struct(self, p: Payment, status: str, reason: str | None, text: str | None) -> Pacs002:
+        """The final pacs.002 as a struct, built once: its renderings and in-process readers share it."""
+        key = (p.uetr, status)
+        report = self._final_report_structs.get(key)
+        if report is None:
+            report = self._status_report(p, None, status, reason, text)
+            if len(self._final_report_structs) >= FINAL_REPORTS_CACHED_MAX:
+                del self._final_report_structs[next(iter(self._final_report_structs))]
+            self._final_report_structs[key] = report
+        return report
 
     def _status_report(
         self,
@@ -884,7 +910,7 @@ class RailService:
         final = status != IN_FLIGHT
         return Pacs002(
             msg_id=self._new_msg_id(),
-            cre_dt_tm=_utc(time.time_ns()),
+            cre_dt_tm=_now_utc(),
             instg_agt_bicfi=self.scheme.central_bank_bic,
             instd_agt_bicfi=to_bic,
             tx_inf_and_sts=[
@@ -915,7 +941,7 @@ class RailService:
         if kind == "pacs.002":
             _, uetr, status, reason, text = ref
             payment = s.payments.get(uetr)
-            return None if payment is None else self._status_report(payment, None, status, reason, text)
+            return None if payment is None else self._final_report_struct(payment, status, reason, text)
         if kind in ("pain.013", "pain.014"):
             rtp = s.rtps.get(ref[1])
             if rtp is None:
@@ -997,7 +1023,7 @@ class RailService:
     async def ack(self, bic: str, upto: int) -> None:
         if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
             raise ValueError("upto must be a non-negative integer sequence number")
-        await self._execute(Ack(bic=bic, upto=upto))
+        await self.core.execute(Ack(bic=bic, upto=upto))
 
     # ------------------------------------------------------------------ payments
 

@@ -415,3 +415,36 @@ def test_pacs008_fast_gate_passes_the_clean_sample():
     assert profile_module._pacs008_tx_clean(
         sample, sample.tx, iso.RAAST_PROFILE, frozenset({"HABBPKKA", "MEZNPKKA"})
     )
+
+
+def _parse_or_error(parse, text: str):
+    try:
+        return parse(text)
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+@given(
+    st.one_of(
+        st.builds(lambda units, cents: f"{units}.{cents:02d}", st.integers(0, 10**19), st.integers(0, 99)),
+        st.from_regex(r"\A[ 0-9０-９²+\-]{0,20}\.?[0-9٠-٩]{0,6} ?\Z", fullmatch=True),
+        st.text(max_size=24),
+    )
+)
+def test_amount_shortcut_agrees_with_the_general_parser(text):
+    from rail.iso20022 import _values
+
+    assert _parse_or_error(_values.parse_amount, text) == _parse_or_error(_values.parse_amount_general, text)
+
+
+@given(
+    st.datetimes(timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5)), iso._values.PKT])),
+    st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5)), dt.timezone(dt.timedelta(hours=-3))]),
+)
+def test_remembered_datetime_renderings_match_isoformat(value, other_zone):
+    from rail.iso20022 import _values
+
+    same_instant = value.astimezone(other_zone)  # equal (and equally hashed) to value, rendered differently
+    for moment in (value, same_instant, value, same_instant):
+        spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+        assert _values.format_datetime(moment) == moment.isoformat(timespec=spec)

@@ -67,6 +67,7 @@ async def test_latency_is_measured_from_the_intended_send_time_when_the_rail_sta
     assert s.late_sends >= 0.5 * 300 * 0.6
     answer = s.latency_ms[rundir.STAGE_SUBMIT_ACTC]
     assert answer.max_ms >= 550  # the synchronous answer is measured from the intended time too
+    assert any("could not keep up" in note for note in s.notes)  # the run says its generator was saturated
     assert s.reconciliation.ok
 
 
@@ -74,7 +75,7 @@ async def test_a_bank_that_stops_answering_times_out_with_ab05_and_the_rest_cont
     silent = "BNK2PKKA"
     behaviour = msgspec.structs.replace(FAST_BANKS, reject_rate=0.0,
                                         outages=[Outage(start_s=0.8, end_s=99, bic=silent, mode="no_answer")])
-    rail = FakeRail(n_banks=4, creditor_timeout_s=0.5)
+    rail = FakeRail(n_banks=4, creditor_timeout_s=1.0)
     result = await run(rail, config(rate=200, duration=2.0, behaviour=behaviour))
     late_to_silent = [p for p in result.payments if p.creditor_bic == silent and p.intended_at_ms > 900]
     others = [p for p in result.payments if p.creditor_bic != silent]

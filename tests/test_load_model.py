@@ -20,7 +20,7 @@ from participants.remittance import (
 )
 
 SHARED_FLOWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "flows_pakistan.csv"
-SHIPPED_FLOWS = Path(__file__).resolve().parents[1] / "participants" / "data" / "flows_pakistan.csv"
+SHIPPED_FLOWS = Path(__file__).resolve().parents[1] / "analytics" / "data" / "flows_pakistan.csv"
 
 
 def test_same_seed_gives_the_same_payments_and_another_seed_does_not():

@@ -46,7 +46,7 @@ async def test_real_rail_in_process_settles_reconciles_and_records_liquidity():
 
 
 async def test_real_rail_times_out_a_silent_bank_with_ab05_and_the_rest_settle():
-    service = await RailService.open(None, fsync=True, creditor_timeout_ms=400, hard_stop_ms=2_000)
+    service = await RailService.open(None, fsync=True, creditor_timeout_ms=1_000, hard_stop_ms=3_000)
     try:
         silent = service.scheme.banks[1].bic
         behaviour = msgspec.structs.replace(

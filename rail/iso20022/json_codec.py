@@ -245,6 +245,8 @@ _Envelope = msgspec.defstruct(
     frozen=True,
     rename={field: root for root, field in _ROOT_FIELDS.items() if field != root} or None,
 )
+_ENVELOPE_ROOTS = tuple(spec.root for spec in _spec.MESSAGE_SPECS)
+assert _Envelope.__struct_fields__[2:] == tuple(_ROOT_FIELDS[root] for root in _ENVELOPE_ROOTS)
 _decoder = msgspec.json.Decoder(_Envelope)
 _encoder = msgspec.json.Encoder()
 
@@ -278,12 +280,17 @@ def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
         raise _reject(f"wrong JSON type or missing element: {text}", _json_path(text)) from None
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError) as exc:
         raise _reject(f"not valid JSON: {str(exc)[:200]}", None) from None
-    roots = [root for root, field in _ROOT_FIELDS.items() if getattr(envelope, field) is not None]
-    if len(roots) != 1:
+    # The envelope's fields are MsgDefIdr, AppHdr, then one per message root (_ENVELOPE_ROOTS order).
+    roots = msgspec.structs.astuple(envelope)[2:]
+    found = len(roots) - roots.count(None)
+    if found != 1:
         raise _reject(
-            f'JSON must hold exactly one message root key (e.g. "FIToFICstmrCdtTrf"), found {len(roots)}', "$"
+            f'JSON must hold exactly one message root key (e.g. "FIToFICstmrCdtTrf"), found {found}', "$"
         )
-    codec = _CODECS[roots[0]]
+    for root_index, root_obj in enumerate(roots):  # noqa: B007 - the one present root is wanted
+        if root_obj is not None:
+            break
+    codec = _CODECS[_ENVELOPE_ROOTS[root_index]]
     header = None
     if envelope.AppHdr is not None:
         header = _flat(_HEAD_CODEC, envelope.AppHdr, None)
@@ -301,7 +308,7 @@ def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
             "AppHdr/MsgDefIdr",
             related,
         )
-    message = _flat(codec, getattr(envelope, _ROOT_FIELDS[roots[0]]), related)
+    message = _flat(codec, root_obj, related)
     return message, codec.spec.msg_type, header
 
 

@@ -1,0 +1,135 @@
+"""Edge workers (`rail serve --workers N --nats URL`): N edge processes on one port hand validated messages to
+the core over NATS request/reply. Real processes, real sockets, a real nats-server (skipped, with the reason,
+only when nats-server is not installed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import aiohttp
+import pytest
+from test_rail_e2e import A_IBAN, BANK_A, BANK_B, credit_transfer
+
+from rail import iso20022
+from rail.nats_local import LocalNatsCluster, nats_server_path
+
+pytestmark = pytest.mark.skipif(
+    nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"
+)
+
+ADMIN = "edge-test-admin-token"
+XML = "application/xml"
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory):
+    with LocalNatsCluster(tmp_path_factory.mktemp("nats"), nodes=1) as single:
+        yield single.url
+
+
+@pytest.fixture
+def rail_with_workers(nats_url, tmp_path):
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(tmp_path),
+            "--workers", "2", "--nats", nats_url, "--admin-token", ADMIN,
+            "--creditor-timeout-ms", "3000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines = []
+    deadline = time.monotonic() + 30
+    url = None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"rail: listening on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+            break
+    try:
+        assert url, "".join(lines)
+        yield url, lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_payments_through_edge_workers_settle_and_refusals_come_from_the_edge(rail_with_workers):
+    url, lines = rail_with_workers
+    assert sum("edge workers" in line for line in lines) == 1
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    async with aiohttp.ClientSession() as session:
+        # Admin and participant routes other than POST /v1/messages are relayed to the core.
+        async with session.post(
+            url + "/admin/participants", json={"bic": BANK_A, "name": "A"}, headers=admin
+        ) as r:
+            assert r.status == 201
+            token = (await r.json())["token"]
+        async with session.post(
+            url + "/admin/liquidity",
+            json={"bic": BANK_A, "amount": 10_000_000, "direction": "in"},
+            headers=admin,
+        ) as r:
+            assert r.status == 200
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": XML, "Prefer": "wait=5"}
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")  # simulated bank: accepts
+        uetrs = []
+        for index in range(6):  # several connections: both edges get some (SO_REUSEPORT)
+            async with aiohttp.ClientSession() as own:
+                message = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 1_000 + index)
+                async with own.post(
+                    url + "/v1/messages", data=iso20022.encode(message, "xml"), headers=headers
+                ) as r:
+                    answer = iso20022.decode(await r.read(), r.headers["Content-Type"]).message
+                    assert (r.status, answer.tx.tx_sts) == (200, "ACSC")
+                    uetrs.append(message.tx.uetr)
+        # Refusals at the edge: unreadable (admi.002), unknown token; at the core: acting as another bank.
+        async with session.post(url + "/v1/messages", data=b"<Document", headers=headers) as r:
+            assert r.status == 400
+            assert b"admi.002" in await r.read()
+        async with session.post(
+            url + "/v1/messages", data=b"<x/>", headers={**headers, "Authorization": "Bearer x"}
+        ) as r:
+            assert r.status == 401
+        forged = credit_transfer(BANK_B, "MEZNPKKA", A_IBAN, creditor_iban, 5)
+        async with session.post(
+            url + "/v1/messages", data=iso20022.encode(forged, "xml"), headers=headers
+        ) as r:
+            assert r.status == 403
+        # The relayed read side: payment views, the inbox with the six ACSCs, the balances.
+        async with session.get(url + f"/v1/payments/{uetrs[0]}", headers=headers) as r:
+            assert (await r.json())["status"] == "ACSC"
+        async with session.get(url + "/v1/inbox?max=100", headers=headers) as r:
+            messages = (await r.json())["messages"]
+            assert len(messages) == 6
+        async with session.get(url + "/admin/balances", headers=admin) as r:
+            balances = await r.json()
+        assert balances["conserved"] is True
+        assert balances["accounts"][BANK_A]["posted_paisa"] == 10_000_000 - sum(1_000 + i for i in range(6))
+
+
+def test_workers_need_a_nats_url(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(tmp_path), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 2
+    assert "--workers needs --nats nats://HOST[:PORT]" in result.stderr
