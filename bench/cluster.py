@@ -13,6 +13,10 @@ shares this machine's 2 cores and disk with the rail: the figures are a floor fo
    the ratio replicated/local, and the conservation check.
 3. Failover: `rail serve --journal nats://...` active + `--standby` in subprocesses; the active one is
    SIGKILLed and the time until the first payment settles (ACSC) through the standby is measured.
+4. Edge workers: `rail serve` (file journal) in-process, `--workers 1` and `--workers 2` (hand-off over a
+   single-node nats-server); one client (participants/transport.py's lean HTTP client, 64 connections) sends
+   XML pacs.008 to a simulated creditor bank without waiting, then waits until every one has settled
+   (the debtor's posted balance); payments/s = payments / (last settled - first sent).
 
 Prints a table, then one JSON object as the last line.
 """
@@ -31,12 +35,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 import aiohttp
 from rich.console import Console
 from rich.table import Table
 
+from participants.transport import HttpTransport
 from rail import iso20022
 from rail.journal import FileJournal
 from rail.nats_journal import NatsJournal
@@ -64,6 +70,7 @@ JOURNAL_RUN_S = 2.0
 JOURNAL_BATCH_RECORDS = 64
 RUN_S_MAX = 40.0  # hard bound on one rail run
 ADMIN = "bench-cluster-admin"
+HTTP_CONNECTIONS = 64
 FAST_BANKS = {"sandbox_accept_delay_ms_min": 1, "sandbox_accept_delay_ms_max": 2}
 
 
@@ -125,14 +132,15 @@ async def rail_payments_per_s(payments: int, journal_url: str | None) -> dict:
 
 
 class _Core:
-    def __init__(self, url: str, data_dir: Path, standby: bool) -> None:
+    def __init__(self, url: str, data_dir: Path, standby: bool, args: list[str] | None = None) -> None:
         command = [
             sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(data_dir),
-            "--journal", url, "--admin-token", ADMIN,
-        ] + (["--standby"] if standby else [])  # fmt: skip
+            "--admin-token", ADMIN,
+        ] + (["--journal", url] if url else []) + (["--standby"] if standby else []) + (args or [])  # fmt: skip
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO,  # not bench/: its rail.py would shadow the rail package for `python -m rail`
         )  # fmt: skip
         self.url = ""
 
@@ -200,12 +208,64 @@ async def failover_seconds(cluster_url: str, run: int, directory: Path) -> float
             standby.stop()
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def http_payments_per_s(payments: int, data_dir: Path, extra: list[str]) -> tuple[float, float]:
+    """(payments/s, CPU µs a payment in the core process) of one `rail serve` configuration (see 4. above)."""
+    core = _Core("", data_dir, standby=False, args=extra)
+    try:
+        core.url = core.wait_for(r"listening on (http://\S+)", 30).group(1)
+        operator = HttpTransport(core.url, admin_token=ADMIN)
+        token = await operator.add_participant(DEBTOR, "bench debtor")
+        # A default-scheme bank starts prefunded: its balance after this top-up is the starting point.
+        prefund = (await operator.liquidity(DEBTOR, 10**12, "in"))["posted_paisa"]
+        scheme = default_scheme()
+        iban = scheme.bank(DEBTOR).customers[0].iban
+        creditor_iban = scheme.bank(CREDITOR).customers[0].iban
+        messages = [pacs008(i, iban, creditor_iban) for i in range(payments)]
+        bodies = [iso20022.encode(m, "xml") for m in messages]
+        total_paisa = sum(m.cdt_trf_tx_inf[0].amount_paisa for m in messages)
+        debtor = HttpTransport(core.url, token, pool_connections_max=HTTP_CONNECTIONS)
+        statuses: dict[int, int] = {}
+
+        async def sender(offset: int) -> None:
+            for index in range(offset, payments, HTTP_CONNECTIONS):
+                status, _content_type, _body = await debtor.send(bodies[index], "application/xml")
+                statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.perf_counter()
+        core_cpu_started = _cpu_s(core.process.pid)
+        await asyncio.wait_for(asyncio.gather(*(sender(i) for i in range(HTTP_CONNECTIONS))), RUN_S_MAX)
+        if statuses.get(202, 0) != payments:
+            raise RuntimeError(f"not every payment was accepted: {statuses}")
+        deadline = time.perf_counter() + RUN_S_MAX
+        while True:
+            balances = await operator.balances()
+            if balances["accounts"][DEBTOR]["posted_paisa"] == prefund - total_paisa:
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError("payments did not all settle")
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        core_cpu_us = (_cpu_s(core.process.pid) - core_cpu_started) * 1e6 / payments
+        await debtor.close()
+        await operator.close()
+        return payments / elapsed, core_cpu_us
+    finally:
+        core.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--payments", type=int, default=2000)
     parser.add_argument("--failovers", type=int, default=2)
+    parser.add_argument("--http-payments", type=int, default=3000)
     args = parser.parse_args()
     if nats_server_path() is None:
         print("nats-server is not installed (apt-get install nats-server)", file=sys.stderr)
@@ -223,6 +283,17 @@ def main() -> int:
             failovers = [
                 asyncio.run(failover_seconds(cluster.url, run, tmp_path)) for run in range(args.failovers)
             ]
+        with LocalNatsCluster(tmp_path / "nats1", nodes=1) as single:
+            by_workers = {
+                workers: asyncio.run(
+                    http_payments_per_s(
+                        args.http_payments,
+                        tmp_path / f"w{workers}",
+                        ["--workers", str(workers), "--nats", single.url] if workers else [],
+                    )
+                )
+                for workers in (0, 1, 2)
+            }
     results = {
         "journal_file_batches_per_s": round(file_bps, 1),
         "journal_nats_r3_batches_per_s": round(nats_bps, 1),
@@ -236,7 +307,14 @@ def main() -> int:
         "failover_s": [round(s, 2) for s in failovers],
         "failover_s_max": round(max(failovers), 2) if failovers else None,
         "failover_target_s": 5.0,
-        "workers_2_over_1_ratio": None,  # edge workers (--workers) are not implemented yet
+        "http_in_process_payments_per_s": round(by_workers[0][0], 1),
+        "http_workers_1_payments_per_s": round(by_workers[1][0], 1),
+        "http_workers_2_payments_per_s": round(by_workers[2][0], 1),
+        "workers_2_over_1_ratio": round(by_workers[2][0] / by_workers[1][0], 3),
+        "workers_2_over_in_process_ratio": round(by_workers[2][0] / by_workers[0][0], 3),
+        "core_cpu_us_per_payment_in_process": round(by_workers[0][1]),
+        "core_cpu_us_per_payment_workers_2": round(by_workers[2][1]),
+        "core_cpu_workers_2_over_in_process_ratio": round(by_workers[2][1] / by_workers[0][1], 3),
     }
     table = Table(title="rail beyond one process (3-node NATS JetStream cluster on this machine)")
     table.add_column("figure")
@@ -250,6 +328,12 @@ def main() -> int:
     table.add_row("all settled, conserved", f"{results['rail_settled_all']}, {results['conserved']}")
     for run, seconds in enumerate(failovers):
         table.add_row(f"failover {run + 1}: SIGKILL -> first ACSC on standby", f"{seconds:.2f} s")
+    for workers, label in ((0, "in-process edge (default)"), (1, "--workers 1 (NATS hand-off)"),
+                           (2, "--workers 2")):  # fmt: skip
+        rate, core_cpu_us = by_workers[workers]
+        table.add_row(f"HTTP payments/s, {label}; core CPU µs a payment", f"{rate:,.0f}; {core_cpu_us:,.0f}")
+    table.add_row("  ratio workers 2 / 1", f"{results['workers_2_over_1_ratio']:.2f}")
+    table.add_row("  ratio workers 2 / in-process", f"{results['workers_2_over_in_process_ratio']:.2f}")
     console.print(table)
     print(json.dumps(results))
     return 0

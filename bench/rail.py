@@ -1,6 +1,6 @@
 """Benchmark of the rail: full payment lifecycle in-process (XML and JSON) and over HTTP.
 
-    python bench/rail.py [--payments 6000] [--http-payments 300]
+    python bench/rail.py [--payments 6000] [--http-payments 300] [--only inprocess] [--repeat 3]
 
 In-process: two banks taken over from the default scheme (debtor HABBPKKA, creditor MEZNPKKA) call RailService
 directly, as participants/transport.py's in-process transport does: pacs.008 in, the forwarded pacs.008 read
@@ -14,6 +14,10 @@ Same-run baselines: bare lxml parse of the same pacs.008 (XML limit) and msgspec
 HTTP: `rail serve` in a subprocess; one client sends pacs.008 one at a time with `Prefer: wait=5` to the
 'accepts immediately' test account of a simulated bank; latency is POST -> final ACSC. Same-run baseline: a bare
 aiohttp echo endpoint in a subprocess (its latency at the same load, and its requests/s with 32 connections).
+
+Each in-process figure is given per wall-clock second and per CPU-second of this process (time.process_time:
+the rail and its simulated participants on one core); with --repeat N the run with the best CPU figure of N is
+kept, as other work on a shared machine only ever slows a run down.
 
 Prints a table, then one JSON object as the last line.
 """
@@ -441,6 +445,18 @@ def main() -> int:
     )
     parser.add_argument("--payments", type=int, default=6000, help="payments per in-process run")
     parser.add_argument("--http-payments", type=int, default=300, help="sequential payments over HTTP")
+    parser.add_argument(
+        "--only",
+        choices=("all", "inprocess"),
+        default="all",
+        help="inprocess: only the in-process runs (quick, for profiling); all: also the HTTP part",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="in-process runs per rendering; the best CPU-time figure is kept (noisy shared machines)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -454,37 +470,45 @@ def main() -> int:
         iso20022.make_pk_iban("HABB", "0001000000005000"),
         iso20022.make_pk_iban("MEZN", "0005000000005000"),
     )
-    xml = run(run_in_process("xml", args.payments))
-    json_run = run(run_in_process("json", args.payments * 2))
-    xml_rendered = run(run_in_process("xml", args.payments, structs=False))
-    json_rendered = run(run_in_process("json", args.payments * 2, structs=False))
+
+    def best_of(rendering: str, payments: int, structs: bool = True) -> dict:
+        runs = [run(run_in_process(rendering, payments, structs)) for _ in range(max(1, args.repeat))]
+        return max(runs, key=lambda r: r["payments_per_cpu_s"])
+
+    xml = best_of("xml", args.payments)
+    json_run = best_of("json", args.payments * 2)
+    xml_rendered = best_of("xml", args.payments, structs=False)
+    json_rendered = best_of("json", args.payments * 2, structs=False)
     xml_limit = baseline_parse_per_s("xml", iso20022.encode(sample, "xml"))
     json_limit = baseline_parse_per_s("json", iso20022.encode(sample, "json"))
-    rail_server, url, echo_server, echo_port = start_servers()
-    try:
-        http = run(run_http(url, echo_port, args.http_payments))
-    finally:
-        stop_servers(rail_server, echo_server)
+    if args.only == "inprocess":
+        http = None
+    else:
+        rail_server, url, echo_server, echo_port = start_servers()
+        try:
+            http = run(run_http(url, echo_port, args.http_payments))
+        finally:
+            stop_servers(rail_server, echo_server)
 
     table = Table(title="rail: full payment lifecycle (pacs.008 -> creditor pacs.002 -> 2x ACSC), fsync on")
     for column in ("measure", "value", "target", "same-run baseline", "ratio"):
         table.add_column(column, justify="right" if column != "measure" else "left")
     table.add_row(
-        "in-process XML payments/s",
-        f"{xml['payments_per_s']:,.0f}",
+        "in-process XML payments/s (wall / per CPU-second)",
+        f"{xml['payments_per_s']:,.0f} / {xml['payments_per_cpu_s']:,.0f}",
         ">= 3,000",
         f"lxml parse of the pacs.008: {xml_limit:,.0f}/s",
         f"{xml['payments_per_s'] / xml_limit:.3f}",
     )
     table.add_row(
-        "in-process JSON payments/s",
-        f"{json_run['payments_per_s']:,.0f}",
+        "in-process JSON payments/s (wall / per CPU-second)",
+        f"{json_run['payments_per_s']:,.0f} / {json_run['payments_per_cpu_s']:,.0f}",
         ">= 10,000",
         f"msgspec JSON decode: {json_limit:,.0f}/s",
         f"{json_run['payments_per_s'] / json_limit:.3f}",
     )
     table.add_row(
-        "same, inboxes rendered as for HTTP clients (XML / JSON)",
+        "same, inboxes rendered as for HTTP clients (XML / JSON, wall)",
         f"{xml_rendered['payments_per_s']:,.0f} / {json_rendered['payments_per_s']:,.0f}",
         "",
         "",
@@ -497,38 +521,45 @@ def main() -> int:
         "",
         "",
     )
-    table.add_row(
-        "HTTP single payment p50 / p99 ms",
-        f"{http['p50_ms']:.2f} / {http['p99_ms']:.2f}",
-        "p99 <= 20",
-        f"echo p50/p99 {http['echo_p50_ms']:.2f} / {http['echo_p99_ms']:.2f}",
-        f"{http['p99_ms'] / http['echo_p99_ms']:.1f}x",
-    )
-    table.add_row(
-        "bare aiohttp echo requests/s (HTTP limit)", f"{http['echo_requests_per_s']:,.0f}", "", "", ""
-    )
+    if http is not None:
+        table.add_row(
+            "HTTP single payment p50 / p99 ms",
+            f"{http['p50_ms']:.2f} / {http['p99_ms']:.2f}",
+            "p99 <= 20",
+            f"echo p50/p99 {http['echo_p50_ms']:.2f} / {http['echo_p99_ms']:.2f}",
+            f"{http['p99_ms'] / http['echo_p99_ms']:.1f}x",
+        )
+        table.add_row(
+            "bare aiohttp echo requests/s (HTTP limit)", f"{http['echo_requests_per_s']:,.0f}", "", "", ""
+        )
     table.add_row(
         "conservation (XML / JSON runs)", f"{xml['conserved']} / {json_run['conserved']}", "True", "", ""
     )
     console.print(table)
     figures = {
         "inprocess_xml_payments_per_s": round(xml["payments_per_s"], 1),
+        "inprocess_xml_payments_per_cpu_s": round(xml["payments_per_cpu_s"], 1),
         "inprocess_xml_vs_lxml_parse_ratio": round(xml["payments_per_s"] / xml_limit, 4),
         "lxml_parse_per_s": round(xml_limit, 1),
         "inprocess_json_payments_per_s": round(json_run["payments_per_s"], 1),
+        "inprocess_json_payments_per_cpu_s": round(json_run["payments_per_cpu_s"], 1),
         "inprocess_json_vs_msgspec_decode_ratio": round(json_run["payments_per_s"] / json_limit, 4),
         "msgspec_json_decode_per_s": round(json_limit, 1),
         "inprocess_xml_rendered_inbox_payments_per_s": round(xml_rendered["payments_per_s"], 1),
         "inprocess_json_rendered_inbox_payments_per_s": round(json_rendered["payments_per_s"], 1),
         "commands_per_batch_xml": round(xml["commands_per_batch"], 1),
-        "http_single_payment_p50_ms": round(http["p50_ms"], 3),
-        "http_single_payment_p99_ms": round(http["p99_ms"], 3),
-        "http_echo_p99_ms": round(http["echo_p99_ms"], 3),
-        "http_p99_vs_echo_p99_ratio": round(http["p99_ms"] / http["echo_p99_ms"], 2),
-        "http_echo_requests_per_s": round(http["echo_requests_per_s"], 1),
+        "inprocess_runs_per_rendering": max(1, args.repeat),
         "conserved": all(r["conserved"] for r in (xml, json_run, xml_rendered, json_rendered)),
         "fsync": True,
     }
+    if http is not None:
+        figures.update(
+            http_single_payment_p50_ms=round(http["p50_ms"], 3),
+            http_single_payment_p99_ms=round(http["p99_ms"], 3),
+            http_echo_p99_ms=round(http["echo_p99_ms"], 3),
+            http_p99_vs_echo_p99_ratio=round(http["p99_ms"] / http["echo_p99_ms"], 2),
+            http_echo_requests_per_s=round(http["echo_requests_per_s"], 1),
+        )
     print(json.dumps(figures))
     return 0
 

@@ -182,6 +182,7 @@ class SimulatedBank:
         self._gap_start: float | None = None
         self._running = False
         self._tasks: set[asyncio.Task] = set()
+        self._ack_pending = 0  # highest inbox seq processed and not yet acknowledged (rides on the next poll)
         self._msg_seq = 0
         mu_ms = math.log(max(self.behaviour.accept_latency_ms_median, 0.001))
         self._latency_mu = mu_ms
@@ -353,16 +354,35 @@ class SimulatedBank:
             self.answers_pending -= 1
 
     async def poll_inbox(self) -> None:
-        """Long-poll loop: fetch a batch, process it, acknowledge it; back off while the rail is away."""
+        """Long-poll loop: fetch a batch, process it, acknowledge it; back off while the rail is away.
+
+        The acknowledgement of a batch rides on the next poll (`ack=`), one request per batch instead of two,
+        when the rail shows it honours that (its page reports `acked_upto`); otherwise, or when the rail did
+        not apply it, a separate POST /v1/inbox/ack is sent, as the contract's baseline."""
         backoff = INBOX_BACKOFF_S_MIN
+        piggyback = True  # until a page shows the rail does not acknowledge through the poll
         while self._running:
             try:
-                batch = await self.transport.inbox(self.behaviour.inbox_wait_s, self.behaviour.inbox_batch_max)
+                pending = self._ack_pending
+                batch = await self.transport.inbox(self.behaviour.inbox_wait_s, self.behaviour.inbox_batch_max,
+                                                   ack_upto=pending or None)
                 self._mark_reachable()
                 self.counters["inbox_polls"] += 1
+                acked_upto = batch.get("acked_upto")
+                if pending and (not isinstance(acked_upto, int) or acked_upto < pending):
+                    # The rail ignored the piggy-backed ack: send it on its own, and skip what this page
+                    # repeats of the batch already processed (nothing is processed twice).
+                    piggyback = False
+                    await self.transport.ack(pending)
+                    batch = {**batch, "messages": [m for m in batch.get("messages", ())
+                                                   if int(m.get("seq", 0)) > pending]}
+                self._ack_pending = 0
                 upto = self.handle_batch(batch)
                 if upto:
-                    await self.transport.ack(upto)
+                    if piggyback and isinstance(acked_upto, int):
+                        self._ack_pending = upto
+                    else:
+                        await self.transport.ack(upto)
                 backoff = INBOX_BACKOFF_S_MIN
                 # In-process a poll costs no request, so only HTTP transports linger.
                 linger_s = self.behaviour.inbox_linger_ms / 1000.0 if self.transport.kind == "http" else 0.0
@@ -407,6 +427,14 @@ class SimulatedBank:
             except (asyncio.CancelledError, TransportError):
                 pass
         self._tasks.clear()
+        if self._ack_pending:
+            # The last batch's acknowledgement was waiting for the next poll: send it now, so the rail does
+            # not redeliver what this bank processed (best effort: unacknowledged messages are only redelivered).
+            try:
+                await self.transport.ack(self._ack_pending)
+                self._ack_pending = 0
+            except TransportError:
+                pass
 
     def _mark_unreachable(self) -> None:
         if self._gap_start is None:

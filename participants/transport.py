@@ -4,7 +4,8 @@ A simulated bank (and the harness's admin side) talks to the rail only through t
 payment code path is the same in-process and over HTTP:
 
 * ``send(body, content_type, wait_s=None) -> (status, content_type, body)``: POST /v1/messages
-* ``inbox(wait_s, max_n) -> {"messages": [{"seq", "msg_type", "message"}, ...], ...}``: GET /v1/inbox
+* ``inbox(wait_s, max_n, ack_upto=None) -> {"messages": [{"seq", "msg_type", "message"}, ...], ...}``:
+  GET /v1/inbox (``ack_upto`` acknowledges the previous page in the same request)
 * ``ack(upto)``: POST /v1/inbox/ack
 * ``payment(uetr) -> dict``: GET /v1/payments/{uetr}
 * admin (need the admin token over HTTP): ``add_participant``, ``liquidity``, ``balances``; and
@@ -363,11 +364,14 @@ class HttpTransport:
             timeout_s = wait_s + LONG_POLL_MARGIN_S
         return await self._request("POST", "/v1/messages", body=body, headers=headers, timeout_s=timeout_s)
 
-    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000) -> dict:
+    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000, ack_upto: int | None = None) -> dict:
+        """One long poll; `ack_upto` acknowledges the previous page in the same request (`ack=` query). A rail
+        that honoured it answers with `acked_upto` >= ack_upto; otherwise the caller still has to ack()."""
         wait_s = min(max(0.0, wait_s), INBOX_WAIT_S_MAX)
         max_n = min(max(1, max_n), INBOX_BATCH_MAX)
         wait = int(wait_s) if float(wait_s).is_integer() else wait_s
-        return await self._json("GET", f"/v1/inbox?wait={wait}&max={max_n}",
+        ack = f"&ack={int(ack_upto)}" if ack_upto else ""
+        return await self._json("GET", f"/v1/inbox?wait={wait}&max={max_n}{ack}",
                                 timeout_s=wait_s + LONG_POLL_MARGIN_S)
 
     async def ack(self, upto: int) -> dict:
@@ -434,9 +438,14 @@ class InProcessTransport:
         reply = await _maybe_await(self.service.submit(self._need_bic(), body, content_type, wait_s=wait_s))
         return reply.status, reply.content_type, reply.body
 
-    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000) -> dict:
+    async def inbox(self, wait_s: float = 1.0, max_n: int = 1000, ack_upto: int | None = None) -> dict:
         wait_s = min(max(0.0, wait_s), INBOX_WAIT_S_MAX)
         max_n = min(max(1, max_n), INBOX_BATCH_MAX)
+        if ack_upto:
+            # In-process an acknowledgement costs no request: acknowledge first, then read the next page.
+            await self.ack(ack_upto)
+            page = await self.inbox(wait_s, max_n)
+            return {**page, "acked_upto": max(int(ack_upto), int(page.get("acked_upto") or 0))}
         structs = getattr(self.service, "inbox_structs", None)
         if structs is not None:
             # Same inbox, same order and acknowledgement; only the rendering step is skipped in-process.

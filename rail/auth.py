@@ -13,6 +13,11 @@ import secrets
 
 TOKEN_BYTES = 32
 TOKEN_PREFIX = "rail_"
+TOKEN_CHARS_MAX = 256
+# Presented tokens already verified, kept in memory only (a participant sends its token with every request, so
+# it is in this process's memory anyway): saves the SHA-256 of every request. Only tokens that authenticated
+# are cached, so a client trying random tokens cannot fill it; it is emptied when full or when a token changes.
+VERIFIED_TOKENS_MAX = 1_024
 
 
 def new_token() -> str:
@@ -29,6 +34,7 @@ class TokenTable:
     def __init__(self) -> None:
         self._bic_by_hash: dict[str, str] = {}
         self._hash_by_bic: dict[str, str] = {}
+        self._bic_by_verified_token: dict[str, str] = {}
 
     def install(self, bic: str, hashed: str) -> None:
         old = self._hash_by_bic.get(bic)
@@ -36,11 +42,20 @@ class TokenTable:
             self._bic_by_hash.pop(old, None)
         self._bic_by_hash[hashed] = bic
         self._hash_by_bic[bic] = hashed
+        self._bic_by_verified_token.clear()  # the retired token must stop working at once
 
     def authenticate(self, token: str) -> str | None:
-        if not token or len(token) > 256:
+        bic = self._bic_by_verified_token.get(token)
+        if bic is not None:
+            return bic
+        if not token or len(token) > TOKEN_CHARS_MAX:
             return None
-        return self._bic_by_hash.get(token_hash(token))
+        bic = self._bic_by_hash.get(token_hash(token))
+        if bic is not None:
+            if len(self._bic_by_verified_token) >= VERIFIED_TOKENS_MAX:
+                self._bic_by_verified_token.clear()
+            self._bic_by_verified_token[token] = bic
+        return bic
 
 
 def admin_token_matches(expected: str | None, presented: str) -> bool:

@@ -266,7 +266,6 @@ class SettlementCore:
         self._commands_since_snapshot = 0
         self._last_snapshot_s = time.monotonic()
         self.replayed_commands = 0
-        self._final_counters: dict[tuple[str, str], object] = {}  # bound metric children (labels() is slow)
 
     # ---- opening and recovery
 
@@ -500,15 +499,11 @@ class SettlementCore:
         for bic in s.touched_inboxes:
             s.inboxes[bic].publish()
         s.touched_inboxes.clear()
-        final_counters = self._final_counters
+        count_final = self.metrics.payments_final.inc
         observe_settlement = self.metrics.observe_settlement
         for payment in finalised:
             self._unreleased.discard(payment.uetr)
-            key = (payment.status, payment.reason or "")
-            counter = final_counters.get(key)
-            if counter is None:
-                counter = final_counters[key] = self.metrics.payments_final.labels(*key)
-            counter.inc()
+            count_final((payment.status, payment.reason or ""))
             if payment.transfer_id:
                 observe_settlement((payment.final_ns - payment.received_ns) / 1e9)
             waiters = self._final_waiters.pop(payment.uetr, None)

@@ -516,7 +516,7 @@ class EdgeWorkers:
                     stdout=subprocess.PIPE,
                     text=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )  # fmt: skip
+                )
             )
         deadline = time.monotonic() + EDGE_START_TIMEOUT_S
         for process in self.processes:

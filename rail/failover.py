@@ -7,10 +7,14 @@ that follows the stream and takes over when the lease expires.
 The lease is one key in a KV bucket (`<NAME>_LEASE`, replicated like the stream, bucket TTL = LEASE_TTL_S):
 - taking it is a compare-and-set: `create` (the key must not exist) or `update(last=revision)` of a lease the
   standby has watched stay unchanged for a whole LEASE_TTL_S (its holder stopped renewing);
-- the holder renews it every LEASE_RENEW_EVERY_S with `update(last=its revision)`. A renewal that fails
-  because the revision moved means another core took it: the holder is fenced at once. A renewal that fails
-  for any other reason (no quorum, network) leaves the holder writing only until
-  `renewal start + LEASE_TTL_S - LEASE_SAFETY_MARGIN_S`: before anyone else may take it over;
+- the holder renews it every LEASE_RENEW_EVERY_S with `update(last=its revision)`. A renewal refused because
+  another core's value is there now fences the holder at once. A renewal that fails for any other reason (a
+  NATS node died and the bucket's Raft group is electing a leader: seconds) stops the holder's writes from
+  `renewal start + LEASE_TTL_S - LEASE_SAFETY_MARGIN_S` on, before anyone else may take the lease over; writes
+  resume if a later renewal proves the lease is still this core's (same revision chain, or the key expired
+  and this core re-created it), so a short NATS outage pauses the rail instead of stopping it. The standby
+  counts LEASE_TTL_S only over consecutive successful reads of an unchanged lease, so an outage of the
+  bucket does not by itself hand the lease over;
 - fencing, twice: the journal calls the lease's guard before every publish (a core that cannot prove its lease
   stops writing), and every publish carries Nats-Expected-Last-Sequence, so even a core paused past its lease
   (GC, VM freeze) cannot write after the new leader: the stream refuses it.
@@ -46,8 +50,11 @@ LEASE_TTL_S = 3.0
 LEASE_RENEW_EVERY_S = 1.0
 #: The holder stops writing this long before its lease could be taken over (clock-rate drift, scheduling).
 LEASE_SAFETY_MARGIN_S = 0.5
-#: How often a standby looks at the lease (and hands new batches to its books).
+#: How often a standby looks at the lease (and hands new batches to its books); a failed renewal retries.
 LEASE_POLL_S = 0.2
+#: Writes wait at most this long for an unconfirmed lease (renewals failing) before the core gives up.
+LEASE_UNCONFIRMED_S_MAX = 20.0
+LEASE_GUARD_POLL_S = 0.05
 #: An active core starting while another core's lease is live waits this long for it to expire.
 LEASE_ACQUIRE_WAIT_S = 2 * LEASE_TTL_S
 LEASE_KEY = "leader"
@@ -109,6 +116,9 @@ class LeaderLease:
             entry = await kv.get(LEASE_KEY)
         except KeyNotFoundError:
             entry = None
+        except BaseException:
+            self._observed = None  # the TTL counts only over reads that worked: an outage is not expiry
+            raise
         try:
             if entry is None:
                 revision = await kv.create(LEASE_KEY, self._value())
@@ -132,13 +142,19 @@ class LeaderLease:
         self.lost = False
         self.journal.write_guard = self.guard
 
-    def guard(self) -> None:
-        """Called by the journal before every publish (on the NATS thread)."""
-        if self.lost:
-            raise JournalFenced(f"lease lost: {self.lost_reason}; this core stops writing")
-        if time.monotonic() > self.valid_until:
-            self._lose("the lease could not be renewed in time (NATS unreachable or no quorum)")
-            raise JournalFenced(f"lease lost: {self.lost_reason}; this core stops writing")
+    async def guard(self) -> None:
+        """Awaited by the journal before every publish (NATS thread): passes while the lease is confirmed,
+        waits while it is unconfirmed (renewals failing), raises JournalFenced once it is lost."""
+        deadline = time.monotonic() + LEASE_UNCONFIRMED_S_MAX
+        while True:
+            if self.lost:
+                raise JournalFenced(f"lease lost: {self.lost_reason}; this core stops writing")
+            if time.monotonic() <= self.valid_until:
+                return
+            if time.monotonic() > deadline:
+                self._lose(f"the lease could not be renewed for {LEASE_UNCONFIRMED_S_MAX:.0f} s")
+                continue
+            await asyncio.sleep(LEASE_GUARD_POLL_S)
 
     def _lose(self, reason: str) -> None:
         if self.lost:
@@ -153,23 +169,46 @@ class LeaderLease:
         from nats.js.errors import KeyWrongLastSequenceError
 
         kv = await self._bucket()
+        pause_s = LEASE_RENEW_EVERY_S
         while not self.lost:
-            await asyncio.sleep(LEASE_RENEW_EVERY_S)
+            await asyncio.sleep(pause_s)
             started = time.monotonic()
             try:
-                revision = await asyncio.wait_for(
-                    kv.update(LEASE_KEY, self._value(), last=self.revision), LEASE_RENEW_EVERY_S
-                )
-            except KeyWrongLastSequenceError:
-                self._lose("another core took the lease")
-                return
-            except Exception as error:  # noqa: BLE001 - transient (election, reconnect): the guard decides
+                try:
+                    revision = await asyncio.wait_for(
+                        kv.update(LEASE_KEY, self._value(), last=self.revision), LEASE_RENEW_EVERY_S
+                    )
+                except KeyWrongLastSequenceError:
+                    revision = await self._recover_revision(kv)
+                    if revision is None:
+                        return  # lost
+            except Exception as error:  # noqa: BLE001 - transient (election, reconnect): the guard waits
                 log.warning("lease renewal failed: %r", error)
-                if time.monotonic() > self.valid_until:
-                    self._lose(f"lease renewal failing since its validity ended ({error!r})")
-                    return
+                pause_s = LEASE_POLL_S  # retry soon: the writes wait for a confirmed lease
                 continue
             self._held(revision, started)
+            pause_s = LEASE_RENEW_EVERY_S
+
+    async def _recover_revision(self, kv: Any) -> int | None:
+        """The lease moved under a renewal: ours after all (a retried update whose first try landed, or the
+        key expired during an outage and nobody took it), or another core's (then the lease is lost)."""
+        from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+        try:
+            entry = await kv.get(LEASE_KEY)
+        except KeyNotFoundError:
+            entry = None
+        if entry is not None and orjson.loads(entry.value).get("holder") == self.holder:
+            return entry.revision
+        if entry is None:
+            try:
+                # Nobody holds it: take it again. Safe even if another core held it meanwhile: this core can
+                # only append after the stream's last sequence it knows (Nats-Expected-Last-Sequence).
+                return await kv.create(LEASE_KEY, self._value())
+            except KeyWrongLastSequenceError:
+                pass
+        self._lose("another core took the lease")
+        return None
 
     async def _start_renewing(self) -> None:
         self._renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 NATS_DEFAULT_PORT = 4222
 JOURNAL_NAME_DEFAULT = "RAIL"
 #: Opening (connect + stream/bucket setup) gives up after this long with a clear error.
-OPEN_TIMEOUT_S = 5.0
+OPEN_TIMEOUT_S = 3.0
 #: One publish attempt waits this long for JetStream's acknowledgement (a Raft commit on a majority).
 PUBLISH_ATTEMPT_TIMEOUT_S = 2.0
 #: A batch is retried (same Nats-Msg-Id: deduplicated) for this long in total, long enough for a new stream
@@ -230,9 +230,9 @@ class NatsJournal:
         self._max_part_bytes = 0
         self._failure: BaseException | None = None
         self._closed = False
-        #: Set by the failover lease (rail/failover.py): called on the NATS thread before every publish;
-        #: raises JournalFenced once the lease may have passed to another core.
-        self.write_guard: Callable[[], None] | None = None
+        #: Set by the failover lease (rail/failover.py): awaited on the NATS thread before every publish;
+        #: waits while the lease is unconfirmed, raises JournalFenced once it may have passed to another core.
+        self.write_guard: Callable[[], Awaitable[None]] | None = None
         #: Coroutine functions run on the NATS thread by close() before disconnecting (lease release).
         self.close_hooks: list[Callable[[], Awaitable]] = []
         #: Stream position the last full replay() reached (a follower continues after it).
@@ -387,7 +387,7 @@ class NatsJournal:
         from nats.js.errors import APIError, NoStreamResponseError
 
         if self.write_guard is not None:
-            self.write_guard()  # a core whose lease may have passed to another stops before writing
+            await self.write_guard()  # a core whose lease may have passed to another stops before writing
         expected = self._last_seq
         seq = expected + 1
         headers = {
@@ -429,7 +429,7 @@ class NatsJournal:
                     ) from None
                 await asyncio.sleep(PUBLISH_RETRY_PAUSE_S)
                 if self.write_guard is not None:
-                    self.write_guard()
+                    await self.write_guard()
         if ack.seq != seq:
             raise JournalFenced(f"stream {self.stream} stored batch part at {ack.seq}, expected {seq}")
         self._last_seq = seq
@@ -482,7 +482,7 @@ class NatsJournal:
             raise JournalError(f"snapshot at {seq}, but only batches up to {self._last_seq} are durable")
         if self.write_guard is not None:
             try:
-                self.write_guard()
+                await self.write_guard()
             except JournalFenced as error:
                 # A core that lost the lead must not overwrite its successor's snapshot; skipping one only
                 # makes a later recovery replay more.

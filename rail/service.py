@@ -187,9 +187,6 @@ class RailService:
         self._final_reports: dict[tuple[str, str, str], bytes] = {}
         self._final_report_structs: dict[tuple[str, str], Pacs002] = {}
         self._forwarded: dict[str, Pacs008] = {}
-        self._received_counters: dict[
-            tuple[str, str], object
-        ] = {}  # bound metric children (labels() is slow)
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -405,12 +402,7 @@ class RailService:
         message = decoded.message
         rendering = decoded.rendering
         msg_type = decoded.msg_type[:8]
-        counter = self._received_counters.get((msg_type, rendering))
-        if counter is None:
-            counter = self._received_counters[(msg_type, rendering)] = self.metrics.messages_received.labels(
-                msg_type, rendering
-            )
-        counter.inc()
+        self.metrics.messages_received.inc((msg_type, rendering))
         violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self._known_bics)
         if violations:
             first = violations[0]

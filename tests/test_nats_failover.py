@@ -173,6 +173,7 @@ async def test_standby_takes_over_after_sigkill_with_everything_acsc_present(clu
             standby.stop()
 
 
+@pytest.mark.slow
 async def test_lease_is_exclusive_and_a_fenced_core_cannot_write(cluster):
     url = f"{cluster.url}/L{next(_names)}"
     first = NatsJournal.open(url)
@@ -188,9 +189,11 @@ async def test_lease_is_exclusive_and_a_fenced_core_cannot_write(cluster):
         # The holder stops renewing (as if frozen): the other core takes over after the TTL...
         first.connection.call(lease.stop_renewing())
         await asyncio.get_running_loop().run_in_executor(None, other.acquire_blocking)
-        # ...and the frozen one, waking up, stops itself: its lease ran out before the takeover.
+        # ...and the frozen one, waking up (its renewal runs again), learns it lost the lease and stops: its
+        # writes waited meanwhile, since its lease ran out before the takeover.
+        first.connection.call(lease._start_renewing())
         with pytest.raises(JournalFenced, match="lease lost"):
-            await first.append([3, b"stale"])
+            await asyncio.wait_for(first.append([3, b"stale"]), LEASE_TTL_S)
         # A stale writer without any lease check (paused before its check) is refused by the stream.
         stale = NatsJournal.open(url)
         try:
@@ -211,6 +214,7 @@ def _serve(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "rail", "serve", "--port", "0", *args],
         capture_output=True,
         text=True,
+        check=False,
         timeout=timeout_s,
     )
 

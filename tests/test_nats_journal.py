@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from rail.failover import LeaderLease
 from rail.journal import JournalError
 from rail.nats_journal import (
     JournalFenced,
@@ -131,6 +132,7 @@ async def test_kill_a_node_under_load_loses_no_acknowledged_batch(cluster):
     journal = NatsJournal.open(url)
     acknowledged: dict[int, list] = {}
     counter = itertools.count()
+    killed = 0
     try:
 
         async def writer(count: int) -> None:
@@ -138,8 +140,12 @@ async def test_kill_a_node_under_load_loses_no_acknowledged_batch(cluster):
                 records = _batch(next(counter))
                 acknowledged[await journal.append(records)] = records
 
+        # The writer holds the failover lease, as a serving core does: losing the node that leads the lease
+        # bucket (the worst case) pauses its writes during the election, it must not stop them.
+        lease = LeaderLease(journal)
+        await asyncio.get_running_loop().run_in_executor(None, lease.acquire_blocking)
         await writer(100)
-        killed = 0
+        killed = await asyncio.wrap_future(journal.connection.submit(_leader_index(journal, lease.bucket)))
         load = asyncio.create_task(writer(400))
         await asyncio.sleep(0.1)
         cluster.kill(killed)  # under load: batches are in flight while the node dies
@@ -152,10 +158,16 @@ async def test_kill_a_node_under_load_loses_no_acknowledged_batch(cluster):
         assert len(acknowledged) == before + 50
         assert dict(journal.replay(0)) == acknowledged
         assert stalled_s < 25
+        assert not lease.lost
     finally:
         journal.close()
-        cluster.start(0)
+        cluster.start(killed)
     cluster.wait_jetstream_ready()
+
+
+async def _leader_index(journal: NatsJournal, bucket: str) -> int:
+    info = await journal.connection.js.stream_info(f"KV_{bucket}")
+    return int(info.cluster.leader.removeprefix("n")) - 1
 
 
 @pytest.mark.slow

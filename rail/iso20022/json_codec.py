@@ -202,10 +202,13 @@ def _currency(text: str, path: str) -> str:
 
 
 class _Codec:
-    __slots__ = ("build", "flatten", "spec")
+    __slots__ = ("build", "flatten", "mandatory_blocks", "spec")
 
     def __init__(self, spec: _spec.MsgSpec) -> None:
         self.spec = spec
+        self.mandatory_blocks = tuple(
+            item for item in spec.items if isinstance(item, _spec.B) and item.min_occurs
+        )
         tag = spec.msg_type.replace(".", "_")
         namespace = {
             "amount": _amount,
@@ -319,8 +322,8 @@ def _flat(codec: _Codec, obj, related: str | None):
     except MessageRejected as exc:
         exc.related_ref = related or _related_ref(obj)
         raise
-    for item in codec.spec.items:
-        if isinstance(item, _spec.B) and item.min_occurs and not fields.get(item.attr):
+    for item in codec.mandatory_blocks:
+        if not fields.get(item.attr):
             where = f"{codec.spec.root}/{item.path}"
             raise _reject(f"mandatory element missing: {where}", where, related)
     if sub:
