@@ -9,7 +9,7 @@
 * **Core banking**: its own customers' books. The debtor's customer is debited when a payment is sent and
   refunded on RJCT; the creditor's customer is credited exactly once on ACSC (messages are delivered
   at-least-once, so a repeated ACSC must not credit twice). The books are what the harness reconciles.
-* **Delivery**: long-poll inbox (many messages per poll, acknowledged in one call) or webhook (the rail POSTs
+* **Delivery**: long-poll inbox (many messages per poll, acknowledged by the next poll) or webhook (the rail POSTs
   the same ``{"messages": [...]}`` document to the bank's callback URL).
 * **Treasury desk** (:class:`TreasuryDesk`): watches settlement balances through the operator's balance report
   and asks the central bank for a top-up (admin liquidity) when a bank falls below its threshold.
@@ -79,9 +79,9 @@ class BankBehaviour(msgspec.Struct, frozen=True):
     inbox_wait_s: float = 1.0
     inbox_batch_max: int = 1_000
     # Over HTTP, after a non-empty poll, wait this long before the next one so that each poll carries a batch.
-    # HTTP framing is the rail's largest cost (~260 us a request on this machine class): 8 banks polling every
-    # 40 ms make ~0.4 poll+ack requests per payment at 1,000 payments/s (20 ms: ~0.8), for at most 40 ms more
-    # latency on the two inbox hops of a payment.
+    # Every request costs the rail ~50-100 us of CPU: 8 banks polling every 40 ms make ~0.1-0.2 polls per
+    # payment at 1,000 payments/s (each poll also carries the previous batch's acknowledgement), for at most
+    # 40 ms more latency on the two inbox hops of a payment.
     inbox_linger_ms: float = 40.0
     treasury: Treasury = Treasury()
 

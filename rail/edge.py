@@ -19,6 +19,9 @@ with its own HTTP app on a private loopback port, so every rule of rail/http.py 
 Edges learn participants (token hashes, BICs) from the core (EDGE_CONFIG) at start, every
 CONFIG_REFRESH_S, and at once when a token they do not know is presented (concurrent misses share one fetch).
 Replies larger than one NATS message (an inbox page of many XML messages) come back in parts.
+
+Trust: the core believes the BIC an edge says it authenticated. The NATS subjects are the trust boundary, so
+when edges run on other machines, NATS must be reachable only by them (NATS accounts/credentials and TLS).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import signal
 import sys
 import time
@@ -242,8 +246,10 @@ class CoreEndpoint:
             )  # fmt: skip
         else:
             decoder = self._decoders.get(request.msg_type)
-            if decoder is None or request.bic not in service.participants:
-                reply = service.admi002_reply(403, request.rendering, None, "AUTH", "not accepted from edge")
+            if decoder is None:  # an edge of another version: refuse rather than guess
+                reply = service.admi002_reply(
+                    400, request.rendering, None, "FF01", f"{request.msg_type} is not accepted from an edge"
+                )
             else:
                 accepted = Accepted(
                     request.msg_type, request.rendering, decoder.decode(request.message), request.raw_body
@@ -370,7 +376,7 @@ class Edge:
         accepted = self.service.accept(bic, body, content_type)
         if isinstance(accepted, Reply):
             return _reply(accepted)
-        wait_s = _prefer_wait_s(request)
+        wait_s = _prefer_wait_s(request.headers.get("Prefer"))
         message = msgspec.msgpack.encode(accepted.message)
         submit = EdgeSubmit(bic, accepted.msg_type, accepted.rendering, wait_s, message, accepted.raw_body)
         try:
@@ -520,7 +526,8 @@ class EdgeWorkers:
             )
         deadline = time.monotonic() + EDGE_START_TIMEOUT_S
         for process in self.processes:
-            line = process.stdout.readline() if time.monotonic() < deadline else ""
+            ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = process.stdout.readline() if ready else ""
             if "listening" not in line:
                 self.stop()
                 raise RuntimeError(f"an edge worker did not start (exit code {process.poll()})")

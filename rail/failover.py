@@ -58,6 +58,8 @@ LEASE_GUARD_POLL_S = 0.05
 #: An active core starting while another core's lease is live waits this long for it to expire.
 LEASE_ACQUIRE_WAIT_S = 2 * LEASE_TTL_S
 LEASE_KEY = "leader"
+#: A standby that holds the lease reads the last batches within this long, or gives up (with a clear error).
+CATCH_UP_S_MAX = 30.0
 
 
 class LeaseHeld(Exception):
@@ -78,7 +80,7 @@ class LeaderLease:
         self._kv: Any = None
         self._observed: tuple[int, float] | None = None  # (revision, monotonic when first seen)
         self._renewer: asyncio.Task | None = None
-        #: Set (on the NATS thread) when the lease is lost; loops can wait on lost_future from their own loop.
+        #: Called on the NATS thread when the lease is lost (see on_lost).
         self._lost_callbacks: list = []
 
     # ------------------------------------------------------------------ NATS-thread coroutines
@@ -309,13 +311,19 @@ class StandbyFollower:
                 acquired = False
             if acquired:
                 break
+        await self._nats(self.lease._start_renewing())  # held from now on, even while catching up
+        self.journal.close_hooks.append(self.lease._release)
         end_seq = await self._nats(self.journal._stream_last_seq())
+        deadline = time.monotonic() + CATCH_UP_S_MAX
         while self.reader.position < end_seq:
+            if time.monotonic() > deadline:
+                raise JournalUnavailable(
+                    f"standby could not read the stream up to {end_seq} within {CATCH_UP_S_MAX:.0f} s "
+                    f"(at {self.reader.position})"
+                )
             await self._apply_new_batches(LEASE_TTL_S, end_seq)
         await self._nats(self.reader.stop())
         self.journal.adopt_stream_end(self.reader.position)
-        await self._nats(self.lease._start_renewing())
-        self.journal.close_hooks.append(self.lease._release)
         return self.settlement
 
 

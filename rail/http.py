@@ -3,6 +3,10 @@
 Handlers only do transport work: authentication, body limit, rate limit (429 Retry-After), content negotiation,
 `Prefer: wait=N` (RFC 7240, answered with Preference-Applied), JSON framing. Every decision about a payment is
 made behind RailService (rail/service.py), the same code path the in-process participants use.
+
+The two requests on a payment's path (POST /v1/messages, GET /v1/inbox) are served by a lean HTTP/1.1 fast lane
+in front of aiohttp when they are well-formed and ordinary, through the same functions; see "the fast lane"
+below. `GET /v1/inbox?ack=SEQ` acknowledges the previous page in the poll itself.
 """
 
 from __future__ import annotations
@@ -465,7 +469,8 @@ def _first_values(query: str) -> dict[str, str]:
 class _FastLane(asyncio.Protocol):
     """One client connection: serves fast-lane requests in order, one at a time, or hands over to aiohttp."""
 
-    __slots__ = ("_buf", "_busy", "_done", "_idle_since_s", "_paused", "_server", "_task", "_transport")
+    __slots__ = ("_buf", "_busy", "_done", "_idle_since_s", "_long_poll", "_paused", "_server", "_task",
+                 "_transport")
 
     def __init__(self, server: _RailServer) -> None:
         self._server = server
@@ -475,6 +480,7 @@ class _FastLane(asyncio.Protocol):
         self._paused = False
         self._done = False  # closed, or handed over to aiohttp
         self._task: asyncio.Task | None = None
+        self._long_poll = False  # the request in flight only reads (an inbox poll): shutdown need not wait for it
         self._idle_since_s = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -514,10 +520,10 @@ class _FastLane(asyncio.Protocol):
         buf = self._buf
         if not buf:
             return
-        end = buf.find(b"\r\n\r\n")
+        end = buf.find(b"\r\n\r\n", 0, FAST_HEAD_BYTES_MAX + 4)
         if end < 0:
             if len(buf) > FAST_HEAD_BYTES_MAX:
-                self._hand_over()
+                self._hand_over()  # an oversized head is aiohttp's to refuse
             return
         parsed = _parse_fast_head(bytes(buf[:end]))
         if parsed is None:
@@ -530,6 +536,7 @@ class _FastLane(asyncio.Protocol):
         body = bytes(buf[end + 4:total])
         del buf[:total]
         self._busy = True
+        self._long_poll = path == "/v1/inbox"
         self._task = asyncio.get_running_loop().create_task(self._serve(path, query, headers, body))
 
     async def _serve(self, path: str, query: str, headers: dict[str, str], body: bytes) -> None:
@@ -583,10 +590,13 @@ class _FastLane(asyncio.Protocol):
     async def shutdown(self, grace_s: float) -> None:
         task = self._task
         if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), grace_s)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
+            if self._long_poll:
+                task.cancel()  # a waiting poll has nothing to finish; its messages stay in the inbox
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), grace_s)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
         self.close()
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import threading
 import time
@@ -235,7 +234,7 @@ class NatsJournal:
         self.write_guard: Callable[[], Awaitable[None]] | None = None
         #: Coroutine functions run on the NATS thread by close() before disconnecting (lease release).
         self.close_hooks: list[Callable[[], Awaitable]] = []
-        #: Stream position the last full replay() reached (a follower continues after it).
+        #: Position of the last complete batch the last full replay() read (a follower continues after it).
         self.replayed_up_to = 0
         self.lease_revision = 0  # stamped on every batch (header Rail-Lease) for the audit trail
         self.batches_appended = 0
@@ -264,10 +263,15 @@ class NatsJournal:
         journal = cls(connection, name, record_type, replicas or 0)
         try:
             connection.call(journal._setup(replicas), timeout_s=open_timeout_s * 3)
-        except BaseException:
+        except BaseException as error:
             if own_connection:
                 connection.close()
-            raise
+            if isinstance(error, (JournalError, ValueError)) or not isinstance(error, Exception):
+                raise
+            # Anything else from the client or the cluster: still one line saying what failed.
+            raise JournalUnavailable(
+                f"cannot use NATS JetStream at {','.join(servers)}: {type(error).__name__}: {error}"
+            ) from None
         journal._owns_connection = own_connection
         return journal
 
@@ -287,7 +291,8 @@ class NatsJournal:
             info = None
         except (ServiceUnavailableError, TimeoutError, APIError) as error:
             raise JournalUnavailable(
-                f"NATS at {','.join(connection.servers)} answers but JetStream does not ({error}); "
+                f"NATS at {','.join(connection.servers)} answers but JetStream does not "
+                f"({type(error).__name__}); "
                 "start nats-server with -js (and a cluster with a majority of its nodes up)"
             ) from None
         if info is None:
@@ -448,7 +453,9 @@ class NatsJournal:
                         f"replay of stream {self.stream} stalled at {reader.position} of {end_seq}"
                     )
                 yield from self.decode_batches(batches)
-            self.replayed_up_to = reader.position
+            # The last complete batch, not the last message: a batch still being published in parts when
+            # replay reached the stream's end is read whole by whoever continues from here.
+            self.replayed_up_to = reader.batch_end
         finally:
             self.connection.call(reader.stop())
 
@@ -662,7 +669,3 @@ class StreamReader:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
-
-
-def is_nats_url(value: str | os.PathLike | None) -> bool:
-    return isinstance(value, str) and value.startswith("nats://")

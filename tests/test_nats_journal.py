@@ -18,6 +18,7 @@ from rail.nats_journal import (
     JournalFenced,
     JournalUnavailable,
     NatsJournal,
+    StreamReader,
     parse_nats_url,
 )
 from rail.nats_local import LocalNatsCluster, free_port, nats_server_path
@@ -231,3 +232,30 @@ def test_unreachable_nats_gives_a_clear_error_quickly():
     with pytest.raises(JournalUnavailable, match="cannot reach NATS .* check the URL"):
         NatsJournal.open(f"nats://127.0.0.1:{free_port()},127.0.0.1:{free_port()}", open_timeout_s=1)
     assert time.monotonic() - started < 5
+
+
+async def test_a_batch_caught_mid_publication_is_read_whole_and_a_torn_one_is_dropped(cluster):
+    journal = NatsJournal.open(journal_url(cluster))
+    call = journal.connection.call
+    try:
+        assert await journal.append([1, b"first"]) == 1
+        # A writer mid-way through a 3-part batch: replay reaches the stream's end inside it.
+        payload = journal._codec.encode([2, b"y" * 3_000])  # as append encodes it
+        parts = [payload[:1000], payload[1000:2000], payload[2000:]]
+        call(journal._publish_part(parts[0], 0, 3))
+        call(journal._publish_part(parts[1], 1, 3))
+        assert [seq for seq, _ in journal.replay(0)] == [1]
+        assert journal.replayed_up_to == 1  # a follower continues from the last whole batch...
+        call(journal._publish_part(parts[2], 2, 3))
+        reader = StreamReader(journal, journal.replayed_up_to)
+        call(reader.follow())
+        batches = call(reader.read(None, idle_timeout_s=2))
+        assert list(journal.decode_batches(batches)) == [(4, [2, b"y" * 3_000])]  # ...and reads it whole
+        call(reader.stop())
+        # A writer that died between parts: its batch was never acknowledged and is skipped.
+        torn = journal._codec.encode([3, b"z" * 2_000])
+        call(journal._publish_part(torn[:1000], 0, 2))
+        assert await journal.append([4, b"after the torn batch"]) == 6
+        assert [(seq, records[0]) for seq, records in journal.replay(0)] == [(1, 1), (4, 2), (6, 4)]
+    finally:
+        journal.close()

@@ -271,3 +271,42 @@ async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from
         assert reopened.core.replayed_commands < 7
     finally:
         await reopened.close()
+
+
+def test_hot_path_tallies_are_exposed_as_prometheus_counters():
+    metrics = RailMetrics()
+    metrics.messages_received.inc(("pacs.008", "json"))
+    metrics.messages_received.inc(("pacs.008", "json"))
+    metrics.payments_final.inc(("RJCT", "AB05"), 3)
+    text = metrics.exposition().decode()
+    assert "# TYPE rail_messages_received_total counter" in text
+    assert 'rail_messages_received_total{msg_type="pacs.008",rendering="json"} 2.0' in text
+    assert 'rail_payments_final_total{reason="AB05",status="RJCT"} 3.0' in text
+    assert metrics.payments_final.value(("ACSC", "")) == 0
+
+
+async def test_both_agents_read_the_one_final_status_report(tmp_path):
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        debtor, creditor = "HABBPKKA", "MEZNPKKA"
+        await service.add_participant(debtor, "debtor")
+        await service.add_participant(creditor, "creditor")
+        message = credit_transfer(
+            debtor,
+            creditor,
+            service.scheme.bank(debtor).customers[0].iban,
+            service.scheme.bank(creditor).customers[0].iban,
+        )
+        reply = await service.submit(debtor, iso20022.encode(message, "json"), "application/json")
+        assert reply.status == 202, reply.body
+        [(seq, _, forwarded)] = await service.inbox_structs(creditor, 1.0, 10)
+        await service.ack(creditor, seq)
+        answer = creditor_answer(forwarded, creditor, "ACSP")
+        reply = await service.submit(creditor, iso20022.encode(answer, "json"), "application/json")
+        assert reply.status == 200, reply.body
+        [(_, _, to_debtor)] = await service.inbox_structs(debtor, 1.0, 10)
+        [(_, _, to_creditor)] = await service.inbox_structs(creditor, 1.0, 10)
+        assert to_debtor.tx.tx_sts == "ACSC" and to_debtor is to_creditor
+        assert iso20022.decode(reply.body, "application/json").message == to_creditor
+    finally:
+        await service.close()

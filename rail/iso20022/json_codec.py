@@ -290,7 +290,7 @@ def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
         raise _reject(
             f'JSON must hold exactly one message root key (e.g. "FIToFICstmrCdtTrf"), found {found}', "$"
         )
-    for root_index, root_obj in enumerate(roots):  # noqa: B007 - the one present root is wanted
+    for root_index, root_obj in enumerate(roots):  # exactly one is present (checked above)
         if root_obj is not None:
             break
     codec = _CODECS[_ENVELOPE_ROOTS[root_index]]
