@@ -52,6 +52,7 @@ CONFIG_REFRESH_S = 1.0
 REPLY_PART_OVERHEAD_BYTES = 1_024
 REPLY_PARTS_MAX = 64
 EDGE_START_TIMEOUT_S = 20.0
+PARENT_CHECK_S = 0.5
 _RELAYED_HEADERS = ("Authorization", "Content-Type", "Prefer", "Accept")
 _RELAYED_RESPONSE_HEADERS = ("Content-Type", "Retry-After", "WWW-Authenticate", "Preference-Applied", "Allow")
 _PART = "Rail-Part"
@@ -228,9 +229,8 @@ class CoreEndpoint:
             self._in_flight -= 1
 
     async def _overloaded(self, msg, status: int = 503, text: str = "the rail is overloaded") -> None:
-        reply = EdgeReply(status, "application/json", msgspec.json.encode({"error": "unavailable",
-                                                                           "detail": text}),
-                          {"Retry-After": "1"})  # fmt: skip
+        body = msgspec.json.encode({"error": "unavailable", "detail": text})
+        reply = EdgeReply(status, "application/json", body, {"Retry-After": "1"})
         await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(reply))
 
     async def _on_submit(self, msg) -> None:
@@ -240,10 +240,9 @@ class CoreEndpoint:
         service = self.service
         retry_s = service.rate_limit(request.bic)
         if retry_s:
-            reply = service.admi002_reply(
-                429, request.rendering, None, "AB10", "request rate limit reached",
-                headers={"Retry-After": str(max(1, int(retry_s + 0.999)))},
-            )  # fmt: skip
+            retry_after = {"Retry-After": str(max(1, int(retry_s + 0.999)))}
+            text = "request rate limit reached"
+            reply = service.admi002_reply(429, request.rendering, None, "AB10", text, headers=retry_after)
         else:
             decoder = self._decoders.get(request.msg_type)
             if decoder is None:  # an edge of another version: refuse rather than guess
@@ -363,8 +362,8 @@ class Edge:
 
         bic = await self._authenticate(request)
         if bic is None:
-            return _json_error(401, "unauthenticated", "Authorization: Bearer <participant token> required",
-                               {"WWW-Authenticate": 'Bearer realm="rail"'})  # fmt: skip
+            text = "Authorization: Bearer <participant token> required"
+            return _json_error(401, "unauthenticated", text, {"WWW-Authenticate": 'Bearer realm="rail"'})
         content_type = request.headers.get("Content-Type", "")
         rendering = "json" if "json" in content_type else "xml"
         try:
@@ -388,8 +387,11 @@ class Edge:
             )
         except Exception as error:  # noqa: BLE001 - core unreachable: a clear, retryable answer
             log.warning("core did not answer a submit: %r", error)
-            return _reply(self.service.admi002_reply(503, rendering, None, "AB10", "settlement core unavailable",
-                                                     headers={"Retry-After": "1"}))  # fmt: skip
+            text = "settlement core unavailable"
+            reply = self.service.admi002_reply(
+                503, rendering, None, "AB10", text, headers={"Retry-After": "1"}
+            )
+            return _reply(reply)
         return _reply(_REPLY_DECODER.decode(msg.data))
 
     async def relay(self, request: web.Request) -> web.Response:
@@ -401,8 +403,8 @@ class Edge:
             body,
         )
         try:
-            raw = await _request_in_parts(self._nc, self.subjects["http"], _ENCODER.encode(relayed),
-                                          PROXY_TIMEOUT_S)  # fmt: skip
+            payload = _ENCODER.encode(relayed)
+            raw = await _request_in_parts(self._nc, self.subjects["http"], payload, PROXY_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001
             log.warning("core did not answer a relayed request: %r", error)
             return _json_error(503, "unavailable", "settlement core unavailable", {"Retry-After": "1"})
@@ -438,7 +440,16 @@ def _json_error(status: int, code: str, text: str, headers: dict | None = None) 
     )
 
 
-async def serve_edge(nats_url: str, host: str, port: int, index: int) -> int:
+async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """An edge started by `rail serve --workers` stops when its core process is gone (even SIGKILLed), so no
+    orphan keeps the port."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(PARENT_CHECK_S)
+    log.warning("the core process %d is gone: this edge stops", parent_pid)
+    stop.set()
+
+
+async def serve_edge(nats_url: str, host: str, port: int, index: int, parent_pid: int | None = None) -> int:
     edge = Edge(nats_url, index)
     try:
         await edge.start()
@@ -460,8 +471,11 @@ async def serve_edge(nats_url: str, host: str, port: int, index: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_exit_with_parent(parent_pid, stop)) if parent_pid else None
     await stop.wait()
     refresher.cancel()
+    if watcher is not None:
+        watcher.cancel()
     await runner.cleanup()
     await edge.close()
     return 0
@@ -473,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--index", type=int, default=0, help="worker number (makes message ids unique)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -482,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.run
     try:
-        return runner(serve_edge(args.nats, args.host, args.port, args.index))
+        return runner(serve_edge(args.nats, args.host, args.port, args.index, args.parent_pid))
     except ValueError as error:  # a malformed --nats URL
         print(f"rail edge: {error}", file=sys.stderr)
         return 2
@@ -518,6 +533,8 @@ class EdgeWorkers:
                         str(self.port),
                         "--index",
                         str(index),
+                        "--parent-pid",
+                        str(os.getpid()),
                     ],
                     stdout=subprocess.PIPE,
                     text=True,

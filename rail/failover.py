@@ -38,7 +38,6 @@ from typing import Any
 
 import orjson
 
-from rail.core import load_settlement, replay_batch
 from rail.journal import JournalCorruption
 from rail.nats_journal import JournalFenced, JournalUnavailable, NatsJournal, StreamReader, retry_api
 from rail.payments import Settlement
@@ -273,6 +272,8 @@ class StandbyFollower:
 
     async def _load(self) -> None:
         """Books from the newest snapshot (and whatever is in the stream after it, as a restart would)."""
+        from rail.core import load_settlement  # the core imports the rail's whole state machine: only here
+
         loop = asyncio.get_running_loop()
         settlement, after_seq, _replayed = await loop.run_in_executor(
             None, load_settlement, self.journal, self.scheme
@@ -285,6 +286,8 @@ class StandbyFollower:
         await self._nats(self.reader.follow())
 
     async def _apply_new_batches(self, wait_s: float, end_seq: int | None = None) -> None:
+        from rail.core import replay_batch
+
         batches = await self._nats(self.reader.read(end_seq, idle_timeout_s=wait_s))
         for _seq, records in self.journal.decode_batches(batches):
             self.commands_applied += replay_batch(self.settlement, records)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -135,3 +136,37 @@ def test_workers_need_a_nats_url(tmp_path):
     )
     assert result.returncode == 2
     assert "--workers needs --nats nats://HOST[:PORT]" in result.stderr
+
+
+def test_edges_stop_when_their_core_is_killed(nats_url, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(tmp_path),
+         "--workers", "1", "--nats", nats_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        port = None
+        for _ in range(20):
+            match = re.search(r"listening on http://127.0.0.1:(\d+)", process.stdout.readline())
+            if match:
+                port = int(match.group(1))
+                break
+        assert port is not None
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # an edge listens
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while True:  # no orphan edge keeps the port
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            assert time.monotonic() < deadline, "an edge outlived its core"
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

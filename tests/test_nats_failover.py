@@ -254,3 +254,62 @@ async def test_clean_stop_hands_the_lease_over_at_once(cluster, tmp_path):
         active.stop()
         if standby is not None:
             standby.stop()
+
+
+@pytest.mark.slow
+async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp_path):
+    from rail.core import load_settlement
+    from rail.service import RailService
+
+    url = f"{cluster.url}/K{next(_names)}"
+    journal = NatsJournal.open(url)
+    lease = LeaderLease(journal)
+    await asyncio.get_running_loop().run_in_executor(None, lease.acquire_blocking)
+    service = await RailService.open(
+        tmp_path, journal=journal, sandbox_accept_delay_ms_min=1, sandbox_accept_delay_ms_max=2
+    )
+    killed = None
+    settled: list[str] = []
+    try:
+        await service.add_participant(BANK_A, "A")
+        await service.liquidity(BANK_A, PREFUND_PAISA, "in")
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")  # simulated bank: accepts
+
+        async def pay(count: int) -> None:
+            async def one(index: int) -> None:
+                message = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 100 + index)
+                reply = await service.submit(BANK_A, iso20022.encode(message, "xml"), "application/xml", 25)
+                answer = iso20022.decode(reply.body, reply.content_type).message
+                assert answer.tx.tx_sts == "ACSC", reply.body[:400]
+                settled.append(message.tx.uetr)
+
+            await asyncio.gather(*(one(index) for index in range(count)))
+
+        await pay(40)
+        leader = await asyncio.wrap_future(
+            journal.connection.submit(journal.connection.js.stream_info(journal.stream))
+        )
+        killed = int(leader.cluster.leader.removeprefix("n")) - 1
+        under_load = asyncio.create_task(pay(60))
+        await asyncio.sleep(0.05)
+        cluster.kill(killed)  # the node leading the journal's stream, with payments in flight
+        await asyncio.wait_for(under_load, 40)
+        await pay(20)  # and the rail goes on
+        assert not lease.lost
+        assert service.balances()["conserved"] is True
+    finally:
+        await service.close()  # closes the journal (and releases the lease)
+        if killed is not None:
+            cluster.start(killed)
+    # Nothing acknowledged lost: the books rebuilt from the replicated journal hold every ACSC'd payment.
+    reopened = NatsJournal.open(url)
+    try:
+        books, _, _ = await asyncio.get_running_loop().run_in_executor(
+            None, load_settlement, reopened, service.scheme
+        )
+        assert len(settled) == 120
+        assert all(books.payments[uetr].status == "ACSC" for uetr in settled)
+        books.ledger.check_conservation()
+    finally:
+        reopened.close()
+    cluster.wait_jetstream_ready()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import subprocess
 import time
 
 import pytest
@@ -259,3 +260,20 @@ async def test_a_batch_caught_mid_publication_is_read_whole_and_a_torn_one_is_dr
         assert [(seq, records[0]) for seq, records in journal.replay(0)] == [(1, 1), (4, 2), (6, 4)]
     finally:
         journal.close()
+
+
+def test_a_nats_server_without_jetstream_gives_a_clear_error(tmp_path):
+    port = free_port()
+    plain = subprocess.Popen(
+        ["nats-server", "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(
+            JournalUnavailable, match="answers but JetStream does not.*start nats-server with -js"
+        ):
+            NatsJournal.open(f"nats://127.0.0.1:{port}", open_timeout_s=2)
+    finally:
+        plain.terminate()
+        plain.wait(timeout=5)
