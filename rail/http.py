@@ -529,7 +529,7 @@ class _FastLane(asyncio.Protocol):
         if parsed is None:
             self._hand_over()
             return
-        method, path, query, headers, length = parsed
+        _method, path, query, headers, length = parsed
         total = end + 4 + length
         if len(buf) < total:
             return  # the body is still arriving

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from test_participants_fakes import JsonCodec, serve
+from test_rail_e2e import A_IBAN, BANK_A, FAST, Rail, bank, credit_transfer, rail  # noqa: F401 - the fixture
 
 from participants.bank import BankBehaviour, Iso20022Codec, SimulatedBank
 from participants.transport import HttpTransport
@@ -23,8 +24,6 @@ from rail.auth import VERIFIED_TOKENS_MAX, TokenTable, new_token, token_hash
 from rail.http import create_app
 from rail.scheme import default_scheme
 from rail.service import RailService
-from test_participants_fakes import JsonCodec, serve
-from test_rail_e2e import A_IBAN, BANK_A, FAST, Rail, bank, credit_transfer, rail  # noqa: F401 - the fixture
 
 SCHEME = default_scheme()
 
@@ -175,11 +174,10 @@ async def test_bank_falls_back_to_post_ack_when_the_rail_ignores_the_poll_ack():
 
 
 async def test_poll_ack_of_nothing_is_accepted(rail: Rail):  # noqa: F811 - the fixture
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rail.url}/v1/inbox", params={"ack": "0", "wait": "0"},
-                               headers=rail.auth(BANK_A)) as response:
-            assert response.status == 200
-            assert (await response.json())["acked_upto"] == 0
+    async with rail.session.get(f"{rail.url}/v1/inbox", params={"ack": "0", "wait": "0"},
+                                headers=rail.auth(BANK_A)) as response:
+        assert response.status == 200
+        assert (await response.json())["acked_upto"] == 0
 
 
 # ---- the fast lane: raw HTTP/1.1 on one connection, so which server answers is under the test's control ----------
