@@ -22,6 +22,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 import orjson
+from aiohttp import __version__ as aiohttp_version
 from aiohttp import web
 from aiohttp.tcp_helpers import tcp_nodelay
 
@@ -650,14 +651,20 @@ with warnings.catch_warnings():
 
         def _make_handler(self, *, loop: asyncio.AbstractEventLoop | None = None, **kwargs) -> web.Server:
             server = super()._make_handler(loop=loop, **kwargs)
-            return _RailServer(
-                server.request_handler,
-                request_factory=server.request_factory,
-                handler_cancellation=server.handler_cancellation,
-                loop=server._loop,
-                service=self[SERVICE_KEY],
-                **server._kwargs,
-            )
+            try:
+                return _RailServer(
+                    server.request_handler,
+                    request_factory=server.request_factory,
+                    handler_cancellation=server.handler_cancellation,
+                    loop=server._loop,
+                    service=self[SERVICE_KEY],
+                    **server._kwargs,
+                )
+            except (AttributeError, TypeError) as exc:
+                # These are aiohttp internals: if a future aiohttp moves them, serve everything through plain
+                # aiohttp (correct, only slower) rather than fail to start.
+                log.warning("fast lane disabled, aiohttp %s internals differ (%s)", aiohttp_version, exc)
+                return server
 
 
 def create_app(service: RailService) -> web.Application:

@@ -125,6 +125,13 @@ def openapi_document() -> dict:
                             "schema": {"type": "string", "enum": ["xml", "json"]},
                             "description": "default: the rendering of the participant's last message",
                         },
+                        {
+                            "name": "ack",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                            "description": "acknowledge every message up to this seq (inclusive) before the page "
+                            "is read: the same journaled ack as POST /v1/inbox/ack, saving a request per page",
+                        },
                     ],
                     "responses": {
                         "200": _json_response(
