@@ -1051,10 +1051,3 @@ def build_cost_report(
         findings=findings,
         sections=[cost_section, annual_section, targets_section, sensitivity, _inputs_section(results)],
     )
-
-
-def report_run(run_dir: Path) -> Path:
-    """The run report for ``run_dir`` (the name rail/demo.py looks up); see analytics.run_report."""
-    from analytics.run_report import write_run_report  # run_report imports this module: import late
-
-    return write_run_report(Path(run_dir))

@@ -99,93 +99,13 @@ async def _serve_http(service) -> tuple:
 
 
 def _write_report(out_dir: Path) -> Path | None:
-    """The analytics run report (analytics/run_report.py), when the analytics package provides it."""
+    """The analytics run report (analytics/run_report.py) of the run directory just written."""
+    from analytics.run_report import write_run_report
+
     try:
-        from analytics import run_report
-    except ImportError:
-        return None
-    write = getattr(run_report, "write_run_report", None)
-    if write is None:
-        return None
-    try:
-        return Path(write(out_dir))
-    except Exception as exc:  # the report is a bonus: a failure there must not lose the run's own figures
-        print(f"rail demo: the run report could not be written ({exc})", file=sys.stderr)
+        return Path(write_run_report(out_dir))
+    except Exception as exc:  # the run directory is already complete: a report failure must not hide it
+        print(f"rail demo: the run report could not be written ({exc}); "
+              f"retry with 'rail report run {out_dir}'", file=sys.stderr)
         return None
 
-
-def run(args: argparse.Namespace) -> int:
-    if args.duration <= 0 or args.rate <= 0:
-        print("rail demo: --duration and --rate must be positive", file=sys.stderr)
-        return 2
-    out_dir = args.out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    try:
-        scenario = load_scenario(args.scenario)
-    except ValueError as exc:
-        print(f"rail demo: {exc}", file=sys.stderr)
-        return 2
-    config = LoadConfig(
-        rate_per_s=args.rate, duration_s=args.duration, warmup_s=min(DEFAULT_WARMUP_S, args.duration / 4),
-        seed=args.seed, banks=args.banks, payment_timeout_s=DEMO_PAYMENT_TIMEOUT_S, scenario=scenario,
-    )
-    return load_cli.run_async(_demo(config, Path(out_dir), args.http), json_out="-" if args.json else None)
-
-
-async def _demo(config: LoadConfig, out_dir: Path, use_http: bool):
-    from rail.service import RailService
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    journal_dir = out_dir / rundir.JOURNAL_DIR
-    admin_token = secrets.token_urlsafe(24)
-    service = await RailService.open(journal_dir, fsync=True, admin_token=admin_token)
-    runner = None
-    try:
-        if use_http:
-            runner, url = await _serve_http(service)
-            target = http_target(url, admin_token, service.scheme)
-        else:
-            target = inprocess_target(service)
-        display = load_cli.ProgressDisplay(config, f"rail demo: {target.label}, journal {journal_dir}")
-        with display:
-            run = LoadRun(target, config, load_cli.codec_factory(config.rendering), on_progress=display.update)
-            result = await run.run()
-        write_result(result, out_dir)
-        if use_http:
-            await target.admin.close()
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        await service.close()
-    report = _write_report(out_dir)
-    return result, out_dir, report
-
-
-async def _serve_http(service) -> tuple:
-    """The rail's real HTTP server on a free loopback port, in this process."""
-    from aiohttp import web
-
-    from rail.http import create_app
-
-    runner = web.AppRunner(create_app(service), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
-
-
-def _write_report(out_dir: Path) -> Path | None:
-    """The analytics run report, when the analytics package provides one."""
-    try:
-        from analytics import report as analytics_report  # noqa: F401
-    except ImportError:
-        return None
-    report_run = getattr(analytics_report, "report_run", None)
-    if report_run is None:
-        return None
-    try:
-        path = report_run(out_dir)
-    except Exception as exc:  # the report is a bonus: a failure there must not lose the run's own figures
-        print(f"rail demo: the run report could not be written ({exc})", file=sys.stderr)
-        return None
-    return Path(path) if path else None
