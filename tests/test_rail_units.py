@@ -183,13 +183,13 @@ def test_apply_command_is_the_only_dispatch_for_every_command_type():
     assert "Genesis" in names and len(names) == 14
 
 
-def test_docs_test_account_table_matches_the_simulated_banks():
+def test_readme_test_account_table_matches_the_simulated_banks():
     from conftest import REPO
 
-    text = (REPO / "docs" / "sandbox.md").read_text()
+    text = (REPO / "README.md").read_text()
     for test in TEST_ACCOUNTS:
         row = next((line for line in text.splitlines() if line.startswith(f"| `{test.suffix}` |")), None)
-        assert row is not None, f"docs/sandbox.md has no row for test account suffix {test.suffix}"
+        assert row is not None, f"README.md has no row for test account suffix {test.suffix}"
         if test.reason:
             assert test.reason in row
     for iban in ("PK17MEZN0005000000005000", "PK63MEZN0005000000000001", "PK85MEZN0005000000000090"):
