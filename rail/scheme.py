@@ -82,8 +82,8 @@ class TestAccount(msgspec.Struct, frozen=True):
     description: str
 
 
-# Documented in README.md (Test accounts). Any valid PK IBAN whose last four characters match behaves this way when a
-# simulated bank is its creditor agent, so an integrator can also use its own generated IBANs.
+# Documented in README.md (Test accounts). Any valid PK IBAN whose last four characters match behaves this way
+# when a simulated bank is its creditor agent, so an integrator can also use its own generated IBANs.
 TEST_ACCOUNTS: tuple[TestAccount, ...] = (
     TestAccount("0001", "reject", "AC01", "RJCT AC01: account number invalid"),
     TestAccount("0004", "reject", "AC04", "RJCT AC04: account closed"),
