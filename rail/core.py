@@ -462,6 +462,9 @@ class SettlementCore:
         applied_s = time.perf_counter()
         if len(records) > 1:
             try:
+                # Runtime conservation check, paired with the one after replay: O(accounts), once per batch.
+                # A failure is a bug: the batch is neither journaled nor answered, and the core stops.
+                s.ledger.check_totals()
                 await self.journal.append(records)  # durable before anything leaves
             except BaseException as error:
                 # Nothing of this batch may be answered as done: its submitters learn the core stopped.

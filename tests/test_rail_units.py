@@ -310,3 +310,24 @@ async def test_both_agents_read_the_one_final_status_report(tmp_path):
         assert iso20022.decode(reply.body, "application/json").message == to_creditor
     finally:
         await service.close()
+
+
+async def test_a_batch_that_breaks_conservation_is_neither_journaled_nor_answered(tmp_path):
+    # The runtime half of the conservation invariant (the other half runs after replay): a bug that
+    # creates money must stop the core before the batch is made durable or anyone is told it settled.
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        await service.add_participant(BANK_A, "A")
+        await service.liquidity(BANK_A, 1_000_000, "in")
+        settlement = service.core.settlement
+        account_id = settlement.participants[BANK_A].account_id
+        settlement.ledger._accounts[account_id].credits_posted += 1  # money from nowhere
+        durable_before = service.journal.durable_seq
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+        message = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban)
+        reply = await service.submit(BANK_A, iso20022.encode(message, "xml"), "application/xml")
+        assert reply.status == 503
+        assert "ConservationError" in iso20022.decode(reply.body, reply.content_type).message.rsn_desc
+        assert service.journal.durable_seq == durable_before
+    finally:
+        await service.close()
