@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -157,6 +158,7 @@ class SimulatedBank:
         seed: int = 0,
         run_clock: Callable[[], float] | None = None,
         on_final: FinalListener | None = None,
+        id_tag: str | None = None,
     ):
         if not customers:
             raise ValueError(f"bank {bic} has no customers to pay from or to")
@@ -184,6 +186,9 @@ class SimulatedBank:
         self._tasks: set[asyncio.Task] = set()
         self._ack_pending = 0  # highest inbox seq processed and not yet acknowledged (rides on the next poll)
         self._msg_seq = 0
+        # The rail deduplicates on (InstgAgt, TxId): ids must not repeat across runs or restarts, so each
+        # bank instance tags them; a caller replaying the very same messages on purpose passes id_tag="".
+        self._msg_id_prefix = f"{bic}{secrets.token_hex(3).upper() if id_tag is None else id_tag}"
         mu_ms = math.log(max(self.behaviour.accept_latency_ms_median, 0.001))
         self._latency_mu = mu_ms
         reasons = self.behaviour.reject_reasons or {"NARR": 1.0}
@@ -260,7 +265,7 @@ class SimulatedBank:
 
     def _next_msg_id(self) -> str:
         self._msg_seq += 1
-        return f"{self.bic}{self._msg_seq:015d}"[:35]
+        return f"{self._msg_id_prefix}{self._msg_seq:015d}"[:35]
 
     # ---- inbound messages ---------------------------------------------------------------------------
 

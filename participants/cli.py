@@ -64,8 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seconds excluded from the figures at the start (default: 10%% of duration, max 10)")
     parser.add_argument("--rendering", choices=("xml", "json"), default="xml", help="message rendering")
     parser.add_argument("--same-uetrs", action="store_true",
-                        help="reuse the seed's UETRs too (by default each run gets fresh payment ids, so a rerun "
-                             "against the same rail is not answered as a resend)")
+                        help="reuse the seed's UETRs and message ids too (by default each run gets fresh ids, "
+                             "so a rerun against the same rail is not answered as a resend)")
     parser.add_argument("--payment-timeout", type=float, default=30.0,
                         help="seconds after its intended time a payment without final status is a timeout")
 

@@ -315,6 +315,7 @@ class LoadRun:
             bank = SimulatedBank(
                 sb.bic, sb.name, customers, self.target.participant(sb.bic, token), self.codec_factory(),
                 behaviour=behaviour, seed=cfg.seed * 1000 + index, run_clock=self.run_s, on_final=self._on_final,
+                id_tag=None if cfg.uetr_salt else "",  # --same-uetrs resends the very same messages
             )
             self.banks.append(bank)
         self.treasury = TreasuryDesk(admin, [b.bic for b in self.banks], behaviour.treasury)

@@ -181,3 +181,15 @@ async def test_a_resend_after_a_connection_failure_is_the_same_message():
     assert (await a.send_payment(uetr, 10_000, 0, b, 0)).status == "ACTC"
     assert sent[0] == sent[1]  # byte-identical: the rail answers it as a resend, never AM05
     assert a.books[a.customer(0).iban] == -10_000  # held once, not twice
+
+
+def test_message_ids_do_not_repeat_across_bank_instances_unless_a_replay_asks_for_it():
+    # The rail deduplicates on (InstgAgt, TxId): a second run (or a restarted fleet) reusing ids would be
+    # answered RJCT AM05. Only a deliberate replay (--same-uetrs, id_tag="") repeats them.
+    def first_id(id_tag):
+        sim = SimulatedBank(HBL.bic, HBL.name, HBL.customers, None, JsonCodec(), id_tag=id_tag)
+        return sim._next_msg_id()
+
+    assert first_id(None) != first_id(None)
+    assert first_id("") == first_id("") == f"{HBL.bic}{1:015d}"
+    assert len(first_id(None)) <= 35  # Max35Text
