@@ -236,6 +236,39 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     raise AssertionError(f"unknown command {kind.__name__}")
 
 
+def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
+    """The books as of the journal's end: newest snapshot plus every batch after it.
+
+    Returns (settlement, snapshot sequence, commands replayed).
+    """
+    snapshot = journal.latest_snapshot()
+    if snapshot is None:
+        settlement = Settlement(scheme)
+        after_seq = 0
+    else:
+        after_seq, state_bytes = snapshot
+        state = _STATE_DECODER.decode(state_bytes)
+        # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
+        settlement = settlement_from_state(state, msgspec.structs.replace(state.scheme, params=scheme.params))
+    replayed = 0
+    for _seq, records in journal.replay(after_seq):
+        replayed += replay_batch(settlement, records)
+    if settlement.genesis_done and replayed:
+        settlement.ledger.check_conservation()  # assert in pairs: before journaling, and after replay
+    return settlement, after_seq, replayed
+
+
+def replay_batch(settlement: Settlement, records: list) -> int:
+    """Apply one journaled batch ([now_ns, command, ...]) as replay does; returns the commands applied."""
+    now_ns = records[0]
+    for raw in records[1:]:
+        apply_command(settlement, _COMMAND_DECODER.decode(raw), now_ns)
+    settlement.touched_inboxes.clear()
+    settlement.finalised.clear()
+    settlement.armed.clear()
+    return len(records) - 1
+
+
 class Overloaded(Exception):
     """The core's queue is full: the caller answers 503 and the client retries later."""
 
@@ -270,30 +303,21 @@ class SettlementCore:
     # ---- opening and recovery
 
     @classmethod
-    def open(cls, journal: FileJournal, scheme: Scheme, metrics: RailMetrics) -> SettlementCore:
-        """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis."""
-        snapshot = journal.latest_snapshot()
-        if snapshot is None:
-            settlement = Settlement(scheme)
-            after_seq = 0
-        else:
-            after_seq, state_bytes = snapshot
-            state = _STATE_DECODER.decode(state_bytes)
-            # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
-            settlement = settlement_from_state(
-                state, msgspec.structs.replace(state.scheme, params=scheme.params)
-            )
+    def open(
+        cls,
+        journal: FileJournal,
+        scheme: Scheme,
+        metrics: RailMetrics,
+        settlement: Settlement | None = None,
+    ) -> SettlementCore:
+        """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis.
+
+        `settlement`: books already rebuilt from this journal by the caller (a standby core taking over,
+        rail/failover.py); then nothing is replayed here.
+        """
         replayed = 0
-        for _seq, records in journal.replay(after_seq):
-            now_ns = records[0]
-            for raw in records[1:]:
-                apply_command(settlement, _COMMAND_DECODER.decode(raw), now_ns)
-                replayed += 1
-            settlement.touched_inboxes.clear()
-            settlement.finalised.clear()
-            settlement.armed.clear()
-        if settlement.genesis_done and replayed:
-            settlement.ledger.check_conservation()  # assert in pairs: before journaling, and after replay
+        if settlement is None:
+            settlement, _after_seq, replayed = load_settlement(journal, scheme)
         core = cls(journal, settlement, metrics)
         core.replayed_commands = replayed
         if not settlement.genesis_done:

@@ -28,6 +28,8 @@ NODE_START_TIMEOUT_S = 10.0
 #: The largest message a client may publish; the server default (1 MB) is kept so that the journal's
 #: splitting of large batches is exercised for real.
 MAX_PAYLOAD_BYTES = 1024 * 1024
+#: First starts retried on fresh ports when a picked port was taken in between.
+FRESH_START_ATTEMPTS = 3
 
 
 def nats_server_path() -> str | None:
@@ -116,7 +118,7 @@ class LocalNatsCluster:
         deadline = time.monotonic() + NODE_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if node.process.poll() is not None:
-                log = (node.directory / "nats.log").read_text(errors="replace")[-2000:]
+                log = (node.directory / "nats.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"nats-server {node.name} exited at start:\n{log}")
             try:
                 # /varz answers as soon as the client port is usable (healthz waits for a JetStream
@@ -165,8 +167,27 @@ class LocalNatsCluster:
                     node.process.kill()
                     node.process.wait()
 
+    def start_fresh(self) -> None:
+        """First start of every node. Free ports are picked before the servers bind them, so another
+        process may take one meanwhile: then all nodes start again on new ports (the routes name them all)."""
+        for attempt in range(FRESH_START_ATTEMPTS):
+            try:
+                self.start()
+                return
+            except RuntimeError as error:
+                self.stop()
+                if "address already in use" not in str(error) or attempt == FRESH_START_ATTEMPTS - 1:
+                    raise
+                for node in self.nodes:
+                    node.client_port, node.cluster_port, node.monitor_port = (
+                        free_port(),
+                        free_port(),
+                        free_port(),
+                    )
+                    node.process = None
+
     def __enter__(self) -> Self:
-        self.start()
+        self.start_fresh()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

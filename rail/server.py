@@ -60,6 +60,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not answer for the default scheme's banks from inside the rail",
     )
+    parser.add_argument(
+        "--journal",
+        default=None,
+        metavar="nats://H1,H2,H3[/NAME]",
+        help="replicate the journal on a NATS JetStream cluster instead of a file in --data (docs/cluster.md)",
+    )
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="with --journal: follow the active core and take over (and serve) when its lease expires",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="N edge worker processes share --port (SO_REUSEPORT), decode/validate/authenticate and hand "
+        "messages to this core over --nats (default 0: everything in this process)",
+    )
+    parser.add_argument(
+        "--nats",
+        default=None,
+        metavar="nats://HOST[:PORT]",
+        help="NATS for the edge<->core hand-off of --workers (default: the --journal cluster)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
 
 
@@ -90,27 +114,76 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.hard_stop_ms is not None:
         params["hard_stop_ms"] = args.hard_stop_ms
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    loop = asyncio.get_running_loop()
+    lease_lost = asyncio.Event()
+    journal = takeover = None
+    if args.standby and not args.journal:
+        print("rail serve: --standby needs --journal nats://HOST[,HOST...]", file=sys.stderr)
+        return 2
+    edge_nats = args.nats or args.journal
+    if args.workers and not edge_nats:
+        print(
+            "rail serve: --workers needs --nats nats://HOST[:PORT] (or --journal nats://...)", file=sys.stderr
+        )
+        return 2
+    if args.journal:
+        from rail.failover import LeaseHeld, open_replicated
+
+        try:
+            journal, takeover = await open_replicated(
+                args.journal, standby=args.standby, on_lost=lambda: loop.call_soon_threadsafe(lease_lost.set)
+            )
+        except (ValueError, JournalError, LeaseHeld) as exc:
+            print(f"rail serve: {exc}", file=sys.stderr)
+            return 1
+        if args.standby:
+            print(f"rail: standby: following {args.journal}; serving once the active core's lease expires",
+                  flush=True)  # fmt: skip
+    where = args.journal or args.data
     try:
         service = await RailService.open(
-            args.data, fsync=args.fsync, admin_token=admin_token, simulate_banks=args.simulate_banks, **params
+            args.data,
+            fsync=args.fsync,
+            admin_token=admin_token,
+            simulate_banks=args.simulate_banks,
+            journal=journal,
+            takeover=takeover,
+            **params,
         )
     except (JournalError, OSError) as exc:
-        print(f"rail serve: cannot open the journal in {args.data}: {exc}", file=sys.stderr)
+        print(f"rail serve: cannot open the journal in {where}: {exc}", file=sys.stderr)
+        if journal is not None:
+            journal.close()
         return 1
     app = create_app(service)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
-    try:
-        await site.start()
-    except OSError as exc:
-        print(f"rail serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        await runner.cleanup()
-        await service.close()
-        return 1
-    port = runner.addresses[0][1] if runner.addresses else args.port
+    stop_workers = None
+    if args.workers:
+        from rail.edge import start_workers
+
+        try:
+            port, stop_workers = await start_workers(
+                service, app, edge_nats, args.host, args.port, args.workers
+            )
+        except (ConnectionError, RuntimeError, OSError, ValueError) as exc:
+            print(f"rail serve: cannot start {args.workers} edge workers: {exc}", file=sys.stderr)
+            await service.close()
+            return 1
+        runner = None
+    else:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            print(f"rail serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            await runner.cleanup()
+            await service.close()
+            return 1
+        port = runner.addresses[0][1] if runner.addresses else args.port
     print(
-        f"rail: listening on http://{args.host}:{port}  (data: {args.data}, "
+        f"rail: listening on http://{args.host}:{port}  ({'journal' if args.journal else 'data'}: {where}, "
+        f"{f'{args.workers} edge workers, ' if args.workers else ''}"
         f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})",
         flush=True,
     )
@@ -123,12 +196,21 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    if sys.platform != "win32":  # Windows event loops have no signal handlers: Ctrl+C ends the run there
-        for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("rail: stopping", flush=True)
-    await runner.cleanup()
+        except NotImplementedError:
+            pass
+    lost = asyncio.ensure_future(lease_lost.wait())
+    await asyncio.wait([asyncio.ensure_future(stop.wait()), lost], return_when=asyncio.FIRST_COMPLETED)
+    if lost.done():
+        print("rail: this core lost the leader lease (another core now writes the journal): stopping",
+              flush=True)  # fmt: skip
+    else:
+        print("rail: stopping", flush=True)
+    if stop_workers is not None:
+        await stop_workers()
+    if runner is not None:
+        await runner.cleanup()
     await service.close()
-    return 0
+    return 3 if lost.done() else 0

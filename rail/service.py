@@ -34,7 +34,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import msgspec
 import orjson
@@ -130,6 +130,15 @@ class Reply(msgspec.Struct):
     headers: dict[str, str] = {}
 
 
+class Accepted(NamedTuple):
+    """A message past the edge half of submit (decoded, profile-valid, a type the rail takes)."""
+
+    msg_type: str
+    rendering: str
+    message: object
+    raw_body: bytes | None  # a pacs.008's own bytes, forwarded as they are (None: re-rendered)
+
+
 def _utc(ns: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
@@ -200,11 +209,16 @@ class RailService:
         fsync: bool = True,
         admin_token: str | None = None,
         simulate_banks: bool = True,
+        journal=None,
+        takeover=None,
         **params,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
 
         `params` override SchemeParams fields, e.g. `creditor_timeout_ms=300` for fast tests.
+        `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
+        rail/nats_journal.py). `takeover`: `async (scheme) -> Settlement`, the books of a standby core that
+        has just become the leader (rail/failover.py): the core starts from them instead of replaying.
         """
         self = cls()
         base = scheme or default_scheme()
@@ -216,8 +230,11 @@ class RailService:
         if data_dir is None:
             self._temp_dir = tempfile.mkdtemp(prefix="rail-")
             data_dir = Path(self._temp_dir)
-        self.journal = FileJournal.open(Path(data_dir) / "journal", fsync=fsync)
-        self.core = SettlementCore.open(self.journal, base, self.metrics)
+        if journal is None:
+            journal = FileJournal.open(Path(data_dir) / "journal", fsync=fsync)
+        self.journal = journal
+        settlement = await takeover(base) if takeover is not None else None
+        self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
         settlement = self.core.settlement
         self.scheme = settlement.scheme
         p = self.scheme.params
@@ -238,6 +255,19 @@ class RailService:
             if participant.callback_url:
                 self._start_webhook(participant.bic, participant.callback_url)
         return self
+
+    @classmethod
+    def for_edge(cls, scheme: Scheme, known_bics: list[str], msg_id_prefix: str) -> RailService:
+        """A service that runs only `accept` (and answers refusals), in an edge worker without a core."""
+        self = cls()
+        self.scheme = scheme
+        self._known_bics = set(known_bics)
+        self._msg_id_prefix = msg_id_prefix
+        return self
+
+    def set_known_bics(self, known_bics: list[str]) -> None:
+        """An edge learns participants added at the core."""
+        self._known_bics = set(known_bics)
 
     async def close(self) -> None:
         if self._closed:
@@ -382,6 +412,14 @@ class RailService:
 
     async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None = None) -> Reply:
         """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
+        accepted = self.accept(bic, body, content_type)
+        if isinstance(accepted, Reply):
+            return accepted
+        return await self.dispatch(bic, accepted, wait_s)
+
+    def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
+        """The edge half of submit: decode, RAAST profile, message type. Touches no settlement state, so edge
+        worker processes run it too (rail/edge.py); a refusal is the Reply, else what dispatch needs."""
         started_s = time.perf_counter()
         if bic not in self._known_bics or bic == self.scheme.central_bank_bic:
             return self.admi002_reply(
@@ -422,13 +460,19 @@ class RailService:
                 "FF01",
                 f"{decoded.msg_type} is not accepted by the rail from participants",
             )
+        # The debtor's own bytes are forwarded as they are when the creditor reads the same rendering, unless
+        # they carry the debtor's AppHdr (addressed to the rail, not to the creditor).
+        raw_body = body if msg_type == "pacs.008" and decoded.header is None else None
+        return Accepted(msg_type, rendering, message, raw_body)
+
+    async def dispatch(self, bic: str, accepted: Accepted, wait_s: float | None = None) -> Reply:
+        """The core half of submit: what the rail does with an accepted message (runs beside the core)."""
+        msg_type, rendering, message = accepted.msg_type, accepted.rendering, accepted.message
         if msg_type == "pacs.008":
-            # The debtor's own bytes are forwarded as they are when the creditor reads the same rendering,
-            # unless they carry the debtor's AppHdr (addressed to the rail, not to the creditor).
-            raw = (body, rendering) if decoded.header is None else None
+            raw = (accepted.raw_body, rendering) if accepted.raw_body is not None else None
             handler_call = self._on_pacs008(bic, message, rendering, wait_s, raw)
         else:
-            handler_call = handler(self, bic, message, rendering, wait_s)
+            handler_call = self._handlers[msg_type](self, bic, message, rendering, wait_s)
         try:
             return await handler_call
         except Overloaded as exc:
