@@ -33,8 +33,10 @@ FRESH_START_ATTEMPTS = 3
 
 
 def nats_server_path() -> str | None:
-    """The nats-server binary on PATH, or None when it is not installed."""
-    return shutil.which(NATS_SERVER_BINARY)
+    """The nats-server binary, or None when it is not installed. Debian puts it in /usr/sbin, which is not
+    on every user's PATH."""
+    system_dirs = "/usr/sbin:/usr/local/sbin"
+    return shutil.which(NATS_SERVER_BINARY) or shutil.which(NATS_SERVER_BINARY, path=system_dirs)
 
 
 def free_port() -> int:
@@ -108,7 +110,9 @@ class LocalNatsCluster:
             config = self._write_config(node)
             log = open(node.directory / "nats.log", "ab")  # noqa: SIM115 - kept open for the process's life
             node.process = subprocess.Popen(
-                [NATS_SERVER_BINARY, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+                [nats_server_path() or NATS_SERVER_BINARY, "-c", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             log.close()
         for node in targets:

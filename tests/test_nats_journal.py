@@ -265,7 +265,7 @@ async def test_a_batch_caught_mid_publication_is_read_whole_and_a_torn_one_is_dr
 def test_a_nats_server_without_jetstream_gives_a_clear_error(tmp_path):
     port = free_port()
     plain = subprocess.Popen(
-        ["nats-server", "-a", "127.0.0.1", "-p", str(port)],
+        [nats_server_path(), "-a", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
