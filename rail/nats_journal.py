@@ -69,6 +69,8 @@ APPEND_TIMEOUT_S = 20.0
 PUBLISH_RETRY_PAUSE_S = 0.1
 #: Stream messages kept behind the newest snapshot so that a lagging standby need not resynchronise.
 SNAPSHOT_KEEP_MESSAGES = 100_000
+#: How long reading the snapshot keeps retrying while the cluster elects a leader.
+SNAPSHOT_READ_RETRY_S = 10.0
 #: Messages moved from the NATS thread to the reader per hand-over during replay/follow.
 READ_CHUNK_MESSAGES_MAX = 4_096
 #: A replay that receives nothing for this long while the stream holds more is an error, not a hang.
@@ -510,12 +512,22 @@ class NatsJournal:
         return self.connection.call(self._read_snapshot())
 
     async def _read_snapshot(self) -> tuple[int, bytes] | None:
+        from nats.errors import TimeoutError as NatsTimeout
         from nats.js.errors import NotFoundError, ObjectNotFoundError
 
-        try:
-            result = await self._objects.get(SNAPSHOT_OBJECT)
-        except (ObjectNotFoundError, NotFoundError):
-            return None
+        # A cluster electing a new meta leader (a node just died or rejoined) answers nothing for a few
+        # seconds: a recovering core waits that out instead of failing its start.
+        deadline_s = time.monotonic() + SNAPSHOT_READ_RETRY_S
+        while True:
+            try:
+                result = await self._objects.get(SNAPSHOT_OBJECT)
+                break
+            except (ObjectNotFoundError, NotFoundError):
+                return None
+            except NatsTimeout:
+                if time.monotonic() > deadline_s:
+                    raise
+                await asyncio.sleep(0.2)
         data = result.data
         where = f"{self.snapshot_bucket}/{SNAPSHOT_OBJECT}"
         if len(data) < _SNAPSHOT_HEADER.size:

@@ -301,6 +301,7 @@ async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp
         await service.close()  # closes the journal (and releases the lease)
         if killed is not None:
             cluster.start(killed)
+            cluster.wait_jetstream_ready()  # the rebuilt books are read from the healed cluster
     # Nothing acknowledged lost: the books rebuilt from the replicated journal hold every ACSC'd payment.
     reopened = NatsJournal.open(url)
     try:
