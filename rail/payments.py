@@ -68,17 +68,23 @@ class CreditTransfer(msgspec.Struct, array_like=True, frozen=True, gc=False):
 
     def business_key(self) -> tuple:
         """What makes two pacs.008 'the same payment' for the duplicate check (MsgId may differ on resend)."""
-        return (
-            self.uetr,
-            self.tx_id,
-            self.end_to_end_id,
-            self.instructing_agent,
-            self.debtor_agent,
-            self.creditor_agent,
-            self.amount_paisa,
-            self.debtor_iban,
-            self.creditor_iban,
-        )
+        return business_key(self)
+
+
+def business_key(p: CreditTransfer | Payment) -> tuple:
+    """One definition for both sides of the duplicate check: an incoming transfer and a stored payment must
+    be compared on exactly the same fields."""
+    return (
+        p.uetr,
+        p.tx_id,
+        p.end_to_end_id,
+        p.instructing_agent,
+        p.debtor_agent,
+        p.creditor_agent,
+        p.amount_paisa,
+        p.debtor_iban,
+        p.creditor_iban,
+    )
 
 
 class ReturnRecord(msgspec.Struct, array_like=True, gc=False):
@@ -136,17 +142,7 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     message_format: str = "msgpack"
 
     def business_key(self) -> tuple:
-        return (
-            self.uetr,
-            self.tx_id,
-            self.end_to_end_id,
-            self.instructing_agent,
-            self.debtor_agent,
-            self.creditor_agent,
-            self.amount_paisa,
-            self.debtor_iban,
-            self.creditor_iban,
-        )
+        return business_key(self)
 
     def note(self, at_ns: int, event: str, detail: str = "") -> None:
         if len(self.history) < HISTORY_EVENTS_MAX:
