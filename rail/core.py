@@ -375,8 +375,11 @@ class SettlementCore:
         if len(self._queue) >= QUEUE_COMMANDS_MAX:
             raise Overloaded("settlement core queue is full")
 
-    async def execute(self, command: Command, encoded: bytes | None = None) -> Outcome:
-        """Apply one command in the next batch; returns its outcome once the batch is durable."""
+    def execute(self, command: Command, encoded: bytes | None = None) -> asyncio.Future[Outcome]:
+        """Apply one command in the next batch: await the result for its outcome, once the batch is durable.
+
+        A plain function returning the future (not a coroutine): one frame less per command on the hot path;
+        a refusal (stopped, overloaded, not replayable) raises here, before anything is queued."""
         self._check_open()
         encoded = encoded or encode_command(command)
         try:
@@ -387,16 +390,16 @@ class SettlementCore:
         future = asyncio.get_running_loop().create_future()
         self._queue.append((command, encoded, future, None))
         self._wakeup.set()
-        return await future
+        return future
 
-    async def query(self, function):
-        """Run a read-only function of the settlement in the core's order; answered after the batch is durable,
-        so a reader never sees a state the rail could still forget."""
+    def query(self, function) -> asyncio.Future:
+        """Run a read-only function of the settlement in the core's order (await the result); answered after the
+        batch is durable, so a reader never sees a state the rail could still forget."""
         self._check_open()
         future = asyncio.get_running_loop().create_future()
         self._queue.append((None, None, future, function))
         self._wakeup.set()
-        return await future
+        return future
 
     async def wait_final(self, payment: Payment, timeout_s: float) -> bool:
         """Wait until `payment` has a durable final status; False on timeout."""

@@ -34,7 +34,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from functools import partial
+from typing import Callable, ClassVar, NamedTuple
 
 import msgspec
 import orjson
@@ -121,13 +122,38 @@ MSG_NAMES = {
 }
 
 
-class Reply(msgspec.Struct):
-    """One answer of the rail, transport-neutral: HTTP status, content type, body, extra headers."""
+class Reply:
+    """One answer of the rail, transport-neutral: HTTP status, content type, body, extra headers.
 
-    status: int
-    content_type: str
-    body: bytes
-    headers: dict[str, str] = {}
+    The body is rendered on first read: an HTTP edge always reads it, while an in-process participant that
+    only needs the status (202 ACTC) never pays for rendering a message it would not look at."""
+
+    __slots__ = ("status", "content_type", "headers", "_body", "_render")
+
+    def __init__(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        render: Callable[[], bytes] | None = None,
+    ) -> None:
+        assert (body is None) != (render is None), "a reply has either a body or a way to render it"
+        self.status = status
+        self.content_type = content_type
+        self.headers = headers if headers is not None else {}
+        self._body = body
+        self._render = render
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = self._render()
+            self._render = None
+        return self._body
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.content_type!r}, {self.body[:120]!r}...)"
 
 
 class Accepted(NamedTuple):
@@ -811,7 +837,7 @@ class RailService:
         return f"{self._msg_id_prefix}{next(self._msg_ids):012d}"
 
     def _encoded(self, status: int, message, rendering: str, headers: dict | None = None) -> Reply:
-        return Reply(status, _CONTENT_TYPES[rendering], iso20022.encode(message, rendering), headers or {})
+        return Reply(status, _CONTENT_TYPES[rendering], headers=headers, render=partial(iso20022.encode, message, rendering))
 
     def admi002_reply(
         self,
@@ -901,13 +927,17 @@ class RailService:
         self, http_status: int, payment: Payment, bic: str, rendering: str, pending_code: str = "ACTC"
     ) -> Reply:
         if payment.status != IN_FLIGHT:
-            body = self._final_report(payment, payment.status, payment.reason, payment.reason_text, rendering)
-            return Reply(http_status, _CONTENT_TYPES[rendering], body, {})
-        return self._encoded(
-            http_status,
-            self._status_report(payment, bic, payment.status, None, None, pending_code),
-            rendering,
-        )
+            render = partial(
+                self._final_report, payment, payment.status, payment.reason, payment.reason_text, rendering
+            )
+            return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
+        # In flight: the report says only what cannot change any more (ids, acceptance, the reservation), so
+        # it is built when first read, even if the payment has become final by then.
+        render = partial(self._render_in_flight_report, payment, bic, pending_code, rendering)
+        return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
+
+    def _render_in_flight_report(self, payment: Payment, bic: str, pending_code: str, rendering: str) -> bytes:
+        return iso20022.encode(self._status_report(payment, bic, IN_FLIGHT, None, None, pending_code), rendering)
 
     def _final_report(
         self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str

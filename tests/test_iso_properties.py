@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -415,6 +415,68 @@ def test_pacs008_fast_gate_passes_the_clean_sample():
     assert profile_module._pacs008_tx_clean(
         sample, sample.tx, iso.RAAST_PROFILE, frozenset({"HABBPKKA", "MEZNPKKA"})
     )
+
+
+def _pacs002_variant_strategy() -> st.SearchStrategy:
+    """The sample pacs.002 ACSC with the fields the profile checks drawn from valid, borderline and bad values."""
+    sample = iso.decode(
+        (XSD_DIR.parent / "samples" / "pacs.002.001.10_ACSC.xml").read_bytes(), "application/xml"
+    ).message
+    tx = sample.tx_inf_and_sts[0]
+    ids = st.sampled_from([None, "ID-1", "x" * 35, "x" * 36, " "])
+    bics = st.sampled_from([None, "HABBPKKA", "MEZNPKKA036", "ZZZZPKKA", "HABB1"])
+    choices = {
+        "orgnl_msg_id": ids,
+        "orgnl_msg_nm_id": st.sampled_from([None, "pacs.008.001.08"]),
+        "orgnl_instr_id": ids,
+        "orgnl_end_to_end_id": ids,
+        "orgnl_tx_id": ids,
+        "orgnl_uetr": st.sampled_from([None, tx.orgnl_uetr, (tx.orgnl_uetr or "").upper()]),
+        "tx_sts": st.sampled_from(["ACSP", "ACSC", "RJCT", "ACWP", "XXXX"]),
+        "sts_rsn_cd": st.sampled_from([None, "AC04", "ZZ99"]),
+        "sts_rsn_prtry": st.sampled_from([None, "LOCAL1"]),
+        "sts_rsn_addtl_inf": st.sampled_from([None, "why", "w" * 105, "w" * 106, " "]),
+        "instg_agt_bicfi": bics,
+        "instd_agt_bicfi": bics,
+    }
+    fields = st.fixed_dictionaries(choices)
+    header = st.fixed_dictionaries({"msg_id": ids.filter(lambda v: v is not None), "instg_agt_bicfi": bics})
+
+    def build(f, h, keep, extra_tx):
+        changes = {k: v for k, v in f.items() if k in keep}
+        tx_changed = msgspec.structs.replace(tx, **changes)
+        return msgspec.structs.replace(
+            sample,
+            **{k: v for k, v in h.items() if k in keep},
+            tx_inf_and_sts=[tx_changed] * extra_tx,
+        )
+
+    keep = st.sets(st.sampled_from(sorted({*choices, "msg_id"})), min_size=1, max_size=2)
+    return st.builds(build, fields, header, keep, st.sampled_from([1, 1, 1, 0, 2]))
+
+
+@settings(max_examples=1000)  # cheap (~1 ms an example); nearly clean messages are where a gate can be wrong
+@given(
+    _pacs002_variant_strategy(),
+    st.sampled_from([iso.RAAST_PROFILE, iso.Profile(require_uetr=False)]),
+    st.sampled_from([None, frozenset({"HABBPKKA", "MEZNPKKA"})]),
+)
+def test_pacs002_fast_gate_agrees_with_the_detailed_rules(msg, profile, known_bics):
+    from rail.iso20022 import profile as profile_module
+
+    detailed = profile_module._Checker(profile, known_bics)
+    profile_module._pacs002(msg, detailed, gate=False)
+    assert iso.validate(msg, profile, known_bics) == detailed.out
+    if profile_module._pacs002_clean(msg, profile, known_bics):
+        assert detailed.out == []
+
+
+def test_pacs002_fast_gate_passes_the_clean_samples():
+    from rail.iso20022 import profile as profile_module
+
+    for name in ("pacs.002.001.10_ACSC.xml", "pacs.002.001.10_RJCT_AC03.xml"):
+        sample = iso.decode((XSD_DIR.parent / "samples" / name).read_bytes(), "application/xml").message
+        assert profile_module._pacs002_clean(sample, iso.RAAST_PROFILE, None), name
 
 
 def _parse_or_error(parse, text: str):
