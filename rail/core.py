@@ -10,7 +10,8 @@ A single task needs no locks and lets every tick be one group commit:
         -> only then: publish inbox entries, resolve the submitters' futures, wake Prefer: wait requests
 
 While the append is syncing, new commands queue up, so the batch size grows with the load and the fsync cost
-is amortised over it (TigerBeetle's 'run at your own pace').
+is amortised over it (TigerBeetle's 'run at your own pace'). The next batch is applied while the previous one
+syncs (at most PIPELINE_BATCHES_MAX in flight); batches become durable, and are answered, strictly in order.
 
 Commands are pre-encoded (msgpack) by the caller, at the edge: the core journals bytes it never re-encodes.
 The batch carries one timestamp, so replay applies every command with the time it had the first time.
@@ -28,6 +29,7 @@ import heapq
 import logging
 import time
 from collections import deque
+from typing import NamedTuple
 
 import msgspec
 
@@ -53,6 +55,10 @@ QUEUE_COMMANDS_MAX = 100_000  # waiting commands; beyond it submitters get 'over
 # after SNAPSHOT_EVERY_S with any change, whichever comes first.
 SNAPSHOT_EVERY_COMMANDS = 1_000_000
 SNAPSHOT_EVERY_S = 300.0
+# Batches applied in memory whose journal append is still in flight: the next batch is applied while the previous
+# one syncs (TigerBeetle pipelines its prepares the same way). Answers still leave only after their own batch
+# and every earlier one are durable; 2 hides one fdatasync behind the next batch's work.
+PIPELINE_BATCHES_MAX = 2
 
 
 # ---- journaled commands (tagged, compact) ---------------------------------------------------------------------
@@ -277,6 +283,22 @@ class CoreStopped(Exception):
     """The core is not running (closed, or its journal failed): nothing more can be accepted."""
 
 
+class _Batch(NamedTuple):
+    """One tick's work between being applied and being durable."""
+
+    answers: list  # (submitter's future, outcome or exception)
+    finalised: list[Payment]
+    published: list  # (inbox, seq): entries up to seq become visible once the batch is durable
+    append: asyncio.Future | None  # the journal append (None: nothing to journal, e.g. only queries)
+    commands: int
+    transfers: int
+    started_s: float
+    applied_s: float
+
+    def is_durable(self) -> bool:
+        return self.append is None or self.append.done()
+
+
 class SettlementCore:
     """The single writer. Create with `await SettlementCore.open(...)`, then `start()`."""
 
@@ -425,36 +447,64 @@ class SettlementCore:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
+        pipeline: deque[_Batch] = deque()
+        wakeup = self._wakeup
         try:
             while True:
-                if not queue:
+                while pipeline and pipeline[0].is_durable():
+                    self._retire(pipeline.popleft())
+                work = bool(queue) or self._due_timers()
+                if work and len(pipeline) < PIPELINE_BATCHES_MAX:
+                    pipeline.append(self._apply_batch())
+                elif pipeline:
+                    # The pipeline is full, or there is nothing new to apply: sleep until an append completes
+                    # (its done-callback sets the wakeup) or, if there is room, new work arrives.
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                else:  # idle: nothing queued, nothing in flight
                     if self._stopping:
                         return
-                    if not self._due_timers():
-                        handle = None
-                        if self._timers:
-                            delay_s = max(0.0, (self._timers[0][0] - time.time_ns()) / 1e9)
-                            handle = loop.call_later(delay_s, self._wakeup.set)
-                        await self._wakeup.wait()
-                        if handle is not None:
-                            handle.cancel()
-                    self._wakeup.clear()
-                await self._tick()
+                    handle = None
+                    if self._timers:
+                        delay_s = max(0.0, (self._timers[0][0] - time.time_ns()) / 1e9)
+                        handle = loop.call_later(delay_s, wakeup.set)
+                    wakeup.clear()
+                    await wakeup.wait()
+                    if handle is not None:
+                        handle.cancel()
+                    continue
+                if self._snapshot_due():
+                    while pipeline:  # a snapshot holds only durable state
+                        oldest = pipeline[0]
+                        if oldest.append is not None:
+                            await asyncio.wait((oldest.append,))
+                        self._retire(pipeline.popleft())
+                    await self._snapshot_async()
                 # Let submitters, inbox readers and HTTP handlers run between batches.
                 await asyncio.sleep(0)
         except BaseException as error:
             self._failure = error
             log.exception("settlement core stopped")
+            stopped = CoreStopped(f"settlement core failed: {error!r}")
+            for batch in pipeline:  # applied in memory, never durable: none of it may be answered as done
+                if batch.append is not None and not batch.append.done():
+                    batch.append.cancel()
+                for future, _ in batch.answers:
+                    if not future.done():
+                        future.set_exception(stopped)
             for _, _, future, _ in queue:
                 if not future.done():
-                    future.set_exception(CoreStopped(f"settlement core failed: {error!r}"))
+                    future.set_exception(stopped)
             queue.clear()
             raise
 
     def _due_timers(self) -> bool:
         return bool(self._timers) and self._timers[0][0] <= time.time_ns()
 
-    async def _tick(self) -> None:
+    def _apply_batch(self) -> _Batch:
+        """Apply what is queued (and due timers) to the books and start its journal append; nothing of it is
+        answered or made visible until `_retire` has seen the append durable."""
         started_s = time.perf_counter()
         s = self.settlement
         transfers_before = s.ledger.transfer_count
@@ -492,49 +542,79 @@ class SettlementCore:
         s.finalised = []
         for payment in finalised:
             self._unreleased.add(payment.uetr)
-        applied_s = time.perf_counter()
+        inboxes = s.inboxes
+        published = [(inboxes[bic], inboxes[bic].next_seq - 1) for bic in s.touched_inboxes]
+        s.touched_inboxes.clear()
+        append = None
         if len(records) > 1:
             try:
                 # Runtime conservation check, paired with the one after replay: O(accounts), once per batch.
                 # A failure is a bug: the batch is neither journaled nor answered, and the core stops.
                 s.ledger.check_totals()
-                await self.journal.append(records)  # durable before anything leaves
+                # Appends keep call order (the Journal contract): batches become durable in the order applied.
+                append = asyncio.ensure_future(self.journal.append(records))
+                append.add_done_callback(self._wake)
             except BaseException as error:
-                # Nothing of this batch may be answered as done: its submitters learn the core stopped.
                 for future, _ in answers:
                     if not future.done():
-                        future.set_exception(CoreStopped(f"journal append failed: {error!r}"))
+                        future.set_exception(CoreStopped(f"batch refused before the journal: {error!r}"))
                 raise
+        return _Batch(
+            answers,
+            finalised,
+            published,
+            append,
+            len(records) - 1,
+            s.ledger.transfer_count - transfers_before,
+            started_s,
+            time.perf_counter(),
+        )
+
+    def _retire(self, batch: _Batch) -> None:
+        """`batch` is durable (its append completed): make it visible, i.e. inbox entries, answers, final-status
+        waiters. If the append failed, its submitters are told the core stopped and the error stops the core."""
+        if batch.append is not None:
+            error = batch.append.exception()
+            if error is not None:
+                for future, _ in batch.answers:
+                    if not future.done():
+                        future.set_exception(CoreStopped(f"journal append failed: {error!r}"))
+                raise error
             self.batches += 1
             self._batches_since_snapshot += 1
-            self._commands_since_snapshot += len(records) - 1
-            self.commands_applied += len(records) - 1
+            self._commands_since_snapshot += batch.commands
+            self.commands_applied += batch.commands
         durable_s = time.perf_counter()
-        self._release(answers, finalised)
+        for inbox, upto in batch.published:
+            inbox.publish(upto)
+        self._release(batch.answers, batch.finalised)
         metrics = self.metrics
-        metrics.batch_commands.observe(len(records) - 1)
-        metrics.ledger_transfers.inc(s.ledger.transfer_count - transfers_before)
-        metrics.latency_batch.observe(applied_s - started_s)
-        metrics.latency_journal.observe(durable_s - applied_s)
-        metrics.core_queue_depth.set(len(queue))
-        if self._commands_since_snapshot >= SNAPSHOT_EVERY_COMMANDS or (
-            self._batches_since_snapshot and time.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
-        ):
-            seq = journal_last_seq(self.journal)
-            state = _ENCODER.encode(settlement_to_state(s))
-            self._batches_since_snapshot = 0
-            self._commands_since_snapshot = 0
-            self._last_snapshot_s = time.monotonic()
-            try:
-                await self.journal.snapshot_async(state, seq)
-            except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
-                log.exception("snapshot at batch %d failed", seq)
+        metrics.batch_commands.observe(batch.commands)
+        metrics.ledger_transfers.inc(batch.transfers)
+        metrics.latency_batch.observe(batch.applied_s - batch.started_s)
+        metrics.latency_journal.observe(durable_s - batch.applied_s)
+        metrics.core_queue_depth.set(len(self._queue))
+
+    def _wake(self, _append: asyncio.Future) -> None:
+        self._wakeup.set()
+
+    def _snapshot_due(self) -> bool:
+        return self._commands_since_snapshot >= SNAPSHOT_EVERY_COMMANDS or (
+            self._batches_since_snapshot > 0 and time.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
+        )
+
+    async def _snapshot_async(self) -> None:
+        seq = journal_last_seq(self.journal)
+        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        self._batches_since_snapshot = 0
+        self._commands_since_snapshot = 0
+        self._last_snapshot_s = time.monotonic()
+        try:
+            await self.journal.snapshot_async(state, seq)
+        except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
+            log.exception("snapshot at batch %d failed", seq)
 
     def _release(self, answers: list, finalised: list[Payment]) -> None:
-        s = self.settlement
-        for bic in s.touched_inboxes:
-            s.inboxes[bic].publish()
-        s.touched_inboxes.clear()
         count_final = self.metrics.payments_final.inc
         observe_settlement = self.metrics.observe_settlement
         for payment in finalised:

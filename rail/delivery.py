@@ -69,10 +69,11 @@ class Inbox:
         self.acked_upto = max(self.acked_upto, upto)
         return dropped
 
-    def publish(self) -> None:
-        """Everything pushed so far is durable: make it visible and wake long-polls."""
-        self.visible_upto = self.next_seq - 1
-        if self._waiters and self.entries and self.entries[-1][0] <= self.visible_upto:
+    def publish(self, upto: int | None = None) -> None:
+        """Entries up to `upto` (default: everything pushed so far) are durable: make them visible and wake
+        long-polls. With the core's pipeline, later entries may already exist, from a batch still syncing."""
+        self.visible_upto = max(self.visible_upto, self.next_seq - 1 if upto is None else upto)
+        if self._waiters and self.has_visible():
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
                 if not waiter.done():

@@ -3,6 +3,7 @@ the state machine that the end-to-end tests do not reach (AB06, TM01, AM09, load
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import msgspec
@@ -330,4 +331,88 @@ async def test_a_batch_that_breaks_conservation_is_neither_journaled_nor_answere
         assert "ConservationError" in iso20022.decode(reply.body, reply.content_type).message.rsn_desc
         assert service.journal.durable_seq == durable_before
     finally:
+        await service.close()
+
+
+class _GatedJournal:
+    """Wraps a journal so the test decides when each append completes (or fails): the pipeline made visible."""
+
+    def __init__(self, journal) -> None:
+        self.journal = journal
+        self.appends = 0
+        self.gates: list[asyncio.Future] = []
+        self._append = journal.append
+        journal.append = self.append
+
+    async def append(self, records: list) -> int:
+        self.appends += 1
+        gate = asyncio.get_running_loop().create_future()
+        self.gates.append(gate)
+        await gate  # the test sets a result (go on) or an exception (the disk failed)
+        return await self._append(records)
+
+
+async def _open_gated(tmp_path):
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    await service.add_participant(BANK_A, "A")
+    await service.liquidity(BANK_A, 10_000_000, "in")
+    gated = _GatedJournal(service.core.journal)
+    creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+
+    def submit():
+        body = iso20022.encode(credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban), "xml")
+        return asyncio.ensure_future(service.submit(BANK_A, body, "application/xml"))
+
+    async def until(condition) -> None:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("condition not reached")
+
+    return service, gated, submit, until
+
+
+async def test_the_next_batch_is_applied_while_one_syncs_and_answers_wait_for_their_own_batch(tmp_path):
+    service, gated, submit, until = await _open_gated(tmp_path)
+    try:
+        first = submit()
+        await until(lambda: gated.appends == 1)
+        second = submit()
+        await until(lambda: gated.appends == 2)  # applied and appending while the first is not durable
+        assert len(service.core.settlement.payments) == 2
+        assert not first.done() and not second.done()
+        assert service.core.settlement.inboxes["MEZNPKKA"].visible(10) == []  # nothing durable yet
+        gated.gates[0].set_result(None)
+        await until(first.done)
+        assert first.result().status == 202
+        assert not second.done()
+        assert len(service.core.settlement.inboxes["MEZNPKKA"].visible(10)) == 1  # only the durable batch
+        gated.gates[1].set_result(None)
+        await until(second.done)
+        assert second.result().status == 202
+        assert len(service.core.settlement.inboxes["MEZNPKKA"].visible(10)) == 2
+    finally:
+        for gate in gated.gates:
+            if not gate.done():
+                gate.set_result(None)
+        await service.close()
+
+
+async def test_a_failed_append_fails_its_batch_and_every_later_one_in_flight(tmp_path):
+    service, gated, submit, until = await _open_gated(tmp_path)
+    try:
+        first = submit()
+        await until(lambda: gated.appends == 1)
+        second = submit()
+        await until(lambda: gated.appends == 2)
+        gated.gates[0].set_exception(OSError("disk gone"))
+        await until(lambda: first.done() and second.done())
+        for answer in (first, second):
+            assert answer.result().status == 503
+        assert service.core.settlement.inboxes["MEZNPKKA"].visible(10) == []
+    finally:
+        for gate in gated.gates:
+            if not gate.done():
+                gate.set_result(None)
         await service.close()
