@@ -1,7 +1,8 @@
 """Benchmark of the rail beyond one process: the replicated journal (NATS JetStream, 3 nodes) against the local
 file journal, and the failover time of an active/standby pair.
 
-    python bench/cluster.py [--payments 2000] [--failovers 1] [--http-payments 3000]
+    python bench/cluster.py [--payments 2000] [--failovers 1] [--http-payments 4000] [--worker-rounds 3]
+                            [--connections 256] [--only journal|workers]
 
 Starts its own 3-node nats-server cluster on loopback ports (Debian package `nats-server`), so every replica
 shares this machine's 2 cores and disk with the rail: the figures are a floor for a real 3-machine cluster.
@@ -14,10 +15,13 @@ shares this machine's 2 cores and disk with the rail: the figures are a floor fo
 3. Failover: `rail serve --journal nats://...` active + `--standby` in subprocesses; the active one is
    SIGKILLed and the time until the first payment settles (ACSC) through the standby is measured.
 4. Edge workers: `rail serve` (file journal) in-process, `--workers 1` and `--workers 2` (hand-off over a
-   single-node nats-server); one client (participants/transport.py's lean HTTP client, 64 connections) sends
-   XML pacs.008 to a simulated creditor bank without waiting, then waits until every one has settled
-   (the debtor's posted balance); payments/s = payments / (last settled - first sent), best of
-   WORKER_ROUNDS interleaved rounds; also the CPU the core process spends a payment (/proc).
+   single-node nats-server). A wrk-like load client (pre-encoded requests written from the protocol callback,
+   HTTP_CONNECTIONS keep-alive connections, one request at a time each) sends XML pacs.008 to a simulated
+   creditor bank without waiting, then polls until every one has settled (reconciled: the debtor's posted
+   balance moved by exactly their sum; conservation checked). payments/s = payments / (last settled - first
+   sent). WORKER_ROUNDS interleaved rounds (in-process, 1, 2, in-process, 1, 2, ...): the medians, and the
+   median of each round's own 2/1 ratio. Where the CPU went, per payment (/proc): the core process, its edge
+   workers, nats-server, the load client, and everything else on the machine (other users of the 2 cores).
 
 Prints a table, then one JSON object as the last line.
 """
@@ -26,10 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,8 +77,12 @@ JOURNAL_RUN_S = 2.0
 JOURNAL_BATCH_RECORDS = 64
 RUN_S_MAX = 40.0  # hard bound on one rail run
 ADMIN = "bench-cluster-admin"
-HTTP_CONNECTIONS = 64
-WORKER_ROUNDS = 2
+# Load connections for the edge-worker comparison (keep-alive, one request at a time each, as wrk drives them).
+# 256, not 64: with 64 no process of a --workers run is saturated (each waits on the hand-off round trip and the
+# core's journal commit), so the figure measured latency x 64 rather than what the configuration can carry.
+HTTP_CONNECTIONS = 256
+WORKER_ROUNDS = 3
+SETTLED_POLL_S = 0.01
 FAST_BANKS = {"sandbox_accept_delay_ms_min": 1, "sandbox_accept_delay_ms_max": 2}
 
 
@@ -175,7 +185,7 @@ async def failover_seconds(cluster_url: str, run: int, directory: Path) -> float
         active.url = active.wait_for(r"listening on (http://\S+)", 30).group(1)
         standby = _Core(url, directory / f"b{run}", standby=True)
         standby.wait_for(r"standby: following", 30)
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=RUN_S_MAX)) as session:
             admin = {"Authorization": f"Bearer {ADMIN}"}
             async with session.post(
                 active.url + "/admin/participants", json={"bic": DEBTOR, "name": "d"}, headers=admin
@@ -216,8 +226,94 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def http_payments_per_s(payments: int, data_dir: Path, extra: list[str]) -> tuple[float, float]:
-    """(payments/s, CPU µs a payment in the core process) of one `rail serve` configuration (see 4. above)."""
+class _LoadConnection(asyncio.Protocol):
+    """One keep-alive connection of the load client, as wrk drives one: the next pre-encoded request is written
+    as soon as the previous answer is complete, from the protocol callback itself (no coroutine, no request
+    object, no header dict), so the client costs the machine as little CPU as possible and the rail gets the
+    cores. Answers are framed by Content-Length (the rail sends it on every POST /v1/messages answer)."""
+
+    def __init__(self, requests: list[bytes], statuses: dict[int, int], done: asyncio.Future) -> None:
+        self.requests = requests
+        self.statuses = statuses
+        self.done = done
+        self.next_index = 0
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._send_next()
+
+    def _send_next(self) -> None:
+        if self.next_index == len(self.requests):
+            self.transport.close()
+            if not self.done.done():
+                self.done.set_result(None)
+            return
+        self.transport.write(self.requests[self.next_index])
+        self.next_index += 1
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(buf[:end]).lower()
+        at = head.find(b"\r\ncontent-length:")
+        if at < 0:
+            self._fail(RuntimeError(f"an answer without Content-Length: {head[:200]!r}"))
+            return
+        line_end = head.find(b"\r\n", at + 2)
+        length = int(head[at + len(b"\r\ncontent-length:") : line_end if line_end > 0 else len(head)])
+        if len(buf) < end + 4 + length:
+            return
+        status = int(head[9:12])
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        del buf[: end + 4 + length]
+        self._send_next()
+
+    def connection_lost(self, exc) -> None:
+        if self.next_index < len(self.requests) or self.buf:
+            self._fail(exc or ConnectionResetError("the rail closed a load connection"))
+
+    def _fail(self, error: BaseException) -> None:
+        if not self.done.done():
+            self.done.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _request_bytes(host_port: str, token: str, body: bytes) -> bytes:
+    head = (
+        f"POST /v1/messages HTTP/1.1\r\nHost: {host_port}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds every process of the machine spent so far (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid: int) -> list[int]:
+    """pid and its children (the edge workers of a `rail serve --workers N`)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(entry.name))
+    return [pid, *children]
+
+
+async def http_payments_per_s(
+    payments: int, data_dir: Path, extra: list[str], nats_pid: int | None, connections: int = HTTP_CONNECTIONS
+) -> dict:
+    """One `rail serve` configuration (see 4. above): payments/s settled, and where the CPU went (µs a payment:
+    the core process, its edge workers, nats-server, this load client, and everything else on the machine)."""
     core = _Core("", data_dir, standby=False, args=extra)
     try:
         core.url = core.wait_for(r"listening on (http://\S+)", 30).group(1)
@@ -229,36 +325,85 @@ async def http_payments_per_s(payments: int, data_dir: Path, extra: list[str]) -
         iban = scheme.bank(DEBTOR).customers[0].iban
         creditor_iban = scheme.bank(CREDITOR).customers[0].iban
         messages = [pacs008(i, iban, creditor_iban) for i in range(payments)]
-        bodies = [iso20022.encode(m, "xml") for m in messages]
+        host_port = core.url.split("://", 1)[1]
+        requests = [_request_bytes(host_port, token, iso20022.encode(m, "xml")) for m in messages]
         total_paisa = sum(m.cdt_trf_tx_inf[0].amount_paisa for m in messages)
-        debtor = HttpTransport(core.url, token, pool_connections_max=HTTP_CONNECTIONS)
         statuses: dict[int, int] = {}
+        host, port = host_port.rsplit(":", 1)
+        loop = asyncio.get_running_loop()
+        pids = _process_tree(core.process.pid)
+        watched = {"core": [pids[0]], "edges": pids[1:], "nats": [nats_pid] if nats_pid else [],
+                   "client": [os.getpid()]}  # fmt: skip
 
-        async def sender(offset: int) -> None:
-            for index in range(offset, payments, HTTP_CONNECTIONS):
-                status, _content_type, _body = await debtor.send(bodies[index], "application/xml")
-                statuses[status] = statuses.get(status, 0) + 1
+        def cpu_now() -> dict[str, float]:
+            figures = {name: sum(_cpu_s(pid) for pid in group) for name, group in watched.items()}
+            figures["machine"] = _machine_busy_s()
+            return figures
 
+        cpu_started = cpu_now()
         started = time.perf_counter()
-        core_cpu_started = _cpu_s(core.process.pid)
-        await asyncio.wait_for(asyncio.gather(*(sender(i) for i in range(HTTP_CONNECTIONS))), RUN_S_MAX)
+        finished = []
+        for index in range(connections):
+            done = loop.create_future()
+            share = requests[index::connections]
+            await loop.create_connection(
+                lambda s=share, d=done: _LoadConnection(s, statuses, d), host, int(port)
+            )
+            finished.append(done)
+        await asyncio.wait_for(asyncio.gather(*finished), RUN_S_MAX)
         if statuses.get(202, 0) != payments:
             raise RuntimeError(f"not every payment was accepted: {statuses}")
         deadline = time.perf_counter() + RUN_S_MAX
-        while True:
+        while True:  # reconciled: the debtor's posted balance shows every payment settled
             balances = await operator.balances()
             if balances["accounts"][DEBTOR]["posted_paisa"] == prefund - total_paisa:
                 break
             if time.perf_counter() > deadline:
                 raise RuntimeError("payments did not all settle")
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(SETTLED_POLL_S)
         elapsed = time.perf_counter() - started
-        core_cpu_us = (_cpu_s(core.process.pid) - core_cpu_started) * 1e6 / payments
-        await debtor.close()
+        cpu_ended = cpu_now()
         await operator.close()
-        return payments / elapsed, core_cpu_us
+        cpu_us = {name: (cpu_ended[name] - cpu_started[name]) * 1e6 / payments for name in cpu_started}
+        ours = sum(value for name, value in cpu_us.items() if name != "machine")
+        cpu_us["other"] = max(0.0, cpu_us.pop("machine") - ours)
+        return {"payments_per_s": payments / elapsed, "cpu_us": cpu_us, "seconds": elapsed,
+                "conserved": balances["conserved"]}  # fmt: skip
     finally:
         core.stop()
+
+
+def workers_comparison(payments: int, rounds: int, directory: Path, connections: int) -> dict:
+    """In-process edge, --workers 1 and --workers 2, in interleaved rounds on one single-node nats-server."""
+    runs: dict[int, list[dict]] = {0: [], 1: [], 2: []}
+    with LocalNatsCluster(directory / "nats1", nodes=1) as single:
+        nats_pid = single.nodes[0].process.pid
+        # Interleaved rounds (0, 1, 2, 0, 1, 2, ...): the machine is shared, and a neighbour's load swings a short
+        # run more than the configurations differ; each round's 2/1 ratio compares runs seconds apart.
+        for round_index in range(rounds):
+            for workers, measured in runs.items():
+                extra = ["--workers", str(workers), "--nats", single.url] if workers else []
+                run_dir = directory / f"w{workers}-{round_index}"
+                measured.append(
+                    asyncio.run(http_payments_per_s(payments, run_dir, extra, nats_pid, connections))
+                )
+    rates = {w: [run["payments_per_s"] for run in measured] for w, measured in runs.items()}
+    ratios = [two / one for two, one in zip(rates[2], rates[1], strict=True)]
+    cpu = {
+        w: {
+            name: statistics.median(run["cpu_us"][name] for run in measured) for name in measured[0]["cpu_us"]
+        }
+        for w, measured in runs.items()
+    }
+    return {
+        "rounds": rounds,
+        "rates": rates,
+        "median": {w: statistics.median(r) for w, r in rates.items()},
+        "best": {w: max(r) for w, r in rates.items()},
+        "ratios_2_over_1": ratios,
+        "cpu_us": cpu,
+        "conserved": all(run["conserved"] for measured in runs.values() for run in measured),
+    }
 
 
 def main() -> int:
@@ -267,34 +412,43 @@ def main() -> int:
     )
     parser.add_argument("--payments", type=int, default=2000)
     parser.add_argument("--failovers", type=int, default=1)
-    parser.add_argument("--http-payments", type=int, default=3000)
+    parser.add_argument("--http-payments", type=int, default=4000)
+    parser.add_argument("--worker-rounds", type=int, default=WORKER_ROUNDS)
+    parser.add_argument(
+        "--connections", type=int, default=HTTP_CONNECTIONS, help="load connections (edge workers)"
+    )
+    parser.add_argument("--only", choices=("journal", "workers"), default=None,
+                        help="only the journal + failover figures, or only the edge-worker comparison")  # fmt: skip
     args = parser.parse_args()
     if nats_server_path() is None:
         print("nats-server is not installed (apt-get install nats-server)", file=sys.stderr)
         return 1
     console = Console()
     results: dict = {}
+    table = Table(title="rail beyond one process (NATS JetStream on this machine)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         tmp_path = Path(tmp)
-        with LocalNatsCluster(tmp_path / "nats", nodes=3) as cluster:
-            cluster.wait_jetstream_ready()
-            file_bps = journal_batches_per_s(FileJournal.open(tmp_path / "fj", fsync=True))
-            nats_bps = journal_batches_per_s(NatsJournal.open(f"{cluster.url}/BENCHJ"))
-            local = asyncio.run(rail_payments_per_s(args.payments, None))
-            replicated = asyncio.run(rail_payments_per_s(args.payments, f"{cluster.url}/BENCHR"))
-            failovers = [
-                asyncio.run(failover_seconds(cluster.url, run, tmp_path)) for run in range(args.failovers)
-            ]
-        with LocalNatsCluster(tmp_path / "nats1", nodes=1) as single:
-            # Interleaved rounds, best of each: the machine is shared, a single short run swings with the
-            # neighbours' load more than the configurations differ.
-            runs: dict[int, list[tuple[float, float]]] = {0: [], 1: [], 2: []}
-            for round_index in range(WORKER_ROUNDS):
-                for workers, measured in runs.items():
-                    extra = ["--workers", str(workers), "--nats", single.url] if workers else []
-                    directory = tmp_path / f"w{workers}-{round_index}"
-                    measured.append(asyncio.run(http_payments_per_s(args.http_payments, directory, extra)))
-            by_workers = {workers: max(measured) for workers, measured in runs.items()}
+        if args.only in (None, "journal"):
+            results.update(journal_figures(args, tmp_path, table))
+        if args.only in (None, "workers"):
+            results.update(worker_figures(args, tmp_path, table))
+    console.print(table)
+    print(json.dumps(results))
+    return 0
+
+
+def journal_figures(args, tmp_path: Path, table: Table) -> dict:
+    with LocalNatsCluster(tmp_path / "nats", nodes=3) as cluster:
+        cluster.wait_jetstream_ready()
+        file_bps = journal_batches_per_s(FileJournal.open(tmp_path / "fj", fsync=True))
+        nats_bps = journal_batches_per_s(NatsJournal.open(f"{cluster.url}/BENCHJ"))
+        local = asyncio.run(rail_payments_per_s(args.payments, None))
+        replicated = asyncio.run(rail_payments_per_s(args.payments, f"{cluster.url}/BENCHR"))
+        failovers = [
+            asyncio.run(failover_seconds(cluster.url, run, tmp_path)) for run in range(args.failovers)
+        ]
     results = {
         "journal_file_batches_per_s": round(file_bps, 1),
         "journal_nats_r3_batches_per_s": round(nats_bps, 1),
@@ -308,18 +462,7 @@ def main() -> int:
         "failover_s": [round(s, 2) for s in failovers],
         "failover_s_max": round(max(failovers), 2) if failovers else None,
         "failover_target_s": 5.0,
-        "http_in_process_payments_per_s": round(by_workers[0][0], 1),
-        "http_workers_1_payments_per_s": round(by_workers[1][0], 1),
-        "http_workers_2_payments_per_s": round(by_workers[2][0], 1),
-        "workers_2_over_1_ratio": round(by_workers[2][0] / by_workers[1][0], 3),
-        "workers_2_over_in_process_ratio": round(by_workers[2][0] / by_workers[0][0], 3),
-        "core_cpu_us_per_payment_in_process": round(by_workers[0][1]),
-        "core_cpu_us_per_payment_workers_2": round(by_workers[2][1]),
-        "core_cpu_workers_2_over_in_process_ratio": round(by_workers[2][1] / by_workers[0][1], 3),
     }
-    table = Table(title="rail beyond one process (3-node NATS JetStream cluster on this machine)")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
     table.add_row("journal appends/s, file + fdatasync (64 x 1 KB records)", f"{file_bps:,.0f}")
     table.add_row("journal appends/s, NATS JetStream R3", f"{nats_bps:,.0f}")
     table.add_row("  ratio NATS / file", f"{results['journal_nats_over_file_ratio']:.2f}")
@@ -329,15 +472,45 @@ def main() -> int:
     table.add_row("all settled, conserved", f"{results['rail_settled_all']}, {results['conserved']}")
     for run, seconds in enumerate(failovers):
         table.add_row(f"failover {run + 1}: SIGKILL -> first ACSC on standby", f"{seconds:.2f} s")
+    return results
+
+
+def worker_figures(args, tmp_path: Path, table: Table) -> dict:
+    compared = workers_comparison(args.http_payments, args.worker_rounds, tmp_path, args.connections)
+    median, best, cpu = compared["median"], compared["best"], compared["cpu_us"]
+    ratio_median = statistics.median(compared["ratios_2_over_1"])
+    results = {
+        "worker_rounds": compared["rounds"],
+        "http_payments_per_round": args.http_payments,
+        "http_connections": args.connections,
+        "http_in_process_payments_per_s_median": round(median[0], 1),
+        "http_workers_1_payments_per_s_median": round(median[1], 1),
+        "http_workers_2_payments_per_s_median": round(median[2], 1),
+        "http_payments_per_s_by_round": {
+            str(w): [round(r) for r in rates] for w, rates in compared["rates"].items()
+        },
+        "workers_2_over_1_ratio_median": round(ratio_median, 3),
+        "workers_2_over_1_ratio_by_round": [round(r, 3) for r in compared["ratios_2_over_1"]],
+        "workers_2_over_1_ratio_best_of": round(best[2] / best[1], 3),
+        "workers_2_over_in_process_ratio_median": round(median[2] / median[0], 3),
+        "workers_settled_all_conserved": compared["conserved"],
+        "cpu_us_per_payment_median": {str(w): {k: round(v) for k, v in c.items()} for w, c in cpu.items()},
+    }
     for workers, label in ((0, "in-process edge (default)"), (1, "--workers 1 (NATS hand-off)"),
                            (2, "--workers 2")):  # fmt: skip
-        rate, core_cpu_us = by_workers[workers]
-        table.add_row(f"HTTP payments/s, {label}; core CPU µs a payment", f"{rate:,.0f}; {core_cpu_us:,.0f}")
-    table.add_row("  ratio workers 2 / 1", f"{results['workers_2_over_1_ratio']:.2f}")
-    table.add_row("  ratio workers 2 / in-process", f"{results['workers_2_over_in_process_ratio']:.2f}")
-    console.print(table)
-    print(json.dumps(results))
-    return 0
+        rates = ", ".join(f"{r:,.0f}" for r in compared["rates"][workers])
+        table.add_row(
+            f"HTTP payments/s settled, {label}: median (rounds)", f"{median[workers]:,.0f} ({rates})"
+        )
+    table.add_row(
+        f"  ratio workers 2 / 1: median of {compared['rounds']} same-round ratios (each)",
+        f"{ratio_median:.2f} ({', '.join(f'{r:.2f}' for r in compared['ratios_2_over_1'])})",
+    )
+    table.add_row("  ratio workers 2 / in-process (medians)", f"{median[2] / median[0]:.2f}")
+    for workers in (0, 1, 2):
+        parts = ", ".join(f"{name} {value:,.0f}" for name, value in cpu[workers].items())
+        table.add_row(f"CPU µs a payment (median), workers={workers}", parts)
+    return results
 
 
 if __name__ == "__main__":

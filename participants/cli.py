@@ -1,11 +1,13 @@
 """`rail load`: load-test a rail (ours, or any that speaks our API) with simulated bank participants.
 
-    rail load --target URL --rate R --duration S [--banks N] [--scenario FILE] [--seed K] [--json OUT]
-              [--admin-token T] [--out RUN_DIR] [--warmup S]
+    rail load --target URL[,STANDBY_URL...] --rate R --duration S [--banks N] [--scenario FILE] [--seed K]
+              [--json OUT] [--admin-token T] [--out RUN_DIR] [--warmup S]
 
 The harness takes over the target's default-scheme banks (issuing itself fresh tokens with the admin token),
 offers open-loop Poisson load, shows live progress, prints a summary table, writes a run directory and,
-with --json, the run summary for CI. Exit codes: 0 reconciled; 1 reconciliation mismatch; 2 bad arguments
+with --json, the run summary for CI. Several --target URLs (active rail first, then standbys) make every
+simulated bank switch to the next one by itself when the rail in use goes away (participants/transport.py's
+HttpTransport; docs/cluster.md). Exit codes: 0 reconciled; 1 reconciliation mismatch; 2 bad arguments
 or the target could not be used (one line on stderr, never a traceback).
 """
 
@@ -18,7 +20,7 @@ import secrets
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 from rich.console import Console
@@ -45,7 +47,9 @@ PLAIN_PROGRESS_EVERY_S = 5.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", required=True, help="the rail's base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--target", required=True,
+                        help="the rail's base URL, e.g. http://127.0.0.1:8080; or several, comma-separated, active "
+                             "first then standbys: clients switch over by themselves when the active one goes away")
     parser.add_argument("--rate", type=float, required=True, help="offered payments per second (open model)")
     parser.add_argument("--duration", type=float, required=True, help="seconds of offered load")
     parser.add_argument("--banks", type=int, default=8, help="simulated banks to take over (default 8)")
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
                      "its simulated banks")
     warmup = args.warmup if args.warmup is not None else min(10.0, args.duration * 0.1)
     try:
+        HttpTransport(args.target)  # checks the URL list (nothing is opened until the first call)
         scenario = load_scenario(args.scenario)
         config = LoadConfig(
             rate_per_s=args.rate, duration_s=args.duration, warmup_s=max(0.0, min(warmup, args.duration)),
@@ -158,7 +163,7 @@ class ProgressDisplay:
         self.live: Live | None = None
         self._last_plain = -PLAIN_PROGRESS_EVERY_S
 
-    def __enter__(self) -> ProgressDisplay:
+    def __enter__(self) -> Self:
         if self.console.is_terminal:
             self.live = Live(self._render(None), console=self.console, refresh_per_second=4, transient=False)
             self.live.__enter__()
@@ -167,7 +172,7 @@ class ProgressDisplay:
                                f"scenario {self.config.scenario.name}, seed {self.config.seed}")
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
             self.live = None
@@ -237,4 +242,4 @@ def headline(s: rundir.RunSummary) -> str:
             f"{s.timeouts} timeouts, {s.late_sends} late sends, reconciliation {'OK' if rec.ok else 'MISMATCH'}")
 
 
-__all__ = ["configure", "run", "run_async", "print_summary", "ProgressDisplay", "codec_factory", "rundir"]
+__all__ = ["ProgressDisplay", "codec_factory", "configure", "print_summary", "run", "run_async", "rundir"]

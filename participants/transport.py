@@ -11,7 +11,8 @@ payment code path is the same in-process and over HTTP:
 * admin (need the admin token over HTTP): ``add_participant``, ``liquidity``, ``balances``; and
   ``metrics()`` (text or None) and ``healthz()``.
 
-:class:`HttpTransport` speaks the rail's HTTP API with aiohttp (keep-alive, a bounded connection pool);
+:class:`HttpTransport` speaks the rail's HTTP API with aiohttp (keep-alive, a bounded connection pool), to one
+rail or to an active rail and its standbys (several URLs: it switches over by itself, see the class);
 :class:`InProcessTransport` calls :class:`rail.service.RailService` directly. Failures to reach the rail
 raise :class:`RailUnreachable` (the harness counts them as a gap and retries idempotent calls);
 answers the rail refuses raise :class:`RailRefused` with the status and the rail's own text.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +32,7 @@ import orjson
 # A bank's concurrent requests: enough for ~2,000 payments/s at ~10 ms a request, bounded so a slow rail
 # shows up as queueing in the harness (counted as late sends), not as thousands of sockets.
 HTTP_POOL_CONNECTIONS_MAX = 64
+BASE_URLS_MAX = 8  # an active rail and its standbys
 HTTP_CONNECT_TIMEOUT_S = 3.0
 # A request that is not a long poll gets this long; long polls get their wait plus this margin.
 HTTP_REQUEST_TIMEOUT_S = 15.0
@@ -62,7 +65,7 @@ class _Http11Connection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection: one request at a time, response framed by Content-Length or
     chunked encoding (what aiohttp servers send)."""
 
-    __slots__ = ("transport", "buf", "waiter", "closed", "_timer")
+    __slots__ = ("_timer", "buf", "closed", "transport", "waiter")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -110,7 +113,7 @@ class _Http11Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        self._fail(asyncio.TimeoutError())
+        self._fail(TimeoutError())
 
     def request(self, data: bytes, timeout_s: float) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -244,37 +247,68 @@ def _payment_path(uetr: str) -> str:
     return f"/v1/payments/{uetr}"
 
 
+def _base_urls(base_url: str | Sequence[str]) -> list[str]:
+    """The rail's base URLs, active first then standbys: a list, or one string with commas."""
+    urls = base_url.split(",") if isinstance(base_url, str) else list(base_url)
+    urls = [url.strip().rstrip("/") for url in urls if url.strip()]
+    if not urls:
+        raise ValueError("no rail URL given")
+    if len(urls) > BASE_URLS_MAX:
+        raise ValueError(f"at most {BASE_URLS_MAX} rail URLs (active first, then standbys)")
+    return urls
+
+
+def _lean_target(base_url: str) -> tuple[str, int] | None:
+    """(host, port) of a plain-http URL the lean client serves; None: aiohttp (https, or a malformed URL, which
+    aiohttp reports as an invalid URL)."""
+    split = urlsplit(base_url) if "://" in base_url else None
+    if split is None or split.scheme != "http" or not split.hostname:
+        return None
+    try:
+        return split.hostname, split.port or 80
+    except ValueError:
+        return None
+
+
 class HttpTransport:
-    """The rail's HTTP API as a participant (token) and, when given admin_token, as the operator."""
+    """The rail's HTTP API as a participant (token) and, when given admin_token, as the operator.
+
+    `base_url` may name several rails, active first then standbys (a list, or one string with commas): when the
+    rail in use refuses or resets the connection, or answers 503 while its /healthz says it is not serving (a
+    core stopping, or an edge whose core is gone), the call moves to the next URL and the transport stays there.
+    Resending is safe: the rail answers a resent message with its original outcome, and every other call is a
+    read or idempotent. Each call tries each URL at most once; when none answers it raises RailUnreachable (the
+    harness retries later, e.g. while a standby is still taking over)."""
 
     kind = "http"
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         token: str | None = None,
         admin_token: str | None = None,
         pool_connections_max: int = HTTP_POOL_CONNECTIONS_MAX,
         session: aiohttp.ClientSession | None = None,
         client: str = "lean",
     ):
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = _base_urls(base_url)
+        self._current = 0  # index in base_urls of the rail in use
+        self.switches = 0  # times this transport moved to another rail
         self.token = token
         self.admin_token = admin_token
         self._pool_connections_max = pool_connections_max
         self._session = session
         self._own_session = session is None
         self.client = client
-        self._lean: _Http11Pool | None = None
-        split = urlsplit(self.base_url) if "://" in self.base_url else None
         # Plain http goes through the lean keep-alive client (an aiohttp client request costs ~150-250 µs of
         # CPU, which made the load generator the limit of a measurement); https, and client="aiohttp", use aiohttp.
-        self._lean_target = None
-        if client == "lean" and split is not None and split.scheme == "http" and split.hostname:
-            try:
-                self._lean_target = (split.hostname, split.port or 80)
-            except ValueError:  # a malformed port: aiohttp reports it as an invalid URL
-                self._lean_target = None
+        self._lean_targets = [_lean_target(url) if client == "lean" else None for url in self.base_urls]
+        self._lean_pools: dict[int, _Http11Pool] = {}
+
+    @property
+    def base_url(self) -> str:
+        """The rail in use."""
+        return self.base_urls[self._current]
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -291,16 +325,18 @@ class HttpTransport:
         return self._session
 
     def with_token(self, token: str) -> HttpTransport:
-        """A transport for another participant sharing nothing but the URL (own pool, own token)."""
-        return HttpTransport(self.base_url, token, self.admin_token, self._pool_connections_max, client=self.client)
+        """A transport for another participant sharing nothing but the URLs (own pool, own token); it starts on
+        the rail this one uses."""
+        urls = self.base_urls[self._current :] + self.base_urls[: self._current]
+        return HttpTransport(urls, token, self.admin_token, self._pool_connections_max, client=self.client)
 
     async def close(self) -> None:
         if self._session is not None and self._own_session:
             await self._session.close()
         self._session = None
-        if self._lean is not None:
-            self._lean.close()
-            self._lean = None
+        for pool in self._lean_pools.values():
+            pool.close()
+        self._lean_pools.clear()
 
     async def _request(
         self,
@@ -311,28 +347,75 @@ class HttpTransport:
         headers: dict[str, str] | None = None,
         timeout_s: float = HTTP_REQUEST_TIMEOUT_S,
     ) -> tuple[int, str, bytes]:
-        if self._lean_target is not None:
-            if self._lean is None:
-                self._lean = _Http11Pool(*self._lean_target, self._pool_connections_max)
+        """One call to the rail in use, moving on to the next URL when it is down or not serving (see the class
+        docstring). With one URL, exactly one attempt."""
+        attempts = len(self.base_urls)
+        for attempt in range(attempts):
+            index = self._current
+            last = attempt + 1 == attempts
             try:
-                return await self._lean.request(method, path, headers or {}, body, timeout_s)
-            except (OSError, asyncio.TimeoutError) as exc:
-                raise RailUnreachable(f"cannot reach the rail at {self.base_url}: {_describe(exc)}") from None
+                answer = await self._request_to(index, method, path, body, headers, timeout_s)
+            except RailUnreachable:
+                if last:
+                    raise
+                self._move_on_from(index)
+                continue
+            if answer[0] == 503 and not last and not await self._serving(index):
+                self._move_on_from(index)
+                continue
+            return answer
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _move_on_from(self, index: int) -> None:
+        # Concurrent calls that failed on the same rail move the transport on once, not once each.
+        if self._current == index:
+            self._current = (index + 1) % len(self.base_urls)
+            self.switches += 1
+
+    async def _serving(self, index: int) -> bool:
+        """Whether the rail at base_urls[index] says it is serving (GET /healthz 200); asked only after a 503,
+        to tell a core that is not (or no longer) the leader from one that sheds load. Asked afresh each time (a
+        cheap request): a remembered "serving" could hide a core that has just begun to stop."""
+        try:
+            status, _, _ = await self._request_to(index, "GET", "/healthz", None, {}, HTTP_CONNECT_TIMEOUT_S)
+        except RailUnreachable:
+            return False
+        return status == 200
+
+    async def _request_to(
+        self,
+        index: int,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        timeout_s: float,
+    ) -> tuple[int, str, bytes]:
+        base_url = self.base_urls[index]
+        lean_target = self._lean_targets[index]
+        if lean_target is not None:
+            pool = self._lean_pools.get(index)
+            if pool is None:
+                pool = self._lean_pools[index] = _Http11Pool(*lean_target, self._pool_connections_max)
+            try:
+                return await pool.request(method, path, headers or {}, body, timeout_s)
+            except (TimeoutError, OSError) as exc:
+                raise RailUnreachable(f"cannot reach the rail at {base_url}: {_describe(exc)}") from None
             except ValueError as exc:
-                raise RailUnreachable(f"bad HTTP answer from {self.base_url}: {_describe(exc)}") from None
-        url = self.base_url + path
+                raise RailUnreachable(f"bad HTTP answer from {base_url}: {_describe(exc)}") from None
+        url = base_url + path
         try:
             async with self._client().request(
                 method, url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
             ) as resp:
                 data = await resp.read()
                 return resp.status, resp.headers.get("Content-Type", ""), data
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as exc:
-            raise RailUnreachable(f"cannot reach the rail at {self.base_url}: {_describe(exc)}") from None
+        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+            raise RailUnreachable(f"cannot reach the rail at {base_url}: {_describe(exc)}") from None
         except aiohttp.InvalidURL:
-            raise RailUnreachable(f"not a valid rail URL: {self.base_url}") from None
+            raise RailUnreachable(f"not a valid rail URL: {base_url}") from None
         except aiohttp.ClientError as exc:
-            raise RailUnreachable(f"HTTP error talking to {self.base_url}: {_describe(exc)}") from None
+            raise RailUnreachable(f"HTTP error talking to {base_url}: {_describe(exc)}") from None
 
     def _auth(self, admin: bool = False) -> dict[str, str]:
         token = self.admin_token if admin else self.token

@@ -11,10 +11,20 @@ in the edges, any number of them, sharing the listening port (SO_REUSEPORT: the 
 What an edge does for `POST /v1/messages`: authenticate the bearer token, bound the body, decode, validate
 against the RAAST profile, check the message type (RailService.accept: the same code the in-process rail runs);
 refusals are answered right there. An accepted message goes to the core as its decoded struct (msgpack, ~10 us
-to decode, no second parse) on EDGE_SUBMIT; the core runs the state machine half (RailService.dispatch, with
-the per-participant rate limit, which must be global) and returns the Reply. Every other route (inbox, ack,
-payments, admin, metrics, healthz, openapi) is relayed as an HTTP request over EDGE_HTTP; the core answers it
-with its own HTTP app on a private loopback port, so every rule of rail/http.py applies unchanged.
+to decode, no second parse); the core runs the state machine half (RailService.dispatch, with the
+per-participant rate limit, which must be global) and returns the Reply. The hand-off is batched both ways
+(HandOff, CoreEndpoint._answer): all the submits an edge accepted in one event-loop tick travel as one NATS
+message, all the answers the core finished in one tick go back to each edge as one. Every other route (inbox,
+ack, payments, admin, metrics, healthz, openapi) is relayed as an HTTP request over the `http` subject; the
+core answers it with its own HTTP app on a private loopback port, so every rule of rail/http.py applies
+unchanged. Connections start in rail/http.py's HTTP/1.1 fast lane, with EdgeFastLaneService as its service:
+POST /v1/messages and GET /v1/inbox skip aiohttp's per-request machinery at the edge as they do in the core.
+
+Each edge counts its own work (rail/edge_metrics.py) and pushes the counts to the core every second; the core's
+/metrics shows them with an `edge` label.
+
+This module is the edge process and the wire between edge and core; the core's side (CoreEndpoint, and the
+local edge processes of `rail serve --workers N`) is rail/edge_core.py.
 
 Edges learn participants (token hashes, BICs) from the core (EDGE_CONFIG) at start, every
 CONFIG_REFRESH_S, and at once when a token they do not know is presented (concurrent misses share one fetch).
@@ -29,21 +39,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
-import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+import orjson
+from aiohttp import web
+
+from rail.edge_metrics import (
+    EDGE_METRICS_PUSH_S,
+    EdgeMetrics,
+    encode_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
-#: Requests a core serves for edges at once; beyond it edges get 503 (the core's own queue is bounded too).
-EDGE_REQUESTS_IN_FLIGHT_MAX = 8_192
+#: Submits one edge has handed to the core and not yet had answered; beyond it the edge answers 503 itself.
+EDGE_HANDOFFS_IN_FLIGHT_MAX = 4_096
+#: Submits in one hand-off message (all those an edge accepted in one event-loop tick, up to this many).
+HANDOFF_BATCH_SUBMITS_MAX = 256
 #: A submit waits this long beyond its `Prefer: wait` for the core's answer.
 SUBMIT_TIMEOUT_MARGIN_S = 5.0
 PROXY_TIMEOUT_S = 40.0  # > WAIT_S_MAX (30 s long-poll) plus margin
@@ -51,10 +71,11 @@ CONFIG_REFRESH_S = 1.0
 #: Room left in max_payload for the part headers of a reply split in parts.
 REPLY_PART_OVERHEAD_BYTES = 1_024
 REPLY_PARTS_MAX = 64
-EDGE_START_TIMEOUT_S = 20.0
+#: What one answer (or submit) adds to its bytes in a batch message (msgpack framing, ref, status...), at most.
+ANSWER_OVERHEAD_BYTES = 64
 PARENT_CHECK_S = 0.5
+TOKEN_CHARS_MAX = 256  # a participant token is 43 characters; anything far longer is refused unhashed
 _RELAYED_HEADERS = ("Authorization", "Content-Type", "Prefer", "Accept")
-_RELAYED_RESPONSE_HEADERS = ("Content-Type", "Retry-After", "WWW-Authenticate", "Preference-Applied", "Allow")
 _PART = "Rail-Part"
 
 
@@ -63,12 +84,38 @@ def subjects(name: str) -> dict[str, str]:
         "submit": f"rail.{name}.edge.submit",
         "http": f"rail.{name}.edge.http",
         "config": f"rail.{name}.edge.config",
+        "metrics": f"rail.{name}.edge.metrics",
     }
+
+
+def route_labels() -> Callable[[str], str]:
+    """path -> the rail's route template (`/v1/payments/{uetr}`), or "other": a bounded label set for the
+    edge's request counter, taken from rail/http.py's own route table."""
+    from rail.http import create_app
+
+    exact, templated = set(), []
+    for resource in create_app(None).router.resources():  # only the route table is read
+        template = resource.canonical
+        if "{" in template:
+            templated.append((template[: template.index("{")], template))
+        else:
+            exact.add(template)
+
+    def label(path: str) -> str:
+        if path in exact:
+            return path
+        for prefix, template in templated:
+            if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                return template
+        return "other"
+
+    return label
 
 
 class EdgeSubmit(msgspec.Struct, array_like=True):
     """A message the edge accepted: the core needs nothing more to run its half."""
 
+    ref: int  # the edge's number for it: the core's answer carries it back
     bic: str
     msg_type: str
     rendering: str
@@ -82,6 +129,18 @@ class EdgeReply(msgspec.Struct, array_like=True):
     content_type: str
     body: bytes
     headers: dict[str, str] = {}
+
+
+class EdgeSubmitBatch(msgspec.Struct, array_like=True):
+    """Every submit an edge accepted in one event-loop tick: one NATS message instead of one per payment."""
+
+    submits: list[EdgeSubmit]
+
+
+class EdgeAnswers(msgspec.Struct, array_like=True):
+    """The core's answers to one edge's submits that finished in one tick of the core, by `EdgeSubmit.ref`."""
+
+    answers: list[tuple[int, EdgeReply]]
 
 
 class RelayedRequest(msgspec.Struct, array_like=True):
@@ -98,27 +157,9 @@ class EdgeConfig(msgspec.Struct, array_like=True):
 
 
 _ENCODER = msgspec.msgpack.Encoder()
-_SUBMIT_DECODER = msgspec.msgpack.Decoder(EdgeSubmit)
+_ANSWERS_DECODER = msgspec.msgpack.Decoder(EdgeAnswers)
 _REPLY_DECODER = msgspec.msgpack.Decoder(EdgeReply)
-_REQUEST_DECODER = msgspec.msgpack.Decoder(RelayedRequest)
 _CONFIG_DECODER = msgspec.msgpack.Decoder(EdgeConfig)
-
-
-def _message_decoders() -> dict[str, msgspec.msgpack.Decoder]:
-    from rail.iso20022 import structs
-
-    types = {
-        "pacs.008": structs.Pacs008,
-        "pacs.002": structs.Pacs002,
-        "pacs.028": structs.Pacs028,
-        "pacs.004": structs.Pacs004,
-        "camt.056": structs.Camt056,
-        "camt.029": structs.Camt029,
-        "pain.013": structs.Pain013,
-        "pain.014": structs.Pain014,
-        "acmt.023": structs.Acmt023,
-    }
-    return {name: msgspec.msgpack.Decoder(kind) for name, kind in types.items()}
 
 
 async def _connect(url: str, what: str) -> Any:
@@ -173,125 +214,151 @@ async def _request_in_parts(nc: Any, subject: str, payload: bytes, timeout_s: fl
             await sub.unsubscribe()
 
 
-# ---------------------------------------------------------------------------------------------- core side
+def _answer_size(reply: EdgeReply) -> int:
+    headers = sum(len(name) + len(value) + 10 for name, value in reply.headers.items())
+    return len(reply.body) + len(reply.content_type) + headers + ANSWER_OVERHEAD_BYTES
 
 
-class CoreEndpoint:
-    """Serves edge workers from the core process: validated submits, relayed HTTP, participant config."""
+def _submit_size(submit: EdgeSubmit) -> int:
+    """An upper bound of a submit's size in an EdgeSubmitBatch message."""
+    fields = len(submit.bic) + len(submit.msg_type) + len(submit.rendering)
+    return len(submit.message) + len(submit.raw_body or b"") + fields + ANSWER_OVERHEAD_BYTES
 
-    def __init__(self, service: Any, nats_url: str, private_http_url: str) -> None:
-        from rail.nats_journal import parse_nats_url
 
-        self.service = service
-        self.nats_url = nats_url
-        self.private_http_url = private_http_url
-        self.subjects = subjects(parse_nats_url(nats_url)[1])
-        self._nc: Any = None
-        self._session: ClientSession | None = None
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task] = set()
-        self._decoders = _message_decoders()
-
-    async def start(self) -> None:
-        self._nc = await _connect(self.nats_url, "rail serve --workers")
-        self._session = ClientSession(
-            connector=TCPConnector(limit=256), timeout=ClientTimeout(total=PROXY_TIMEOUT_S)
-        )
-        await self._nc.subscribe(self.subjects["submit"], queue="core", cb=self._spawn(self._on_submit))
-        await self._nc.subscribe(self.subjects["http"], queue="core", cb=self._spawn(self._on_http))
-        await self._nc.subscribe(self.subjects["config"], queue="core", cb=self._spawn(self._on_config))
-        await self._nc.flush()
-
-    def _spawn(self, handler):
-        # nats-py runs one subscription's callbacks one after another: each request gets its own task so a
-        # `Prefer: wait` submit or an inbox long-poll never holds up the others.
-        async def callback(msg) -> None:
-            if self._in_flight >= EDGE_REQUESTS_IN_FLIGHT_MAX:
-                await self._overloaded(msg)
-                return
-            self._in_flight += 1
-            task = asyncio.create_task(self._run(handler, msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-        return callback
-
-    async def _run(self, handler, msg) -> None:
-        try:
-            await handler(msg)
-        except Exception:
-            log.exception("edge request on %s failed", msg.subject)
-            with contextlib.suppress(Exception):
-                await self._overloaded(
-                    msg, 500, "the rail could not process this request; it has been logged"
-                )
-        finally:
-            self._in_flight -= 1
-
-    async def _overloaded(self, msg, status: int = 503, text: str = "the rail is overloaded") -> None:
-        body = msgspec.json.encode({"error": "unavailable", "detail": text})
-        reply = EdgeReply(status, "application/json", body, {"Retry-After": "1"})
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(reply))
-
-    async def _on_submit(self, msg) -> None:
-        from rail.service import Accepted
-
-        request = _SUBMIT_DECODER.decode(msg.data)
-        service = self.service
-        retry_s = service.rate_limit(request.bic)
-        if retry_s:
-            retry_after = {"Retry-After": str(max(1, int(retry_s + 0.999)))}
-            text = "request rate limit reached"
-            reply = service.admi002_reply(429, request.rendering, None, "AB10", text, headers=retry_after)
-        else:
-            decoder = self._decoders.get(request.msg_type)
-            if decoder is None:  # an edge of another version: refuse rather than guess
-                reply = service.admi002_reply(
-                    400, request.rendering, None, "FF01", f"{request.msg_type} is not accepted from an edge"
-                )
-            else:
-                accepted = Accepted(
-                    request.msg_type, request.rendering, decoder.decode(request.message), request.raw_body
-                )
-                reply = await service.dispatch(request.bic, accepted, request.wait_s)
-        answer = EdgeReply(reply.status, reply.content_type, reply.body, reply.headers)
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(answer))
-
-    async def _on_http(self, msg) -> None:
-        request = _REQUEST_DECODER.decode(msg.data)
-        async with self._session.request(
-            request.method,
-            self.private_http_url + request.path_qs,
-            headers=request.headers,
-            data=request.body or None,
-        ) as response:
-            body = await response.read()
-            headers = {k: v for k, v in response.headers.items() if k in _RELAYED_RESPONSE_HEADERS}
-            reply = EdgeReply(response.status, response.headers.get("Content-Type", ""), body, headers)
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(reply))
-
-    async def _on_config(self, msg) -> None:
-        service = self.service
-        participants = service.core.settlement.participants.values()
-        config = EdgeConfig(
-            scheme=_ENCODER.encode(service.scheme),
-            tokens={p.token_hash: p.bic for p in participants if p.token_hash},
-            known_bics=list(service.participants),
-        )
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(config))
-
-    async def close(self) -> None:
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
-            self._nc = None
-        for task in list(self._tasks):
-            task.cancel()
-        if self._session is not None:
-            await self._session.close()
+def _unavailable(status: int, text: str) -> EdgeReply:
+    body = msgspec.json.encode({"error": "unavailable", "detail": text})
+    return EdgeReply(status, "application/json", body, {"Retry-After": "1"})
 
 
 # ---------------------------------------------------------------------------------------------- edge side
+
+
+class CoreUnavailable(Exception):
+    """The core did not answer a hand-off (unreachable, no core subscribed, timed out, or overloaded)."""
+
+
+class HandOff:
+    """An edge's submits to the core, batched: every submit accepted in one event-loop tick leaves as ONE NATS
+    message (EdgeSubmitBatch) with its own reply subject; the core answers in batches too (EdgeAnswers).
+
+    Why: a NATS message costs ~50-100 µs of CPU in nats-py on each side plus the server's share, against a few µs
+    to msgpack one more struct into a message already going; under load an edge accepts many submits a tick."""
+
+    def __init__(self, nc: Any, subject: str) -> None:
+        self._nc = nc
+        self._subject = subject
+        self._inbox_prefix = nc.new_inbox()
+        self._subscription: Any = None
+        self._refs = itertools.count(1)
+        self._batch_numbers = itertools.count(1)
+        self._waiting: dict[int, tuple[int, asyncio.Future]] = {}  # ref -> (batch number, future)
+        self._batches: dict[int, set[int]] = {}  # batch number -> refs not yet answered
+        self._outgoing: list[EdgeSubmit] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)
+
+    async def start(self) -> None:
+        self._subscription = await self._nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_answers)
+
+    async def submit(self, submit_fields: tuple, timeout_s: float) -> EdgeReply:
+        """Hand one accepted message (EdgeSubmit's fields after `ref`) to the core; its reply, or
+        CoreUnavailable."""
+        if len(self._waiting) >= EDGE_HANDOFFS_IN_FLIGHT_MAX:
+            raise CoreUnavailable("too many submits waiting for the core")
+        loop = asyncio.get_running_loop()
+        ref = next(self._refs)
+        future = loop.create_future()
+        self._waiting[ref] = (0, future)  # batch number 0: not sent yet
+        self._outgoing.append(EdgeSubmit(ref, *submit_fields))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise CoreUnavailable(f"no answer from the core within {timeout_s:g} s") from None
+        finally:
+            self._forget(ref)
+
+    def _forget(self, ref: int) -> None:
+        entry = self._waiting.pop(ref, None)
+        if entry is not None and entry[0]:
+            refs = self._batches.get(entry[0])
+            if refs is not None:
+                refs.discard(ref)
+                if not refs:
+                    del self._batches[entry[0]]
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        # One message holds at most HANDOFF_BATCH_SUBMITS_MAX submits and stays under the server's max_payload
+        # (a lone submit above it still goes alone, and is refused by NATS: 503 for it only).
+        room = self._nc.max_payload - REPLY_PART_OVERHEAD_BYTES
+        count = size = 0
+        for submit in self._outgoing[:HANDOFF_BATCH_SUBMITS_MAX]:
+            size += _submit_size(submit)
+            if count and size > room:
+                break
+            count += 1
+        outgoing = self._outgoing[:count]
+        del self._outgoing[:count]
+        if self._outgoing:  # more than one message's worth this tick: the rest leaves right after
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        number = next(self._batch_numbers)
+        submits = []
+        for submit in outgoing:
+            entry = self._waiting.get(submit.ref)
+            if entry is None:  # its requester gave up (timeout, cancelled) before it left
+                continue
+            self._waiting[submit.ref] = (number, entry[1])
+            submits.append(submit)
+        if not submits:
+            return
+        self._batches[number] = {submit.ref for submit in submits}
+        payload = _ENCODER.encode(EdgeSubmitBatch(submits))
+        task = asyncio.create_task(self._publish(number, payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, number: int, payload: bytes) -> None:
+        try:
+            await self._nc.publish(self._subject, payload, reply=f"{self._inbox_prefix}.{number}")
+        except Exception as error:  # noqa: BLE001 - NATS down or the batch too large: each submit gets 503
+            self._fail_batch(number, CoreUnavailable(f"cannot hand over to the core: {error!r}"))
+
+    def _fail_batch(self, number: int, error: Exception) -> None:
+        for ref in self._batches.pop(number, ()):
+            entry = self._waiting.pop(ref, None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_exception(error)
+
+    async def _on_answers(self, msg) -> None:
+        if not msg.data and msg.headers and msg.headers.get("Status") == "503":
+            # NATS "no responders": no core subscribes to the hand-off subject (stopped, or not yet leader).
+            number = int(msg.subject.rpartition(".")[2])
+            self._fail_batch(number, CoreUnavailable("no settlement core is serving"))
+            return
+        try:
+            answers = _ANSWERS_DECODER.decode(msg.data).answers
+        except msgspec.DecodeError:
+            log.warning("unreadable answers from the core on %s", msg.subject)
+            return
+        for ref, reply in answers:
+            entry = self._waiting.get(ref)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(reply)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
 
 
 class Edge:
@@ -308,9 +375,14 @@ class Edge:
         self._tokens: dict[str, str] = {}
         self._config_sent_at = 0.0
         self._config_lock = asyncio.Lock()
+        self.hand_off: HandOff | None = None
+        self.metrics = EdgeMetrics(str(index), lambda: self.hand_off.in_flight if self.hand_off else 0)
+        self._route_label = route_labels()
 
     async def start(self) -> None:
         self._nc = await _connect(self.nats_url, "rail edge")
+        self.hand_off = HandOff(self._nc, self.subjects["submit"])
+        await self.hand_off.start()
         await self.refresh_config(force=True)
 
     async def refresh_config(self, force: bool = False, newer_than: float = 0.0) -> None:
@@ -332,6 +404,18 @@ class Edge:
                 self.service.set_known_bics(config.known_bics)
             self._tokens = config.tokens
 
+    async def _push_metrics_forever(self) -> None:
+        """Every EDGE_METRICS_PUSH_S, this edge's figures to the core (cumulative: a lost push costs nothing)."""
+        while True:
+            await asyncio.sleep(EDGE_METRICS_PUSH_S)
+            service_registry = self.service.metrics.registry if self.service is not None else None
+            try:
+                await self._nc.publish(
+                    self.subjects["metrics"], encode_snapshot(self.metrics.snapshot(service_registry))
+                )
+            except Exception as error:  # noqa: BLE001 - NATS reconnecting: the next push carries it all
+                log.warning("edge metrics push failed: %r", error)
+
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(CONFIG_REFRESH_S)
@@ -340,85 +424,116 @@ class Edge:
             except Exception as error:  # noqa: BLE001 - the core may be restarting; keep the last config
                 log.warning("edge config refresh failed: %r", error)
 
-    async def _authenticate(self, request: web.Request) -> str | None:
+    async def authenticate(self, token: str) -> str | None:
+        """The BIC a bearer token belongs to, or None. A token this edge does not know may belong to a
+        participant added a moment ago: the core is asked, unless a fetch sent after this call began has
+        already answered (concurrent misses share one fetch)."""
         from rail.auth import token_hash
 
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token or len(token) > 256:
+        if not token or len(token) > TOKEN_CHARS_MAX:
             return None
         arrived = time.monotonic()
-        hashed = token_hash(token.strip())
+        hashed = token_hash(token)
         bic = self._tokens.get(hashed)
         if bic is None:
-            # Perhaps a participant added a moment ago: ask the core, unless a fetch sent after this request
-            # arrived has already answered (concurrent misses share one fetch).
             await self.refresh_config(newer_than=arrived)
             bic = self._tokens.get(hashed)
         return bic
 
-    async def post_message(self, request: web.Request) -> web.Response:
-        from rail.http import BODY_BYTES_MAX, _prefer_wait_s
+    def known_token(self, token: str) -> str | None:
+        """The BIC of a token this edge already knows (no waiting); None otherwise."""
+        from rail.auth import token_hash
+
+        if not token or len(token) > TOKEN_CHARS_MAX:
+            return None
+        return self._tokens.get(token_hash(token))
+
+    async def submit(
+        self, bic: str | None, token: str, body: bytes | None, content_type: str, wait_s: float | None
+    ) -> Any:
+        """POST /v1/messages at this edge, from the fast lane or aiohttp: the reply (status, content_type,
+        body, headers), counted by status. `bic` None: `token` not resolved yet."""
+        reply = await self._submit(bic, token, body, content_type, wait_s)
+        self.metrics.requests.inc(("/v1/messages", str(reply.status)))
+        return reply
+
+    async def _submit(
+        self, bic: str | None, token: str, body: bytes | None, content_type: str, wait_s: float | None
+    ) -> Any:
+        from rail.http import BODY_BYTES_MAX
         from rail.service import Reply
 
-        bic = await self._authenticate(request)
         if bic is None:
-            text = "Authorization: Bearer <participant token> required"
-            return _json_error(401, "unauthenticated", text, {"WWW-Authenticate": 'Bearer realm="rail"'})
-        content_type = request.headers.get("Content-Type", "")
+            bic = await self.authenticate(token)
+        if bic is None:
+            return _UNAUTHENTICATED
         rendering = "json" if "json" in content_type else "xml"
+        if body is None or len(body) > BODY_BYTES_MAX:
+            return self.service.admi002_reply(413, rendering, None, "FF01", "body too large")
+        accepted = self.service.accept(bic, body, content_type)
+        if isinstance(accepted, Reply):
+            return accepted
+        message = msgspec.msgpack.encode(accepted.message)
+        fields = (bic, accepted.msg_type, accepted.rendering, wait_s, message, accepted.raw_body)
+        handed_at = time.perf_counter()
+        try:
+            reply = await self.hand_off.submit(fields, (wait_s or 0) + SUBMIT_TIMEOUT_MARGIN_S)
+        except CoreUnavailable as error:  # a clear, retryable answer
+            log.warning("core did not answer a submit: %s", error)
+            text = "settlement core unavailable"
+            return self.service.admi002_reply(
+                503, rendering, None, "AB10", text, headers={"Retry-After": "1"}
+            )
+        self.metrics.handoff_latency.observe(time.perf_counter() - handed_at)
+        return reply
+
+    async def relay(self, method: str, path_qs: str, headers: dict[str, str], body: bytes) -> EdgeReply:
+        """Any other request, answered by the core's own HTTP app; counted by route template and status."""
+        try:
+            payload = _ENCODER.encode(RelayedRequest(method, path_qs, headers, body))
+            reply = _REPLY_DECODER.decode(
+                await _request_in_parts(self._nc, self.subjects["http"], payload, PROXY_TIMEOUT_S)
+            )
+        except Exception as error:  # noqa: BLE001 - core unreachable: a clear, retryable answer
+            log.warning("core did not answer a relayed request: %r", error)
+            reply = _UNAVAILABLE
+        self.metrics.requests.inc((self._route_label(path_qs.partition("?")[0]), str(reply.status)))
+        return reply
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        """aiohttp's POST /v1/messages: what the fast lane hands over (HTTP/1.0, Expect, chunked, ...)."""
+        from rail.http import _prefer_wait_s
+
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             body = None
-        if body is None or len(body) > BODY_BYTES_MAX:
-            return _reply(self.service.admi002_reply(413, rendering, None, "FF01", "body too large"))
-        accepted = self.service.accept(bic, body, content_type)
-        if isinstance(accepted, Reply):
-            return _reply(accepted)
         wait_s = _prefer_wait_s(request.headers.get("Prefer"))
-        message = msgspec.msgpack.encode(accepted.message)
-        submit = EdgeSubmit(bic, accepted.msg_type, accepted.rendering, wait_s, message, accepted.raw_body)
-        try:
-            # One reply message (a pacs.002 or admi.002 is a few KB): the client's shared reply inbox.
-            msg = await self._nc.request(
-                self.subjects["submit"],
-                _ENCODER.encode(submit),
-                timeout=(wait_s or 0) + SUBMIT_TIMEOUT_MARGIN_S,
-            )
-        except Exception as error:  # noqa: BLE001 - core unreachable: a clear, retryable answer
-            log.warning("core did not answer a submit: %r", error)
-            text = "settlement core unavailable"
-            reply = self.service.admi002_reply(
-                503, rendering, None, "AB10", text, headers={"Retry-After": "1"}
-            )
-            return _reply(reply)
-        return _reply(_REPLY_DECODER.decode(msg.data))
+        reply = await self.submit(None, token, body, request.headers.get("Content-Type", ""), wait_s)
+        return _reply(reply)
 
-    async def relay(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        relayed = RelayedRequest(
-            request.method,
-            request.path_qs,
-            {k: request.headers[k] for k in _RELAYED_HEADERS if k in request.headers},
-            body,
-        )
-        try:
-            payload = _ENCODER.encode(relayed)
-            raw = await _request_in_parts(self._nc, self.subjects["http"], payload, PROXY_TIMEOUT_S)
-        except Exception as error:  # noqa: BLE001
-            log.warning("core did not answer a relayed request: %r", error)
-            return _json_error(503, "unavailable", "settlement core unavailable", {"Retry-After": "1"})
-        return _reply(_REPLY_DECODER.decode(raw))
+    async def relay_request(self, request: web.Request) -> web.Response:
+        headers = {k: request.headers[k] for k in _RELAYED_HEADERS if k in request.headers}
+        return _reply(await self.relay(request.method, request.path_qs, headers, await request.read()))
 
     def app(self) -> web.Application:
-        from rail.http import BODY_BYTES_MAX
+        """The edge's HTTP app: connections start in rail/http.py's fast lane (POST /v1/messages and
+        GET /v1/inbox without aiohttp's per-request machinery), served through EdgeFastLaneService; whatever
+        the fast lane hands over goes to these aiohttp routes."""
+        from rail import http
 
-        app = web.Application(client_max_size=BODY_BYTES_MAX)
+        application_class = getattr(http, "_RailApplication", web.Application)  # plain aiohttp if it moved
+        app = application_class(client_max_size=http.BODY_BYTES_MAX)
+        app[http.SERVICE_KEY] = EdgeFastLaneService(self)
         app.router.add_post("/v1/messages", self.post_message)
-        app.router.add_route("*", "/{tail:.*}", self.relay)
+        app.router.add_route("*", "/{tail:.*}", self.relay_request)
         return app
 
     async def close(self) -> None:
+        if self.hand_off is not None:
+            await self.hand_off.close()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.close()
@@ -431,13 +546,79 @@ def _reply(reply: Any) -> web.Response:
     return response
 
 
-def _json_error(status: int, code: str, text: str, headers: dict | None = None) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode({"error": code, "detail": text}),
-        status=status,
-        content_type="application/json",
-        headers=headers,
+def _json_reply(status: int, code: str, text: str, headers: dict[str, str]) -> EdgeReply:
+    return EdgeReply(
+        status, "application/json", msgspec.json.encode({"error": code, "detail": text}), headers
     )
+
+
+_UNAUTHENTICATED = _json_reply(
+    401, "unauthenticated", "Authorization: Bearer <participant token> required",
+    {"WWW-Authenticate": 'Bearer realm="rail"'},
+)  # fmt: skip
+_UNAVAILABLE = _json_reply(503, "unavailable", "settlement core unavailable", {"Retry-After": "1"})
+
+
+class _EdgeIdentity(str):
+    """What EdgeFastLaneService.authenticate gives the fast lane as the participant: the BIC ("" while this edge
+    does not know the token yet), with the token itself, which the inbox relay carries to the core."""
+
+    token: str
+    ack_upto: int | None
+
+
+class EdgeFastLaneService:
+    """The service rail/http.py's fast lane calls (authenticate, rate_limit, submit, ack, inbox), answered by
+    an edge: the fast lane's HTTP/1.1 framing, limits and error answers run unchanged, with this edge's
+    accept + hand-off behind POST /v1/messages and a relay to the core behind GET /v1/inbox.
+
+    The rate limit is the core's (it must be global across edges): applied when the core takes a submit or a
+    relayed poll, so here it never refuses."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+
+    def authenticate(self, token: str) -> str | None:
+        # Never None: a token this edge does not know yet is looked up at the core by submit, and checked by the
+        # core itself on a relayed poll; either answers 401 the same way the fast lane would.
+        identity = _EdgeIdentity(self.edge.known_token(token) or "")
+        identity.token = token
+        identity.ack_upto = None
+        return identity
+
+    def rate_limit(self, bic: str) -> float:
+        return 0.0
+
+    async def submit(self, bic: _EdgeIdentity, body: bytes, content_type: str, wait_s: float | None) -> Any:
+        return await self.edge.submit(str(bic) or None, bic.token, body, content_type, wait_s)
+
+    async def ack(self, bic: _EdgeIdentity, upto: int) -> None:
+        bic.ack_upto = upto  # carried by the relayed poll that follows at once (rail/http.py's _inbox_page)
+
+    async def inbox(self, bic: _EdgeIdentity, wait_s: float, max_n: int, rendering: str | None) -> dict:
+        from urllib.parse import urlencode
+
+        from rail.http import _refuse
+
+        query = {"wait": f"{wait_s:g}", "max": str(max_n)}
+        if rendering is not None:
+            query["rendering"] = rendering
+        if bic.ack_upto is not None:
+            query["ack"] = str(bic.ack_upto)
+        headers = {"Authorization": f"Bearer {bic.token}"}
+        reply = await self.edge.relay("GET", f"/v1/inbox?{urlencode(query)}", headers, b"")
+        try:
+            answer = orjson.loads(reply.body)
+        except orjson.JSONDecodeError:
+            answer = None
+        if reply.status == 200 and isinstance(answer, dict):
+            return answer
+        if not isinstance(answer, dict):
+            answer = {"error": "bad_gateway", "detail": "unreadable answer from the settlement core"}
+        status = reply.status if reply.status != 200 else 502
+        raise _refuse(
+            status, str(answer.get("error", "")), str(answer.get("detail", "")), reply.headers or None
+        )
 
 
 async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:
@@ -457,6 +638,7 @@ async def serve_edge(nats_url: str, host: str, port: int, index: int, parent_pid
         print(f"rail edge: {error}", file=sys.stderr)
         return 1
     refresher = asyncio.create_task(edge._refresh_forever())
+    pusher = asyncio.create_task(edge._push_metrics_forever())
     runner = web.AppRunner(edge.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=True, reuse_address=True)
@@ -474,6 +656,7 @@ async def serve_edge(nats_url: str, host: str, port: int, index: int, parent_pid
     watcher = asyncio.create_task(_exit_with_parent(parent_pid, stop)) if parent_pid else None
     await stop.wait()
     refresher.cancel()
+    pusher.cancel()
     if watcher is not None:
         watcher.cancel()
     await runner.cleanup()
@@ -505,94 +688,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-class EdgeWorkers:
-    """The N local edge processes of `rail serve --workers N` (started and stopped by the core process)."""
-
-    def __init__(self, count: int, nats_url: str, host: str, port: int) -> None:
-        self.count = count
-        self.nats_url = nats_url
-        self.host = host
-        self.port = port
-        self.processes: list = []
-
-    def start(self) -> None:
-        import subprocess
-
-        for index in range(self.count):
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "rail.edge",
-                        "--nats",
-                        self.nats_url,
-                        "--host",
-                        self.host,
-                        "--port",
-                        str(self.port),
-                        "--index",
-                        str(index),
-                        "--parent-pid",
-                        str(os.getpid()),
-                    ],
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            )
-        deadline = time.monotonic() + EDGE_START_TIMEOUT_S
-        for process in self.processes:
-            ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            line = process.stdout.readline() if ready else ""
-            if "listening" not in line:
-                self.stop()
-                raise RuntimeError(f"an edge worker did not start (exit code {process.poll()})")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except Exception:  # noqa: BLE001
-                process.kill()
-        self.processes.clear()
-
-
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-async def start_workers(service: Any, app: web.Application, nats_url: str, host: str, port: int, count: int):
-    """`rail serve --workers N`: serve `app` privately on loopback for relayed requests, answer edges on NATS,
-    start N local edge processes on host:port. Returns (public port, async cleanup)."""
-    from rail.nats_local import free_port
-
-    private = web.AppRunner(app, access_log=None)
-    await private.setup()
-    site = web.TCPSite(private, "127.0.0.1", 0)
-    await site.start()
-    private_port = private.addresses[0][1]
-    endpoint = CoreEndpoint(service, nats_url, f"http://127.0.0.1:{private_port}")
-    try:
-        await endpoint.start()
-    except BaseException:
-        await private.cleanup()
-        raise
-    public_port = port or free_port()
-    workers = EdgeWorkers(count, nats_url, host, public_port)
-    try:
-        await asyncio.get_running_loop().run_in_executor(None, workers.start)
-    except BaseException:
-        await endpoint.close()
-        await private.cleanup()
-        raise
-
-    async def cleanup() -> None:
-        await asyncio.get_running_loop().run_in_executor(None, workers.stop)
-        await endpoint.close()
-        await private.cleanup()
-
-    return public_port, cleanup

@@ -31,6 +31,7 @@ _LATENCY_BUCKETS_S = (
     10.0,
     20.0,
 )
+LATENCY_BUCKETS_S = _LATENCY_BUCKETS_S  # the edge workers' histograms use the same (rail/edge_metrics.py)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -158,7 +158,7 @@ async def _serve(args: argparse.Namespace) -> int:
     app = create_app(service)
     stop_workers = None
     if args.workers:
-        from rail.edge import start_workers
+        from rail.edge_core import start_workers
 
         try:
             port, stop_workers = await start_workers(

@@ -5,6 +5,7 @@ only when nats-server is not installed).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -120,10 +121,28 @@ async def test_payments_through_edge_workers_settle_and_refusals_come_from_the_e
         async with session.get(url + "/v1/inbox?max=100", headers=headers) as r:
             messages = (await r.json())["messages"]
             assert len(messages) == 6
+        # The edge's fast lane serves the poll and relays it to the core, acknowledgement included.
+        async with session.get(url + f"/v1/inbox?max=100&ack={messages[2]['seq']}", headers=headers) as r:
+            page = await r.json()
+            assert page["acked_upto"] == messages[2]["seq"] and len(page["messages"]) == 3
+        async with session.get(url + "/v1/inbox", headers={"Authorization": "Bearer nobody"}) as r:
+            assert r.status == 401 and (await r.json())["error"] == "unauthenticated"
+        # What the fast lane hands over to aiohttp (here: Connection: close) is served the same way.
+        message = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 2_000)
+        async with session.post(
+            url + "/v1/messages",
+            data=iso20022.encode(message, "xml"),
+            headers={**headers, "Connection": "close"},
+        ) as r:
+            assert r.status == 200
+            uetrs.append(message.tx.uetr)
         async with session.get(url + "/admin/balances", headers=admin) as r:
             balances = await r.json()
         assert balances["conserved"] is True
-        assert balances["accounts"][BANK_A]["posted_paisa"] == 10_000_000 - sum(1_000 + i for i in range(6))
+        assert (
+            balances["accounts"][BANK_A]["posted_paisa"]
+            == 10_000_000 - sum(1_000 + i for i in range(6)) - 2_000
+        )
 
 
 def test_workers_need_a_nats_url(tmp_path):
@@ -170,3 +189,73 @@ def test_edges_stop_when_their_core_is_killed(nats_url, tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_each_edge_counts_its_own_work_and_the_core_exposes_every_edge(rail_with_workers):
+    url, _lines = rail_with_workers
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            url + "/admin/participants", json={"bic": BANK_A, "name": "A"}, headers=admin
+        ) as r:
+            token = (await r.json())["token"]
+        liquidity = {"bic": BANK_A, "amount": 10_000_000, "direction": "in"}
+        async with session.post(url + "/admin/liquidity", json=liquidity, headers=admin) as r:
+            assert r.status == 200
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": XML}
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+        sent = {"202": 0, "400": 0, "422": 0}
+        for index in range(8):  # a connection each: the kernel spreads them over both edges
+            async with aiohttp.ClientSession() as own:
+                good = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 1_000 + index)
+                async with own.post(
+                    url + "/v1/messages", data=iso20022.encode(good, "xml"), headers=headers
+                ) as r:
+                    assert r.status == 202
+                    sent["202"] += 1
+                async with own.post(url + "/v1/messages", data=b"<Document", headers=headers) as r:
+                    assert r.status == 400
+                    sent["400"] += 1
+                zero = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 0)  # profile: amount > 0
+                async with own.post(
+                    url + "/v1/messages", data=iso20022.encode(zero, "xml"), headers=headers
+                ) as r:
+                    assert r.status == 422
+                    sent["422"] += 1
+        # Every edge pushes its figures each second; a scrape through any edge is relayed to the core.
+        deadline = time.monotonic() + 10
+        while True:
+            async with session.get(url + "/metrics") as r:
+                assert r.status == 200
+                text = await r.text()
+            counted = _edge_samples(text, "rail_edge_requests_total", 'route="/v1/messages"')
+            by_status = {
+                status: sum(v for labels, v in counted if f'status="{status}"' in labels) for status in sent
+            }
+            edges = {re.search(r'edge="(\d+)"', labels).group(1) for labels, _ in _edge_samples(
+                text, "rail_edge_handoffs_in_flight", "")}  # fmt: skip
+            if by_status == sent and edges == {"0", "1"}:
+                break
+            assert time.monotonic() < deadline, (by_status, edges, text[-3000:])
+            await asyncio.sleep(0.2)
+    assert "# TYPE rail_edge_requests_total counter" in text
+    assert "# TYPE rail_edge_handoff_latency_seconds histogram" in text
+    handed_off = _edge_samples(text, "rail_edge_handoff_latency_seconds_count", "")
+    assert sum(v for _, v in handed_off) == sent["202"]
+    refused = _edge_samples(text, "rail_edge_messages_rejected_total", "")
+    assert sum(v for _, v in refused) == sent["400"] + sent["422"]
+    assert all('code="' in labels for labels, _ in refused)
+    received = _edge_samples(text, "rail_edge_messages_received_total", 'msg_type="pacs.008"')
+    assert sum(v for _, v in received) == sent["202"] + sent["422"]
+    for route in ("/admin/participants", "/admin/liquidity"):  # relayed routes count under their template
+        assert sum(v for _, v in _edge_samples(text, "rail_edge_requests_total", f'route="{route}"')) == 1
+
+
+def _edge_samples(text: str, name: str, must_contain: str) -> list[tuple[str, float]]:
+    """(labels, value) of the exposition's samples called `name` whose labels contain `must_contain`."""
+    found = []
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{([^}}]*)\}} (\S+)", line)
+        if match and must_contain in match.group(1):
+            found.append((match.group(1), float(match.group(2))))
+    return found

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import itertools
+import json
 import os
 import re
 import signal
@@ -38,7 +40,8 @@ pytestmark = pytest.mark.skipif(
 
 CREDITOR_TIMEOUT_MS = 6_000  # longer than a takeover, so some in-flight payments can still be answered
 PREFUND_PAISA = 10_000_000
-FAILOVER_S_MAX = 5.0  # the issue's target: active core killed -> first settled payment on the standby
+FAILOVER_S_MAX = 5.0
+SETTLED_BEFORE_KILL = 60  # the load test kills the active core once this many payments settled on it  # the issue's target: active core killed -> first settled payment on the standby
 _names = itertools.count(1)
 
 
@@ -52,11 +55,11 @@ def cluster(tmp_path_factory):
 class CoreProcess:
     """One `rail serve --journal nats://...` process (active or standby)."""
 
-    def __init__(self, journal_url: str, data_dir, *, standby: bool) -> None:
+    def __init__(self, journal_url: str, data_dir, *, standby: bool, port: int = 0) -> None:
         self.url = ""
         self.lines: list[str] = []
         command = [
-            sys.executable, "-m", "rail", "serve", "--host", "127.0.0.1", "--port", "0",
+            sys.executable, "-m", "rail", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--data", str(data_dir), "--journal", journal_url, "--admin-token", ADMIN,
             "--creditor-timeout-ms", str(CREDITOR_TIMEOUT_MS), "--hard-stop-ms", str(2 * CREDITOR_TIMEOUT_MS),
         ]  # fmt: skip
@@ -314,3 +317,73 @@ async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp
     finally:
         reopened.close()
     cluster.wait_jetstream_ready()
+
+
+@pytest.mark.slow
+async def test_load_pointed_at_both_cores_switches_over_by_itself_when_the_active_is_killed(
+    cluster, tmp_path
+):
+    """`rail load --target ACTIVE,STANDBY`: the active core is SIGKILLed mid-run; every simulated bank's
+    transport moves to the standby by itself, the run completes and reconciles (every payment the harness saw
+    settle is in the standby's books: balances moved by exactly those, conservation holds)."""
+    from rail.nats_local import free_port
+
+    journal_url = f"{cluster.url}/S{next(_names)}"
+    active = CoreProcess(journal_url, tmp_path / "a", standby=False)
+    standby = None
+    load = None
+    try:
+        active.wait_listening()
+        standby_port = free_port()  # a standby listens only once it leads: its address is known in advance
+        standby = CoreProcess(journal_url, tmp_path / "b", standby=True, port=standby_port)
+        standby.wait_for(r"standby: following", 20)
+        summary_path = tmp_path / "summary.json"
+        load = _start_load(
+            "--target", f"{active.url},http://127.0.0.1:{standby_port}", "--rate", "60", "--duration", "8",
+            "--banks", "2", "--admin-token", ADMIN, "--warmup", "0", "--payment-timeout", "20",
+            "--json", str(summary_path), "--out", str(tmp_path / "run"),
+        )  # fmt: skip
+        async with aiohttp.ClientSession() as session:  # kill once payments are settling on the active core
+            deadline = time.monotonic() + 20
+            while await _payments_settled(session, active.url) < SETTLED_BEFORE_KILL:
+                assert time.monotonic() < deadline and load.poll() is None, load.stdout.read()
+                await asyncio.sleep(0.1)
+        active.kill()
+        standby.wait_listening(timeout_s=15)
+        output, _ = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: load.communicate(timeout=60)
+        )
+        assert load.returncode == 0, output  # 0: reconciled
+        summary = json.loads(summary_path.read_text())
+        reconciliation = summary["reconciliation"]
+        assert reconciliation["ok"] is True and reconciliation["rail_conserved"] is True, reconciliation
+        assert reconciliation["acsc_payments"] == reconciliation["credited_in_books"] > 0
+        assert summary["rail_gaps"], "the run never noticed the active core go away"
+        with (tmp_path / "run" / "payments.csv").open() as payments:
+            rows = list(csv.DictReader(payments))
+        settled_late = [r for r in rows if r["final_status"] == "ACSC" and
+                        float(r["intended_at_ms"]) / 1000 > summary["rail_gaps"][0]["end_s"]]  # fmt: skip
+        assert settled_late, "no payment settled through the standby"
+    finally:
+        if load is not None and load.poll() is None:
+            load.kill()
+            load.wait()
+        active.stop()
+        if standby is not None:
+            standby.stop()
+
+
+def _start_load(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "rail", "load", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+async def _payments_settled(session: aiohttp.ClientSession, url: str) -> float:
+    """Payments the rail at `url` has settled (ACSC), from its /metrics."""
+    try:
+        async with session.get(url + "/metrics") as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return 0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("rail_payments_final_total{") and 'status="ACSC"' in line)  # fmt: skip
