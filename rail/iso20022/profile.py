@@ -221,6 +221,29 @@ def _short(value: str | None, max_len: int) -> bool:
     return value is not None and len(value) <= max_len and not value.isspace()
 
 
+def _all_short(max_len: int, *values: str | None) -> bool:
+    """``_short`` for several values in one call (the gates run on every message)."""
+    for value in values:
+        if value is None or len(value) > max_len or value.isspace():
+            return False
+    return True
+
+
+def _all_known(known_bics: Collection[str] | None, *bics: str | None, required: bool = True) -> bool:
+    """``_known`` for several agents in one call (the gates run on every message); `required=False`: an
+    absent agent passes."""
+    for bic in bics:
+        if bic is None:
+            if required:
+                return False
+            continue
+        if not (_bic_verdicts.get(bic) or _bic_ok(bic)):
+            return False
+        if known_bics is not None and bic not in known_bics and bic[:8] not in known_bics:
+            return False
+    return True
+
+
 def _pacs008_tx_clean(m: s.Pacs008, t: s.CdtTrfTxInf, p: Profile, known_bics: Collection[str] | None) -> bool:
     """Fast gate for the common case: True only when every per-transaction rule in ``_pacs008`` passes
     (it is stricter than the rules: anything unusual answers False and the detailed checks decide). One
@@ -228,8 +251,7 @@ def _pacs008_tx_clean(m: s.Pacs008, t: s.CdtTrfTxInf, p: Profile, known_bics: Co
     return (
         p.service_level is None
         and p.local_instruments is None
-        and _short(t.end_to_end_id, MAX35)
-        and _short(t.tx_id, MAX35)
+        and _all_short(MAX35, t.end_to_end_id, t.tx_id)
         and (t.instr_id is None or _short(t.instr_id, MAX35))
         and t.uetr is not None
         and uetr_is_valid(t.uetr)
@@ -239,12 +261,8 @@ def _pacs008_tx_clean(m: s.Pacs008, t: s.CdtTrfTxInf, p: Profile, known_bics: Co
         and t.intr_bk_sttlm_dt is not None
         and t.accptnc_dt_tm is not None
         and t.chrg_br == p.charge_bearer
-        and _known(t.instg_agt_bicfi, known_bics)
-        and _known(t.instd_agt_bicfi, known_bics)
-        and _known(t.dbtr_agt_bicfi, known_bics)
-        and _known(t.cdtr_agt_bicfi, known_bics)
-        and _short(t.dbtr_nm, MAX140)
-        and _short(t.cdtr_nm, MAX140)
+        and _all_known(known_bics, t.instg_agt_bicfi, t.instd_agt_bicfi, t.dbtr_agt_bicfi, t.cdtr_agt_bicfi)
+        and _all_short(MAX140, t.dbtr_nm, t.cdtr_nm)
         and (
             t.dbtr_prvt_id_othr_schme_nm_cd is None
             or (t.dbtr_prvt_id_othr_schme_nm_cd == c.NIDN and cnic_is_valid(t.dbtr_prvt_id_othr_id or ""))
@@ -369,11 +387,6 @@ def _original_ids(t, base: str, k: _Checker, *, uetr: bool = True) -> None:
         k.uetr(t.orgnl_uetr, base + "OrgnlUETR")
 
 
-def _bic_clean(bic: str | None, known_bics: Collection[str] | None) -> bool:
-    """An optional agent BIC that passes ``_Checker.bic``: absent, or well formed and known."""
-    return bic is None or _known(bic, known_bics)
-
-
 def _pacs002_clean(m: s.Pacs002, p: Profile, known_bics: Collection[str] | None) -> bool:
     """Fast gate for the common pacs.002 (one transaction, accepted or rejected with a known code): True only
     when every rule in ``_pacs002`` passes; anything unusual answers False and the detailed checks decide.
@@ -383,14 +396,9 @@ def _pacs002_clean(m: s.Pacs002, p: Profile, known_bics: Collection[str] | None)
     t = m.tx_inf_and_sts[0]
     return (
         p.txs_per_message_max >= 1
-        and _short(m.msg_id, MAX35)
-        and _bic_clean(m.instg_agt_bicfi, known_bics)
-        and _bic_clean(m.instd_agt_bicfi, known_bics)
-        and t.orgnl_msg_id is not None
+        and _all_short(MAX35, m.msg_id, t.orgnl_msg_id, t.orgnl_end_to_end_id)
         and t.orgnl_msg_nm_id is not None
-        and _short(t.orgnl_msg_id, MAX35)
         and (t.orgnl_instr_id is None or _short(t.orgnl_instr_id, MAX35))
-        and _short(t.orgnl_end_to_end_id, MAX35)
         and (t.orgnl_tx_id is None or _short(t.orgnl_tx_id, MAX35))
         and t.orgnl_uetr is not None
         and uetr_is_valid(t.orgnl_uetr)
@@ -398,8 +406,14 @@ def _pacs002_clean(m: s.Pacs002, p: Profile, known_bics: Collection[str] | None)
         and (t.sts_rsn_cd is None or t.sts_rsn_cd in c.STATUS_REASONS)
         and (t.tx_sts != c.RJCT or t.sts_rsn_cd is not None or t.sts_rsn_prtry is not None)
         and (t.sts_rsn_addtl_inf is None or _short(t.sts_rsn_addtl_inf, MAX105))
-        and _bic_clean(t.instg_agt_bicfi, known_bics)
-        and _bic_clean(t.instd_agt_bicfi, known_bics)
+        and _all_known(
+            known_bics,
+            m.instg_agt_bicfi,
+            m.instd_agt_bicfi,
+            t.instg_agt_bicfi,
+            t.instd_agt_bicfi,
+            required=False,
+        )
     )
 
 
