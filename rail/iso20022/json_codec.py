@@ -271,7 +271,11 @@ def _json_path(message: str) -> str | None:
 
 
 def decode_json(body: bytes) -> tuple[object, str, AppHdr | None]:
-    if (b"\\" in body or b"\xef\xbf" in body) and _NOT_XML_CHAR_RE.search(body):
+    # Cheap prefilter before the regex: an escape needs a backslash; U+FFFE/U+FFFF need non-ASCII bytes.
+    # (bytes.find is several times faster than `in` for these needles.)
+    if (
+        body.find(b"\\") >= 0 or (not body.isascii() and body.find(b"\xef\xbf") >= 0)
+    ) and _NOT_XML_CHAR_RE.search(body):
         raise _reject(
             "JSON string holds a character XML 1.0 cannot carry (control character, U+FFFE/U+FFFF)",
             None,
