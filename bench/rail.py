@@ -189,10 +189,6 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
                     reply = await service.submit(DEBTOR, bodies[index], content_type)
                     assert reply.status == 202, reply.body[300:900]
 
-            async def answer(body: bytes) -> None:
-                reply = await service.submit(CREDITOR, body, content_type)
-                assert reply.status == 200, reply.body[:300]
-
             async def read(bic: str) -> list[tuple[int, str, object]]:
                 if structs:
                     return await service.inbox_structs(bic, 0.2, 1000)
@@ -201,7 +197,7 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
 
             async def creditor() -> None:
                 # A real creditor agent pipelines its answers: one page of forwarded pacs.008 is answered
-                # concurrently, so the rail can commit the answers in one batch.
+                # at once (RailService.submit_many), so the rail commits the answers in one batch.
                 while not done.is_set():
                     page = await read(CREDITOR)
                     bodies_out = []
@@ -228,7 +224,8 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
                         else:
                             bodies_out.append(pacs002_json(f"A{next(answers):020d}", now, message))
                     if bodies_out:
-                        await asyncio.gather(*(answer(body) for body in bodies_out))
+                        for reply in await service.submit_many(CREDITOR, bodies_out, content_type):
+                            assert reply.status == 200, reply.body[:300]
                     if page:
                         await service.ack(CREDITOR, page[-1][0])
 

@@ -378,8 +378,9 @@ class SettlementCore:
             except Exception as error:  # noqa: BLE001 - a snapshot only shortens the next replay
                 # Every batch is already in the journal: skipping this snapshot loses nothing, and a stop
                 # must not fail because the journal's store (e.g. a NATS cluster mid-election) is slow.
-                log.warning("final snapshot skipped (%r); the next start replays the journal from the last one",
-                            error)
+                log.warning(
+                    "final snapshot skipped (%r); the next start replays the journal from the last one", error
+                )
 
     # ---- submitting
 

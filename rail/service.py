@@ -33,9 +33,10 @@ import re
 import shutil
 import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, ClassVar, NamedTuple
+from pathlib import Path
+from typing import ClassVar, NamedTuple
 
 import msgspec
 import orjson
@@ -128,7 +129,7 @@ class Reply:
     The body is rendered on first read: an HTTP edge always reads it, while an in-process participant that
     only needs the status (202 ACTC) never pays for rendering a message it would not look at."""
 
-    __slots__ = ("status", "content_type", "headers", "_body", "_render")
+    __slots__ = ("_body", "_render", "content_type", "headers", "status")
 
     def __init__(
         self,
@@ -501,24 +502,52 @@ class RailService:
             handler_call = self._handlers[msg_type](self, bic, message, rendering, wait_s)
         try:
             return await handler_call
-        except Overloaded as exc:
-            return self.admi002_reply(
-                503,
-                rendering,
-                getattr(message, "msg_id", None),
-                "AB10",
-                str(exc),
-                headers={"Retry-After": "1"},
-            )
-        except CoreStopped as exc:
-            return self.admi002_reply(
-                503,
-                rendering,
-                getattr(message, "msg_id", None),
-                "AB10",
-                str(exc),
-                headers={"Retry-After": "5"},
-            )
+        except (Overloaded, CoreStopped) as exc:
+            return self._unavailable(exc, message, rendering)
+
+    def _unavailable(self, exc: Overloaded | CoreStopped, message, rendering: str) -> Reply:
+        """503 when the core sheds load (retry in a second) or is not running (retry later)."""
+        retry_after_s = "1" if isinstance(exc, Overloaded) else "5"
+        return self.admi002_reply(
+            503,
+            rendering,
+            getattr(message, "msg_id", None),
+            "AB10",
+            str(exc),
+            headers={"Retry-After": retry_after_s},
+        )
+
+    async def submit_many(self, bic: str, bodies: list[bytes], content_type: str) -> list[Reply]:
+        """Several messages from participant `bic` (in-process), answered in order: what a bank does with a page
+        of its inbox. Its status reports on forwarded payments (pacs.002) go to the core together, one future
+        each and no task per message, so they land in one batch; any other message takes `submit`'s path."""
+        replies: list[Reply | None] = [None] * len(bodies)
+        waiting: list[tuple[int, Pacs002, str, asyncio.Future]] = []
+        for index, body in enumerate(bodies):
+            accepted = self.accept(bic, body, content_type)
+            if isinstance(accepted, Reply):
+                replies[index] = accepted
+                continue
+            if accepted.msg_type != "pacs.002":
+                replies[index] = await self.dispatch(bic, accepted)
+                continue
+            message, rendering = accepted.message, accepted.rendering
+            command = self._creditor_status(bic, message, rendering)
+            if isinstance(command, Reply):
+                replies[index] = command
+                continue
+            try:
+                waiting.append((index, message, rendering, self.core.execute(command)))
+            except (Overloaded, CoreStopped) as exc:
+                replies[index] = self._unavailable(exc, message, rendering)
+        for index, message, rendering, future in waiting:
+            try:
+                outcome = await future
+            except (Overloaded, CoreStopped) as exc:
+                replies[index] = self._unavailable(exc, message, rendering)
+                continue
+            replies[index] = self._outcome_reply(outcome, message, "pacs.002", rendering, bic)
+        return replies
 
     async def _on_pacs008(
         self, bic: str, m: Pacs008, rendering: str, wait_s: float | None, raw: tuple[bytes, str] | None = None
@@ -592,7 +621,8 @@ class RailService:
             reply.headers = {**reply.headers, "Preference-Applied": f"wait={min(wait_s, WAIT_S_MAX):g}"}
         return reply
 
-    async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
+    def _creditor_status(self, bic: str, m: Pacs002, rendering: str) -> Reply | CreditorStatus:
+        """A creditor agent's pacs.002, checked: the refusal to answer, or the command for the core."""
         if not m.tx_inf_and_sts:
             return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "TxInfAndSts is required")
         tx = m.tx
@@ -605,15 +635,19 @@ class RailService:
             return self._reject(
                 422, m, "pacs.002", rendering, bic, "FF01", "OrgnlUETR and TxSts are required"
             )
-        outcome = await self.core.execute(
-            CreditorStatus(
-                sender=bic,
-                uetr=tx.orgnl_uetr,
-                status=tx.tx_sts,
-                reason=tx.sts_rsn_cd or tx.sts_rsn_prtry,
-                text=tx.sts_rsn_addtl_inf,
-            )
+        return CreditorStatus(
+            sender=bic,
+            uetr=tx.orgnl_uetr,
+            status=tx.tx_sts,
+            reason=tx.sts_rsn_cd or tx.sts_rsn_prtry,
+            text=tx.sts_rsn_addtl_inf,
         )
+
+    async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
+        command = self._creditor_status(bic, m, rendering)
+        if isinstance(command, Reply):
+            return command
+        outcome = await self.core.execute(command)
         return self._outcome_reply(outcome, m, "pacs.002", rendering, bic)
 
     async def _on_pacs028(self, bic: str, m: Pacs028, rendering: str, wait_s: float | None) -> Reply:
@@ -837,7 +871,12 @@ class RailService:
         return f"{self._msg_id_prefix}{next(self._msg_ids):012d}"
 
     def _encoded(self, status: int, message, rendering: str, headers: dict | None = None) -> Reply:
-        return Reply(status, _CONTENT_TYPES[rendering], headers=headers, render=partial(iso20022.encode, message, rendering))
+        return Reply(
+            status,
+            _CONTENT_TYPES[rendering],
+            headers=headers,
+            render=partial(iso20022.encode, message, rendering),
+        )
 
     def admi002_reply(
         self,
@@ -936,8 +975,12 @@ class RailService:
         render = partial(self._render_in_flight_report, payment, bic, pending_code, rendering)
         return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
 
-    def _render_in_flight_report(self, payment: Payment, bic: str, pending_code: str, rendering: str) -> bytes:
-        return iso20022.encode(self._status_report(payment, bic, IN_FLIGHT, None, None, pending_code), rendering)
+    def _render_in_flight_report(
+        self, payment: Payment, bic: str, pending_code: str, rendering: str
+    ) -> bytes:
+        return iso20022.encode(
+            self._status_report(payment, bic, IN_FLIGHT, None, None, pending_code), rendering
+        )
 
     def _final_report(
         self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str

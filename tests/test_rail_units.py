@@ -416,3 +416,48 @@ async def test_a_failed_append_fails_its_batch_and_every_later_one_in_flight(tmp
             if not gate.done():
                 gate.set_result(None)
         await service.close()
+
+
+async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit(tmp_path):
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        await service.add_participant(BANK_A, "A")
+        await service.add_participant("MEZNPKKA", "creditor taken over from the default scheme")
+        await service.liquidity(BANK_A, 10_000_000, "in")
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+        sent = [
+            credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, amount_paisa=100_000) for _ in range(3)
+        ]
+        for message in sent:
+            assert (
+                await service.submit(BANK_A, iso20022.encode(message, "json"), "application/json")
+            ).status == 202
+        assert len(await service.inbox_structs("MEZNPKKA", 1.0, 10)) == 3
+        unknown = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban)  # never sent: no such payment
+        page = [
+            iso20022.encode(creditor_answer(sent[0], "MEZNPKKA", "ACSP"), "json"),
+            b"{not json",
+            iso20022.encode(creditor_answer(sent[1], "MEZNPKKA", "RJCT", "AC04"), "json"),
+            iso20022.encode(creditor_answer(unknown, "MEZNPKKA", "ACSP"), "json"),
+            iso20022.encode(
+                creditor_answer(sent[2], "TESTPKKA", "ACSP"), "json"
+            ),  # not its payment to answer
+            iso20022.encode(
+                creditor_answer(sent[0], "MEZNPKKA", "ACSP"), "json"
+            ),  # resent: the original answer
+        ]
+        replies = await service.submit_many("MEZNPKKA", page, "application/json")
+        assert [reply.status for reply in replies] == [200, 400, 200, 404, 403, 200]
+        one_by_one = [await service.submit("MEZNPKKA", page[i], "application/json") for i in (1, 3, 4, 5)]
+        assert [r.status for r in one_by_one] == [replies[i].status for i in (1, 3, 4, 5)]
+        statuses = [
+            iso20022.decode(replies[i].body, replies[i].content_type).message.tx.tx_sts for i in (0, 2, 5)
+        ]
+        assert statuses == ["ACSC", "RJCT", "ACSC"]
+        payments = service.core.settlement.payments
+        assert [payments[m.tx.uetr].status for m in sent] == ["ACSC", "RJCT", "ACTC"]
+        debtor_inbox = await service.inbox_structs(BANK_A, 1.0, 10)
+        assert sorted(m.tx.tx_sts for _, _, m in debtor_inbox) == ["ACSC", "RJCT"]
+        assert service.balances()["conserved"] is True
+    finally:
+        await service.close()
