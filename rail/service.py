@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import msgspec
 import orjson
@@ -157,7 +157,7 @@ class Reply:
         return f"Reply({self.status}, {self.content_type!r}, {self.body[:120]!r}...)"
 
 
-class Accepted(NamedTuple):
+class Accepted(msgspec.Struct, frozen=True, gc=False):
     """A message past the edge half of submit (decoded, profile-valid, a type the rail takes)."""
 
     msg_type: str
