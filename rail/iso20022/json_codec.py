@@ -71,8 +71,9 @@ def _struct_for(node: _spec.Tree, name: str) -> type:
             fields.append((field_name, typ))
         else:
             fields.append((field_name, typ | None, None))
+    # gc=False: a decoded tree is transient and acyclic (strings, dates, nested structs, lists of them).
     return msgspec.defstruct(
-        name, fields, kw_only=True, omit_defaults=True, rename=rename or None, frozen=True
+        name, fields, kw_only=True, omit_defaults=True, rename=rename or None, frozen=True, gc=False
     )
 
 
@@ -246,6 +247,7 @@ _Envelope = msgspec.defstruct(
     ],
     kw_only=True,
     frozen=True,
+    gc=False,
     rename={field: root for root, field in _ROOT_FIELDS.items() if field != root} or None,
 )
 _ENVELOPE_ROOTS = tuple(spec.root for spec in _spec.MESSAGE_SPECS)
