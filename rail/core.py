@@ -80,6 +80,9 @@ class AddParticipant(Command, tag="par"):
     name: str
     token_hash: str | None
     callback_url: str | None
+    # Its own request rate limit (admin's choice; None: the scheme default). Journaled: it survives restarts.
+    requests_per_s: float | None = None
+    requests_burst: float | None = None
 
 
 class Liquidity(Command, tag="liq"):
@@ -232,7 +235,14 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     if kind is AliasDelete:
         return s.apply_alias_delete(c.sender, c.alias)
     if kind is AddParticipant:
-        return s.apply_add_participant(c.bic, c.name, c.token_hash, c.callback_url, now_ns)
+        return s.apply_add_participant(
+            c.bic,
+            c.name,
+            c.token_hash,
+            c.callback_url,
+            now_ns,
+            rate_limit=(c.requests_per_s, c.requests_burst),
+        )
     if kind is Liquidity:
         return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
     if kind is Genesis:

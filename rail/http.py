@@ -278,18 +278,10 @@ async def post_participant(request: web.Request) -> web.Response:
         return _error(422, "bad_participant", "requests_burst must be a number >= 1")
     try:
         token = await service.add_participant(
-            data.get("bic"), data.get("name") or "", data.get("callback_url")
+            data.get("bic"), data.get("name") or "", data.get("callback_url"), rate, burst
         )
     except ValueError as exc:
         return _error(422, "bad_participant", str(exc))
-    if rate is not None or burst is not None:
-        # A per-participant limit for this process (the scheme default applies again after a restart).
-        params = service.scheme.params
-        service.configure_rate_limit(
-            data["bic"],
-            float(rate or params.requests_per_s),
-            float(burst or max(1.0, rate or params.requests_burst)),
-        )
     return _json({"bic": data["bic"], "token": token}, 201)
 
 
@@ -367,7 +359,9 @@ async def _errors_as_json(request: web.Request, handler):
 # every error answer stays aiohttp's.
 
 FAST_HEAD_BYTES_MAX = 8_190  # aiohttp's own limit for a request line and its headers
-FAST_PIPELINE_BYTES_MAX = BODY_BYTES_MAX + FAST_HEAD_BYTES_MAX  # read no further ahead while a request is served
+FAST_PIPELINE_BYTES_MAX = (
+    BODY_BYTES_MAX + FAST_HEAD_BYTES_MAX
+)  # read no further ahead while a request is served
 FAST_SHUTDOWN_GRACE_S = 2.0  # a submit in flight at shutdown gets this long to answer before it is cancelled
 FAST_IDLE_CLOSE_S = 75.0  # aiohttp's keep-alive timeout: an idle fast-lane connection is closed after it
 _FAST_ROUTES = frozenset({("POST", "/v1/messages"), ("GET", "/v1/inbox")})
@@ -470,8 +464,17 @@ def _first_values(query: str) -> dict[str, str]:
 class _FastLane(asyncio.Protocol):
     """One client connection: serves fast-lane requests in order, one at a time, or hands over to aiohttp."""
 
-    __slots__ = ("_buf", "_busy", "_done", "_idle_since_s", "_long_poll", "_paused", "_server", "_task",
-                 "_transport")
+    __slots__ = (
+        "_buf",
+        "_busy",
+        "_done",
+        "_idle_since_s",
+        "_long_poll",
+        "_paused",
+        "_server",
+        "_task",
+        "_transport",
+    )
 
     def __init__(self, server: _RailServer) -> None:
         self._server = server
@@ -481,7 +484,9 @@ class _FastLane(asyncio.Protocol):
         self._paused = False
         self._done = False  # closed, or handed over to aiohttp
         self._task: asyncio.Task | None = None
-        self._long_poll = False  # the request in flight only reads (an inbox poll): shutdown need not wait for it
+        self._long_poll = (
+            False  # the request in flight only reads (an inbox poll): shutdown need not wait for it
+        )
         self._idle_since_s = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -534,7 +539,7 @@ class _FastLane(asyncio.Protocol):
         total = end + 4 + length
         if len(buf) < total:
             return  # the body is still arriving
-        body = bytes(buf[end + 4:total])
+        body = bytes(buf[end + 4 : total])
         del buf[:total]
         self._busy = True
         self._long_poll = path == "/v1/inbox"
@@ -545,20 +550,28 @@ class _FastLane(asyncio.Protocol):
         try:
             bic = _participant_bic(service, headers.get("authorization", ""))
             if path == "/v1/messages":
-                reply = await service.submit(bic, body, headers.get("content-type", ""),
-                                             _prefer_wait_s(headers.get("prefer")))
+                reply = await service.submit(
+                    bic, body, headers.get("content-type", ""), _prefer_wait_s(headers.get("prefer"))
+                )
                 answer = _reply_parts(reply)
             else:
                 answer = _json_parts(await _inbox_page(service, bic, _first_values(query)))
         except _Refusal as refusal:
-            answer = _json_parts({"error": refusal.code, "detail": refusal.text}, refusal.status, refusal.headers)
+            answer = _json_parts(
+                {"error": refusal.code, "detail": refusal.text}, refusal.status, refusal.headers
+            )
         except asyncio.CancelledError:
             self.close()
             raise
         except Exception:
             log.exception("unexpected error on %s", path)
-            answer = _json_parts({"error": "internal",
-                                  "detail": "the rail could not process this request; it has been logged"}, 500)
+            answer = _json_parts(
+                {
+                    "error": "internal",
+                    "detail": "the rail could not process this request; it has been logged",
+                },
+                500,
+            )
         self._task = None
         self._busy = False
         if self._done:

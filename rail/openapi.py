@@ -251,7 +251,7 @@ def openapi_document() -> dict:
                                         "requests_per_s": {
                                             "type": "number",
                                             "description": "this participant's request rate limit "
-                                            "(default: the scheme's), for the running process",
+                                            "(default: the scheme's); journaled, so it survives restarts",
                                         },
                                         "requests_burst": {"type": "number"},
                                     },

@@ -170,6 +170,8 @@ class Participant(msgspec.Struct, array_like=True, gc=False):
     callback_url: str | None
     rendering: str = "xml"
     simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
+    requests_per_s: float | None = None  # its own request rate limit (None: the scheme's default)
+    requests_burst: float | None = None
 
 
 class Outcome(msgspec.Struct, gc=False):
@@ -268,8 +270,11 @@ class Settlement:
         callback_url: str | None,
         now_ns: int,
         simulated: bool = False,
+        rate_limit: tuple[float | None, float | None] = (None, None),
     ) -> Outcome:
         existing = self.participants.get(bic)
+        if existing is not None and rate_limit != (None, None):
+            existing.requests_per_s, existing.requests_burst = rate_limit
         if existing is not None:
             # A fresh token for an existing participant (e.g. a load harness taking over a default bank):
             # from now on the bank is driven from outside, so the in-process simulator stands down.
@@ -291,6 +296,8 @@ class Settlement:
             token_hash=token_hash,
             callback_url=callback_url,
             simulated=simulated,
+            requests_per_s=rate_limit[0],
+            requests_burst=rate_limit[1],
         )
         self.participants[bic] = participant
         self.inboxes[bic] = Inbox(bic)

@@ -81,7 +81,7 @@ from rail.iso20022.structs import (
 )
 from rail.journal import FileJournal
 from rail.metrics import RailMetrics
-from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Payment
+from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment
 from rail.scheme import Scheme, SchemeParams, default_scheme
 
 log = logging.getLogger(__name__)
@@ -270,6 +270,7 @@ class RailService:
         self.admin_token = admin_token or new_token()
         for participant in settlement.participants.values():
             self._known_bics.add(participant.bic)
+            self._configure_rate_limit(participant)
             if participant.token_hash:
                 self._tokens.install(participant.bic, participant.token_hash)
         gc.set_threshold(max(gc.get_threshold()[0], GC_GENERATION0_THRESHOLD), 20, 100)
@@ -348,8 +349,11 @@ class RailService:
             self.metrics.rate_limited.labels("requests").inc()
         return wait_s
 
-    def configure_rate_limit(self, bic: str, requests_per_s: float, burst: float) -> None:
-        self._rate.configure(bic, requests_per_s, burst)
+    def _configure_rate_limit(self, participant: Participant | None) -> None:
+        if participant is not None and participant.requests_per_s is not None:
+            self._rate.configure(
+                participant.bic, participant.requests_per_s, participant.requests_burst or 1.0
+            )
 
     @property
     def participants(self) -> list[str]:
@@ -357,7 +361,16 @@ class RailService:
 
     # ------------------------------------------------------------------ admin
 
-    async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+    async def add_participant(
+        self,
+        bic: str,
+        name: str,
+        callback_url: str | None = None,
+        requests_per_s: float | None = None,
+        requests_burst: float | None = None,
+    ) -> str:
+        """Admit (or re-key) a participant; returns its new bearer token, stored hashed. `requests_per_s` /
+        `requests_burst`: its own rate limit instead of the scheme's default, journaled with it."""
         if not isinstance(bic, str) or not _BIC_RE.match(bic):
             raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
         if bic == self.scheme.central_bank_bic:
@@ -366,9 +379,21 @@ class RailService:
             raise ValueError("callback_url must be an http(s) URL")
         token = new_token()
         hashed = token_hash(token)
-        await self._execute(
-            AddParticipant(bic=bic, name=str(name or bic)[:140], token_hash=hashed, callback_url=callback_url)
+        if requests_per_s is not None or requests_burst is not None:
+            params = self.scheme.params
+            requests_per_s = float(requests_per_s or params.requests_per_s)
+            requests_burst = float(requests_burst or max(1.0, requests_per_s))
+        outcome = await self._execute(
+            AddParticipant(
+                bic=bic,
+                name=str(name or bic)[:140],
+                token_hash=hashed,
+                callback_url=callback_url,
+                requests_per_s=requests_per_s,
+                requests_burst=requests_burst,
+            )
         )
+        self._configure_rate_limit(outcome.detail)
         self._tokens.install(bic, hashed)
         self._known_bics.add(bic)
         bank = self._banks.pop(bic, None)

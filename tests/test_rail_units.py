@@ -461,3 +461,25 @@ async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit
         assert service.balances()["conserved"] is True
     finally:
         await service.close()
+
+
+@pytest.mark.parametrize("from_snapshot", [True, False])
+async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_snapshot):
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        await service.add_participant("SLOWPKKA", "Slow", requests_per_s=1, requests_burst=2)
+        await service.add_participant("SLOWPKKA", "Slow, re-keyed")  # a new token keeps the limit
+        assert [service.rate_limit("SLOWPKKA") > 0 for _ in range(3)] == [False, False, True]
+    finally:
+        await service.close()
+    if not from_snapshot:  # rebuilt from the journal alone
+        for snapshot in (tmp_path / "journal").glob("snapshot-*"):
+            snapshot.unlink()
+    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    try:
+        participant = service.core.settlement.participants["SLOWPKKA"]
+        assert (participant.requests_per_s, participant.requests_burst) == (1.0, 2.0)
+        assert [service.rate_limit("SLOWPKKA") > 0 for _ in range(3)] == [False, False, True]
+        assert service.rate_limit(BANK_A) == 0.0  # others keep the scheme default
+    finally:
+        await service.close()
