@@ -502,7 +502,7 @@ class Edge:
 
     async def post_message(self, request: web.Request) -> web.Response:
         """aiohttp's POST /v1/messages: what the fast lane hands over (HTTP/1.0, Expect, chunked, ...)."""
-        from rail.http import _prefer_wait_s
+        from rail.http import prefer_wait_s
 
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
@@ -510,7 +510,7 @@ class Edge:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             body = None
-        wait_s = _prefer_wait_s(request.headers.get("Prefer"))
+        wait_s = prefer_wait_s(request.headers.get("Prefer"))
         reply = await self.submit(None, token, body, request.headers.get("Content-Type", ""), wait_s)
         return _reply(reply)
 
@@ -524,7 +524,7 @@ class Edge:
         the fast lane hands over goes to these aiohttp routes."""
         from rail import http
 
-        application_class = getattr(http, "_RailApplication", web.Application)  # plain aiohttp if it moved
+        application_class = getattr(http, "RailApplication", web.Application)  # plain aiohttp if it moved
         app = application_class(client_max_size=http.BODY_BYTES_MAX)
         app[http.SERVICE_KEY] = EdgeFastLaneService(self)
         app.router.add_post("/v1/messages", self.post_message)
@@ -598,7 +598,7 @@ class EdgeFastLaneService:
     async def inbox(self, bic: _EdgeIdentity, wait_s: float, max_n: int, rendering: str | None) -> dict:
         from urllib.parse import urlencode
 
-        from rail.http import _refuse
+        from rail.http import refuse
 
         query = {"wait": f"{wait_s:g}", "max": str(max_n)}
         if rendering is not None:
@@ -616,7 +616,7 @@ class EdgeFastLaneService:
         if not isinstance(answer, dict):
             answer = {"error": "bad_gateway", "detail": "unreadable answer from the settlement core"}
         status = reply.status if reply.status != 200 else 502
-        raise _refuse(
+        raise refuse(
             status, str(answer.get("error", "")), str(answer.get("detail", "")), reply.headers or None
         )
 

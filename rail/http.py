@@ -82,7 +82,9 @@ class _Refusal(Exception):
         return _error(self.status, self.code, self.text, self.headers)
 
 
-def _refuse(status: int, code: str, text: str, headers: dict | None = None) -> _Refusal:
+def refuse(status: int, code: str, text: str, headers: dict | None = None) -> _Refusal:
+    """The exception a handler (or a fast-lane service, e.g. rail/edge.py's) raises to answer with a JSON
+    error: `raise refuse(401, "unauthorized", "...")`."""
     return _Refusal(status, code, text, headers)
 
 
@@ -115,7 +117,7 @@ def _participant_bic(service: RailService, authorization: str) -> str:
     """Authentication then the per-participant rate limit, for every participant request on either server."""
     bic = service.authenticate(_bearer_token(authorization))
     if bic is None:
-        raise _refuse(
+        raise refuse(
             401,
             "unauthenticated",
             "Authorization: Bearer <participant token> required",
@@ -123,7 +125,7 @@ def _participant_bic(service: RailService, authorization: str) -> str:
         )
     retry_s = service.rate_limit(bic)
     if retry_s:
-        raise _refuse(
+        raise refuse(
             429,
             "rate_limited",
             "request rate limit reached",
@@ -134,7 +136,7 @@ def _participant_bic(service: RailService, authorization: str) -> str:
 
 def _admin(request: web.Request) -> None:
     if not _service(request).is_admin(_bearer(request)):
-        raise _refuse(
+        raise refuse(
             401,
             "unauthenticated",
             "Authorization: Bearer <admin token> required",
@@ -144,23 +146,24 @@ def _admin(request: web.Request) -> None:
 
 async def _json_body(request: web.Request) -> dict:
     if request.content_length is not None and request.content_length > JSON_BODY_BYTES_MAX:
-        raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
+        raise refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes") from None
+        raise refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes") from None
     if len(raw) > JSON_BODY_BYTES_MAX:
-        raise _refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
+        raise refuse(413, "too_large", f"JSON body above {JSON_BODY_BYTES_MAX} bytes")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise _refuse(400, "bad_json", f"body is not JSON: {exc}") from None
+        raise refuse(400, "bad_json", f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise _refuse(400, "bad_json", "body must be a JSON object")
+        raise refuse(400, "bad_json", "body must be a JSON object")
     return data
 
 
-def _prefer_wait_s(prefer: str | None) -> float | None:
+def prefer_wait_s(prefer: str | None) -> float | None:
+    """Seconds of an RFC 7240 `Prefer: wait=N` header (capped at WAIT_S_MAX); None when absent."""
     if not prefer:
         return None
     match = _PREFER_WAIT.search(prefer)
@@ -171,7 +174,7 @@ def _float_arg(query: Mapping[str, str], name: str, default: float, high: float)
     try:
         value = float(query.get(name, default))
     except ValueError:
-        raise _refuse(400, "bad_query", f"{name} must be a number") from None
+        raise refuse(400, "bad_query", f"{name} must be a number") from None
     return max(0.0, min(value, high))
 
 
@@ -190,14 +193,14 @@ async def _inbox_page(service: RailService, bic: str, query: Mapping[str, str]) 
     max_n = int(_float_arg(query, "max", INBOX_MAX_DEFAULT, 1000)) or 1
     rendering = query.get("rendering")
     if rendering not in (None, "xml", "json"):
-        raise _refuse(400, "bad_query", "rendering must be xml or json")
+        raise refuse(400, "bad_query", "rendering must be xml or json")
     ack = query.get("ack")
     if ack is not None:
         # `ack=SEQ` acknowledges the previous page in the same request as the next poll (the same journaled
         # acknowledgement as POST /v1/inbox/ack, applied before the page is read): a polling participant makes
         # one request per page instead of two. The page's `acked_upto` shows the rail honoured it.
         if not (ack.isascii() and ack.isdigit()) or len(ack) > ACK_DIGITS_MAX:
-            raise _refuse(400, "bad_ack", "ack must be a non-negative integer sequence number")
+            raise refuse(400, "bad_ack", "ack must be a non-negative integer sequence number")
         await service.ack(bic, int(ack))
     return await service.inbox(bic, wait_s, max_n, rendering)
 
@@ -215,7 +218,7 @@ async def post_message(request: web.Request) -> web.Response:
         body = await request.read()  # bounded by client_max_size (BODY_BYTES_MAX)
     except web.HTTPRequestEntityTooLarge:
         return _reply(_too_large(service, _rendering_of_content_type(content_type)))
-    reply = await service.submit(bic, body, content_type, _prefer_wait_s(request.headers.get("Prefer")))
+    reply = await service.submit(bic, body, content_type, prefer_wait_s(request.headers.get("Prefer")))
     return _reply(reply)
 
 
@@ -551,7 +554,7 @@ class _FastLane(asyncio.Protocol):
             bic = _participant_bic(service, headers.get("authorization", ""))
             if path == "/v1/messages":
                 reply = await service.submit(
-                    bic, body, headers.get("content-type", ""), _prefer_wait_s(headers.get("prefer"))
+                    bic, body, headers.get("content-type", ""), prefer_wait_s(headers.get("prefer"))
                 )
                 answer = _reply_parts(reply)
             else:
@@ -659,8 +662,15 @@ with warnings.catch_warnings():
     # its runners build (every route, middleware and setting is the plain Application's).
     warnings.simplefilter("ignore", DeprecationWarning)
 
-    class _RailApplication(web.Application):
-        """The rail's aiohttp application; its server starts each connection in the fast lane."""
+    class RailApplication(web.Application):
+        """The rail's aiohttp application; its server starts each connection in the fast lane.
+
+        The fast lane serves POST /v1/messages and GET /v1/inbox itself, calling the object stored under
+        SERVICE_KEY: `authenticate(token) -> bic | None`, `rate_limit(bic) -> seconds to wait (0.0: go)`,
+        `await submit(bic, body, content_type, wait_s) -> Reply`, `await ack(bic, upto)` and
+        `await inbox(bic, wait_s, max_n, rendering) -> dict`. RailService is one; rail/edge.py's
+        EdgeFastLaneService (which hands messages to a core over NATS) is the other. Anything else, or anything
+        unusual, goes to the aiohttp routes."""
 
         def _make_handler(self, *, loop: asyncio.AbstractEventLoop | None = None, **kwargs) -> web.Server:
             server = super()._make_handler(loop=loop, **kwargs)
@@ -681,7 +691,7 @@ with warnings.catch_warnings():
 
 
 def create_app(service: RailService) -> web.Application:
-    app = _RailApplication(client_max_size=BODY_BYTES_MAX, middlewares=[_errors_as_json])
+    app = RailApplication(client_max_size=BODY_BYTES_MAX, middlewares=[_errors_as_json])
     app[SERVICE_KEY] = service
     app.router.add_post("/v1/messages", post_message)
     app.router.add_get("/v1/inbox", get_inbox)
