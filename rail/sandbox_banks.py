@@ -4,7 +4,8 @@ So that an integrator has counterparties from the first minute, each default ban
 participant: it reads its inbox and answers through the same `RailService` an external bank uses, so nothing
 about a payment is decided here that the rail would not decide for a real bank. Its answer to a payment (one
 per payment: the hot path) goes to `RailService.dispatch` as a struct, the state-machine half of
-`RailService.submit`; its rarer messages go through the whole of `submit` as JSON. What it answers follows the test-account table (rail/scheme.py):
+`RailService.submit`; its rarer messages go through the whole of `submit` as JSON. What it answers follows
+the test-account table (rail/scheme.py):
 
 - inbound pacs.008: `sandbox_creditor_decision(creditor IBAN)` -> pacs.002 ACSP after a short delay, RJCT with
   the table's reason, ACSP only after the scheme timeout (the rail has already sent AB05), or silence;
@@ -25,6 +26,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from rail.iso20022 import encode
+from rail.iso20022.builders import status_report_for
 from rail.iso20022.structs import (
     Camt029,
     Camt056,
@@ -37,7 +39,6 @@ from rail.iso20022.structs import (
     Pain013,
     Pain014,
     PmtRtrTxInf,
-    TxInfAndSts,
 )
 from rail.scheme import TEST_ACCOUNTS, sandbox_creditor_decision
 from rail.service import Accepted
@@ -61,24 +62,14 @@ def _now() -> dt.datetime:
 
 def creditor_status_report(bic: str, message: Pacs008, status: str, reason: str | None) -> Pacs002:
     """The pacs.002 a creditor agent `bic` answers an inbound pacs.008 with (ACSP, or RJCT with `reason`)."""
-    tx = message.tx
-    return Pacs002(
+    return status_report_for(
+        message,
         msg_id=_new_id(bic),
+        tx_sts=status,
+        rsn_cd=reason,
+        instg_agt_bicfi=bic,
+        instd_agt_bicfi=message.tx.dbtr_agt_bicfi,
         cre_dt_tm=_now(),
-        tx_inf_and_sts=[
-            TxInfAndSts(
-                orgnl_msg_id=message.msg_id,
-                orgnl_msg_nm_id="pacs.008.001.08",
-                orgnl_instr_id=tx.instr_id,
-                orgnl_end_to_end_id=tx.end_to_end_id,
-                orgnl_tx_id=tx.tx_id,
-                orgnl_uetr=tx.uetr,
-                tx_sts=status,
-                sts_rsn_cd=reason,
-                instg_agt_bicfi=bic,
-                instd_agt_bicfi=tx.dbtr_agt_bicfi,
-            )
-        ],
     )
 
 
