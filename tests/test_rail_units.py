@@ -4,6 +4,7 @@ the state machine that the end-to-end tests do not reach (AB06, TM01, AM09, load
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 
 import msgspec
@@ -352,70 +353,62 @@ class _GatedJournal:
         return await self._append(records)
 
 
-async def _open_gated(tmp_path):
+@contextlib.asynccontextmanager
+async def _two_batches_in_flight(tmp_path):
+    """A rail whose journal appends wait for the test: yields (service, gated journal, first and second
+    submitter's pending answer), both batches applied and appending, neither durable."""
     service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
-    await service.add_participant(BANK_A, "A")
-    await service.liquidity(BANK_A, 10_000_000, "in")
-    gated = _GatedJournal(service.core.journal)
-    creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+    gated = None
+    try:
+        await service.add_participant(BANK_A, "A")
+        await service.liquidity(BANK_A, 10_000_000, "in")
+        gated = _GatedJournal(service.core.journal)
+        creditor_iban = iso20022.make_pk_iban("MEZN", "0005000000005000")
+        answers = []
+        for batches in (1, 2):
+            body = iso20022.encode(credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban), "xml")
+            answers.append(asyncio.ensure_future(service.submit(BANK_A, body, "application/xml")))
+            await _until(lambda batches=batches: gated.appends == batches)
+        yield service, gated, answers[0], answers[1]
+    finally:
+        for gate in gated.gates if gated else ():
+            if not gate.done():
+                gate.set_result(None)
+        await service.close()
 
-    def submit():
-        body = iso20022.encode(credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban), "xml")
-        return asyncio.ensure_future(service.submit(BANK_A, body, "application/xml"))
 
-    async def until(condition) -> None:
-        for _ in range(200):
-            if condition():
-                return
-            await asyncio.sleep(0.005)
-        raise AssertionError("condition not reached")
-
-    return service, gated, submit, until
+async def _until(condition) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")
 
 
 async def test_the_next_batch_is_applied_while_one_syncs_and_answers_wait_for_their_own_batch(tmp_path):
-    service, gated, submit, until = await _open_gated(tmp_path)
-    try:
-        first = submit()
-        await until(lambda: gated.appends == 1)
-        second = submit()
-        await until(lambda: gated.appends == 2)  # applied and appending while the first is not durable
-        assert len(service.core.settlement.payments) == 2
+    async with _two_batches_in_flight(tmp_path) as (service, gated, first, second):
+        inbox = service.core.settlement.inboxes["MEZNPKKA"]
+        assert len(service.core.settlement.payments) == 2  # both applied while the first is not durable
         assert not first.done() and not second.done()
-        assert service.core.settlement.inboxes["MEZNPKKA"].visible(10) == []  # nothing durable yet
+        assert inbox.visible(10) == []  # nothing durable yet
         gated.gates[0].set_result(None)
-        await until(first.done)
+        await _until(first.done)
         assert first.result().status == 202
         assert not second.done()
-        assert len(service.core.settlement.inboxes["MEZNPKKA"].visible(10)) == 1  # only the durable batch
+        assert len(inbox.visible(10)) == 1  # only the durable batch
         gated.gates[1].set_result(None)
-        await until(second.done)
+        await _until(second.done)
         assert second.result().status == 202
-        assert len(service.core.settlement.inboxes["MEZNPKKA"].visible(10)) == 2
-    finally:
-        for gate in gated.gates:
-            if not gate.done():
-                gate.set_result(None)
-        await service.close()
+        assert len(inbox.visible(10)) == 2
 
 
 async def test_a_failed_append_fails_its_batch_and_every_later_one_in_flight(tmp_path):
-    service, gated, submit, until = await _open_gated(tmp_path)
-    try:
-        first = submit()
-        await until(lambda: gated.appends == 1)
-        second = submit()
-        await until(lambda: gated.appends == 2)
+    async with _two_batches_in_flight(tmp_path) as (service, gated, first, second):
         gated.gates[0].set_exception(OSError("disk gone"))
-        await until(lambda: first.done() and second.done())
+        await _until(lambda: first.done() and second.done())
         for answer in (first, second):
             assert answer.result().status == 503
         assert service.core.settlement.inboxes["MEZNPKKA"].visible(10) == []
-    finally:
-        for gate in gated.gates:
-            if not gate.done():
-                gate.set_result(None)
-        await service.close()
 
 
 async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit(tmp_path):
