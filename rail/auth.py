@@ -58,7 +58,8 @@ class TokenTable:
         return bic
 
 
-def admin_token_matches(expected: str | None, presented: str) -> bool:
-    if not expected or not presented:
+def admin_token_matches(expected_hash: str | None, presented: str) -> bool:
+    """Does `presented` hash to the operator's token hash (constant-time compare)?"""
+    if not expected_hash or not presented:
         return False
-    return hmac.compare_digest(expected.encode(), presented.encode())
+    return hmac.compare_digest(expected_hash.encode(), token_hash(presented).encode())

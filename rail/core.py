@@ -85,6 +85,13 @@ class AddParticipant(Command, tag="par"):
     requests_burst: float | None = None
 
 
+class SetAdminToken(Command, tag="adm"):
+    """The operator's token, as its SHA-256 (never the token): set at a start with --admin-token, or generated
+    at the first start without one; a restart without one keeps the last."""
+
+    token_hash: str
+
+
 class Liquidity(Command, tag="liq"):
     bic: str
     amount_paisa: int
@@ -188,6 +195,7 @@ AnyCommand = (
     | AliasRegister
     | AliasDelete
     | Ack
+    | SetAdminToken
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -245,6 +253,9 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
         )
     if kind is Liquidity:
         return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
+    if kind is SetAdminToken:
+        s.admin_token_hash = c.token_hash
+        return Outcome("done")
     if kind is Genesis:
         if c.scheme is not None:  # the journaled scheme; the parameters stay this run's configuration
             s.scheme = msgspec.structs.replace(c.scheme, params=s.params)

@@ -211,6 +211,9 @@ class Settlement:
         self.finalised: list[Payment] = []  # payments that reached a final status in the current batch
         self.armed: list[Payment] = []  # payments whose deadline was (re)armed in the current batch
         self.genesis_done = False
+        self.admin_token_hash: str | None = (
+            None  # SHA-256 of the operator's token (journaled, never the token)
+        )
 
     # ---- helpers
 
@@ -783,6 +786,7 @@ class SettlementState(msgspec.Struct, array_like=True):
     aliases: list[AliasEntry]
     next_transfer_id: int
     genesis_done: bool
+    admin_token_hash: str | None = None
 
 
 def settlement_to_state(s: Settlement) -> SettlementState:
@@ -797,6 +801,7 @@ def settlement_to_state(s: Settlement) -> SettlementState:
         aliases=s.directory.entries(),
         next_transfer_id=s.next_transfer_id,
         genesis_done=s.genesis_done,
+        admin_token_hash=s.admin_token_hash,
     )
 
 
@@ -812,4 +817,5 @@ def settlement_from_state(state: SettlementState, scheme: Scheme | None = None) 
     s.directory.load(state.aliases)
     s.next_transfer_id = state.next_transfer_id
     s.genesis_done = state.genesis_done
+    s.admin_token_hash = state.admin_token_hash
     return s

@@ -3,8 +3,8 @@
     rail serve --host 127.0.0.1 --port 8080 --data ./rail-data
 
 The journal lives in --data; restarting on the same directory recovers every acknowledged payment and every
-unacknowledged inbox message. The admin token comes from --admin-token or RAIL_ADMIN_TOKEN, or is generated and
-printed at start.
+unacknowledged inbox message. The admin token comes from --admin-token or RAIL_ADMIN_TOKEN; without either, the one
+an earlier start set is kept (journaled as its hash), or at the very first start one is generated and printed.
 """
 
 from __future__ import annotations
@@ -187,8 +187,14 @@ async def _serve(args: argparse.Namespace) -> int:
         f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})",
         flush=True,
     )
-    if not admin_token:
+    if service.admin_token_generated:
         print(f"rail: admin token (generated): {service.admin_token}", flush=True)
+    elif not admin_token:
+        print(
+            "rail: admin token: the one set at an earlier start (kept as its hash in the journal); "
+            f"--admin-token or {ADMIN_TOKEN_ENV} sets a new one",
+            flush=True,
+        )
     banks = ", ".join(b.bic for b in service.scheme.banks)
     print(
         f"rail: default scheme: central bank {service.scheme.central_bank_bic}; simulated banks: {banks}",

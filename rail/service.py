@@ -52,6 +52,7 @@ from rail.core import (
     CreditorStatus,
     Liquidity,
     Overloaded,
+    SetAdminToken,
     SettlementCore,
     SubmitCreditTransfer,
     SubmitRecall,
@@ -209,7 +210,11 @@ class RailService:
         self.metrics = RailMetrics()
         self.core: SettlementCore
         self.journal: FileJournal
-        self.admin_token: str = ""
+        # The operator's token in clear only when given at this start or generated now (None when an earlier
+        # start set it: only its hash is kept, journaled); admin_token_generated: print it for the operator.
+        self.admin_token: str | None = None
+        self.admin_token_generated = False
+        self._admin_token_hash: str | None = None
         self._tokens = TokenTable()
         self._known_bics: set[str] = set()
         self._rate: RateLimiter
@@ -267,7 +272,6 @@ class RailService:
         p = self.scheme.params
         self._rate = RateLimiter(p.requests_per_s, p.requests_burst)
         self._alias_rate = RateLimiter(p.alias_lookups_per_s, p.alias_lookups_burst)
-        self.admin_token = admin_token or new_token()
         for participant in settlement.participants.values():
             self._known_bics.add(participant.bic)
             self._configure_rate_limit(participant)
@@ -277,6 +281,7 @@ class RailService:
         gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
         self.core.start()
+        await self._settle_admin_token(admin_token)
         for participant in list(settlement.participants.values()):
             if participant.simulated and simulate_banks:
                 self._start_bank(participant.bic)
@@ -340,7 +345,20 @@ class RailService:
         return self._tokens.authenticate(token)
 
     def is_admin(self, token: str) -> bool:
-        return admin_token_matches(self.admin_token, token)
+        return admin_token_matches(self._admin_token_hash, token)
+
+    async def _settle_admin_token(self, given: str | None) -> None:
+        """The operator's token: the one given, else the one an earlier start set (journaled as its hash, so
+        a restart keeps it), else a new one (generated, journaled, and shown once by `rail serve`)."""
+        stored = self.core.settlement.admin_token_hash
+        if given:
+            self.admin_token = given
+        elif stored is None:
+            self.admin_token = new_token()
+            self.admin_token_generated = True
+        self._admin_token_hash = token_hash(self.admin_token) if self.admin_token else stored
+        if self._admin_token_hash != stored:
+            await self._execute(SetAdminToken(token_hash=self._admin_token_hash))
 
     def rate_limit(self, bic: str) -> float:
         """0.0 when the request may proceed, else seconds to wait (the HTTP layer answers 429 Retry-After)."""

@@ -182,7 +182,7 @@ def test_apply_command_is_the_only_dispatch_for_every_command_type():
     names = {cls.__name__ for cls in core_module.AnyCommand.__args__}
     settlement = Settlement(default_scheme())
     apply_command(settlement, core_module.Genesis(), 1)
-    assert "Genesis" in names and len(names) == 14
+    assert "Genesis" in names and len(names) == 15
 
 
 def test_readme_test_account_table_matches_the_simulated_banks():
@@ -474,5 +474,30 @@ async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_s
         assert (participant.requests_per_s, participant.requests_burst) == (1.0, 2.0)
         assert [service.rate_limit("SLOWPKKA") > 0 for _ in range(3)] == [False, False, True]
         assert service.rate_limit(BANK_A) == 0.0  # others keep the scheme default
+    finally:
+        await service.close()
+
+
+async def test_the_admin_token_survives_restarts_and_a_given_one_replaces_it(tmp_path):
+    async def start(given: str | None = None) -> RailService:
+        return await RailService.open(tmp_path, fsync=False, simulate_banks=False, admin_token=given)
+
+    service = await start()
+    generated = service.admin_token
+    assert service.admin_token_generated and service.is_admin(generated) and not service.is_admin("guess")
+    await service.close()
+    service = await start()  # no token given: the generated one still works, and is not shown again
+    assert service.admin_token is None and not service.admin_token_generated and service.is_admin(generated)
+    await service.close()
+    service = await start("operator-chosen-token")  # a given token replaces it for good
+    assert service.is_admin("operator-chosen-token") and not service.is_admin(generated)
+    await service.close()
+    for snapshot in (tmp_path / "journal").glob("snapshot-*"):
+        snapshot.unlink()  # the journal alone carries it too
+    service = await start()
+    try:
+        assert service.is_admin("operator-chosen-token") and not service.is_admin(generated)
+        stored = b"".join(f.read_bytes() for f in (tmp_path / "journal").iterdir() if f.is_file())
+        assert b"operator-chosen-token" not in stored and generated.encode() not in stored  # hashes only
     finally:
         await service.close()
