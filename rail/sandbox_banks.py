@@ -26,12 +26,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from rail.iso20022 import encode
-from rail.iso20022.builders import status_report_for
+from rail.iso20022.builders import resolution, status_report_for
 from rail.iso20022.structs import (
-    Camt029,
     Camt056,
     CdtTrfTxInf,
-    CxlTxInfAndSts,
     OrgnlPmtInfAndSts,
     Pacs002,
     Pacs004,
@@ -197,24 +195,8 @@ class SimulatedBank:
             return
         refuses = sandbox_creditor_decision(payment["creditor_iban"]).refuses_recall
         if refuses:
-            answer = Camt029(
-                assgnmt_id=_new_id(self.bic),
-                assgnr_bicfi=self.bic,
-                assgne_bicfi=recall.assgnr_bicfi,
-                cre_dt_tm=_now(),
-                sts_conf="RJCR",
-                tx_inf_and_sts=[
-                    CxlTxInfAndSts(
-                        cxl_sts_id=_new_id(self.bic),
-                        orgnl_msg_id=tx.orgnl_msg_id,
-                        orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
-                        orgnl_end_to_end_id=tx.orgnl_end_to_end_id,
-                        orgnl_tx_id=tx.orgnl_tx_id,
-                        orgnl_uetr=tx.orgnl_uetr,
-                        tx_cxl_sts="RJCR",
-                        cxl_sts_rsn_cd="CUST",
-                    )
-                ],
+            answer = resolution(
+                recall, assgnmt_id=_new_id(self.bic), rsn_cd="CUST", cre_dt_tm=_now(), assgnr_bicfi=self.bic
             )
             await self.service.submit(self.bic, encode(answer, "json"), _JSON)
             return

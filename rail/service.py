@@ -64,13 +64,13 @@ from rail.core import (
 from rail.delivery import INBOX_FETCH_MAX, WebhookPusher
 from rail.directory import RateLimiter
 from rail.iso20022 import MessageRejected
+from rail.iso20022.builders import resolution
 from rail.iso20022.structs import (
     Acmt023,
     Acmt024,
     Admi002,
     Camt029,
     Camt056,
-    CxlTxInfAndSts,
     Pacs002,
     Pacs004,
     Pacs008,
@@ -98,8 +98,7 @@ FORWARDED_STRUCTS_CACHED_MAX = 100_000
 # keeps collection (still needed for the odd cycle) a small share of the work.
 GC_GENERATION0_THRESHOLD = 50_000
 ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf is Max105Text
-_BIC_RE = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?\Z")
-_CONTENT_TYPES = {"xml": "application/xml", "json": "application/json"}
+_CONTENT_TYPES = iso20022.CONTENT_TYPES
 _PACKER = msgspec.msgpack.Encoder()
 _UNPACKERS = {
     "pacs.008": msgspec.msgpack.Decoder(Pacs008),
@@ -109,19 +108,8 @@ _UNPACKERS = {
     "pain.013": msgspec.msgpack.Decoder(Pain013),
     "pain.014": msgspec.msgpack.Decoder(Pain014),
 }
-MSG_NAMES = {
-    "pacs.008": "pacs.008.001.08",
-    "pacs.002": "pacs.002.001.10",
-    "pacs.004": "pacs.004.001.09",
-    "pacs.028": "pacs.028.001.03",
-    "camt.056": "camt.056.001.08",
-    "camt.029": "camt.029.001.09",
-    "acmt.023": "acmt.023.001.03",
-    "acmt.024": "acmt.024.001.03",
-    "pain.013": "pain.013.001.07",
-    "pain.014": "pain.014.001.07",
-    "admi.002": "admi.002.001.01",
-}
+# "pacs.008" -> "pacs.008.001.08": the message versions the rail speaks, from the codec's one table.
+MSG_NAMES = {msg_type[:8]: msg_type for msg_type in iso20022.MSG_TYPES}
 
 
 class Reply:
@@ -389,7 +377,7 @@ class RailService:
     ) -> str:
         """Admit (or re-key) a participant; returns its new bearer token, stored hashed. `requests_per_s` /
         `requests_burst`: its own rate limit instead of the scheme's default, journaled with it."""
-        if not isinstance(bic, str) or not _BIC_RE.match(bic):
+        if not isinstance(bic, str) or not iso20022.bic_is_valid(bic):
             raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
         if bic == self.scheme.central_bank_bic:
             raise ValueError("the central bank is the operator, not a participant")
@@ -754,26 +742,14 @@ class RailService:
                 message=_PACKER.encode(m),
             )
         )
-        if outcome.kind == "rejected":
-            answer = Camt029(
+        if outcome.kind == "rejected":  # the rail itself refuses the recall (camt.029 RJCR, to its assigner)
+            answer = resolution(
+                m,
                 assgnmt_id=self._new_msg_id(),
-                assgnr_bicfi=self.scheme.central_bank_bic,
-                assgne_bicfi=bic,
+                rsn_cd=outcome.reason,
+                addtl_inf=outcome.text,
                 cre_dt_tm=_now_utc(),
-                sts_conf="RJCR",
-                tx_inf_and_sts=[
-                    CxlTxInfAndSts(
-                        cxl_sts_id=self._new_msg_id(),
-                        orgnl_msg_id=tx.orgnl_msg_id,
-                        orgnl_msg_nm_id=tx.orgnl_msg_nm_id,
-                        orgnl_end_to_end_id=tx.orgnl_end_to_end_id,
-                        orgnl_tx_id=tx.orgnl_tx_id,
-                        orgnl_uetr=tx.orgnl_uetr,
-                        tx_cxl_sts="RJCR",
-                        cxl_sts_rsn_cd=outcome.reason,
-                        cxl_sts_rsn_addtl_inf=_short(outcome.text),
-                    )
-                ],
+                assgnr_bicfi=self.scheme.central_bank_bic,
             )
             return self._encoded(422, answer, rendering)
         return self._outcome_reply(outcome, m, "camt.056", rendering, bic)

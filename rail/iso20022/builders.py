@@ -266,15 +266,17 @@ def resolution(
     rsn_cd: str | None = None,
     addtl_inf: str | None = None,
     cre_dt_tm: dt.datetime | None = None,
+    assgnr_bicfi: str | None = None,
 ) -> s.Camt029:
-    """camt.029 answering ``recall`` (sent by its assignee back to its assigner). Negative: RJCR with a reason
+    """camt.029 answering ``recall`` (sent by its assignee back to its assigner; ``assgnr_bicfi``: whoever
+    else answers, e.g. the rail itself or the agent a forwarded recall reached). Negative: RJCR with a reason
     (ExternalPaymentCancellationRejection1Code, e.g. CUST, LEGL, AC04, AM04, NOOR, ARDT); a positive answer is
     normally a pacs.004 (``payment_return``), or ACCR here."""
     tx = recall.tx
     conf = c.CNCL if tx_cxl_sts == c.ACCR else tx_cxl_sts
     return s.Camt029(
         assgnmt_id=assgnmt_id,
-        assgnr_bicfi=recall.assgne_bicfi,
+        assgnr_bicfi=assgnr_bicfi or recall.assgne_bicfi,
         assgne_bicfi=recall.assgnr_bicfi,
         cre_dt_tm=cre_dt_tm or now_pkt(),
         sts_conf=conf,
