@@ -86,16 +86,25 @@ def status_report(
     )
 
 
+def _original_ids(original: s.Pacs008) -> dict:
+    """The ids of a pacs.008 that every message about it repeats (Orgnl*)."""
+    tx = original.tx
+    return {
+        "orgnl_msg_id": original.msg_id,
+        "orgnl_msg_nm_id": PACS008_MSG_TYPE,
+        "orgnl_instr_id": tx.instr_id,
+        "orgnl_end_to_end_id": tx.end_to_end_id,
+        "orgnl_tx_id": tx.tx_id,
+        "orgnl_uetr": tx.uetr,
+    }
+
+
 def status_report_for(original: s.Pacs008, *, msg_id: str, tx_sts: str, **kwargs) -> s.Pacs002:
     """``status_report`` with the original ids and agents taken from the original pacs.008."""
     tx = original.tx
     ids = {
-        "orgnl_msg_id": original.msg_id,
+        **_original_ids(original),
         "orgnl_cre_dt_tm": original.cre_dt_tm,
-        "orgnl_end_to_end_id": tx.end_to_end_id,
-        "orgnl_tx_id": tx.tx_id,
-        "orgnl_uetr": tx.uetr,
-        "orgnl_instr_id": tx.instr_id,
         "instg_agt_bicfi": tx.dbtr_agt_bicfi,
         "instd_agt_bicfi": tx.cdtr_agt_bicfi,
     }
@@ -164,12 +173,7 @@ def payment_return(
     returned = tx.amount_paisa if amount_paisa is None else amount_paisa
     rtr = s.PmtRtrTxInf(
         rtr_id=rtr_id,
-        orgnl_msg_id=original.msg_id,
-        orgnl_msg_nm_id=PACS008_MSG_TYPE,
-        orgnl_instr_id=tx.instr_id,
-        orgnl_end_to_end_id=tx.end_to_end_id,
-        orgnl_tx_id=tx.tx_id,
-        orgnl_uetr=tx.uetr,
+        **_original_ids(original),
         orgnl_amount_paisa=tx.amount_paisa,
         orgnl_currency=tx.currency,
         orgnl_intr_bk_sttlm_dt=tx.intr_bk_sttlm_dt,
@@ -219,12 +223,7 @@ def recall_request(
         tx_inf=[
             s.CxlTxInf(
                 cxl_id=assgnmt_id,
-                orgnl_msg_id=original.msg_id,
-                orgnl_msg_nm_id=PACS008_MSG_TYPE,
-                orgnl_instr_id=tx.instr_id,
-                orgnl_end_to_end_id=tx.end_to_end_id,
-                orgnl_tx_id=tx.tx_id,
-                orgnl_uetr=tx.uetr,
+                **_original_ids(original),
                 orgnl_amount_paisa=tx.amount_paisa,
                 orgnl_currency=tx.currency,
                 orgnl_intr_bk_sttlm_dt=tx.intr_bk_sttlm_dt,
