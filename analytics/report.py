@@ -447,6 +447,19 @@ def _result_flags(results) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for r in results for f in r.flags))
 
 
+def _sweep_series(data, corridor, points) -> list[charts.Series]:
+    """One line per channel of a sweep (cost in % against the swept value); stablecoin rails dashed."""
+    return [
+        charts.Series(
+            _short_label(channel),
+            [(float(p.x), float(p.total_pct)) for p in points if p.channel_key == channel.key],
+            _sweep_colour(channel),
+            dashed=channel.family == costs.FAMILY_STABLECOIN,
+        )
+        for channel in costs.sweep_channels(data, corridor)
+    ]
+
+
 def _sweep_colour(channel: costs.Channel) -> str:
     """One colour per channel across every corridor's chart, so curves can be compared between charts."""
     index = costs.SWEEP_CHANNEL_KEYS.index(channel.key) if channel.key in costs.SWEEP_CHANNEL_KEYS else 0
@@ -474,17 +487,7 @@ def _sensitivity_section(
         swept = [
             costs.cost(data, corridor, ch, amounts[0], assume) for ch in costs.sweep_channels(data, corridor)
         ]
-        series = []
-        for channel in costs.sweep_channels(data, corridor):
-            pts = [(float(p.x), float(p.total_pct)) for p in points if p.channel_key == channel.key]
-            series.append(
-                charts.Series(
-                    _short_label(channel),
-                    pts,
-                    _sweep_colour(channel),
-                    dashed=channel.family == costs.FAMILY_STABLECOIN,
-                )
-            )
+        series = _sweep_series(data, corridor, points)
         section.figures.append(
             Figure(
                 f"{corridor}: total cost vs ticket size",
@@ -528,17 +531,7 @@ def _sensitivity_section(
     )
     corridor, amount = corridors[0], amounts[0]
     premium_points = costs.premium_sweep(data, corridor, amount, assume=assume)
-    series = []
-    for channel in costs.sweep_channels(data, corridor):
-        pts = [(float(p.x), float(p.total_pct)) for p in premium_points if p.channel_key == channel.key]
-        series.append(
-            charts.Series(
-                _short_label(channel),
-                pts,
-                _sweep_colour(channel),
-                dashed=channel.family == costs.FAMILY_STABLECOIN,
-            )
-        )
+    series = _sweep_series(data, corridor, premium_points)
     premium_row = next(r for r in data.ramps if r.component.startswith("P2P USDT/PKR premium"))
     section.figures.append(
         Figure(
