@@ -651,7 +651,7 @@ async def serve_edge(nats_url: str, host: str, port: int, index: int, parent_pid
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError):  # asyncio's answer where signals are unsupported
             loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.create_task(_exit_with_parent(parent_pid, stop)) if parent_pid else None
     await stop.wait()

@@ -10,6 +10,7 @@ an earlier start set is kept (journaled as its hash), or at the very first start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import logging
 import os
@@ -203,10 +204,10 @@ async def _serve(args: argparse.Namespace) -> int:
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # asyncio raises NotImplementedError where the platform has no signal handlers (Windows): Ctrl-C
+        # then ends the process the default way.
+        with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:
-            pass
     lost = asyncio.ensure_future(lease_lost.wait())
     await asyncio.wait([asyncio.ensure_future(stop.wait()), lost], return_when=asyncio.FIRST_COMPLETED)
     if lost.done():
