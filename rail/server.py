@@ -10,8 +10,8 @@ an earlier start set is kept (journaled as its hash), or at the very first start
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import logging
 import os
 import signal
