@@ -36,9 +36,9 @@ from rich.table import Table
 
 import rail.iso20022 as iso
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "iso20022"
-SAMPLE = SHARED / "samples" / "pacs.008.001.08_raast_p2p.xml"
-XSD = SHARED / "xsd" / "pacs.008.001.08.xsd"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "tests" / "data" / "iso20022" / "samples" / "pacs.008.001.08_raast_p2p.xml"
+XSD = REPO / "rail" / "iso20022" / "xsd" / "pacs.008.001.08.xsd"
 KNOWN_BICS = frozenset({"HABBPKKA", "MEZNPKKA", "SBPPPKKA", "UNILPKKA", "MUCBPKKA"})
 REPEATS = 30  # many short rounds: the best one is the least disturbed by the other helpers on the box
 BATCH = 500

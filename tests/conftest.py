@@ -1,7 +1,7 @@
 """Shared test settings.
 
-The reference pack (XSDs, samples, code sets) sits beside the repository as ../shared; tests may read it,
-the product never does.
+Everything the tests read is inside the repository (a clone runs them as it is): the official XSDs ship with
+the product (rail/iso20022/xsd/), samples and code sets are in tests/data/iso20022/ (with their sources).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+XSD_DIR = REPO / "rail" / "iso20022" / "xsd"
+ISO_DATA = REPO / "tests" / "data" / "iso20022"
+SAMPLES_DIR = ISO_DATA / "samples"
 
 # CI runs on 2 shared cores: keep property tests meaningful but bounded. HYPOTHESIS_PROFILE=thorough for more.
 settings.register_profile(

@@ -16,8 +16,9 @@ import msgspec
 import pytest
 
 import rail.iso20022 as iso
+from conftest import SAMPLES_DIR
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "iso20022" / "samples"
+SAMPLES = SAMPLES_DIR
 P008 = (SAMPLES / "pacs.008.001.08_raast_p2p.xml").read_bytes()
 P002 = (SAMPLES / "pacs.002.001.10_RJCT_AC03.xml").read_bytes()
 A023 = (SAMPLES / "acmt.023.001.03_alias_lookup.xml").read_bytes()

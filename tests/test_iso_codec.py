@@ -13,17 +13,17 @@ import pytest
 from lxml import etree
 
 import rail.iso20022 as iso
+from conftest import SAMPLES_DIR, XSD_DIR
 from rail.iso20022 import structs as s
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "iso20022"
-SAMPLES = sorted((SHARED / "samples").glob("*.xml"))
+SAMPLES = sorted(SAMPLES_DIR.glob("*.xml"))
 PKT = dt.timezone(dt.timedelta(hours=5))
 T0 = dt.datetime(2025, 1, 15, 10, 30, 0, 123000, tzinfo=PKT)
 
 
 @cache
 def schema(msg_type: str) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(SHARED / "xsd" / f"{msg_type}.xsd")))
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{msg_type}.xsd")))
 
 
 def assert_xsd_valid(body: bytes, msg_type: str) -> None:

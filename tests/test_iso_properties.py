@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import rail.iso20022 as iso
+from conftest import SAMPLES_DIR, XSD_DIR
 from rail.iso20022 import _spec
 
-XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "iso20022" / "xsd"
 
 # XML-safe text with markup characters, quotes, CR/LF and Urdu letters; ISO texts have minLength 1.
 TEXT_CHARS = st.sampled_from(list("abcXYZ019 &<>\"'-/.+:\r\n\t") + ["\u0639", "\u0644", "\u06cc", "\u00e9"])
@@ -287,7 +287,7 @@ def test_bic_uetr_and_cnic_formats():
 def _pacs008_variant_strategy() -> st.SearchStrategy:
     """The sample pacs.008 with profile-relevant fields drawn from valid, borderline and bad values."""
     sample = iso.decode(
-        (XSD_DIR.parent / "samples" / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
+        (SAMPLES_DIR / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
     ).message
     tx = sample.tx
     ids = st.sampled_from(["E2E-1", "x" * 35, "x" * 36, " ", "\t"])
@@ -426,7 +426,7 @@ def test_pacs008_fast_gate_passes_the_clean_sample():
     from rail.iso20022 import profile as profile_module
 
     sample = iso.decode(
-        (XSD_DIR.parent / "samples" / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
+        (SAMPLES_DIR / "pacs.008.001.08_raast_p2p.xml").read_bytes(), "application/xml"
     ).message
     assert profile_module._pacs008_tx_clean(
         sample, sample.tx, iso.RAAST_PROFILE, frozenset({"HABBPKKA", "MEZNPKKA"})
@@ -436,7 +436,7 @@ def test_pacs008_fast_gate_passes_the_clean_sample():
 def _pacs002_variant_strategy() -> st.SearchStrategy:
     """The sample pacs.002 ACSC with the fields the profile checks drawn from valid, borderline and bad values."""
     sample = iso.decode(
-        (XSD_DIR.parent / "samples" / "pacs.002.001.10_ACSC.xml").read_bytes(), "application/xml"
+        (SAMPLES_DIR / "pacs.002.001.10_ACSC.xml").read_bytes(), "application/xml"
     ).message
     tx = sample.tx_inf_and_sts[0]
     ids = st.sampled_from([None, "ID-1", "x" * 35, "x" * 36, " "])
@@ -491,7 +491,7 @@ def test_pacs002_fast_gate_passes_the_clean_samples():
     from rail.iso20022 import profile as profile_module
 
     for name in ("pacs.002.001.10_ACSC.xml", "pacs.002.001.10_RJCT_AC03.xml"):
-        sample = iso.decode((XSD_DIR.parent / "samples" / name).read_bytes(), "application/xml").message
+        sample = iso.decode((SAMPLES_DIR / name).read_bytes(), "application/xml").message
         assert profile_module._pacs002_clean(sample, iso.RAAST_PROFILE, None), name
 
 
