@@ -22,10 +22,14 @@ def test_readme_gives_exactly_two_commands_demo_and_tests():
     assert "pytest" in tests
 
 
-def test_ci_runs_the_readme_test_command_verbatim():
+def test_ci_runs_the_readme_test_command_verbatim_in_a_copy_without_shared_beside_it():
     _, tests = _readme_commands()
-    ci = (REPO / ".ci" / "run").read_text()
-    assert tests in ci.splitlines()
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert tests in lines
+    # ... after moving into a fresh copy of the checkout (a temporary directory: nothing beside it).
+    before = lines[: lines.index(tests)]
+    assert 'cd "$copy"' in before and any("mktemp -d" in line for line in before)
+    assert any("../shared" in line and "exit 1" in "".join(before[i : i + 3]) for i, line in enumerate(before))
 
 
 def test_rail_help_lists_every_command():
