@@ -612,17 +612,11 @@ class Iso20022Codec:
 
     def pacs008(self, *, uetr: str, msg_id: str, amount_paisa: int, debtor_bic: str, debtor_name: str,
                 debtor_iban: str, creditor_bic: str, creditor_name: str, creditor_iban: str) -> bytes:
-        s = self.structs
-        now = _now()
-        tx = s.CdtTrfTxInf(
-            instr_id=msg_id, end_to_end_id=msg_id, tx_id=msg_id, uetr=uetr, svc_lvl_prtry="RAAST",
-            lcl_instrm_prtry="P2P", amount_paisa=amount_paisa, currency="PKR", intr_bk_sttlm_dt=now.date(),
-            accptnc_dt_tm=now, chrg_br="SLEV", instg_agt_bicfi=debtor_bic, instd_agt_bicfi=creditor_bic,
-            dbtr_nm=debtor_name, dbtr_acct_iban=debtor_iban, dbtr_agt_bicfi=debtor_bic,
-            cdtr_agt_bicfi=creditor_bic, cdtr_nm=creditor_name, cdtr_acct_iban=creditor_iban,
+        msg = self.iso.credit_transfer(
+            msg_id=msg_id, tx_id=msg_id, uetr=uetr, amount_paisa=amount_paisa, debtor_agent=debtor_bic,
+            debtor_name=debtor_name, debtor_iban=debtor_iban, creditor_agent=creditor_bic,
+            creditor_name=creditor_name, creditor_iban=creditor_iban, at=_now(),
         )
-        msg = s.Pacs008(msg_id=msg_id, cre_dt_tm=now, nb_of_txs="1", sttlm_mtd="CLRG", clr_sys_prtry="RAAST",
-                        cdt_trf_tx_inf=[tx])
         return self.iso.encode(msg, self.rendering)
 
     def pacs002_answer(self, original: Any, *, from_bic: str, status: str, reason: str | None) -> bytes:

@@ -26,10 +26,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 from rail.iso20022 import encode
-from rail.iso20022.builders import resolution, status_report_for
+from rail.iso20022.builders import credit_transfer, resolution, status_report_for
 from rail.iso20022.structs import (
     Camt056,
-    CdtTrfTxInf,
     OrgnlPmtInfAndSts,
     Pacs002,
     Pacs004,
@@ -267,36 +266,21 @@ class SimulatedBank:
 
     def _payment_for(self, request: Pain013) -> Pacs008:
         tx = request.tx
-        now = _now()
         tx_id = _new_id(self.bic)
-        return Pacs008(
+        return credit_transfer(
             msg_id=_new_id(self.bic),
-            cre_dt_tm=now,
-            nb_of_txs="1",
-            sttlm_mtd="CLRG",
-            clr_sys_prtry="RAAST",
-            cdt_trf_tx_inf=[
-                CdtTrfTxInf(
-                    instr_id=tx_id,
-                    end_to_end_id=tx.end_to_end_id,  # references the request to pay (ISO20022.md §1.2)
-                    tx_id=tx_id,
-                    uetr=str(uuid.uuid4()),
-                    svc_lvl_prtry="RAAST",
-                    lcl_instrm_prtry="RTP",
-                    amount_paisa=tx.amount_paisa,
-                    currency=tx.currency,
-                    intr_bk_sttlm_dt=now.date(),
-                    accptnc_dt_tm=now,
-                    chrg_br="SLEV",
-                    instg_agt_bicfi=self.bic,
-                    instd_agt_bicfi=tx.cdtr_agt_bicfi,
-                    dbtr_nm=tx.dbtr_nm or "Payer",
-                    dbtr_acct_iban=tx.dbtr_acct_iban,
-                    dbtr_agt_bicfi=self.bic,
-                    cdtr_agt_bicfi=tx.cdtr_agt_bicfi,
-                    cdtr_nm=tx.cdtr_nm or "Payee",
-                    cdtr_acct_iban=tx.cdtr_acct_iban,
-                    rmt_inf_ustrd=tx.rmt_inf_ustrd,
-                )
-            ],
+            tx_id=tx_id,
+            end_to_end_id=tx.end_to_end_id,  # references the request to pay (ISO20022.md §1.2)
+            uetr=str(uuid.uuid4()),
+            local_instrument="RTP",
+            amount_paisa=tx.amount_paisa,
+            currency=tx.currency,
+            debtor_agent=self.bic,
+            debtor_name=tx.dbtr_nm or "Payer",
+            debtor_iban=tx.dbtr_acct_iban,
+            creditor_agent=tx.cdtr_agt_bicfi,
+            creditor_name=tx.cdtr_nm or "Payee",
+            creditor_iban=tx.cdtr_acct_iban,
+            remittance_info=tx.rmt_inf_ustrd,
+            at=_now(),
         )

@@ -13,6 +13,8 @@ from . import codes
 from ._spec import MSG_TYPES
 from .builders import (
     account_notification,
+    application_header,
+    credit_transfer,
     forward_credit_transfer,
     forward_recall,
     message_reject,
@@ -21,10 +23,13 @@ from .builders import (
     payment_return,
     recall_request,
     resolution,
+    request_to_pay,
     rtp_status,
     status_report,
     status_report_for,
+    status_request,
     verification_report,
+    verification_request,
 )
 from .errors import MessageRejected, Violation
 from .identifiers import (
@@ -164,6 +169,8 @@ __all__ = [
     "Vrfctn",
     "VrfctnRpt",
     "account_notification",
+    "application_header",
+    "credit_transfer",
     "bic_is_valid",
     "cnic_is_valid",
     "codes",
@@ -185,11 +192,14 @@ __all__ = [
     "pk_iban_is_valid",
     "recall_request",
     "rendering_of",
+    "request_to_pay",
     "resolution",
     "rtp_status",
     "status_report",
     "status_report_for",
+    "status_request",
     "uetr_is_valid",
     "validate",
     "verification_report",
+    "verification_request",
 ]

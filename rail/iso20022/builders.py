@@ -411,3 +411,162 @@ def account_notification(
             )
         ],
     )
+
+
+# --------------------------------------------------------------------------- what a participant sends first
+# The messages a participant starts (as opposed to answers): used by the simulated banks, `rail message` and
+# docs/examples, so there is one way to make each.
+
+RAAST_CLEARING_SYSTEM = "RAAST"
+
+
+def credit_transfer(
+    *,
+    msg_id: str,
+    tx_id: str,
+    uetr: str,
+    amount_paisa: int,
+    debtor_agent: str,
+    debtor_name: str,
+    debtor_iban: str,
+    creditor_agent: str,
+    creditor_name: str,
+    creditor_iban: str,
+    end_to_end_id: str | None = None,
+    local_instrument: str = "P2P",
+    creditor_alias: str | None = None,
+    remittance_info: str | None = None,
+    currency: str = "PKR",
+    at: dt.datetime | None = None,
+) -> s.Pacs008:
+    """pacs.008 from the debtor agent (InstgAgt = DbtrAgt) to the creditor agent (InstdAgt = CdtrAgt), one
+    transaction, settled by the clearing system: what the RAAST profile asks for. ``at`` stamps CreDtTm and
+    AccptncDtTm (default now in PKT); the settlement date is its date. ``creditor_alias``: the Raast ID the
+    creditor was found by (acmt.023), carried as CdtrAcct/Prxy."""
+    at = at or now_pkt()
+    tx = s.CdtTrfTxInf(
+        instr_id=tx_id,
+        end_to_end_id=end_to_end_id or tx_id,
+        tx_id=tx_id,
+        uetr=uetr,
+        svc_lvl_prtry=RAAST_CLEARING_SYSTEM,
+        lcl_instrm_prtry=local_instrument,
+        amount_paisa=amount_paisa,
+        currency=currency,
+        intr_bk_sttlm_dt=at.date(),
+        accptnc_dt_tm=at,
+        chrg_br="SLEV",
+        instg_agt_bicfi=debtor_agent,
+        instd_agt_bicfi=creditor_agent,
+        dbtr_nm=debtor_name,
+        dbtr_acct_iban=debtor_iban,
+        dbtr_agt_bicfi=debtor_agent,
+        cdtr_agt_bicfi=creditor_agent,
+        cdtr_nm=creditor_name,
+        cdtr_acct_iban=creditor_iban,
+        cdtr_acct_prxy_tp_cd="MBNO" if creditor_alias else None,
+        cdtr_acct_prxy_id=creditor_alias,
+        rmt_inf_ustrd=remittance_info,
+    )
+    return s.Pacs008(
+        msg_id=msg_id,
+        cre_dt_tm=at,
+        nb_of_txs="1",
+        sttlm_mtd="CLRG",
+        clr_sys_prtry=RAAST_CLEARING_SYSTEM,
+        cdt_trf_tx_inf=[tx],
+    )
+
+
+def status_request(
+    original: s.Pacs008, *, msg_id: str, sender: str, cre_dt_tm: dt.datetime | None = None
+) -> s.Pacs028:
+    """pacs.028 from one of the payment's agents (``sender``) to the rail: what became of ``original``?"""
+    ids = _original_ids(original)
+    return s.Pacs028(
+        msg_id=msg_id,
+        cre_dt_tm=cre_dt_tm or now_pkt(),
+        instg_agt_bicfi=sender,
+        tx_inf=[s.StsReqTxInf(sts_req_id=msg_id, **ids)],
+    )
+
+
+def verification_request(
+    *,
+    msg_id: str,
+    assigner: str,
+    alias: str,
+    assignee: str,
+    verification_id: str | None = None,
+    cre_dt_tm: dt.datetime | None = None,
+) -> s.Acmt023:
+    """acmt.023 from a participant (``assigner``) to the rail's directory (``assignee``, the central bank):
+    who holds this Raast ID (a +92 mobile number)?"""
+    return s.Acmt023(
+        msg_id=msg_id,
+        cre_dt_tm=cre_dt_tm or now_pkt(),
+        assgnr_bicfi=assigner,
+        assgne_bicfi=assignee,
+        vrfctn=[s.Vrfctn(id=verification_id or msg_id, acct_prxy_tp_cd="MBNO", acct_prxy_id=alias)],
+    )
+
+
+def request_to_pay(
+    *,
+    msg_id: str,
+    end_to_end_id: str,
+    uetr: str,
+    amount_paisa: int,
+    payee_agent: str,
+    payee_name: str,
+    payee_iban: str,
+    payer_agent: str,
+    payer_name: str,
+    payer_iban: str,
+    remittance_info: str | None = None,
+    currency: str = "PKR",
+    at: dt.datetime | None = None,
+) -> s.Pain013:
+    """pain.013 from the payee's agent (the creditor agent) to the payer's agent: please pay this. The
+    pacs.008 that pays it repeats ``end_to_end_id``."""
+    at = at or now_pkt()
+    return s.Pain013(
+        msg_id=msg_id,
+        cre_dt_tm=at,
+        nb_of_txs="1",
+        initg_pty_nm=payee_name,
+        pmt_inf=[
+            s.PmtInf(
+                pmt_inf_id=msg_id,
+                pmt_mtd="TRF",
+                reqd_exctn_dt=at.date(),
+                dbtr_nm=payer_name,
+                dbtr_acct_iban=payer_iban,
+                dbtr_agt_bicfi=payer_agent,
+                instr_id=end_to_end_id,
+                end_to_end_id=end_to_end_id,
+                uetr=uetr,
+                amount_paisa=amount_paisa,
+                currency=currency,
+                chrg_br="SLEV",
+                cdtr_agt_bicfi=payee_agent,
+                cdtr_nm=payee_name,
+                cdtr_acct_iban=payee_iban,
+                rmt_inf_ustrd=remittance_info,
+            )
+        ],
+    )
+
+
+def application_header(
+    msg_type: str, *, sender: str, receiver: str, biz_msg_idr: str, cre_dt: dt.datetime | None = None
+) -> s.AppHdr:
+    """head.001 business application header for a message of ``msg_type`` (e.g. pacs.008.001.08)."""
+    return s.AppHdr(
+        fr_bicfi=sender,
+        to_bicfi=receiver,
+        biz_msg_idr=biz_msg_idr,
+        msg_def_idr=msg_type,
+        biz_svc="RAAST",
+        cre_dt=cre_dt or now_pkt(),
+    )
