@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("rail.demo", "run the whole system on this machine: rail, simulated banks, load, report"),
     "serve": ("rail.server", "start the participant sandbox endpoint (HTTP, ISO 20022 XML or JSON)"),
     "scheme": ("rail.scheme_cli", "list the default scheme's banks, customers' IBANs and Raast IDs, and test accounts"),
+    "message": ("rail.message_cli", "print a ready-to-send ISO 20022 message (fresh ids, today's dates), XML or JSON"),
+    "iban": ("rail.iban_cli", "make a valid Pakistani IBAN for a bank code and account, or explain what is wrong with one"),
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
 }

@@ -101,3 +101,34 @@ def format_cnic(cnic: str) -> str:
     if match is None:
         raise ValueError(f"not a CNIC: {cnic!r}")
     return "-".join(match.groups())
+
+
+def pk_iban_problems(iban: str) -> list[str]:
+    """What is wrong with ``iban`` as a Pakistani IBAN, in words ([] when it is valid). Checks in the order a
+    person would fix them: characters, country, length, bank code, account number, then the check digits
+    (naming the right ones, so a typo in them is found at once)."""
+    problems = []
+    if iban != iban.strip() or " " in iban:
+        problems.append("it contains spaces: write the 24 characters together (the rail refuses spaces)")
+    if iban != iban.upper():
+        problems.append("it has lower-case letters: IBANs are written in capitals")
+    text = iban.replace(" ", "").upper()
+    if not text.isascii() or not text.isalnum():
+        problems.append("it may contain only letters A-Z and digits 0-9")
+        return problems
+    if not text.startswith("PK"):
+        problems.append(f"it starts with {text[:2]!r}: a Pakistani IBAN starts with PK")
+    if len(text) != 24:
+        problems.append(f"it has {len(text)} characters: a Pakistani IBAN has 24 (PK, 2 check digits, "
+                        "4-letter bank code, 16-character account number)")
+    if not text[2:4].isdigit():
+        problems.append(f"characters 3-4 {text[2:4]!r} must be the two check digits")
+    if _BANK_CODE_RE.match(text[4:8]) is None:
+        problems.append(f"characters 5-8 {text[4:8]!r} must be the bank code: 4 letters (the BIC's first four)")
+    if problems:
+        return problems
+    if _mod97(text) != 1:
+        right = make_pk_iban(text[4:8], text[8:])
+        problems.append(f"the check digits {text[2:4]} do not match the rest (MOD 97-10): for bank code "
+                        f"{text[4:8]} and account {text[8:]} they are {right[2:4]}, i.e. {right}")
+    return problems
