@@ -243,6 +243,7 @@ def _outcomes_section(run: RunData) -> Section:
     section = Section(
         "Outcomes by status and reason code",
         [
+            f"Counted over the {_counts_base(s)}: "
             f"{s.payments_offered} payments offered, {s.payments_sent} sent; {s.timeouts} harness timeouts, "
             f"{s.late_sends} late sends. Reconciliation: {'OK' if s.reconciliation.ok else 'FAILED'} "
             f"({s.reconciliation.acsc_payments} ACSC payments, {s.reconciliation.credited_in_books} credited in the "
@@ -255,8 +256,7 @@ def _outcomes_section(run: RunData) -> Section:
         ],
     )
     source = (
-        f"{rundir.RUN_JSON} counts_by_status / counts_by_reason (payments intended after the {s.warmup_s:g} s "
-        f"warm-up), run started {s.started_at}"
+        f"{rundir.RUN_JSON} counts_by_status / counts_by_reason ({_counts_base(s)}), run started {s.started_at}"
     )
     status_bars = [
         charts.Bar(k, float(v), charts.PALETTE[i % len(charts.PALETTE)])
@@ -281,7 +281,7 @@ def _outcomes_section(run: RunData) -> Section:
     section.tables.append(
         Table(
             "outcomes",
-            "Final status and reason codes (after warm-up; shares of those payments)",
+            f"Final status and reason codes ({_counts_base(s)}; shares of those payments)",
             [
                 Column("kind", "Kind"),
                 Column("code", "Code"),
@@ -543,17 +543,28 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
     return section
 
 
+def _counts_base(s: rundir.RunSummary) -> str:
+    """What the run's counts are counted over, named as the terminal summary names it."""
+    if s.counts_base == rundir.COUNTS_AFTER_WARMUP:
+        return f"payments intended after the {s.warmup_s:g} s warm-up"
+    return s.counts_base
+
+
 def build_run_report(run: RunData, data: datasets.Datasets) -> Report:
     s = run.summary
     e2e = s.latency_ms.get(rundir.STAGE_END_TO_END)
     liquidity_section, system = _liquidity_section(run)
     acsc = s.counts_by_status.get("ACSC", 0)
+    window = f"steady window {s.steady_state.start_s:g}-{s.steady_state.end_s:g} s"
     findings = [
-        f"Offered {s.offered_rate_per_s:.1f}/s, achieved {s.achieved_rate_per_s:.1f}/s over {s.duration_s:g} s "
-        f"({s.payments_sent} of {s.payments_offered} payments sent, {s.late_sends} late).",
-        f"{acsc} payments settled (ACSC), {s.counts_by_status.get('RJCT', 0)} rejected, {s.timeouts} timed out; "
-        f"reconciliation {'OK' if s.reconciliation.ok else 'FAILED'}.",
+        f"Offered {s.offered_rate_per_s:.1f}/s, achieved {s.achieved_rate_per_s:.1f}/s ({window}).",
+        f"{_counts_base(s).capitalize()}: {s.payments_sent} of {s.payments_offered} payments sent "
+        f"({s.late_sends} late), {acsc} settled (ACSC), {s.counts_by_status.get('RJCT', 0)} rejected, "
+        f"{s.timeouts} timed out; reconciliation {'OK' if s.reconciliation.ok else 'FAILED'}.",
     ]
+    if s.interrupted:
+        findings.insert(0, f"INTERRUPTED at {s.interrupted_at_s:g} s of {s.duration_s:g} s: a partial run; every "
+                           "figure covers the load offered until then.")
     if e2e is not None:
         findings.append(
             f"End-to-end latency p50 {e2e.p50_ms:.1f} ms, p99 {e2e.p99_ms:.1f} ms, max {e2e.max_ms:.1f} ms "
@@ -573,8 +584,9 @@ def build_run_report(run: RunData, data: datasets.Datasets) -> Report:
         "Duration / warm-up": f"{s.duration_s:g} s / {s.warmup_s:g} s",
         "Tool": f"{s.tool_version} (run directory schema {s.schema_version})",
     }
+    interrupted = f" (INTERRUPTED at {s.interrupted_at_s:g} s)" if s.interrupted else ""
     return Report(
-        title=f"Load run report: {s.scenario}, {s.offered_rate_per_s:.1f} payments/s offered",
+        title=f"Load run report: {s.scenario}, {s.offered_rate_per_s:.1f} payments/s offered{interrupted}",
         generated_at=utc_now(),
         meta=meta,
         findings=findings,

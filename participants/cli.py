@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Self
 
 import msgspec
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -39,7 +40,9 @@ from participants.harness import (
     write_result,
 )
 from participants.transport import HttpTransport, RailRefused, RailUnreachable, TransportError
+from rail.terminal import console as make_console
 
+PROG = "rail load"
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_UNUSABLE = 2
@@ -82,10 +85,10 @@ def codec_factory(rendering: str):
 
 def run(args: argparse.Namespace) -> int:
     if args.rate <= 0 or args.duration <= 0:
-        return _fail("--rate and --duration must be positive")
+        return _fail(PROG, "--rate and --duration must be positive")
     admin_token = args.admin_token or os.environ.get("RAIL_ADMIN_TOKEN")
     if not admin_token:
-        return _fail("the harness needs the rail's admin token (--admin-token or RAIL_ADMIN_TOKEN) to take over "
+        return _fail(PROG, "the harness needs the rail's admin token (--admin-token or RAIL_ADMIN_TOKEN) to take over "
                      "its simulated banks")
     warmup = args.warmup if args.warmup is not None else min(10.0, args.duration * 0.1)
     try:
@@ -98,12 +101,12 @@ def run(args: argparse.Namespace) -> int:
             bank_bics=[b.strip() for b in args.bank_bics.split(",") if b.strip()] if args.bank_bics else None,
         )
     except ValueError as exc:
-        return _fail(str(exc))
+        return _fail(PROG, str(exc))
     out_dir = args.out or default_run_dir("load")
-    return run_async(_load(config, args.target, admin_token, out_dir), json_out=args.json_out)
+    return run_async(lambda stop: _load(config, args.target, admin_token, out_dir, stop), json_out=args.json_out)
 
 
-async def _load(config: LoadConfig, url: str, admin_token: str, out_dir: Path):
+async def _load(config: LoadConfig, url: str, admin_token: str, out_dir: Path, stop: Interruption):
     probe = HttpTransport(url, admin_token=admin_token)
     try:
         if not await probe.healthz():
@@ -115,29 +118,81 @@ async def _load(config: LoadConfig, url: str, admin_token: str, out_dir: Path):
     try:
         display = ProgressDisplay(config, f"rail load -> {url}")
         with display:
-            result = await LoadRun(target, config, codec_factory(config.rendering), on_progress=display.update).run()
+            run = LoadRun(target, config, codec_factory(config.rendering), on_progress=display.update)
+            stop.watch(run)
+            result = await run.run()
     finally:
         await target.admin.close()
     write_result(result, out_dir)
     return result, out_dir, None
 
 
-def run_async(coro: Awaitable, json_out: Any = None) -> int:
-    """Run a load coroutine returning (LoadResult, out_dir, report_path); print the summary; exit code."""
+class Interruption:
+    """Ctrl-C (SIGINT) or SIGTERM during a run: the first stops the load and keeps what was measured (the run
+    directory is written, marked interrupted, then the process exits 130 or 143); a second, or one before any
+    load was offered, stops at once."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+        self._run: LoadRun | None = None
+        self._task: asyncio.Task | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # NotImplementedError: a platform without loop signal handlers; Ctrl-C then ends the default way.
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def watch(self, run: LoadRun) -> None:
+        self._run = run
+        if self.signal is not None:
+            run.interrupt(self.signal.name)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        first = self.signal is None
+        self.signal = self.signal or sig
+        if first and self._run is not None:
+            print(f"\n{sig.name}: stopping the load; writing what was measured ({sig.name} again stops at once)",
+                  file=sys.stderr, flush=True)
+            self._run.interrupt(sig.name)
+        elif self._task is not None:
+            self._task.cancel()
+
+    @property
+    def exit_code(self) -> int:
+        assert self.signal is not None
+        return 128 + int(self.signal)
+
+
+def run_async(start: Callable[[Interruption], Awaitable], json_out: Any = None, prog: str = "rail load") -> int:
+    """Run a load coroutine, ``start(interruption)``, returning (LoadResult, out_dir, report_path); print the
+    summary; the exit code (130/143 when a signal cut the run short, its partial run written)."""
     try:
         import uvloop
 
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
+    stop = Interruption()
+
+    async def main():
+        stop.install()
+        return await start(stop)
+
     try:
-        result, out_dir, report = runner(coro)
+        result, out_dir, report = runner(main())
+    except asyncio.CancelledError:
+        print(f"{prog}: interrupted before any load was measured; nothing was written", file=sys.stderr)
+        return stop.exit_code if stop.signal is not None else EXIT_UNUSABLE
     except RailRefused as exc:
         if exc.status in (401, 403):
-            return _fail(f"the rail refused the admin token ({exc.status}): check --admin-token / RAIL_ADMIN_TOKEN")
-        return _fail(str(exc))
+            return _fail(prog, f"the rail refused the admin token ({exc.status}): check --admin-token / "
+                               "RAIL_ADMIN_TOKEN")
+        return _fail(prog, str(exc))
     except (TransportError, ValueError, OSError) as exc:
-        return _fail(str(exc))
+        return _fail(prog, str(exc))
     print_summary(result, out_dir, report)
     if json_out is not None:
         data = msgspec.json.format(msgspec.json.encode(result.summary), indent=2)
@@ -145,11 +200,14 @@ def run_async(coro: Awaitable, json_out: Any = None) -> int:
             sys.stdout.write(data.decode() + "\n")
         else:
             Path(json_out).write_bytes(data)
+    if stop.signal is not None:
+        print(f"{prog}: interrupted by {stop.signal.name}: the partial run is in {out_dir}", file=sys.stderr)
+        return stop.exit_code
     return EXIT_OK if result.ok else EXIT_MISMATCH
 
 
-def _fail(message: str) -> int:
-    print(f"rail: error: {message}", file=sys.stderr)
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
     return EXIT_UNUSABLE
 
 
@@ -159,7 +217,7 @@ class ProgressDisplay:
     def __init__(self, config: LoadConfig, title: str):
         self.config = config
         self.title = title
-        self.console = Console(stderr=True)
+        self.console = make_console(stderr=True)
         self.live: Live | None = None
         self._last_plain = -PLAIN_PROGRESS_EVERY_S
 
@@ -201,22 +259,28 @@ class ProgressDisplay:
 
 def print_summary(result: LoadResult, out_dir: Path, report: Path | None = None) -> None:
     s = result.summary
-    console = Console()
-    table = Table(title=f"run summary: {s.target} ({s.transport}, {s.rendering}), scenario {s.scenario}, seed {s.seed}")
+    console = make_console()
+    interrupted = f", INTERRUPTED at {s.interrupted_at_s:g} s" if s.interrupted else ""
+    table = Table(title=f"run summary: {s.target} ({s.transport}, {s.rendering}), scenario {s.scenario}, "
+                        f"seed {s.seed}{interrupted}")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("offered / achieved rate", f"{s.offered_rate_per_s:,.1f} / {s.achieved_rate_per_s:,.1f} per s")
+    # Two counting bases, each named: rates and latencies over the steady window, counts over the whole run
+    # (the same figures, on the same bases, as the run report).
+    steady = f"steady window {s.steady_state.start_s:g}-{s.steady_state.end_s:g} s"
     table.add_row("steady window", f"{s.steady_state.start_s:g}-{s.steady_state.end_s:g} s (warm-up {s.warmup_s:g} s)")
-    table.add_row("payments offered / sent", f"{s.payments_offered:,} / {s.payments_sent:,}")
+    table.add_row(f"offered / achieved rate ({steady})",
+                  f"{s.offered_rate_per_s:,.1f} / {s.achieved_rate_per_s:,.1f} per s")
+    for stage, st in s.latency_ms.items():
+        table.add_row(f"{stage} p50/p90/p99/p99.9/max ms ({steady}, {st.count:,} payments)",
+                      f"{st.p50_ms:.1f} / {st.p90_ms:.1f} / {st.p99_ms:.1f} / {st.p999_ms:.1f} / {st.max_ms:.1f}")
+    table.add_row(f"payments offered / sent ({s.counts_base})", f"{s.payments_offered:,} / {s.payments_sent:,}")
     for status, n in s.counts_by_status.items():
         table.add_row(f"  {status}", f"{n:,}")
     if s.counts_by_reason:
         table.add_row("  RJCT reasons", ", ".join(f"{r} {n}" for r, n in s.counts_by_reason.items()))
-    table.add_row("timeouts (no final status)", f"{s.timeouts:,}")
-    table.add_row("late sends (> 10 ms)", f"{s.late_sends:,}")
-    for stage, st in s.latency_ms.items():
-        table.add_row(f"{stage} p50/p90/p99/p99.9/max ms",
-                      f"{st.p50_ms:.1f} / {st.p90_ms:.1f} / {st.p99_ms:.1f} / {st.p999_ms:.1f} / {st.max_ms:.1f}")
+    table.add_row(f"timeouts (no final status; {s.counts_base})", f"{s.timeouts:,}")
+    table.add_row(f"late sends (> 10 ms; {s.counts_base})", f"{s.late_sends:,}")
     for gap in s.rail_gaps:
         table.add_row("rail unreachable", f"{gap['start_s']:.1f}-{gap['end_s']:.1f} s")
     rec = s.reconciliation
@@ -237,9 +301,11 @@ def headline(s: rundir.RunSummary) -> str:
     e2e = s.latency_ms.get(rundir.STAGE_END_TO_END)
     rec = s.reconciliation
     p99 = f"p99 end-to-end {e2e.p99_ms:.1f} ms" if e2e and e2e.count else "no completed payments"
-    return (f"headline: {rec.acsc_payments:,} payments settled (Rs {rec.acsc_amount_paisa / 100:,.0f}) at "
-            f"{s.achieved_rate_per_s:,.0f}/s of {s.offered_rate_per_s:,.0f}/s offered, {p99}, "
-            f"{s.timeouts} timeouts, {s.late_sends} late sends, reconciliation {'OK' if rec.ok else 'MISMATCH'}")
+    interrupted = f"INTERRUPTED at {s.interrupted_at_s:g} s: " if s.interrupted else ""
+    return (f"headline: {interrupted}{rec.acsc_payments:,} payments settled (Rs {rec.acsc_amount_paisa / 100:,.0f}, "
+            f"{s.counts_base}); steady window: {s.achieved_rate_per_s:,.0f}/s of {s.offered_rate_per_s:,.0f}/s "
+            f"offered, {p99}; {s.timeouts} timeouts, {s.late_sends} late sends, "
+            f"reconciliation {'OK' if rec.ok else 'MISMATCH'}")
 
 
 __all__ = ["ProgressDisplay", "codec_factory", "configure", "print_summary", "run", "run_async", "rundir"]

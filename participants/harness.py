@@ -59,6 +59,10 @@ SEND_RETRY_S_MAX = 1.0
 STATUS_QUERIES_CONCURRENT_MAX = 32
 STATUS_QUERIES_MAX = 50_000  # payments resolved by GET /v1/payments at the end of a run
 BOOKS_SETTLE_S_MAX = 5.0  # after the drain, how long creditor banks get to process ACSCs still in flight
+# After an interruption (Ctrl-C, SIGTERM) the run stops offering load at once; payments in flight get this
+# long to reach their final status (the simulated banks answer within ~150 ms), the books a moment more.
+INTERRUPTED_DRAIN_S = 3.0
+INTERRUPTED_BOOKS_SETTLE_S = 1.0
 WEBHOOK_BODY_BYTES_MAX = 64 * 1024 * 1024  # one delivery holds at most the rail's page of messages
 HDR_LOWEST_US = 1
 HDR_HIGHEST_US = 3_600_000_000  # one hour
@@ -220,27 +224,33 @@ class _Second:
         self.latencies_ms: list[float] = []
 
 
+def checked_config(config: LoadConfig, available: list[str]) -> LoadConfig:
+    """``config`` checked against the target's banks (``available`` BICs), before anything starts: ValueError
+    with the option to change. With --bank-bics, ``banks`` becomes their number."""
+    expected = config.rate_per_s * config.duration_s
+    if expected > MAX_PAYMENTS_PER_RUN * 0.95:
+        raise ValueError(f"--rate x --duration plans ~{expected:,.0f} payments, more than one run holds "
+                         f"({MAX_PAYMENTS_PER_RUN:,}): split it into shorter runs or several processes")
+    if config.bank_bics:
+        unknown = [bic for bic in config.bank_bics if bic not in available]
+        if unknown:
+            raise ValueError(f"--bank-bics: {', '.join(unknown)} not in the target's scheme ({', '.join(available)})")
+        if len(set(config.bank_bics)) < 2:
+            raise ValueError("--bank-bics needs at least 2 different banks")
+        config = msgspec.structs.replace(config, banks=len(config.bank_bics))
+    if config.banks < 2:
+        raise ValueError(f"--banks {config.banks}: a payment needs two banks, give at least 2")
+    if config.banks > len(available):
+        raise ValueError(f"--banks {config.banks}: the target's scheme has {len(available)} simulated banks")
+    return config
+
+
 class LoadRun:
     """One run of the harness against one target. Use `await LoadRun(...).run()`."""
 
     def __init__(self, target: Target, config: LoadConfig, codec_factory: Callable[[], Any],
                  on_progress: Callable[[Progress], None] | None = None, progress_interval_s: float = 0.5):
-        expected = config.rate_per_s * config.duration_s
-        if expected > MAX_PAYMENTS_PER_RUN * 0.95:
-            raise ValueError(f"--rate x --duration plans ~{expected:,.0f} payments, more than one run holds "
-                             f"({MAX_PAYMENTS_PER_RUN:,}): split it into shorter runs or several processes")
-        available = [b.bic for b in target.scheme.banks]
-        if config.bank_bics:
-            unknown = [bic for bic in config.bank_bics if bic not in available]
-            if unknown:
-                raise ValueError(f"--bank-bics: {', '.join(unknown)} not in the target's scheme ({', '.join(available)})")
-            if len(set(config.bank_bics)) < 2:
-                raise ValueError("--bank-bics needs at least 2 different banks")
-            config = msgspec.structs.replace(config, banks=len(config.bank_bics))
-        if config.banks < 2:
-            raise ValueError("--banks must be at least 2")
-        if config.banks > len(available):
-            raise ValueError(f"--banks {config.banks}: the target's scheme has {len(available)} simulated banks")
+        config = checked_config(config, [b.bic for b in target.scheme.banks])
         self.target = target
         self.config = config
         self.codec_factory = codec_factory
@@ -273,6 +283,9 @@ class LoadRun:
         self.treasury: TreasuryDesk | None = None
         self._uncredited: list[PlannedPayment] | None = None
         self._webhook_runner: Any = None
+        self._schedule_task: asyncio.Task | None = None
+        self.interrupted_at_s: float | None = None  # set by interrupt(): load stopped there
+        self.interrupted_by = ""
 
     # ---- clock --------------------------------------------------------------------------------------
 
@@ -430,6 +443,8 @@ class LoadRun:
     async def _drain(self) -> None:
         self.phase = "drain"
         deadline = self.t0 + self.config.duration_s + self.config.payment_timeout_s
+        if self.interrupted_at_s is not None:
+            deadline = min(deadline, self.loop.time() + INTERRUPTED_DRAIN_S)
         while self.in_flight > 0 and self.loop.time() < deadline:
             try:
                 await asyncio.wait_for(self._final_event.wait(), timeout=min(0.5, deadline - self.loop.time()))
@@ -489,6 +504,31 @@ class LoadRun:
 
     # ---- the run ------------------------------------------------------------------------------------
 
+    def interrupt(self, reason: str) -> None:
+        """Stop offering load now (Ctrl-C, SIGTERM): what was sent is drained briefly, resolved, reconciled and
+        reported as a partial run (run.json ``interrupted``); payments planned after this moment never were."""
+        if self.interrupted_at_s is not None:
+            return
+        self.interrupted_at_s = max(0.0, self.run_s()) if self.t0 else 0.0
+        self.interrupted_by = reason
+        if self._schedule_task is not None:
+            self._schedule_task.cancel()
+
+    async def _offer_load(self) -> None:
+        """The schedule, as a task interrupt() can cancel (an outer cancellation still propagates)."""
+        if self.interrupted_at_s is not None:
+            return
+        self._schedule_task = self.loop.create_task(self._schedule())
+        try:
+            await self._schedule_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.interrupted_at_s is None or (current is not None and current.cancelling()):
+                raise
+        if self.interrupted_at_s is not None:
+            self.notes.append(f"interrupted by {self.interrupted_by} at {self.interrupted_at_s:.1f} s: the "
+                              f"payments planned after it were never offered; figures cover what was measured")
+
     async def run(self) -> LoadResult:
         self.loop = asyncio.get_running_loop()
         started_at = dt.datetime.now(dt.timezone.utc)
@@ -504,7 +544,7 @@ class LoadRun:
         self.t0 = self.loop.time() + 0.1  # a short lead so the first payments are not late by setup
         progress_task = self.loop.create_task(self._progress_loop())
         try:
-            await self._schedule()
+            await self._offer_load()
             await self._drain()
             await self._resolve_unknown()
             await self._wait_books()
@@ -538,7 +578,10 @@ class LoadRun:
 
     async def _wait_books(self) -> None:
         """Creditor banks learn of ACSC through their own inbox, a moment after the debtor: let them catch up."""
-        deadline = self.loop.time() + self.config.books_settle_s
+        settle_s = self.config.books_settle_s
+        if self.interrupted_at_s is not None:
+            settle_s = min(settle_s, INTERRUPTED_BOOKS_SETTLE_S)
+        deadline = self.loop.time() + settle_s
         while self.loop.time() < deadline:
             missing = self._credits_missing()
             if not missing:
@@ -561,7 +604,8 @@ class LoadRun:
         reasons: dict[str, int] = {}
         timeouts = 0
         payments = []
-        for p in self.plan:
+        offered = self._offered_plan()
+        for p in offered:
             status = self.final_status[p.seq]
             if self.sent_at[p.seq] is None:
                 status = "UNSENT"
@@ -570,10 +614,11 @@ class LoadRun:
                 timeouts += 1
                 self._second(p.intended_s + cfg.payment_timeout_s).timeouts += 1
             reason = self.final_reason[p.seq]
-            if p.intended_s >= cfg.warmup_s:
-                counts[status] = counts.get(status, 0) + 1
-                if status == "RJCT":
-                    reasons[reason or "none"] = reasons.get(reason or "none", 0) + 1
+            # Counted over the whole run (rundir.COUNTS_WHOLE_RUN), like the reconciliation and payments.csv;
+            # rates and latency percentiles are over the steady window.
+            counts[status] = counts.get(status, 0) + 1
+            if status == "RJCT":
+                reasons[reason or "none"] = reasons.get(reason or "none", 0) + 1
             final_at = self.final_at[p.seq]
             latency_ms = None
             if final_at is not None and p.seq not in self.resolved_by_query:
@@ -583,9 +628,10 @@ class LoadRun:
                 creditor_bic=self.banks[p.creditor_bank].bic, amount_paisa=p.amount_paisa,
                 intended_at_ms=int(p.intended_s * 1000), final_status=status, reason=reason, latency_ms=latency_ms,
             ))
-        window = rundir.SteadyWindow(start_s=min(cfg.warmup_s, cfg.duration_s), end_s=cfg.duration_s)
+        end_s = cfg.duration_s if self.interrupted_at_s is None else min(cfg.duration_s, self.interrupted_at_s)
+        window = rundir.SteadyWindow(start_s=min(cfg.warmup_s, end_s), end_s=end_s)
         span = max(window.end_s - window.start_s, 1e-9)
-        in_window = [p for p in self.plan if window.start_s <= p.intended_s < window.end_s]
+        in_window = [p for p in offered if window.start_s <= p.intended_s < window.end_s]
         offered_rate = len(in_window) / span
         finals_in_window = sum(
             1 for at in self.final_at if at is not None and window.start_s <= at - self.t0 < window.end_s
@@ -618,8 +664,9 @@ class LoadRun:
             duration_s=cfg.duration_s,
             warmup_s=cfg.warmup_s,
             steady_state=window,
-            payments_offered=len(self.plan),
+            payments_offered=len(offered),
             payments_sent=sum(1 for s in self.sent_at if s is not None),
+            counts_base=rundir.COUNTS_WHOLE_RUN,
             counts_by_status=dict(sorted(counts.items())),
             counts_by_reason=dict(sorted(reasons.items())),
             timeouts=timeouts,
@@ -630,8 +677,16 @@ class LoadRun:
             transport=self.target.kind,
             rendering=cfg.rendering,
             notes=self.notes,
+            interrupted=self.interrupted_at_s is not None,
+            interrupted_at_s=None if self.interrupted_at_s is None else round(self.interrupted_at_s, 3),
         )
         return LoadResult(summary, payments, timeseries, liquidity, metrics_text)
+
+    def _offered_plan(self) -> list[PlannedPayment]:
+        """The payments this run offered: all of the plan, or (interrupted) those intended before the stop."""
+        if self.interrupted_at_s is None:
+            return self.plan
+        return [p for p in self.plan if p.intended_s < self.interrupted_at_s or self.sent_at[p.seq] is not None]
 
     def gaps(self) -> list[tuple[float, float]]:
         """Periods in which the rail could not be reached (from any bank or the scheduler), merged."""

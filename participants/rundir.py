@@ -5,7 +5,11 @@ Layout (schema version ``RUNDIR_SCHEMA_VERSION``; a reader should refuse a highe
 
 ``run.json``
     One :class:`RunSummary` (JSON object); ``latency_ms`` holds one :class:`LatencyStats` per stage
-    (``submit_to_actc``, ``end_to_end``), steady-state window only. Times are UTC ISO 8601 strings; rates are per second;
+    (``submit_to_actc``, ``end_to_end``), steady-state window only, like the rates. Counts
+    (``payments_offered``, ``counts_by_status``, ``timeouts``, the reconciliation) are over ``counts_base``:
+    the whole run (runs written before it was recorded counted statuses after the warm-up only).
+    ``interrupted``: the run was stopped early (Ctrl-C, SIGTERM) at ``interrupted_at_s``; everything in the
+    directory covers what was offered until then. Times are UTC ISO 8601 strings; rates are per second;
     latencies are milliseconds (floats, HDR histogram resolution); money is integer paisa.
 ``timeseries.csv``
     One row per second of the run (:data:`TIMESERIES_COLUMNS`): ``t_s`` (seconds since the first
@@ -68,6 +72,10 @@ PAYMENT_COLUMNS = (
 # and to the final pacs.002 (ACSC or RJCT) received by the debtor agent.
 STAGE_SUBMIT_ACTC = "submit_to_actc"
 STAGE_END_TO_END = "end_to_end"
+
+# What RunSummary's counts are counted over (rates and latency percentiles: always the steady window).
+COUNTS_WHOLE_RUN = "whole run"
+COUNTS_AFTER_WARMUP = "after warm-up"  # runs written before counts_base was recorded
 
 # Final statuses a payment can end a run with. TIMEOUT: the harness saw no final pacs.002 within its
 # own deadline (distinct from a rail RJCT AB05, which is counted as RJCT with reason AB05).
@@ -140,6 +148,9 @@ class RunSummary(msgspec.Struct):
     transport: str = "http"
     rendering: str = "xml"
     notes: list[str] = msgspec.field(default_factory=list)
+    counts_base: str = COUNTS_AFTER_WARMUP
+    interrupted: bool = False
+    interrupted_at_s: float | None = None
 
 
 class LiquidityRecord(msgspec.Struct, frozen=True):

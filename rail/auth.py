@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 
 TOKEN_BYTES = 32
 TOKEN_PREFIX = "rail_"
@@ -63,3 +64,35 @@ def admin_token_matches(expected_hash: str | None, presented: str) -> bool:
     if not expected_hash or not presented:
         return False
     return hmac.compare_digest(expected_hash.encode(), token_hash(presented).encode())
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header value ('' when there is none)."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def why_unauthenticated(
+    authorization: str, *, wanted: str, is_admin: Callable[[str], bool], is_participant: Callable[[str], bool]
+) -> str:
+    """Why a request with this Authorization header value is refused (401), in words that say what to send
+    instead; the token itself is never repeated. ``wanted``: "participant" or "admin"."""
+    send = f"send 'Authorization: Bearer <{wanted} token>'"
+    if not authorization.strip():
+        return f"no Authorization header: {send}"
+    scheme, _, _ = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        # Nothing of the value is repeated: a client that forgot "Bearer " sent its token as the scheme.
+        return f"the Authorization header is not a Bearer token: {send}"
+    token = bearer_token(authorization)
+    if not token:
+        return f"the Bearer token is empty: {send}"
+    if wanted == "participant" and is_admin(token):
+        return ("the admin token cannot act as a participant: use the token POST /admin/participants issued "
+                "to your bank")
+    if wanted == "admin" and is_participant(token):
+        return "a participant token cannot use /admin routes: send the admin token"
+    if wanted == "participant":
+        return ("unknown token: not the current token of any participant (issuing a new one for a BIC "
+                "retires its old one)")
+    return "unknown token: not the admin token (--admin-token / RAIL_ADMIN_TOKEN, or printed at first start)"

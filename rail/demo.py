@@ -17,8 +17,18 @@ from pathlib import Path
 
 from participants import cli as load_cli
 from participants import rundir
-from participants.harness import LoadConfig, LoadRun, http_target, inprocess_target, load_scenario, write_result
+from participants.harness import (
+    LoadConfig,
+    LoadRun,
+    checked_config,
+    http_target,
+    inprocess_target,
+    load_scenario,
+    write_result,
+)
+from rail.scheme import default_scheme
 
+PROG = "rail demo"
 DEFAULT_DURATION_S = 30.0
 DEFAULT_RATE_PER_S = 300.0  # what this 2-core machine sustains in-process with room to spare
 DEFAULT_WARMUP_S = 2.0
@@ -40,22 +50,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.duration <= 0 or args.rate <= 0:
-        print("rail demo: --duration and --rate must be positive", file=sys.stderr)
-        return 2
+        return _fail("--duration and --rate must be positive")
     out_dir = args.out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     try:
         scenario = load_scenario(args.scenario)
+        config = LoadConfig(
+            rate_per_s=args.rate, duration_s=args.duration, warmup_s=min(DEFAULT_WARMUP_S, args.duration / 4),
+            seed=args.seed, banks=args.banks, payment_timeout_s=DEMO_PAYMENT_TIMEOUT_S, scenario=scenario,
+        )
+        # Checked against the scheme the demo's rail starts with, before the run directory exists.
+        config = checked_config(config, [bank.bic for bank in default_scheme().banks])
     except ValueError as exc:
-        print(f"rail demo: {exc}", file=sys.stderr)
-        return 2
-    config = LoadConfig(
-        rate_per_s=args.rate, duration_s=args.duration, warmup_s=min(DEFAULT_WARMUP_S, args.duration / 4),
-        seed=args.seed, banks=args.banks, payment_timeout_s=DEMO_PAYMENT_TIMEOUT_S, scenario=scenario,
-    )
-    return load_cli.run_async(_demo(config, Path(out_dir), args.http), json_out="-" if args.json else None)
+        return _fail(str(exc))
+    return load_cli.run_async(lambda stop: _demo(config, Path(out_dir), args.http, stop),
+                              json_out="-" if args.json else None, prog=PROG)
 
 
-async def _demo(config: LoadConfig, out_dir: Path, use_http: bool):
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return 2
+
+
+async def _demo(config: LoadConfig, out_dir: Path, use_http: bool, stop: load_cli.Interruption):
     from rail.service import RailService
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +88,7 @@ async def _demo(config: LoadConfig, out_dir: Path, use_http: bool):
         display = load_cli.ProgressDisplay(config, f"rail demo: {target.label}, journal {journal_dir}")
         with display:
             run = LoadRun(target, config, load_cli.codec_factory(config.rendering), on_progress=display.update)
+            stop.watch(run)
             result = await run.run()
         write_result(result, out_dir)
         if use_http:
@@ -105,7 +122,7 @@ def _write_report(out_dir: Path) -> Path | None:
     try:
         return Path(write_run_report(out_dir))
     except Exception as exc:  # the run directory is already complete: a report failure must not hide it
-        print(f"rail demo: the run report could not be written ({exc}); "
+        print(f"{PROG}: the run report could not be written ({exc}); "
               f"retry with 'rail report run {out_dir}'", file=sys.stderr)
         return None
 

@@ -26,6 +26,7 @@ from aiohttp import __version__ as aiohttp_version
 from aiohttp import web
 from aiohttp.tcp_helpers import tcp_nodelay
 
+from rail.auth import bearer_token, why_unauthenticated
 from rail.core import journal_last_seq
 from rail.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.service import WAIT_S_MAX, RailService, Reply
@@ -96,12 +97,7 @@ def _reply(reply: Reply) -> web.Response:
 
 
 def _bearer(request: web.Request) -> str:
-    return _bearer_token(request.headers.get("Authorization", ""))
-
-
-def _bearer_token(header: str) -> str:
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+    return bearer_token(request.headers.get("Authorization", ""))
 
 
 def _service(request: web.Request) -> RailService:
@@ -115,12 +111,12 @@ def _participant(request: web.Request) -> str:
 
 def _participant_bic(service: RailService, authorization: str) -> str:
     """Authentication then the per-participant rate limit, for every participant request on either server."""
-    bic = service.authenticate(_bearer_token(authorization))
+    bic = service.authenticate(bearer_token(authorization))
     if bic is None:
         raise refuse(
             401,
             "unauthenticated",
-            "Authorization: Bearer <participant token> required",
+            _why_unauthenticated(service, authorization, "participant"),
             {"WWW-Authenticate": 'Bearer realm="rail"'},
         )
     retry_s = service.rate_limit(bic)
@@ -135,13 +131,25 @@ def _participant_bic(service: RailService, authorization: str) -> str:
 
 
 def _admin(request: web.Request) -> None:
-    if not _service(request).is_admin(_bearer(request)):
+    service = _service(request)
+    if not service.is_admin(_bearer(request)):
         raise refuse(
             401,
             "unauthenticated",
-            "Authorization: Bearer <admin token> required",
+            _why_unauthenticated(service, request.headers.get("Authorization", ""), "admin"),
             {"WWW-Authenticate": 'Bearer realm="rail-admin"'},
         )
+
+
+def _why_unauthenticated(service: RailService, authorization: str, wanted: str) -> str:
+    """Which of: no header, not Bearer, admin token on a participant route (or the reverse), unknown token."""
+    is_admin = getattr(service, "is_admin", None) or (lambda token: False)  # an edge knows no admin token
+    return why_unauthenticated(
+        authorization,
+        wanted=wanted,
+        is_admin=is_admin,
+        is_participant=lambda token: service.authenticate(token) is not None,
+    )
 
 
 async def _json_body(request: web.Request) -> dict:
@@ -230,12 +238,11 @@ async def get_inbox(request: web.Request) -> web.Response:
 async def post_ack(request: web.Request) -> web.Response:
     bic = _participant(request)
     data = await _json_body(request)
-    upto = data.get("upto")
     try:
-        await _service(request).ack(bic, upto)
+        acked_upto = await _service(request).ack(bic, data.get("upto"))
     except ValueError as exc:
         return _error(400, "bad_ack", str(exc))
-    return _json({"acked_upto": upto})
+    return _json({"acked_upto": acked_upto})
 
 
 async def get_payment(request: web.Request) -> web.Response:

@@ -335,10 +335,12 @@ class Settlement:
         return Outcome("done")
 
     def apply_ack(self, bic: str, upto: int) -> Outcome:
+        """Outcome.detail: the inbox's acknowledged sequence afterwards (an ack beyond the last message
+        acknowledges up to it; an ack below an earlier one changes nothing)."""
         inbox = self.inboxes.get(bic)
         if inbox is not None:
             inbox.ack(upto)
-        return Outcome("done")
+        return Outcome("done", detail=inbox.acked_upto if inbox is not None else 0)
 
     def apply_alias_register(self, bic: str, alias: str, iban: str, name: str) -> Outcome:
         try:

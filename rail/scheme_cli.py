@@ -7,12 +7,13 @@ accounts, what the simulated creditor agent does with a payment to them (see REA
 from __future__ import annotations
 
 import argparse
+import sys
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from rail.scheme import default_scheme
+from rail.terminal import console
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     banks = [b for b in scheme.banks if args.bank is None or b.bic == args.bank.upper()]
     if not banks:
         known = ", ".join(b.bic for b in scheme.banks)
-        print(f"rail scheme: no bank {args.bank!r} in the default scheme; known BICs: {known}")
+        print(f"rail scheme: no bank {args.bank!r} in the default scheme; known BICs: {known}", file=sys.stderr)
         return 2
     rows = [
         (bank.bic, c.iban, c.raast_id or "", c.name, c.behaviour)
@@ -49,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("as creditor")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    console().print(table)
     return 0

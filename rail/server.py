@@ -21,11 +21,23 @@ from pathlib import Path
 from aiohttp import web
 
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
+TCP_PORT_MAX = 65_535
+
+
+def tcp_port(text: str) -> int:
+    """argparse type of --port: 0..65535 (the OS would silently take a larger number modulo 65536)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= TCP_PORT_MAX:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port: use 1-{TCP_PORT_MAX}, or 0 for a free one")
+    return port
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=tcp_port, default=8080, help="TCP port (default 8080; 0 picks a free one)")
     parser.add_argument(
         "--data",
         type=Path,

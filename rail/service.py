@@ -1148,10 +1148,12 @@ class RailService:
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
         return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}
 
-    async def ack(self, bic: str, upto: int) -> None:
+    async def ack(self, bic: str, upto: int) -> int:
+        """Acknowledge inbox messages up to ``upto``; returns the sequence actually acknowledged."""
         if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
             raise ValueError("upto must be a non-negative integer sequence number")
-        await self.core.execute(Ack(bic=bic, upto=upto))
+        outcome = await self.core.execute(Ack(bic=bic, upto=upto))
+        return outcome.detail
 
     # ------------------------------------------------------------------ payments
 

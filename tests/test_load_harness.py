@@ -131,12 +131,14 @@ async def test_treasury_tops_up_a_bank_below_its_threshold():
     assert result.summary.reconciliation.ok, result.summary.reconciliation.mismatches
 
 
-async def test_warmup_is_excluded_from_the_figures():
+async def test_warmup_is_excluded_from_rates_and_latencies_and_counts_cover_the_whole_run():
     result = await run(FakeRail(n_banks=3), config(rate=200, duration=2.0, banks=3, warmup=1.0))
     s = result.summary
-    counted = sum(s.counts_by_status.values())
-    assert counted == sum(1 for p in result.payments if p.intended_at_ms >= 1000)
-    assert s.latency_ms[rundir.STAGE_END_TO_END].count == counted
+    assert s.counts_base == rundir.COUNTS_WHOLE_RUN
+    assert sum(s.counts_by_status.values()) == len(result.payments) == s.payments_offered
+    assert s.counts_by_status.get("ACSC", 0) == s.reconciliation.acsc_payments
+    steady = sum(1 for p in result.payments if p.intended_at_ms >= 1000)
+    assert s.latency_ms[rundir.STAGE_END_TO_END].count == steady < len(result.payments)
     assert s.steady_state == rundir.SteadyWindow(1.0, 2.0)
     assert 150 < s.offered_rate_per_s < 250
 

@@ -20,4 +20,4 @@ def test_scheme_json_lists_valid_ibans_raast_ids_and_every_test_account(capsys):
 
 def test_scheme_unknown_bank_is_a_clear_error(capsys):
     assert main(["scheme", "--bank", "NOPEPKKA"]) == 2
-    assert "known BICs" in capsys.readouterr().out
+    assert "known BICs" in capsys.readouterr().err  # errors go to stderr, like every command's
