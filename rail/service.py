@@ -65,6 +65,7 @@ from rail.delivery import INBOX_FETCH_MAX, WebhookPusher
 from rail.directory import RateLimiter
 from rail.iso20022 import MessageRejected
 from rail.iso20022.builders import resolution
+from rail.iso20022.profile import reason_text
 from rail.iso20022.structs import (
     Acmt023,
     Acmt024,
@@ -503,10 +504,7 @@ class RailService:
         if violations:
             first = violations[0]
             self.metrics.messages_rejected.labels(first.code).inc()
-            # Profile texts already name the element path; AddtlInf is only 105 characters, so no repeat.
-            text = first.text if first.text.startswith(first.path) else f"{first.path}: {first.text}"
-            if len(violations) > 1:
-                text += f" (+{len(violations) - 1} more)"
+            text = reason_text(violations)
             return self._reject(422, message, msg_type, rendering, bic, first.code, text)
         self.metrics.observe_edge(time.perf_counter() - started_s)
         handler = self._handlers.get(msg_type)

@@ -75,6 +75,25 @@ def _bic_ok(bic: str) -> bool:
     return verdict
 
 
+ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf (Max105Text): where a violation's text reaches the sender
+
+
+def _said(path: str, value: object, rest: str) -> str:
+    """'PATH 'VALUE' REST', or 'PATH REST' when quoting the value would not fit in AddtlInf: the sentence is
+    shortened by leaving out what the sender sent (it has it), never cut."""
+    text = f"{path} {value!r} {rest}"
+    return text if len(text) <= ADDTL_INF_MAX else f"{path} {rest}"
+
+
+def reason_text(violations: list[Violation]) -> str:
+    """The AddtlInf of a pacs.002 RJCT for these violations: the first one with its element path, and how many
+    more there are when that still fits in 105 characters. tests/test_reason_texts.py proves every text fits."""
+    first = violations[0]
+    text = first.text if first.text.startswith(first.path) else f"{first.path}: {first.text}"
+    more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
+    return text + more if len(text) + len(more) <= ADDTL_INF_MAX else text
+
+
 class _Checker:
     """Collects violations for one message; small helpers keep each rule one line in the rule functions."""
 
@@ -112,24 +131,27 @@ class _Checker:
             if missing_code is not None:
                 self.add(missing_code, path, f"{path} is missing")
         elif not _bic_ok(value):
-            self.add(c.RC01, path, f"{path} {value!r} is not a well-formed BIC")
+            self.add(c.RC01, path, _said(path, value, "is not a well-formed BIC"))
         elif (
             self.known_bics is not None and value not in self.known_bics and value[:8] not in self.known_bics
         ):
-            self.add(unknown_code, path, f"{path} {value!r} is not a participant of the scheme")
+            self.add(unknown_code, path, _said(path, value, "is not a participant of the scheme"))
 
     def iban(self, value: str | None, path: str, *, missing_code: str | None) -> None:
         if value is None:
             if missing_code is not None and self.profile.require_ibans:
                 self.add(missing_code, path, f"{path} is missing")
         elif not value.startswith(self.profile.iban_country):
-            self.add(c.AC01, path, f"{path} {value!r} is not a {self.profile.iban_country} IBAN")
+            self.add(c.AC01, path, _said(path, value, f"is not a {self.profile.iban_country} IBAN"))
         elif not _pk_iban_ok(value):
             self.add(
                 c.AC01,
                 path,
-                f"{path} {value!r} is not a valid {self.profile.iban_country} IBAN "
-                "(24 characters, bank code, MOD 97-10 check digits)",
+                _said(
+                    path,
+                    value,
+                    f"is not a valid {self.profile.iban_country} IBAN (24 characters, MOD 97-10 check digits)",
+                ),
             )
 
     def uetr(self, value: str | None, path: str) -> None:
@@ -137,7 +159,7 @@ class _Checker:
             if self.profile.require_uetr:
                 self.add(c.MINF, path, f"{path} is missing")
         elif not uetr_is_valid(value):
-            self.add(c.FF01, path, f"{path} {value!r} is not a lower-case UUIDv4")
+            self.add(c.FF01, path, _said(path, value, "is not a lower-case UUIDv4"))
 
     def amount(
         self, msg: s._Msg, paisa: int | None, currency: str | None, path: str, *, check_limit: bool = True
@@ -145,7 +167,9 @@ class _Checker:
         if paisa is None:
             return
         if currency != self.profile.currency:
-            self.add(c.AM03, f"{path}/@Ccy", f"{path}/@Ccy {currency!r} is not {self.profile.currency}")
+            self.add(
+                c.AM03, f"{path}/@Ccy", _said(f"{path}/@Ccy", currency, f"is not {self.profile.currency}")
+            )
         if msg.sub_paisa_amounts and any(p.endswith(path) for p in msg.sub_paisa_amounts):
             self.add(c.CH20, path, f"{path} has more than 2 decimals")
         if paisa == 0:
@@ -163,12 +187,18 @@ class _Checker:
         if tp is None or proxy_id is None:
             self.add(c.BE23, path, f"{path} needs both Tp/Cd and Id")
         elif tp not in c.PROXY_TYPES:
-            self.add(c.BE23, f"{path}/Tp/Cd", f"{path}/Tp/Cd {tp!r} is not an ExternalProxyAccountType1Code")
+            self.add(
+                c.BE23, f"{path}/Tp/Cd", _said(f"{path}/Tp/Cd", tp, "is not an ExternalProxyAccountType1Code")
+            )
         elif tp == c.MBNO and not pk_mobile_is_e164(proxy_id):
             self.add(
                 c.BE23,
                 f"{path}/Id",
-                f"{path}/Id {proxy_id!r} is not a Pakistani mobile number in +92 form (e.g. +923001234567)",
+                _said(
+                    f"{path}/Id",
+                    proxy_id,
+                    "is not a Pakistani mobile number in +92 form (e.g. +923001234567)",
+                ),
             )
 
     def code_in(
@@ -178,7 +208,7 @@ class _Checker:
             if required:
                 self.add(c.FF01, path, f"{path} is missing")
         elif value not in allowed:
-            self.add(c.FF01, path, f"{path} {value!r} is not a valid {what}")
+            self.add(c.FF01, path, _said(path, value, f"is not a valid {what}"))
 
     def tx_count(self, count: int, path: str) -> None:
         if count > self.profile.txs_per_message_max:
@@ -191,7 +221,7 @@ class _Checker:
     def nb_of_txs(self, value: str, count: int, path: str) -> None:
         if not value.isdigit() or int(value) != count:
             self.add(
-                c.AM19, path, f"{path} {value!r} does not match the {count} transaction(s) in the message"
+                c.AM19, path, _said(path, value, f"does not match the {count} transaction(s) in the message")
             )
 
     def settlement(self, method: str, cd: str | None, prtry: str | None, base: str) -> None:
@@ -199,7 +229,7 @@ class _Checker:
             self.add(
                 c.FF01,
                 f"{base}/SttlmMtd",
-                f"{base}/SttlmMtd {method!r} must be {self.profile.settlement_method}",
+                _said(f"{base}/SttlmMtd", method, f"must be {self.profile.settlement_method}"),
             )
         wanted = self.profile.clearing_system
         if wanted is not None and wanted not in (cd, prtry):
@@ -336,7 +366,11 @@ def _pacs008(m: s.Pacs008, k: _Checker, gate: bool = True) -> None:
         if t.accptnc_dt_tm is None and p.require_acceptance_time:
             k.add(c.DT01, "CdtTrfTxInf/AccptncDtTm", "CdtTrfTxInf/AccptncDtTm is missing")
         if t.chrg_br != p.charge_bearer:
-            k.add(c.BE19, "CdtTrfTxInf/ChrgBr", f"CdtTrfTxInf/ChrgBr {t.chrg_br!r} must be {p.charge_bearer}")
+            k.add(
+                c.BE19,
+                "CdtTrfTxInf/ChrgBr",
+                _said("CdtTrfTxInf/ChrgBr", t.chrg_br, f"must be {p.charge_bearer}"),
+            )
         agents_code = c.RC02 if p.require_instructing_agents else None
         k.bic(
             t.instg_agt_bicfi,
@@ -454,7 +488,7 @@ def _pacs004(m: s.Pacs004, k: _Checker) -> None:
         if t.orgnl_amount_paisa is not None and t.amount_paisa > t.orgnl_amount_paisa:
             k.add(c.AM02, b + "RtrdIntrBkSttlmAmt", f"{b}RtrdIntrBkSttlmAmt exceeds OrgnlIntrBkSttlmAmt")
         if t.chrg_br is not None and t.chrg_br != k.profile.charge_bearer:
-            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {t.chrg_br!r} must be {k.profile.charge_bearer}")
+            k.add(c.BE19, b + "ChrgBr", _said(f"{b}ChrgBr", t.chrg_br, f"must be {k.profile.charge_bearer}"))
         k.code_in(
             t.rtr_rsn_cd,
             c.RETURN_REASONS,
@@ -559,7 +593,7 @@ def _pain013(m: s.Pain013, k: _Checker) -> None:
         k.uetr(p.uetr, b + "PmtId/UETR")
         k.amount(m, p.amount_paisa, p.currency, b + "Amt/InstdAmt")
         if p.chrg_br != k.profile.charge_bearer:
-            k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {p.chrg_br!r} must be {k.profile.charge_bearer}")
+            k.add(c.BE19, b + "ChrgBr", _said(f"{b}ChrgBr", p.chrg_br, f"must be {k.profile.charge_bearer}"))
         k.bic(p.dbtr_agt_bicfi, "PmtInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
         k.bic(p.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
         k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
