@@ -466,7 +466,7 @@ class Edge:
         if bic is None:
             bic = await self.authenticate(token)
         if bic is None:
-            return _UNAUTHENTICATED
+            return _unauthenticated(token)
         rendering = "json" if "json" in content_type else "xml"
         if body is None or len(body) > BODY_BYTES_MAX:
             return self.service.admi002_reply(413, rendering, None, "FF01", "body too large")
@@ -552,10 +552,15 @@ def _json_reply(status: int, code: str, text: str, headers: dict[str, str]) -> E
     )
 
 
-_UNAUTHENTICATED = _json_reply(
-    401, "unauthenticated", "Authorization: Bearer <participant token> required",
-    {"WWW-Authenticate": 'Bearer realm="rail"'},
-)  # fmt: skip
+def _unauthenticated(token: str) -> EdgeReply:
+    """The 401 of rail/http.py, from what an edge knows: the Bearer token (if any), not the admin token's."""
+    from rail.auth import why_unauthenticated
+
+    why = why_unauthenticated(
+        f"Bearer {token}" if token else "", wanted="participant", is_admin=lambda _: False,
+        is_participant=lambda _: False,
+    )
+    return _json_reply(401, "unauthenticated", why, {"WWW-Authenticate": 'Bearer realm="rail"'})
 _UNAVAILABLE = _json_reply(503, "unavailable", "settlement core unavailable", {"Retry-After": "1"})
 
 
