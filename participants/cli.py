@@ -184,7 +184,7 @@ def run_async(start: Callable[[Interruption], Awaitable], json_out: Any = None, 
     try:
         result, out_dir, report = runner(main())
     except asyncio.CancelledError:
-        print(f"{prog}: interrupted before any load was measured; nothing was written", file=sys.stderr)
+        print(f"{prog}: interrupted before any load was offered: no run to write", file=sys.stderr)
         return stop.exit_code if stop.signal is not None else EXIT_UNUSABLE
     except RailRefused as exc:
         if exc.status in (401, 403):

@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import random
 import sys
+import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -379,9 +380,9 @@ MESSAGE_TYPES: dict[str, tuple[str, str, Callable[[argparse.ArgumentParser], Non
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "Examples:\n" + "\n".join(
-        f"  {line}" for line in __doc__.split("\n\n")[1].strip().splitlines()
-    ) + "\nRun 'rail message TYPE --help' for a type's options; docs/examples/ has one of each."
+    examples = textwrap.indent(textwrap.dedent(__doc__.split("\n\n")[1]).strip(), "  ")
+    parser.epilog = (f"examples:\n{examples}\n\nRun 'rail message TYPE --help' for a type's options; "
+                     "docs/examples/ has one of each.")
     sub = parser.add_subparsers(dest="message_type", metavar="TYPE", required=True, title="message types")
     for name, (msg_type, what, add_options, _) in MESSAGE_TYPES.items():
         p = sub.add_parser(name, help=f"{msg_type}: {what}", description=f"{msg_type}: {what}")
