@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from analytics import charts
+from analytics.htmlkit import charts
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
