@@ -45,16 +45,26 @@ def scenario_section(
         id="scenario-p2p-premium",
         scenario=True,
     )
-    section.tables.append(
+    section.tables += scenario_tables(points, breaks, lines, shift_share, depth_ref.source)
+    section.figures.append(break_even_figure(points, breaks))
+    return section
+
+
+def scenario_tables(
+    points: Sequence[premium.EvidencePoint],
+    breaks: Sequence[premium.BreakEven],
+    lines: Sequence[premium.DepthLine],
+    shift_share: Decimal,
+    depth_source: str,
+) -> list[Table]:
+    return [
         Table(
             "premium_evidence",
             "The premium: what the data says",
             columns(("label", "What"), ("premium_pct", "Over inter-bank (%)"), ("date", "Date"), ("status", "Status"), ("source", "Source")),
             [msgspec.structs.asdict(p) for p in points],
             "fx_pakistan.csv (dated rates and the IMF cap, cited per row)",
-        )
-    )
-    section.tables.append(
+        ),
         Table(
             "premium_break_even",
             "Break-even premium per corridor (percentage points)",
@@ -66,9 +76,7 @@ def scenario_section(
             ),
             [msgspec.structs.asdict(b) for b in breaks],
             "the like-for-like table above",
-        )
-    )
-    section.tables.append(
+        ),
         Table(
             "premium_depth",
             f"What recipients would gain if {shift_share * 100}% of those flows moved to P2P, capped by market depth",
@@ -81,9 +89,12 @@ def scenario_section(
                 }
                 for ln in lines
             ],
-            f"flows_pakistan.csv; onramps.csv; parameters.csv informal_flows_usd_bn ({depth_ref.source})",
-        )
-    )
+            f"flows_pakistan.csv; onramps.csv; parameters.csv informal_flows_usd_bn ({depth_source})",
+        ),
+    ]
+
+
+def break_even_figure(points: Sequence[premium.EvidencePoint], breaks: Sequence[premium.BreakEven]) -> Figure:
     amount = min((b.amount_usd for b in breaks), default=Decimal(200))
     groups = [
         charts.Group(short_corridor(b.corridor), [float(b.best_pp), float(b.typical_pp)], [f"n={b.n_services}/{b.n_routes}", ""])
@@ -92,18 +103,15 @@ def scenario_section(
     ]
     short = ("open-market gap", "IMF cap", "P2P blog, low end")
     evidence_lines = [(float(p.premium_pct), f"{name} {p.premium_pct}%") for name, p in zip(short, points)]
-    section.figures.append(
-        Figure(
-            f"Break-even P2P premium per corridor at USD {amount}, against the evidence (pp of the amount)",
-            charts.grouped_bar_chart(
-                f"Premium needed for a stablecoin route to match the formal service, USD {amount} (pp)",
-                groups,
-                [charts.Segment("Best vs best", ROUTE_COLOUR), charts.Segment("Typical vs typical", ROUTE_TYPICAL_COLOUR)],
-                " pp",
-                reference_lines=evidence_lines,
-            ),
-            "like-for-like figures above; fx_pakistan.csv (2023-07 to 2025-10)",
-            status_flags(p.status for p in points),
-        )
+    return Figure(
+        f"Break-even P2P premium per corridor at USD {amount}, against the evidence (pp of the amount)",
+        charts.grouped_bar_chart(
+            f"Premium needed for a stablecoin route to match the formal service, USD {amount} (pp)",
+            groups,
+            [charts.Segment("Best vs best", ROUTE_COLOUR), charts.Segment("Typical vs typical", ROUTE_TYPICAL_COLOUR)],
+            " pp",
+            reference_lines=evidence_lines,
+        ),
+        "like-for-like figures above; fx_pakistan.csv (2023-07 to 2025-10)",
+        status_flags(p.status for p in points),
     )
-    return section

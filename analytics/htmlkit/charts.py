@@ -506,25 +506,12 @@ def line_chart(
     def ty(v: float) -> float:
         return plot_bottom - (v - y_lo) / (y_hi - y_lo) * (plot_bottom - top)
 
+    plot = (left, top, width - right, plot_bottom)
     parts = [_svg_open(width, height, "line", title)]
-    for t in ticks(y_lo, y_hi):
-        if y_lo <= t <= y_hi:
-            parts.append(
-                f'<line x1="{left}" y1="{ty(t):.1f}" x2="{width - right}" y2="{ty(t):.1f}" stroke="#e5e5e5"/>'
-                + _text(left - 6, ty(t) + 4, fmt(t, y_unit), left - 8, text_anchor="end", fill="#555")
-            )
-    for t in x_ticks if x_ticks is not None else ticks(x_lo, x_hi, 8):
-        if x_lo <= t <= x_hi:
-            parts.append(
-                f'<line x1="{tx(t):.1f}" y1="{top}" x2="{tx(t):.1f}" y2="{plot_bottom}" stroke="#f0f0f0"/>'
-                + _text(tx(t), plot_bottom + 14, x_text(t), None, text_anchor="middle", fill="#555")
-            )
-    if y_lo < 0 < y_hi:
-        parts.append(f'<line x1="{left}" y1="{ty(0):.1f}" x2="{width - right}" y2="{ty(0):.1f}" stroke="#333"/>')
+    parts += _line_grid(plot, tx, ty, (y_lo, y_hi), list(x_ticks) if x_ticks is not None else ticks(x_lo, x_hi, 8),
+                        (x_lo, x_hi), x_text, y_unit)
     parts.append(
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{plot_bottom}" stroke="#333"/>'
-        f'<line x1="{left}" y1="{plot_bottom}" x2="{width - right}" y2="{plot_bottom}" stroke="#333"/>'
-        + _text((left + width - right) / 2, plot_bottom + 30, x_label, width - left - right, text_anchor="middle")
+        _text((left + width - right) / 2, plot_bottom + 30, x_label, width - left - right, text_anchor="middle")
         + f'<text transform="translate(14,{(top + plot_bottom) / 2:.0f}) rotate(-90)" text-anchor="middle">'
         f"{escape(fit(y_label, plot_bottom - top))}</text>"
     )
@@ -537,17 +524,57 @@ def line_chart(
         )
     for s in series:
         parts += _series_path(s, tx, ty, x_text, y_unit)
-    column_w = (width - left - right) // 2
+    parts += _line_legend(series, left, plot_bottom + 48, (width - left - right) // 2)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _line_legend(series: Sequence[Series], x0: float, y0: float, column_w: float) -> list[str]:
+    parts = []
     for j, s in enumerate(series):
-        lx = left + (j % 2) * column_w
-        ly = plot_bottom + 48 + (j // 2) * 18
+        lx = x0 + (j % 2) * column_w
+        ly = y0 + (j // 2) * 18
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         parts.append(
             f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 22}" y2="{ly - 4}" stroke="{s.colour}" stroke-width="2"{dash}/>'
             + _text(lx + 28, ly, s.name, column_w - 34)
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    return parts
+
+
+def _line_grid(
+    plot: tuple[float, float, float, float],
+    tx: Callable[[float], float],
+    ty: Callable[[float], float],
+    y_range: tuple[float, float],
+    x_ticks: Sequence[float],
+    x_range: tuple[float, float],
+    x_text: Callable[[float], str],
+    y_unit: str,
+) -> list[str]:
+    """Grid lines, tick labels and axes of a line chart whose plot area is (left, top, right, bottom)."""
+    left, top, right, bottom = plot
+    (y_lo, y_hi), (x_lo, x_hi) = y_range, x_range
+    parts = []
+    for t in ticks(y_lo, y_hi):
+        if y_lo <= t <= y_hi:
+            parts.append(
+                f'<line x1="{left}" y1="{ty(t):.1f}" x2="{right}" y2="{ty(t):.1f}" stroke="#e5e5e5"/>'
+                + _text(left - 6, ty(t) + 4, fmt(t, y_unit), left - 8, text_anchor="end", fill="#555")
+            )
+    for t in x_ticks:
+        if x_lo <= t <= x_hi:
+            parts.append(
+                f'<line x1="{tx(t):.1f}" y1="{top}" x2="{tx(t):.1f}" y2="{bottom}" stroke="#f0f0f0"/>'
+                + _text(tx(t), bottom + 14, x_text(t), None, text_anchor="middle", fill="#555")
+            )
+    if y_lo < 0 < y_hi:
+        parts.append(f'<line x1="{left}" y1="{ty(0):.1f}" x2="{right}" y2="{ty(0):.1f}" stroke="#333"/>')
+    parts.append(
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#333"/>'
+        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#333"/>'
+    )
+    return parts
 
 
 def _series_path(
