@@ -10,7 +10,7 @@ from analytics.cost_report.common import FORMAL_COLOUR, bn, columns, money_m
 from analytics.datasets import RPW_BASKETS_USD, Datasets
 from analytics.htmlkit import Figure, Section, Table, charts
 from analytics.pricing import flows, pri, services
-from analytics.pricing.provenance import date_span, pct, sources_of
+from analytics.pricing.provenance import date_span, sources_of
 
 
 def flow_rows(data: Datasets) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def fee_free_rows(data: Datasets, corridors: Sequence[str]) -> list[dict[str, An
         rows.append(
             {
                 "corridor": corridor,
-                **{f"fee_free_{b}_pct": pct(t.fee_free_share * 100) if t else None for b, t in tiers.items()},
+                **{f"fee_free_{b}_pct": (t.fee_free_share * 100).quantize(Decimal("0.1")) if t else None for b, t in tiers.items()},
                 **{f"n_{b}": t.n_services if t else None for b, t in tiers.items()},
             }
         )
