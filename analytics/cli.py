@@ -17,7 +17,7 @@ DEFAULT_COSTS_OUT = Path("rail-report-costs")
 CORRIDORS_MAX = 40
 AMOUNTS_MAX = 12
 EXIT_USAGE = 2
-SUMMARY_WIDTH_PIPED = 120
+SUMMARY_WIDTH_PIPED = 140
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +25,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p_costs = sub.add_parser(
         "costs",
         help="compare what a remittance into Pakistan costs over each channel (HTML, CSV, JSON)",
-        description="Compare bank, MTO, RAAST and stablecoin channels per corridor from cited data; "
-        "writes report.html, report.json and tables/*.csv, and prints a summary.",
+        description="Compare formal services (World Bank RPW, service by service) with stablecoin routes behind a "
+        "licensed on-ramp, like for like: best vs best, typical vs typical, no P2P premium. Adds the SDG/G20 "
+        "scorecard, time to funds, FY2025 flows and the PRI rebate, and the P2P premium as a separate scenario. "
+        "Writes report.html, report.json and tables/*.csv, and prints a summary. Quote corridors in the shell: "
+        "--corridor 'SAU->PAK'.",
     )
     p_costs.add_argument(
         "--corridor",
         action="append",
         metavar="SRC->PAK",
-        help="corridor to report (repeatable), e.g. SAU->PAK; default: the FY2025 sources RPW covers",
+        help="corridor to report (repeatable), quoted: --corridor 'SAU->PAK'; 'GCC->PAK' stands for Kuwait, "
+        "Qatar, Oman and Bahrain; default: the FY2025 sources RPW covers",
     )
     p_costs.add_argument(
         "--amount",
         action="append",
         metavar="USD",
-        help="ticket size in USD (repeatable); default 200 and 500 (the RPW baskets)",
+        help="ticket size in USD (repeatable); default 200 and 500, the RPW baskets (formal services are "
+        "quoted at those two amounts only)",
     )
     p_costs.add_argument(
         "--out",
@@ -56,13 +61,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p_costs.add_argument(
         "--p2p-premium",
         metavar="PCT",
-        help="P2P USDT/PKR premium over interbank in percent (signed); default: the low end of ramps.csv",
+        help="a P2P USDT/PKR premium over inter-bank, in percent, to add to the premium scenario (never to "
+        "the headline); the scenario always shows the cited evidence",
     )
     p_costs.add_argument(
         "--shift-share",
         default="10",
         metavar="PCT",
-        help="share of FY2025 flows moved to each alternative in the savings table (default 10)",
+        help="share of FY2025 flows (corridors with a licensed on-ramp) moved to P2P in the premium "
+        "scenario's market-depth table (default 10)",
     )
     p_run = sub.add_parser(
         "run",
@@ -101,18 +108,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_costs(args: argparse.Namespace) -> int:
-    from analytics import report  # imported here: `rail report run` need not load the cost report
+    from analytics import cost_report  # imported here: `rail report run` need not load the cost report
 
     try:
         data = datasets.load(args.data_dir)
-        corridors = args.corridor or report.default_corridors(data)
-        amounts = [_decimal(a, "amount") for a in (args.amount or [])] or list(report.DEFAULT_AMOUNTS_USD)
+        corridors = args.corridor or cost_report.default_corridors(data)
+        amounts = [_decimal(a, "amount") for a in (args.amount or [])] or list(cost_report.DEFAULT_AMOUNTS_USD)
         if len(corridors) > CORRIDORS_MAX or len(amounts) > AMOUNTS_MAX:
             return _fail(f"at most {CORRIDORS_MAX} corridors and {AMOUNTS_MAX} amounts per report")
         known = costs.available_corridors(data)
         unknown = [c for c in corridors if c not in known]
         if unknown:
-            return _fail(f"no RPW data for corridor(s) {', '.join(unknown)}; available: {', '.join(known)}")
+            hint = " (quote it: --corridor 'SAU->PAK')" if any("->" not in c for c in unknown) else ""
+            return _fail(f"no RPW data for corridor(s) {', '.join(unknown)}{hint}; available: {', '.join(known)}")
         for amount in amounts:
             if not costs.AMOUNT_USD_MIN <= amount <= costs.AMOUNT_USD_MAX:
                 return _fail(f"amount {amount} USD is outside {costs.AMOUNT_USD_MIN}..{costs.AMOUNT_USD_MAX}")
@@ -122,9 +130,8 @@ def _run_costs(args: argparse.Namespace) -> int:
         shift = _decimal(args.shift_share, "--shift-share")
         if not 0 <= shift <= 100:
             return _fail(f"--shift-share {shift} is outside 0..100 percent")
-        assume = costs.Assumptions(p2p_premium_pct=premium)
-        built = report.build_cost_report(data, corridors, amounts, assume, shift / 100)
-        html_path = report.write_report(built, args.out)
+        built = cost_report.build_cost_report(data, corridors, amounts, premium, shift / 100)
+        html_path = cost_report.write_report(built, args.out)
     except datasets.DataError as exc:
         return _fail(f"data error: {exc}")
     except ValueError as exc:
@@ -139,43 +146,25 @@ def _print_cost_summary(built, html_path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table_rows = next(t for t in built.tables() if t.name == "costs_by_channel").rows
-    summary = Table(title="Remittance cost into Pakistan, % of amount (⚑ = UNVERIFIED/PROXY input)")
+    rows = next(t for t in built.tables() if t.name == "like_for_like").rows
+    summary = Table(title="Remittances into Pakistan, like for like, % of amount (no P2P premium)")
     for name, justify in (
         ("Corridor", "left"),
         ("USD", "right"),
+        ("Formal pool", "left"),
+        ("Best", "right"),
+        ("Median", "right"),
         ("RPW avg", "right"),
-        ("Bank", "right"),
-        ("MTO", "right"),
-        ("Best stablecoin", "left"),
-        ("%", "right"),
-        ("ex-P2P", "right"),
-        ("Rebate $", "right"),
+        ("Chains", "right"),
+        ("Route best", "right"),
+        ("Route median", "right"),
+        ("On-ramp / why none", "left"),
     ):
         summary.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    keys = sorted({(r["corridor"], r["amount_usd"]) for r in table_rows}, key=lambda k: (k[0], k[1]))
-    for corridor, amount in keys:
-        rows = [r for r in table_rows if r["corridor"] == corridor and r["amount_usd"] == amount]
-        by_key = {r["channel_key"]: r for r in rows}
-        crypto = min(
-            (r for r in rows if r["family"] == costs.FAMILY_STABLECOIN), key=lambda r: r["total_pct"]
-        )
-        flag = " ⚑" if crypto["confidence"] == "low" else ""
-        _, crypto_chain, crypto_onramp = crypto["channel_key"].split(":")
-        crypto_channel = costs.Channel(
-            crypto["channel_key"], "", costs.FAMILY_STABLECOIN, crypto_chain, crypto_onramp
-        )
-        summary.add_row(
-            corridor,
-            str(amount),
-            str(by_key["rpw_average"]["total_pct"]) if "rpw_average" in by_key else "-",
-            str(by_key["bank"]["total_pct"]) if "bank" in by_key else "-",
-            str(by_key["mto"]["total_pct"]) if "mto" in by_key else "-",
-            f"{crypto_channel.chain} / {crypto_channel.onramp}{flag}",
-            str(crypto["total_pct"]),
-            str(crypto["total_ex_p2p_premium_pct"]),
-            f"{by_key['rpw_average']['subsidy_usd']:.2f}" if "rpw_average" in by_key else "-",
-        )
+    for r in rows:
+        cells = [r[k] for k in ("corridor", "amount_usd", "formal_pool", "formal_best_pct", "formal_typical_pct",
+                                "rpw_average_pct", "route_n", "route_best_pct", "route_typical_pct", "route_note")]
+        summary.add_row(*("-" if v is None else str(v) for v in cells))
     console = Console()
     if not console.is_terminal:
         console = Console(width=SUMMARY_WIDTH_PIPED)  # a pipe or log file: do not squeeze the table to 80

@@ -25,15 +25,15 @@ FLOWS_CSV = "flows_pakistan.csv"
 BENCHMARKS_CSV = "global_benchmarks.csv"
 TIMESERIES_CSV = "rpw_pakistan_timeseries.csv"
 PARAMETERS_CSV = "parameters.csv"
-ALL_FILES = (
-    CORRIDORS_CSV,
-    CHAINS_CSV,
-    RAMPS_CSV,
-    FLOWS_CSV,
-    BENCHMARKS_CSV,
-    TIMESERIES_CSV,
-    PARAMETERS_CSV,
-)
+RPW_SERVICES_CSV = "rpw_services.csv"
+ONRAMPS_CSV = "onramps.csv"
+CHAINS_ADDED_CSV = "chains_added.csv"
+FX_CSV = "fx_pakistan.csv"
+# Copied verbatim from the reference pack: their checksums are recorded in SHA256SUMS.
+PACK_FILES = (CORRIDORS_CSV, CHAINS_CSV, RAMPS_CSV, FLOWS_CSV, BENCHMARKS_CSV, TIMESERIES_CSV)
+# Added by the analytics package, each row cited (LICENSE-DATA.md says where each comes from).
+ADDED_FILES = (PARAMETERS_CSV, RPW_SERVICES_CSV, ONRAMPS_CSV, CHAINS_ADDED_CSV, FX_CSV)
+ALL_FILES = PACK_FILES + ADDED_FILES
 
 # A data file is a small reference table; refuse anything absurdly large instead of reading it whole.
 DATA_FILE_BYTES_MAX = 5_000_000
@@ -47,6 +47,9 @@ RPW_FIRM_CLASSES = ("all", "bank", "mto")
 OTHER_FIRM_CLASSES = ("IPS", "policy")
 CORRIDOR_LABEL = re.compile(r"^[A-Z]{3}->PAK$")
 PERIOD_QUARTER = re.compile(r"^\d{4}_[1-4]Q$")
+# The per-quote export rounds fee and FX margin to 2 decimals each: their sum may miss the total by 0.01.
+SERVICE_SUM_TOLERANCE = Decimal("0.011")
+LICENSED_VALUES = ("yes", "no", "unknown")
 
 
 class DataError(Exception):
@@ -176,6 +179,77 @@ class ParameterRow(msgspec.Struct, frozen=True):
     notes: str
 
 
+class ServiceRow(msgspec.Struct, frozen=True):
+    """rpw_services.csv: one RPW service's published quote at one basket (the per-quote export)."""
+
+    corridor: str
+    source_iso3: str
+    source_country: str
+    amount_usd: int
+    rank: int
+    provider: str
+    payment_instrument: str  # how the sender pays: cash, bank account, debit/credit card, mobile money
+    access_point: str  # where the sender starts: agent, bank branch, internet, mobile phone, call centre
+    fee_pct: Decimal
+    fx_margin_pct: Decimal
+    total_cost_pct: Decimal
+    transparent: str
+    period: str
+    source: str
+    source_repo: str
+    source_path: str
+    source_commit: str
+    source_generated_utc: str
+    accessed: str
+    status: str
+
+
+class OnrampRow(msgspec.Struct, frozen=True):
+    """onramps.csv: whether a licensed exchange sells USD stablecoin for a sending country's currency, and
+    what funding it by bank transfer and converting costs (ranges, in percent of the amount)."""
+
+    source_iso3: str
+    currency: str
+    venue: str
+    licensed: str
+    licence: str
+    licence_source: str
+    licence_url: str
+    licence_date: str
+    licence_status: str
+    funding_method: str
+    deposit_fee_pct_low: Decimal | None
+    deposit_fee_pct_high: Decimal | None
+    conversion_fee_pct_low: Decimal | None
+    conversion_fee_pct_high: Decimal | None
+    fx_spread_pct_low: Decimal | None
+    fx_spread_pct_high: Decimal | None
+    funding_seconds_low: Decimal | None
+    funding_seconds_high: Decimal | None
+    fee_source: str
+    fee_url: str
+    fee_date: str
+    fee_status: str
+    notes: str
+
+    @property
+    def is_licensed(self) -> bool:
+        return self.licensed == "yes"
+
+
+class FxPointRow(msgspec.Struct, frozen=True):
+    """fx_pakistan.csv: a dated USD/PKR or USDT/PKR rate (or a policy bound on their gap), cited."""
+
+    date: str
+    series: str
+    value: Decimal
+    unit: str
+    source: str
+    source_url: str
+    status: str
+    notes: str
+
+
 class Datasets(msgspec.Struct, frozen=True):
     """Every file, validated. ``data_dir`` is where they were read from (cited in reports)."""
 
@@ -187,6 +261,10 @@ class Datasets(msgspec.Struct, frozen=True):
     benchmarks: tuple[BenchmarkRow, ...]
     timeseries: tuple[TimeseriesRow, ...]
     parameters: tuple[ParameterRow, ...]
+    services: tuple[ServiceRow, ...] = ()
+    onramps: tuple[OnrampRow, ...] = ()
+    fx_points: tuple[FxPointRow, ...] = ()
+    added_chains: frozenset[str] = frozenset()  # chains.csv-shaped rows from chains_added.csv
 
     def parameter(self, name: str) -> ParameterRow:
         for row in self.parameters:
@@ -238,6 +316,39 @@ def _check_chain(row: ChainRow) -> str | None:
 def _check_ramp(row: RampRow) -> str | None:
     if row.value_low is not None and row.value_high is not None and row.value_low > row.value_high:
         return f"value_low {row.value_low} > value_high {row.value_high}"
+    return None
+
+
+def _check_service(row: ServiceRow) -> str | None:
+    if not CORRIDOR_LABEL.match(row.corridor):
+        return f"corridor {row.corridor!r} is not of the form 'SRC->PAK'"
+    if row.amount_usd not in RPW_BASKETS_USD:
+        return f"amount_usd {row.amount_usd} is not an RPW basket {RPW_BASKETS_USD}"
+    if not PERIOD_QUARTER.match(row.period):
+        return f"period {row.period!r} is not of the form 'YYYY_nQ'"
+    if row.transparent not in ("yes", "no"):
+        return f"transparent {row.transparent!r} is not yes/no"
+    if row.fee_pct < 0:
+        return f"fee_pct {row.fee_pct} is negative (only FX margins may be negative)"
+    if abs(row.fee_pct + row.fx_margin_pct - row.total_cost_pct) > SERVICE_SUM_TOLERANCE:
+        return f"fee_pct {row.fee_pct} + fx_margin_pct {row.fx_margin_pct} != total_cost_pct {row.total_cost_pct}"
+    return None
+
+
+def _check_onramp(row: OnrampRow) -> str | None:
+    if row.licensed not in LICENSED_VALUES:
+        return f"licensed {row.licensed!r} is not one of {LICENSED_VALUES}"
+    ranges = (
+        ("deposit_fee_pct", row.deposit_fee_pct_low, row.deposit_fee_pct_high),
+        ("conversion_fee_pct", row.conversion_fee_pct_low, row.conversion_fee_pct_high),
+        ("fx_spread_pct", row.fx_spread_pct_low, row.fx_spread_pct_high),
+        ("funding_seconds", row.funding_seconds_low, row.funding_seconds_high),
+    )
+    for name, low, high in ranges:
+        if row.is_licensed and (low is None or high is None):
+            return f"a licensed ramp needs {name}_low and {name}_high"
+        if low is not None and high is not None and not 0 <= low <= high:
+            return f"{name} must satisfy 0 <= low <= high"
     return None
 
 
@@ -341,15 +452,20 @@ def load(data_dir: Path | None = None) -> Datasets:
     base = Path(data_dir) if data_dir is not None else packaged_data_dir()
     if not base.is_dir():
         raise DataError(f"{base}: data directory not found")
+    added_chains = read_table(base / CHAINS_ADDED_CSV, ChainRow, _check_chain)
     data = Datasets(
         data_dir=str(base),
         corridors=read_table(base / CORRIDORS_CSV, CorridorRow, _check_corridor),
-        chains=read_table(base / CHAINS_CSV, ChainRow, _check_chain),
+        chains=read_table(base / CHAINS_CSV, ChainRow, _check_chain) + added_chains,
         ramps=read_table(base / RAMPS_CSV, RampRow, _check_ramp),
         flows=read_table(base / FLOWS_CSV, FlowRow, _check_flow),
         benchmarks=read_table(base / BENCHMARKS_CSV, BenchmarkRow),
         timeseries=read_table(base / TIMESERIES_CSV, TimeseriesRow),
         parameters=read_table(base / PARAMETERS_CSV, ParameterRow, _check_parameter),
+        services=read_table(base / RPW_SERVICES_CSV, ServiceRow, _check_service),
+        onramps=read_table(base / ONRAMPS_CSV, OnrampRow, _check_onramp),
+        fx_points=read_table(base / FX_CSV, FxPointRow),
+        added_chains=frozenset(row.chain for row in added_chains),
     )
     names = [p.name for p in data.parameters]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 
-from analytics import charts, costs, datasets, liquidity
-from analytics.report import Column, Figure, Report, Section, Table, source_for, utc_now, write_report
+from analytics import costs, datasets, liquidity
+from analytics.costs import source_for
+from analytics.htmlkit import Column, Figure, Report, Section, Table, charts, utc_now, write_report
 from participants import rundir
 
 RUN_REPORT_HTML = "report.html"
@@ -29,15 +30,13 @@ RUN_TICKETS_PRICED_MAX = 20_000
 # A run directory's payments.csv is read whole (~200 B a row): refuse more than an hour at ~500/s.
 RUN_PAYMENTS_MAX = 2_000_000
 TIMESERIES_TABLE_ROWS_MAX = 3_600
-# Channels priced for the run's tickets: the RPW references and one route per chain (exchange on-ramp by
-# bank transfer) plus Tron's card and P2P on-ramps: the same spread the cost report's charts show.
+# Channels priced for the run's tickets: the RPW references and one route per chain where the corridor has
+# a licensed on-ramp (exchange funded by bank transfer): the same routes the cost report compares.
 RUN_CHANNEL_KEYS = (
     "rpw_average",
     "bank",
     "mto",
     *(f"stablecoin:{chain}:bank" for chain in costs.ROUTE_CHAINS),
-    "stablecoin:Tron:card",
-    "stablecoin:Tron:p2p",
 )
 REMITTANCE_KIND = "remittance"
 
@@ -401,7 +400,13 @@ def _liquidity_section(run: RunData) -> tuple[Section, liquidity.SystemLiquidity
 
 def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
     rate, rate_ref = costs.pkr_per_usd(data)
-    tickets = [p for p in run.payments if p.kind == REMITTANCE_KIND and p.corridor.endswith("->PAK")]
+    # Only settled remittances moved money and cost their senders anything: rejected or timed-out ones are
+    # counted in the outcomes section, never priced.
+    tickets = [
+        p
+        for p in run.payments
+        if p.kind == REMITTANCE_KIND and p.corridor.endswith("->PAK") and p.final_status == liquidity.SETTLED_STATUS
+    ]
     step = max(1, -(-len(tickets) // RUN_TICKETS_PRICED_MAX))  # ceil division
     sample = sorted(tickets, key=lambda p: (p.intended_at_ms, p.uetr))[::step]
     scale = Decimal(len(tickets)) / Decimal(len(sample)) if sample else Decimal(1)
@@ -466,11 +471,13 @@ def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
     section = Section(
         "The run's remittances under each channel",
         [
-            f"Each simulated remittance ticket ({len(tickets)} in the run, all final statuses) is converted from PKR "
-            f"to USD at {rate} PKR/USD ({rate_ref.source}; {rate_ref.status}) and priced with the cost model for its "
-            "corridor. Corridors without an RPW series (EU, rest of world) are priced on stablecoin routes only; "
-            "'other GCC' uses the equal-weight mean of Kuwait, Qatar, Oman and Bahrain. The PRI rebate is the "
-            "public subsidy the state would pay on formal channels, kept separate." + sampled,
+            f"Each settled (ACSC) remittance ticket ({len(tickets)} in the run; rejected and timed-out ones moved no "
+            f"money and are not priced) is converted from PKR to USD at {rate} PKR/USD ({rate_ref.source}; "
+            f"{rate_ref.status}) and priced with the cost model for its corridor. Stablecoin routes are priced only "
+            "where a licensed on-ramp is documented, without any P2P premium; corridors with neither an RPW series "
+            "nor such a route (EU, rest of world) are not priced. 'Other GCC' uses the equal-weight mean of Kuwait, "
+            "Qatar, Oman and Bahrain. The PRI rebate is the public subsidy the state would pay on fee-free formal "
+            "transactions, kept separate." + sampled,
         ],
     )
     bars = [
@@ -587,6 +594,7 @@ def build_run_report(run: RunData, data: datasets.Datasets) -> Report:
     interrupted = f" (INTERRUPTED at {s.interrupted_at_s:g} s)" if s.interrupted else ""
     return Report(
         title=f"Load run report: {s.scenario}, {s.offered_rate_per_s:.1f} payments/s offered{interrupted}",
+        attribution=costs.ATTRIBUTION,
         generated_at=utc_now(),
         meta=meta,
         findings=findings,

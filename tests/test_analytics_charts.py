@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from analytics import charts
+from analytics.htmlkit import charts
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -75,3 +75,49 @@ def test_nice_ticks_cover_the_range():
     assert len(steps) == 1  # evenly spaced
     (step,) = steps
     assert ticks[0] <= -1.7 and ticks[-1] > 11.5 - step and len(ticks) <= 12
+
+
+def test_numbers_read_as_numbers():
+    assert charts.fmt(2018) == "2018" and charts.fmt_year(2025.5) == "2026"  # years never read "2,018"
+    assert charts.fmt(12345) == "12,345"
+    assert charts.fmt(0.001, " USD") == "0.001 USD"  # a fee below a cent keeps its digits
+    assert charts.fmt(0.000003) == "0.000003" and charts.fmt(0) == "0"
+    assert charts.fmt(2.5, "%") == "2.50%"
+    assert [charts.fmt_duration(s) for s in (20, 900, 7200, 3 * 86400)] == ["20 s", "15 min", "2 h", "3 d"]
+
+
+def test_long_labels_are_cut_with_an_ellipsis_and_keep_their_full_text():
+    label = "Stablecoin on Base (OP Stack L2) via Kraken (Payward Ventures Inc.), bank transfer in"
+    shown = charts.fit(label, 120)
+    assert shown.endswith(charts.ELLIPSIS) and len(shown) < len(label)
+    assert charts.text_width(shown) <= 120
+    assert charts.fit("SAU", 120) == "SAU"
+    root = _parse(charts.bar_chart("t", [charts.Bar(label, 1.0)], width=500))
+    tooltips = [t.find(f"{SVG_NS}title") for t in root.findall(f".//{SVG_NS}text")]
+    cut = next(t for t in tooltips if t is not None)
+    assert cut.tail.endswith(charts.ELLIPSIS) and cut.text == label  # shown cut, the full label as a tooltip
+
+
+def test_grouped_bars_draw_one_bar_per_figure_and_a_note_where_there_is_none():
+    root = _parse(
+        charts.grouped_bar_chart(
+            "g",
+            [charts.Group("GBR", [0.46, 2.57, 0.25, 1.1]), charts.Group("SAU", [1.8, 2.04, None, None], ["", "", "no route", ""])],
+            [charts.Segment(n, c) for n, c in zip("abcd", charts.PALETTE)],
+            "%",
+            reference_lines=[(3.0, "3%"), (5.0, "5%")],
+            missing_note="",
+        )
+    )
+    bars = root.findall(f".//{SVG_NS}rect[@class='bar']")
+    assert [float(b.get("data-value")) for b in bars] == [0.46, 2.57, 0.25, 1.1, 1.8, 2.04]
+    assert any((t.text or "") == "no route" for t in root.findall(f".//{SVG_NS}text"))
+
+
+def test_range_chart_and_small_multiples_are_well_formed():
+    ranges = _parse(charts.range_chart("r", [("GBR", 1530, 91220, "#000"), ("RAAST", 20, 20, "#111")]))
+    assert [b.get("data-value") for b in ranges.findall(f".//{SVG_NS}rect[@class='bar']")] == ["1530-91220", "20-20"]
+    panels = [charts.Series(f"C{i}", [(2016.25 + q / 4, 3.0 + q % 3) for q in range(37)]) for i in range(13)]
+    grid = _parse(charts.small_multiples("m", panels, reference_lines=[(3.0, "3%")], y_unit="%"))
+    assert len(grid.findall(f".//{SVG_NS}path[@class='series']")) == 13
+    assert {t.text for t in grid.findall(f".//{SVG_NS}text")} >= {"2016", "2025"}

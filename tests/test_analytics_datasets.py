@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,52 @@ def _replace_line(path: Path, line_no: int, old: str, new: str) -> None:
 
 def test_packaged_data_loads_with_every_source_column():
     data = datasets.load()
-    assert len(data.corridors) == 73 and len(data.chains) == 9 and len(data.ramps) == 11
+    assert len(data.corridors) == 73 and len(data.chains) == 9 + 1 and len(data.ramps) == 11
     assert len(data.flows) == 28 and len(data.benchmarks) == 22 and len(data.timeseries) == 464
+    assert len(data.services) == 436 and len(data.onramps) == 12 and len(data.fx_points) == 6
+    assert data.added_chains == {"BNB Smart Chain"}
     for row in data.corridors:
         assert row.source and row.status  # provenance kept on every row
+    for quote in data.services:  # where each quote was read: repository, path, commit, access date
+        assert quote.source_repo == "viji-saravanan/remittance-watch" and quote.source_path.endswith("/PAK.json")
+        assert len(quote.source_commit) == 40 and quote.accessed and quote.status
+    for ramp in data.onramps:
+        assert ramp.licence_status and (ramp.licensed == "unknown" or ramp.licence_source)
     assert data.parameter("pkr_per_usd").value == 280
+
+
+def test_per_service_quotes_reproduce_every_published_corridor_aggregate():
+    """rpw_services.csv was transcribed from the per-quote export; corridors.csv was computed from the same
+    export by the reference pack: counts, means and cheapest services must agree row for row."""
+    data = datasets.load()
+    checked = 0
+    for row in data.corridors:
+        if row.period != "2025_3Q" or row.firm_class != "all":
+            continue
+        quotes = [q for q in data.services if q.corridor == row.corridor and q.amount_usd == row.basket_usd]
+        assert len(quotes) == row.n_services, row.corridor
+        mean = sum((q.total_cost_pct for q in quotes), Decimal(0)) / len(quotes)
+        assert abs(mean - row.total_cost_pct) <= Decimal("0.005"), (row.corridor, row.basket_usd)
+        if row.fee_pct is not None:
+            fee = sum((q.fee_pct for q in quotes), Decimal(0)) / len(quotes)
+            assert abs(fee - row.fee_pct) <= Decimal("0.005"), (row.corridor, row.basket_usd)
+        if row.min_total_cost_pct is not None:
+            assert min(q.total_cost_pct for q in quotes) == row.min_total_cost_pct
+        checked += 1
+    assert checked == 21  # 9 corridors at both baskets, 3 at USD 200 only
+
+
+def test_quote_that_does_not_add_up_names_file_and_row(data_copy):
+    # Line 2 is SAU's first quote: Western Union, fee 0.0 + FX 1.44 = 1.44.
+    _replace_line(data_copy / "rpw_services.csv", 2, ",0.0,1.44,1.44,", ",0.5,1.44,1.44,")
+    with pytest.raises(datasets.DataError, match=r"rpw_services\.csv: row 1 \(line 2\): fee_pct 0\.5"):
+        datasets.load(data_copy)
+
+
+def test_licensed_ramp_without_fees_is_refused(data_copy):
+    _replace_line(data_copy / "onramps.csv", 2, ",0,0,0.2,1.0,", ",,,0.2,1.0,")
+    with pytest.raises(datasets.DataError, match=r"onramps\.csv: row 1 \(line 2\): a licensed ramp needs deposit_fee_pct"):
+        datasets.load(data_copy)
 
 
 def test_licence_and_attribution_ship_with_the_data():
