@@ -17,7 +17,6 @@ DEFAULT_COSTS_OUT = Path("rail-report-costs")
 CORRIDORS_MAX = 40
 AMOUNTS_MAX = 12
 EXIT_USAGE = 2
-SUMMARY_WIDTH_PIPED = 140
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -143,8 +142,9 @@ def _run_costs(args: argparse.Namespace) -> int:
 
 
 def _print_cost_summary(built, html_path: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from rail import terminal
 
     rows = next(t for t in built.tables() if t.name == "like_for_like").rows
     summary = Table(title="Remittances into Pakistan, like for like, % of amount (no P2P premium)")
@@ -165,9 +165,7 @@ def _print_cost_summary(built, html_path: Path) -> None:
         cells = [r[k] for k in ("corridor", "amount_usd", "formal_pool", "formal_best_pct", "formal_typical_pct",
                                 "rpw_average_pct", "route_n", "route_best_pct", "route_typical_pct", "route_note")]
         summary.add_row(*("-" if v is None else str(v) for v in cells))
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=SUMMARY_WIDTH_PIPED)  # a pipe or log file: do not squeeze the table to 80
+    console = terminal.console()  # a pipe or log file: lines whole, not squeezed to 80 columns
     console.print(summary)
     for finding in built.findings:
         console.print(f"• {finding}", highlight=False)
