@@ -171,6 +171,38 @@ class _Connection(asyncio.Protocol):
     queued answers are written, then lingers). `_unfed` holds read bytes not parsed yet while the queue is
     full; reading is paused meanwhile."""
 
+    __slots__ = (
+        "_app",
+        "_chunked",
+        "_content_length",
+        "_discarded_bytes",
+        "_eof",
+        "_expect",
+        "_head_bytes",
+        "_head_fed",
+        "_header_count",
+        "_headers",
+        "_idle_since",
+        "_in_head",
+        "_incoming",
+        "_limits",
+        "_linger_since",
+        "_listener",
+        "_loop",
+        "_lost",
+        "_parser",
+        "_queue",
+        "_queued_body_bytes",
+        "_read_paused",
+        "_reading",
+        "_reading_since",
+        "_running",
+        "_transport",
+        "_unfed",
+        "_url",
+        "_write_paused_since",
+    )
+
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
         self._app = listener.app
@@ -609,6 +641,7 @@ class Listener:
         self.limits = limits or ListenerLimits()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start
         self._server: asyncio.Server | None = None
+        self._port: int | None = None
         self._connections: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
         self._stopping = False
@@ -633,12 +666,14 @@ class Listener:
             self._server = await self.loop.create_server(
                 factory, host, port, reuse_port=reuse_port or None, backlog=LISTEN_BACKLOG
             )
+        self._port = self._server.sockets[0].getsockname()[1]
         self._sweeper = self.loop.call_later(self.limits.sweep_every_s(), self._sweep)
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "start() first"
-        return self._server.sockets[0].getsockname()[1]
+        """The port listened on (the OS's pick for port 0)."""
+        assert self._port is not None, "start() first"
+        return self._port
 
     @property
     def connection_count(self) -> int:
