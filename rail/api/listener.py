@@ -495,18 +495,22 @@ class _Connection(asyncio.Protocol):
     # -- answering -----------------------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Make all the progress the state allows: answer the front of the queue, parse held bytes into the
-        room that frees, pause or resume reading."""
+        """Make all the progress the state allows: parse held bytes into the room the queue has, answer its
+        front (which frees room), pause or resume reading."""
         if self._lost:
             return
         while True:
+            parsing = self._unfed is not None and self._reading and self._may_read()
+            if parsing:
+                self._parse()
             self._answer_front()
-            if self._unfed is None or not self._reading or not self._may_read():
+            if not parsing:
                 break
-            self._parse()
         if self._reading:
-            self._set_read_paused(self._unfed is not None or not self._may_read())
-        else:
+            may_read = self._unfed is None and self._may_read()
+            if may_read == self._read_paused:
+                self._set_read_paused(not may_read)
+        elif self._read_paused:
             self._set_read_paused(False)  # drop what still comes, and see the client's close
 
     def _answer_front(self) -> None:
