@@ -165,6 +165,23 @@ async def test_chunked_request_body_is_assembled(serve):
     writer.close()
 
 
+async def test_trailer_fields_are_dropped_and_bounded(serve):
+    listener, app = await serve()
+    reader, writer = await connect(listener)
+    head = f"POST /echo HTTP/1.1\r\nHost: t\r\n{AUTH}Transfer-Encoding: chunked\r\n\r\n".encode()
+    writer.write(head + b"2\r\nok\r\n0\r\nAuthorization: Bearer other\r\nX-Trailer: t\r\n\r\n")
+    assert (await read_response(reader))[:3:2] == (200, b"ok")
+    writer.write(head + b"2\r\nok\r\n0\r\nX-Endless: ")
+    for _ in range(2 * (HEAD_BYTES_MAX + 2 * FEED_SLICE_BYTES) // 4096):
+        if reader.at_eof() or writer.is_closing():
+            break
+        writer.write(b"v" * 4096)
+        await asyncio.sleep(0.001)
+    assert (await read_response(reader))[0] == 431
+    assert await closed_by_server(reader)
+    assert app.handled == [("/echo", b"ok")]
+
+
 async def test_connection_close_is_honoured(serve):
     listener, _ = await serve()
     reader, writer = await connect(listener)

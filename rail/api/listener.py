@@ -178,12 +178,12 @@ class _Connection(asyncio.Protocol):
         "_discarded_bytes",
         "_eof",
         "_expect",
+        "_fields_fed",
         "_head_bytes",
-        "_head_fed",
         "_header_count",
         "_headers",
         "_idle_since",
-        "_in_head",
+        "_in_fields",
         "_incoming",
         "_limits",
         "_linger_since",
@@ -225,8 +225,8 @@ class _Connection(asyncio.Protocol):
         self._write_paused_since: float | None = None
         self._linger_since: float | None = None
         self._incoming: _Exchange | None = None  # the exchange whose body is being read
-        self._in_head = False
-        self._head_fed = 0
+        self._in_fields = False
+        self._fields_fed = 0
         self._url = b""
         self._headers: dict[str, str] = {}
         self._head_bytes = 0
@@ -287,8 +287,8 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         if not self._reading:
             raise _StopParsing
-        self._in_head = True
-        self._head_fed = 0
+        self._in_fields = True
+        self._fields_fed = 0
         self._url = b""
         self._headers = {}
         self._head_bytes = 0
@@ -315,6 +315,8 @@ class _Connection(asyncio.Protocol):
         self._header_count += 1
         if self._head_bytes > limits.head_bytes_max or self._header_count > limits.header_count_max:
             raise _Fatal(_head_too_large(limits))
+        if self._incoming is not None:
+            return  # a trailer field (after a chunked body): dropped, as RFC 9110 6.5.1 allows
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if key in _FRAMING_REQUEST_HEADERS:
@@ -330,7 +332,7 @@ class _Connection(asyncio.Protocol):
         headers[key] = text if prior is None else f"{prior}, {text}"
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._in_fields = False
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -365,6 +367,7 @@ class _Connection(asyncio.Protocol):
         exchange.send_continue = self._expect is not None
 
     def on_body(self, body: bytes) -> None:
+        self._in_fields = False
         exchange = self._incoming
         if exchange.answer is not None:
             return  # a refused request's body: dropped
@@ -375,6 +378,13 @@ class _Connection(asyncio.Protocol):
             self._refuse(exchange, self._too_large(exchange), close=True)
         exchange.body.append(body)
         self._queued_body_bytes += len(body)
+
+    def on_chunk_header(self) -> None:
+        self._in_fields = True  # the last chunk's header is followed by trailer fields, gathered like a head
+        self._fields_fed = 0
+
+    def on_chunk_complete(self) -> None:
+        self._in_fields = False
 
     def on_message_complete(self) -> None:
         exchange = self._incoming
@@ -447,11 +457,11 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._parse_failed(error)
             return
-        if self._in_head:
-            # httptools gathers a header's pieces before on_header sees it: bound the head here too (counted
-            # per slice, so one slice above the limit on_url/on_header apply exactly).
-            self._head_fed += len(chunk)
-            if self._head_fed > self._limits.head_bytes_max + FEED_SLICE_BYTES:
+        if self._in_fields:
+            # httptools gathers a header's (or trailer's) pieces before on_header sees it: bound them here too
+            # (counted per slice, so one slice above the limit on_url/on_header apply exactly).
+            self._fields_fed += len(chunk)
+            if self._fields_fed > self._limits.head_bytes_max + FEED_SLICE_BYTES:
                 self._fail_request(_head_too_large(self._limits))
 
     def _parse_failed(self, error: httptools.HttpParserError) -> None:
@@ -597,7 +607,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
     def _is_idle(self) -> bool:
-        return not self._queue and self._running is None and self._incoming is None and not self._in_head
+        return not self._queue and self._running is None and self._reading_since is None
 
     def shutdown(self) -> None:
         """Read no more requests; answer those already read; then close."""
