@@ -428,6 +428,19 @@ async def test_pipelining_past_the_queue_limit_pauses_reading(serve):
     writer.close()
 
 
+async def test_requests_sent_before_a_half_close_are_all_answered(serve):
+    """A client may send its pipelined requests and shut its side before it reads: every request it sent is
+    answered (most waited in the socket while the queue was full), then the listener closes."""
+    listener, _ = await serve(pipeline_requests_max=4)
+    reader, writer = await connect(listener)
+    padding = f"X-Pad: {'p' * FEED_SLICE_BYTES}\r\n"  # one request per feed slice
+    writer.write(request("GET", "/slow?ms=50") + request("GET", "/hello", headers=padding) * 40)
+    writer.write_eof()
+    statuses = [(await read_response(reader))[0] for _ in range(41)]
+    assert statuses == [200] * 41
+    assert await closed_by_server(reader)
+
+
 async def test_a_client_that_does_not_read_stops_the_handlers_until_it_does(serve):
     """Write flow control: with answers piling up unread, no further queued request is started (the handler
     count stops), so memory stays bounded; once the client reads, every answer arrives, in order."""

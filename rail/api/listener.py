@@ -271,9 +271,8 @@ class _Connection(asyncio.Protocol):
         self._eof = True
         if self._linger_since is not None:
             return False  # the client closed after our last answer: close
-        self._stop_reading()
-        self._pump()
-        return True  # half-close: queued answers can still be written
+        self._pump()  # requests already read, held or queued, are still answered
+        return True  # half-close: the answers can still be written
 
     def pause_writing(self) -> None:
         self._write_paused_since = self._loop.time()
@@ -516,6 +515,9 @@ class _Connection(asyncio.Protocol):
             self._answer_front()
             if not parsing:
                 break
+        if self._eof and self._reading and self._unfed is None:  # all the client sent before closing is read
+            self._stop_reading()
+            self._answer_front()
         if self._reading:
             may_read = self._unfed is None and self._may_read()
             if may_read == self._read_paused:
