@@ -474,6 +474,28 @@ async def test_a_client_that_never_reads_is_cut_off_after_the_write_stall_timeou
     sock.close()
 
 
+async def test_listeners_share_a_port_with_reuse_port_or_take_a_bound_socket():
+    """What edge workers need: several processes on one port (SO_REUSEPORT), or a socket handed over."""
+    first = Listener(TinyApp())
+    await first.start("127.0.0.1", 0, reuse_port=True)
+    second = Listener(TinyApp())
+    await second.start("127.0.0.1", first.port, reuse_port=True)
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))
+    third = Listener(TinyApp())
+    await third.start(sock=bound)
+    try:
+        assert second.port == first.port and third.port == bound.getsockname()[1]
+        for listener in (first, third):
+            reader, writer = await connect(listener)
+            writer.write(request("GET", "/hello"))
+            assert (await read_response(reader))[0] == 200
+            writer.close()
+    finally:
+        for listener in (first, second, third):
+            await listener.close(grace_s=0.5)
+
+
 # ---- shutdown --------------------------------------------------------------------------------------------------
 
 

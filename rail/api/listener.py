@@ -500,6 +500,8 @@ class _Connection(asyncio.Protocol):
                 self._transport.pause_reading()
             else:
                 self._transport.resume_reading()
+                if self._reading_since is not None:  # the client is not to blame for the time we did not read
+                    self._reading_since = self._loop.time()
 
     # -- answering -----------------------------------------------------------------------------------------------
 
@@ -538,8 +540,11 @@ class _Connection(asyncio.Protocol):
                 body = exchange.body[0] if len(exchange.body) == 1 else b"".join(exchange.body)
                 exchange.body = []
                 self._queued_body_bytes -= exchange.body_bytes
-                request = Request(exchange.head, body, exchange.admit)
-                self._running = self._loop.create_task(self._serve(exchange, request))
+                task = self._loop.create_task(
+                    self._serve(exchange, Request(exchange.head, body, exchange.admit))
+                )
+                if not task.done():  # an eager task factory (Python 3.12+) may have answered it already
+                    self._running = task
                 return
             queue.popleft()
             self._write(exchange)
@@ -615,7 +620,7 @@ class _Connection(asyncio.Protocol):
         """Read no more requests; answer those already read; then close."""
         if self._lost:
             return
-        if self._is_idle():
+        if not self._queue and self._running is None:  # nothing to answer (a head half-read is not in flight)
             self._transport.close()
             return
         self._stop_reading()
