@@ -98,6 +98,15 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
         return True
 
 
+async def send_an_endless_field_value(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """4 KiB pieces of one header (or trailer) value, until the server gives up on it or well past its limit."""
+    for _ in range(2 * (HEAD_BYTES_MAX + 2 * FEED_SLICE_BYTES) // 4096):
+        if reader.at_eof() or writer.is_closing():
+            return
+        writer.write(b"v" * 4096)
+        await asyncio.sleep(0.001)
+
+
 def request(method: str, path: str, body: bytes = b"", headers: str = "") -> bytes:
     length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""
     return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}{length}\r\n".encode() + body
@@ -172,11 +181,7 @@ async def test_trailer_fields_are_dropped_and_bounded(serve):
     writer.write(head + b"2\r\nok\r\n0\r\nAuthorization: Bearer other\r\nX-Trailer: t\r\n\r\n")
     assert (await read_response(reader))[:3:2] == (200, b"ok")
     writer.write(head + b"2\r\nok\r\n0\r\nX-Endless: ")
-    for _ in range(2 * (HEAD_BYTES_MAX + 2 * FEED_SLICE_BYTES) // 4096):
-        if reader.at_eof() or writer.is_closing():
-            break
-        writer.write(b"v" * 4096)
-        await asyncio.sleep(0.001)
+    await send_an_endless_field_value(reader, writer)
     assert (await read_response(reader))[0] == 431
     assert await closed_by_server(reader)
     assert app.handled == [("/echo", b"ok")]
@@ -362,11 +367,7 @@ async def test_an_oversized_head_gets_431(serve, shape):
         writer.write(request("GET", "/hello", headers="".join(f"X-{i}: {'v' * 4000}\r\n" for i in range(5))))
     else:  # a header that never ends, in pieces: refused once past the limit, not gathered without bound
         writer.write(b"GET /hello HTTP/1.1\r\nX-Endless: ")
-        for _ in range(2 * (HEAD_BYTES_MAX + 2 * FEED_SLICE_BYTES) // 4096):
-            if reader.at_eof() or writer.is_closing():
-                break
-            writer.write(b"v" * 4096)
-            await asyncio.sleep(0.001)
+        await send_an_endless_field_value(reader, writer)
     assert (await read_response(reader))[0] == 431
     assert await closed_by_server(reader)
     assert app.heads_seen == 0
