@@ -44,6 +44,10 @@ SETTLED = "ACSC"
 REJECTED = "RJCT"
 POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
 MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
+# Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
+# RCVD: received): noted, and the payment keeps waiting for the final answer within the same deadline.
+INTERIM_CREDITOR_STATUSES = frozenset({"ACTC", "RCVD"})
+ANSWERS_HINT = "ACSP/ACCP to accept, ACWP for time, RJCT+reason to refuse"
 
 
 # ---- compact views the edge extracts from decoded messages ---------------------------------------------------
@@ -516,8 +520,17 @@ class Settlement:
             payment.deadline_ns = payment.accepted_ns + self.params.hard_stop_ms * NS_PER_MS
             self.armed.append(payment)
             return Outcome("accepted", status=IN_FLIGHT, payment=payment)
+        elif status in INTERIM_CREDITOR_STATUSES:
+            return Outcome(
+                "accepted",
+                status=IN_FLIGHT,
+                payment=payment,
+                text=f"{status} noted (interim); before the deadline send {ANSWERS_HINT}",
+            )
         else:
-            return Outcome("rejected", reason="FF01", text=f"TxSts {status} is not an answer to a pacs.008")
+            return Outcome(
+                "rejected", reason="FF01", text=f"TxSts {status} is no answer to a pacs.008; send {ANSWERS_HINT}"
+            )
         return Outcome(
             "final", status=payment.status, reason=payment.reason, text=payment.reason_text, payment=payment
         )

@@ -9,7 +9,7 @@ Message structs, the JSON rendering and the rule -> reason code table are descri
 
 from __future__ import annotations
 
-from . import codes
+from . import bah, codes, convert, forward, schema
 from ._spec import MSG_TYPES
 from .builders import (
     account_notification,
@@ -166,13 +166,16 @@ __all__ = [
     "account_notification",
     "bic_is_valid",
     "cnic_is_valid",
+    "bah",
     "codes",
+    "convert",
     "decode",
     "decode_json",
     "decode_xml",
     "encode",
     "encode_json",
     "encode_xml",
+    "forward",
     "forward_credit_transfer",
     "forward_recall",
     "iban_is_valid",
@@ -187,6 +190,7 @@ __all__ = [
     "rendering_of",
     "resolution",
     "rtp_status",
+    "schema",
     "status_report",
     "status_report_for",
     "uetr_is_valid",

@@ -32,7 +32,7 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     amount_paisa_max: int = 10_000_000_00
     txs_per_message_max: int = 1
     settlement_method: str = "CLRG"
-    # ClrSys/Prtry (or ClrSys/Cd) required to equal this; None = not checked.
+    # ClrSys/Prtry required to equal this (ClrSys/Cd is a code of at most 3 characters); None = not checked.
     clearing_system: str | None = "RAAST"
     charge_bearer: str = "SLEV"
     # PmtTpInf/SvcLvl/Prtry and LclInstrm/Prtry required to equal these; None = not checked.
@@ -107,9 +107,34 @@ class _Checker:
         else:
             self.add(missing_code or code, path, f"{path} is blank")
 
-    def bic(self, value: str | None, path: str, *, missing_code: str | None, unknown_code: str) -> None:
+    def bic(
+        self,
+        value: str | None,
+        path: str,
+        *,
+        missing_code: str | None,
+        unknown_code: str,
+        member_id: str | None = None,
+        party: int = 0,
+    ) -> None:
+        """An agent the scheme needs by BICFI. ``member_id`` / ``party``: what the message gave instead (its
+        ClrSysMmbId/MmbId; a Party40Choice's Pty), named in the answer so the sender knows what to change."""
         if value is None:
-            if missing_code is not None:
+            if missing_code is None:
+                return
+            if member_id is not None:
+                self.add(
+                    missing_code,
+                    path,
+                    f"{path} is missing: the agent is given as ClrSysMmbId {member_id!r}; RAAST identifies "
+                    "participants by BICFI",
+                )
+            elif party:
+                agent = path.split("/Agt/", 1)[0]
+                self.add(
+                    missing_code, path, f"{agent} is a party (Pty); RAAST needs the agent (Agt) with its BICFI"
+                )
+            else:
                 self.add(missing_code, path, f"{path} is missing")
         elif not _bic_ok(value):
             self.add(c.RC01, path, f"{path} {value!r} is not a well-formed BIC")
@@ -157,6 +182,11 @@ class _Checker:
                 f"{path} {paisa} paisa exceeds the scheme limit of {self.profile.amount_paisa_max} paisa",
             )
 
+    def dates_in_range(self, msg: s._Msg) -> None:
+        for path in msg.out_of_range:
+            short = path.split("/", 1)[-1]
+            self.add(c.DT01, short, f"{short}: a year outside 0001-9999 is valid ISO but not a date RAAST settles")
+
     def proxy(self, tp: str | None, proxy_id: str | None, path: str) -> None:
         if tp is None and proxy_id is None:
             return
@@ -202,8 +232,9 @@ class _Checker:
                 f"{base}/SttlmMtd {method!r} must be {self.profile.settlement_method}",
             )
         wanted = self.profile.clearing_system
-        if wanted is not None and wanted not in (cd, prtry):
-            self.add(c.FF01, f"{base}/ClrSys", f"{base}/ClrSys must name clearing system {wanted}")
+        if wanted is not None and prtry != wanted:
+            # ClrSys/Cd is an ExternalCashClearingSystem1Code (at most 3 characters): RAAST has none.
+            self.add(c.FF01, f"{base}/ClrSys/Prtry", f"{base}/ClrSys/Prtry must be {wanted} (the clearing system)")
 
 
 # --------------------------------------------------------------------------- rules per message type
@@ -294,7 +325,7 @@ def _pacs008_clean(m: s.Pacs008, p: Profile, known_bics: Collection[str] | None)
         return False
     if not _short(m.msg_id, MAX35) or m.sttlm_mtd != p.settlement_method:
         return False
-    if p.clearing_system is not None and p.clearing_system not in (m.clr_sys_cd, m.clr_sys_prtry):
+    if p.clearing_system is not None and m.clr_sys_prtry != p.clearing_system:
         return False
     for t in txs:
         if not _pacs008_tx_clean(m, t, p, known_bics):
@@ -343,18 +374,28 @@ def _pacs008(m: s.Pacs008, k: _Checker, gate: bool = True) -> None:
             "CdtTrfTxInf/InstgAgt/FinInstnId/BICFI",
             missing_code=agents_code,
             unknown_code=c.RC02,
+            member_id=t.instg_agt_mmb_id,
         )
         k.bic(
             t.instd_agt_bicfi,
             "CdtTrfTxInf/InstdAgt/FinInstnId/BICFI",
             missing_code=agents_code,
             unknown_code=c.RC02,
+            member_id=t.instd_agt_mmb_id,
         )
         k.bic(
-            t.dbtr_agt_bicfi, "CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03
+            t.dbtr_agt_bicfi,
+            "CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI",
+            missing_code=c.RC03,
+            unknown_code=c.RC03,
+            member_id=t.dbtr_agt_mmb_id,
         )
         k.bic(
-            t.cdtr_agt_bicfi, "CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04
+            t.cdtr_agt_bicfi,
+            "CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI",
+            missing_code=c.RC04,
+            unknown_code=c.RC04,
+            member_id=t.cdtr_agt_mmb_id,
         )
         names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
         k.text(t.dbtr_nm, "CdtTrfTxInf/Dbtr/Nm", MAX140, missing_code=names_code[0])
@@ -462,8 +503,14 @@ def _pacs004(m: s.Pacs004, k: _Checker) -> None:
             "ExternalReturnReason1Code",
             required=t.rtr_rsn_prtry is None,
         )
-        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+        for agent in ("instg_agt", "instd_agt"):
+            k.bic(
+                getattr(t, f"{agent}_bicfi"),
+                b + ("InstgAgt" if agent == "instg_agt" else "InstdAgt") + "/FinInstnId/BICFI",
+                missing_code=c.RC02,
+                unknown_code=c.RC02,
+                member_id=getattr(t, f"{agent}_mmb_id"),
+            )
         k.iban(t.orgnl_tx_ref_dbtr_acct_iban, b + "OrgnlTxRef/DbtrAcct/Id/IBAN", missing_code=None)
         k.iban(t.orgnl_tx_ref_cdtr_acct_iban, b + "OrgnlTxRef/CdtrAcct/Id/IBAN", missing_code=None)
 
@@ -477,10 +524,22 @@ def _pacs028(m: s.Pacs028, k: _Checker) -> None:
         _original_ids(t, "TxInf/", k)
 
 
+def _assignment(m, k: _Checker, assigner_code: str, assignee_code: str) -> None:
+    """Assgnmt/Assgnr and Assgne (Party40Choice): the scheme needs both agents by BICFI."""
+    for role, code in (("assgnr", assigner_code), ("assgne", assignee_code)):
+        k.bic(
+            getattr(m, f"{role}_bicfi"),
+            f"Assgnmt/{role.capitalize()}/Agt/FinInstnId/BICFI",
+            missing_code=code,
+            unknown_code=code,
+            member_id=getattr(m, f"{role}_mmb_id"),
+            party=getattr(m, f"{role}_pty"),
+        )
+
+
 def _camt056(m: s.Camt056, k: _Checker) -> None:
     k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+    _assignment(m, k, c.RC03, c.RC04)
     if not m.tx_inf:
         k.add(c.FF01, "Undrlyg/TxInf", "Undrlyg/TxInf is missing: the transaction to recall is expected")
     k.tx_count(len(m.tx_inf), "Undrlyg/TxInf")
@@ -500,8 +559,7 @@ def _camt056(m: s.Camt056, k: _Checker) -> None:
 
 def _camt029(m: s.Camt029, k: _Checker) -> None:
     k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC04, c.RC03)  # the answer goes from the creditor agent back to the debtor agent
     k.tx_count(len(m.tx_inf_and_sts), "CxlDtls/TxInfAndSts")
     for t in m.tx_inf_and_sts:
         b = "CxlDtls/TxInfAndSts/"
@@ -517,8 +575,7 @@ def _camt029(m: s.Camt029, k: _Checker) -> None:
 
 def _acmt023(m: s.Acmt023, k: _Checker) -> None:
     k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC02, c.RC02)
     k.tx_count(len(m.vrfctn), "Vrfctn")
     for v in m.vrfctn:
         b = "Vrfctn/PtyAndAcctId/Acct/"
@@ -532,8 +589,7 @@ def _acmt023(m: s.Acmt023, k: _Checker) -> None:
 
 def _acmt024(m: s.Acmt024, k: _Checker) -> None:
     k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC02, c.RC02)
     k.tx_count(len(m.rpt), "Rpt")
     for r in m.rpt:
         k.code_in(r.rsn_cd, c.VERIFICATION_REASONS, "Rpt/Rsn/Cd", "ExternalVerificationReason1Code")
@@ -557,11 +613,30 @@ def _pain013(m: s.Pain013, k: _Checker) -> None:
         b = "PmtInf/CdtTrfTx/"
         k.text(p.end_to_end_id, b + "PmtId/EndToEndId", MAX35, code=c.FF08)
         k.uetr(p.uetr, b + "PmtId/UETR")
+        if p.amount_paisa is None:
+            k.add(
+                c.AM03,
+                b + "Amt/InstdAmt",
+                f"{b}Amt/EqvtAmt asks for a currency conversion RAAST does not make: give Amt/InstdAmt in "
+                f"{k.profile.currency}",
+            )
         k.amount(m, p.amount_paisa, p.currency, b + "Amt/InstdAmt")
         if p.chrg_br != k.profile.charge_bearer:
             k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {p.chrg_br!r} must be {k.profile.charge_bearer}")
-        k.bic(p.dbtr_agt_bicfi, "PmtInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
-        k.bic(p.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+        k.bic(
+            p.dbtr_agt_bicfi,
+            "PmtInf/DbtrAgt/FinInstnId/BICFI",
+            missing_code=c.RC03,
+            unknown_code=c.RC03,
+            member_id=p.dbtr_agt_mmb_id,
+        )
+        k.bic(
+            p.cdtr_agt_bicfi,
+            b + "CdtrAgt/FinInstnId/BICFI",
+            missing_code=c.RC04,
+            unknown_code=c.RC04,
+            member_id=p.cdtr_agt_mmb_id,
+        )
         k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
         k.iban(p.dbtr_acct_iban, "PmtInf/DbtrAcct/Id/IBAN", missing_code=None)
         k.proxy(p.dbtr_acct_prxy_tp_cd, p.dbtr_acct_prxy_id, "PmtInf/DbtrAcct/Prxy")
@@ -641,9 +716,10 @@ def validate(
     ``known_bics``: when given (a set is best), agents must be participants of the scheme (BIC8 or BIC11).
     """
     gate = _CLEAN_GATES.get(msg.__class__)
-    if gate is not None and gate(msg, profile, known_bics):
+    if gate is not None and not msg.out_of_range and gate(msg, profile, known_bics):
         return []  # the common, clean message: proven (in tests) to be what the detailed rules find
     checker = _Checker(profile, known_bics)
+    checker.dates_in_range(msg)
     _RULES[msg.__class__](msg, checker)
     return checker.out
 
