@@ -204,6 +204,11 @@ def _stored_format(message: bytes, rendering: str) -> str:
     return rendering if message[:1] in (b"<", b"{", b" ", b"\t", b"\r", b"\n", b"\xef") else "msgpack"
 
 
+def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
+    """MsgId of an agent's copy of a payment's final report: each copy is a message of its own (Max35Text)."""
+    return shared_msg_id + ("D" if to_bic == payment.debtor_agent else "C")
+
+
 def _inbox_id(bic: str, ref: tuple) -> str:
     """BizMsgIdr of the header on an inbox message: the same each time the message is read (it may be read
     again before it is acknowledged), different for every message and recipient (Max35Text)."""
@@ -237,8 +242,8 @@ class RailService:
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
-        self._final_reports: dict[tuple[str, str, str, str], bytes] = {}
-        self._final_report_structs: dict[tuple[str, str, str], Pacs002] = {}
+        self._final_reports: dict[tuple[str, str, str], bytes] = {}
+        self._final_report_structs: dict[tuple[str, str], Pacs002] = {}
         self._forwarded: dict[str, Pacs008] = {}
         self._closed = False
 
@@ -828,9 +833,9 @@ class RailService:
                 422, m, "camt.029", rendering, bic, "FF01", "TxInfAndSts/OrgnlUETR is required"
             )
         tx = m.tx
-        status = tx.tx_cxl_sts or m.sts_conf
+        status = tx.tx_cxl_sts or iso20022.codes.RECALL_STATES.get(m.sts_conf or "")
         if status is None:
-            text = "give CxlDtls/TxInfAndSts/TxCxlSts: RJCR (recall refused), PDCR (pending) or ACCR"
+            text = "say whether the recall is refused, pending or accepted: TxCxlSts RJCR, PDCR or ACCR"
             return self._reject(422, m, "camt.029", rendering, bic, "FF01", text)
         outcome = await self._execute(
             SubmitResolution(
@@ -1094,26 +1099,33 @@ class RailService:
     def _final_report(
         self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str, to_bic: str
     ) -> bytes:
-        """``to_bic``'s copy of the final pacs.002 of a payment, encoded once per rendering and shared by its
-        inbox and by replies to resends (the status is final, so the message never changes)."""
-        key = (p.uetr, status, rendering, to_bic)
+        """``to_bic``'s copy of the final pacs.002 of a payment. The report is encoded once per rendering (the
+        status is final, so it never changes) and each agent's copy differs only in its MsgId, spliced in."""
+        key = (p.uetr, status, rendering)
         body = self._final_reports.get(key)
+        shared = self._shared_final_report(p, status, reason, text)
         if body is None:
-            body = iso20022.encode(self._final_report_struct(p, status, reason, text, to_bic), rendering)
+            body = iso20022.encode(shared, rendering)
             if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
                 del self._final_reports[next(iter(self._final_reports))]
             self._final_reports[key] = body
-        return body
+        copy_id = _copy_msg_id(shared.msg_id, p, to_bic).encode()
+        mark = b">" if rendering == iso20022.XML else b'"'
+        return body.replace(mark + shared.msg_id.encode() + mark, mark + copy_id + mark, 1)
 
     def _final_report_struct(
         self, p: Payment, status: str, reason: str | None, text: str | None, to_bic: str
     ) -> Pacs002:
-        """``to_bic``'s final pacs.002 as a struct, built once (each agent's copy is its own message, with its
-        own MsgId): its renderings and in-process readers share it."""
-        key = (p.uetr, status, to_bic)
+        """``to_bic``'s final pacs.002 as a struct (what in-process readers get): its own MsgId."""
+        shared = self._shared_final_report(p, status, reason, text)
+        return msgspec.structs.replace(shared, msg_id=_copy_msg_id(shared.msg_id, p, to_bic))
+
+    def _shared_final_report(self, p: Payment, status: str, reason: str | None, text: str | None) -> Pacs002:
+        """The final pacs.002 both agents' copies are made from, built once (its MsgId is never sent)."""
+        key = (p.uetr, status)
         report = self._final_report_structs.get(key)
         if report is None:
-            report = self._status_report(p, to_bic, status, reason, text)
+            report = self._status_report(p, None, status, reason, text)
             if len(self._final_report_structs) >= FINAL_REPORTS_CACHED_MAX:
                 del self._final_report_structs[next(iter(self._final_report_structs))]
             self._final_report_structs[key] = report

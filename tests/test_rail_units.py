@@ -297,9 +297,9 @@ async def test_each_agent_reads_its_own_final_status_report(tmp_path):
         [(_, _, to_creditor)] = await service.inbox_structs(creditor, 1.0, 10)
         assert to_debtor.tx.tx_sts == to_creditor.tx.tx_sts == "ACSC"
         assert to_debtor.tx.orgnl_uetr == to_creditor.tx.orgnl_uetr == message.tx.uetr
-        # Two messages, one to each agent: each its own MsgId, addressed to its agent.
+        # Two messages, one to each agent: each its own MsgId.
         assert to_debtor.msg_id != to_creditor.msg_id
-        assert (to_debtor.instd_agt_bicfi, to_creditor.instd_agt_bicfi) == (debtor, creditor)
+        assert msgspec.structs.replace(to_debtor, msg_id=to_creditor.msg_id) == to_creditor
         # The creditor's answer is its copy of the report (a resend gets the same message).
         assert iso20022.decode(reply.body, "application/json").message == to_creditor
     finally:

@@ -52,6 +52,7 @@ def decimal_checker(total_digits: int | None, fraction_digits: int | None, min_i
     """A check for one restriction of xs:decimal. Digits are counted on the value, as XML Schema does: leading
     zeros of the units and trailing zeros of the fraction are not digits of the value."""
     minimum = Decimal(min_inclusive) if min_inclusive is not None else None
+    non_negative = min_inclusive is not None and minimum == 0  # the amounts' case, without a Decimal each time
 
     def check(text: str) -> str | None:
         parts = _decimal_parts(text)
@@ -63,7 +64,10 @@ def decimal_checker(total_digits: int | None, fraction_digits: int | None, min_i
             return f"more than {fraction_digits} fraction digits"
         if total_digits is not None and len(units.lstrip("0")) + len(fraction) > total_digits:
             return f"more than {total_digits} digits"
-        if minimum is not None and Decimal(f"{sign}{units or '0'}.{fraction or '0'}") < minimum:
+        if non_negative:
+            if sign == "-" and (units.strip("0") or fraction):
+                return f"less than {min_inclusive}"
+        elif minimum is not None and Decimal(f"{sign}{units or '0'}.{fraction or '0'}") < minimum:
             return f"less than {min_inclusive}"
         return None
 
@@ -205,7 +209,7 @@ def _common_datetime(text: str) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=PKT)
 
 
-def check_date(text: str) -> str | None:
+def _check_date(text: str) -> str | None:
     if _common_date(text) is not None:
         return None
     match = _DATE_RE.match(text)
@@ -215,7 +219,7 @@ def check_date(text: str) -> str | None:
     return _date_error(sign, year, month, day) or _tz_error(tz)
 
 
-def check_datetime(text: str) -> str | None:
+def _check_datetime(text: str) -> str | None:
     if _common_datetime(text) is not None:
         return None
     match = _DATETIME_RE.match(text)
@@ -255,14 +259,14 @@ def _tzinfo(tz: str | None) -> dt.tzinfo | None:
     return dt.timezone(-offset if tz[0] == "-" else offset)
 
 
-def parse_date(text: str) -> dt.date:
+def _parse_date(text: str) -> dt.date:
     """An ISODate's calendar date (an offset, allowed by the XSD, names the zone the date is in: the date as
     written is kept). OutOfRange for years outside 0001-9999."""
     common = _common_date(text)
     if common is not None:
         return common
     match = _DATE_RE.match(text)
-    if match is None or check_date(text) is not None:
+    if match is None or _check_date(text) is not None:
         raise ValueError("not an ISODate")
     sign, year, month, day, _tz = match.groups()
     if sign or len(year) > 4:
@@ -270,14 +274,30 @@ def parse_date(text: str) -> dt.date:
     return dt.date(int(year), int(month), int(day))
 
 
-def parse_datetime(text: str) -> dt.datetime:
+def _parse_datetime(text: str) -> dt.datetime:
     """An ISODateTime as an aware datetime (no offset: PKT, the scheme's time). T24:00:00 is midnight at the
-    end of the day; more than six fraction digits are cut to microseconds. OutOfRange outside 0001-9999."""
+    end of the day; more than six fraction digits are cut to microseconds. OutOfRange outside 0001-9999.
+    For text the schema (libxml2, or check_datetime) has accepted: the common shape goes straight to the
+    datetime module's C parser, which reads every such text exactly."""
+    if (
+        len(text) >= 19
+        and text[10] == "T"
+        and text[4] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+        and text[11:13] != "24"
+    ):
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return value if value.tzinfo is not None else value.replace(tzinfo=PKT)
     common = _common_datetime(text)
     if common is not None:
         return common
     match = _DATETIME_RE.match(text)
-    if match is None or check_datetime(text) is not None:
+    if match is None or _check_datetime(text) is not None:
         raise ValueError("not an ISODateTime")
     sign, year, month, day, hh, mm, ss, fraction, tz = match.groups()
     tzinfo = _tzinfo(tz) or PKT
@@ -291,6 +311,45 @@ def parse_datetime(text: str) -> dt.datetime:
         except OverflowError:
             raise OutOfRange("year outside 0001-9999", dt.datetime.max.replace(tzinfo=tzinfo)) from None
     return dt.datetime(int(year), int(month), int(day), int(hh), int(mm), int(ss), micro, tzinfo=tzinfo)
+
+
+# Dates and date-times recur across the messages of a moment (a business date, the same millisecond's
+# CreDtTm): checks and values are pure functions of the text, so recent ones are remembered. Bounded: the memo
+# is dropped when full, so hostile traffic costs a recomputation, never memory.
+_MEMO_MAX = 4_096
+
+
+def _memoised(function):
+    memo: dict = {}
+    missing = object()
+
+    def cached(text: str):
+        known = memo.get(text, missing)
+        if known is not missing:
+            if known.__class__ is OutOfRange:
+                raise known
+            return known
+        try:
+            value = function(text)
+        except OutOfRange as exc:
+            value = exc
+        except ValueError:
+            raise
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[text] = value
+        if value.__class__ is OutOfRange:
+            raise value
+        return value
+
+    cached.__doc__ = function.__doc__
+    return cached
+
+
+check_date = _memoised(_check_date)
+check_datetime = _memoised(_check_datetime)
+parse_date = _memoised(_parse_date)
+parse_datetime = _memoised(_parse_datetime)
 
 
 # The rail stamps many messages with the same instant (every report of one core batch, and its acceptance time
