@@ -294,6 +294,7 @@ class RailService:
             self._configure_rate_limit(participant)
             if participant.token_hash:
                 self._tokens.install(participant.bic, participant.token_hash)
+        iso20022.warm_up()  # schemas and JSON decoders: not on a participant's first message
         gc.set_threshold(max(gc.get_threshold()[0], GC_GENERATION0_THRESHOLD), 20, 100)
         gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
@@ -313,6 +314,7 @@ class RailService:
         self.scheme = scheme
         self._known_bics = set(known_bics)
         self._msg_id_prefix = msg_id_prefix
+        iso20022.warm_up()
         return self
 
     def set_known_bics(self, known_bics: list[str]) -> None:

@@ -1,15 +1,17 @@
-"""ISO 20022 message layer of the rail: decode, validate against the RAAST profile, build, encode.
+"""ISO 20022 message layer of the rail: decode (checked against the official XSDs), validate against the RAAST
+profile, build, encode, forward whole.
 
     decoded = decode(body, content_type)          # MessageRejected -> answer admi.002 (message_reject_for)
     violations = validate(decoded.message, RAAST_PROFILE, known_bics)   # [] = accepted
     body = encode(status_report(...), "xml")      # or "json"; header=AppHdr(...) wraps it in an envelope
+    body = forward.forwarded(original, "xml", "json", header)   # a message whole, in another rendering
 
 Message structs, the JSON rendering and the rule -> reason code table are described in docs/iso20022.md.
 """
 
 from __future__ import annotations
 
-from . import bah, codes, convert, forward, schema
+from . import _spec, bah, codes, convert, forward, json_codec, schema
 from ._spec import MSG_TYPES
 from .builders import (
     account_notification,
@@ -99,6 +101,14 @@ def rendering_of(content_type: str | None, body: bytes = b"") -> str:
     if first == b"<":
         return XML
     raise MessageRejected(codes.FF01, "body is neither XML nor JSON")
+
+
+def warm_up() -> None:
+    """Load every schema and build every JSON decoder now (about half a second), so that no participant's first
+    message pays for it."""
+    for msg_type in (*MSG_TYPES, _spec.HEAD_MSG_TYPE):
+        schema.message_schema(msg_type)
+        json_codec.warm_up(msg_type)
 
 
 def decode(body: bytes, content_type: str | None) -> Decoded:
@@ -196,4 +206,5 @@ __all__ = [
     "uetr_is_valid",
     "validate",
     "verification_report",
+    "warm_up",
 ]

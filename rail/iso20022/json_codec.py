@@ -551,6 +551,12 @@ def encode_json(msg, header=None) -> bytes:
     return _encoder.encode(doc)
 
 
+def warm_up(msg_type: str) -> None:
+    """Build the decoder and the flattening code of one message type (or head.001) ahead of use."""
+    _model(msg_type)
+    _flattener(msg_type)
+
+
 def decode_header_json(raw: msgspec.Raw | bytes) -> AppHdr:
     """The struct of a JSON ``AppHdr`` object (checked against head.001's schema)."""
     return _decode_part(_spec.HEAD_MSG_TYPE, HEADER_KEY, raw, None)
