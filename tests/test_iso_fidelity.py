@@ -359,30 +359,9 @@ def test_choices_are_read_as_choices():
 
 
 def _rtp() -> iso.Pain013:
-    import datetime as dt
+    from test_iso_codec import example_messages
 
-    return iso.Pain013(
-        msg_id="MEZNRTP0001",
-        cre_dt_tm=dt.datetime(2025, 1, 15, 10, tzinfo=_values.PKT),
-        nb_of_txs="1",
-        pmt_inf=[
-            iso.PmtInf(
-                pmt_mtd="TRF",
-                reqd_exctn_dt=dt.date(2025, 1, 15),
-                xpry_dt=dt.date(2025, 1, 16),
-                dbtr_nm="Ali Raza",
-                dbtr_agt_bicfi="HABBPKKA",
-                end_to_end_id="E2E-RTP-1",
-                uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f",
-                amount_paisa=150_000,
-                currency="PKR",
-                chrg_br="SLEV",
-                cdtr_agt_bicfi="MEZNPKKA",
-                cdtr_nm="Ayesha Khan",
-                cdtr_acct_iban="PK93MEZN0000001234567890",
-            )
-        ],
-    )
+    return next(message for message in example_messages() if isinstance(message, iso.Pain013))
 
 
 def test_a_header_naming_its_sender_by_member_id_is_read():

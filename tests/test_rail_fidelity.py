@@ -237,32 +237,27 @@ def _check_forwarded(rail: Rail, sent: dict, msg_type: str, recipient: str, head
             assert forwarded_header["BizMsgIdr"] != header.biz_msg_idr
 
 
-def test_the_creditor_agent_receives_every_element_of_the_pacs008(rail):
-    @settings(max_examples=25, suppress_health_check=list(HealthCheck), deadline=None)
+# Who sends each message, who receives it, how a fresh one is written, which optional elements to add.
+FORWARDS = {
+    "pacs.008 to the creditor agent": (P008_TYPE, DEBTOR, CREDITOR, _fresh_pacs008, PACS008_EXTRAS, 25),
+    "pain.013 to the payer agent": (P013_TYPE, CREDITOR, DEBTOR, _fresh_pain013, PAIN013_EXTRAS, 20),
+}
+
+
+@pytest.mark.parametrize("case", FORWARDS)
+def test_the_recipient_receives_every_element_the_sender_wrote(rail, case):
+    msg_type, sender, recipient, fresh, extras, examples = FORWARDS[case]
+
+    @settings(max_examples=examples, suppress_health_check=list(HealthCheck), deadline=None)
     @given(st.data(), SHAPES)
     def run(data, shape):
         rendering, header_kind = shape
-        doc = data.draw(with_extras(_fresh_pacs008(rail.service), P008_TYPE, PACS008_EXTRAS))
-        header = None if header_kind is None else _header(DEBTOR, P008_TYPE, header_kind == "member-id")
-        reply = rail.submit(DEBTOR, _encode(doc, P008_TYPE, rendering, header), rendering)
+        doc = data.draw(with_extras(fresh(rail.service), msg_type, extras))
+        header = None if header_kind is None else _header(sender, msg_type, header_kind == "member-id")
+        reply = rail.submit(sender, _encode(doc, msg_type, rendering, header), rendering)
         assert reply.status == 202, reply.body
         assert_schema_valid(reply.body)
-        _check_forwarded(rail, doc, P008_TYPE, CREDITOR, header)
-
-    run()
-
-
-def test_the_payer_agent_receives_every_element_of_the_pain013(rail):
-    @settings(max_examples=20, suppress_health_check=list(HealthCheck), deadline=None)
-    @given(st.data(), SHAPES)
-    def run(data, shape):
-        rendering, header_kind = shape
-        doc = data.draw(with_extras(_fresh_pain013(rail.service), P013_TYPE, PAIN013_EXTRAS))
-        header = None if header_kind is None else _header(CREDITOR, P013_TYPE, header_kind == "member-id")
-        reply = rail.submit(CREDITOR, _encode(doc, P013_TYPE, rendering, header), rendering)
-        assert reply.status == 202, reply.body
-        assert_schema_valid(reply.body)
-        _check_forwarded(rail, doc, P013_TYPE, DEBTOR, header)
+        _check_forwarded(rail, doc, msg_type, recipient, header)
 
     run()
 

@@ -143,6 +143,18 @@ class _Checker:
         ):
             self.add(unknown_code, path, f"{path} {value!r} is not a participant of the scheme")
 
+    def agent(self, record, stem: str, path: str, code: str | None, unknown_code: str | None = None) -> None:
+        """The agent in ``record``'s ``{stem}_bicfi`` (``{stem}_mmb_id``, ``{stem}_pty``: what was given
+        instead), which the scheme needs by BICFI."""
+        self.bic(
+            getattr(record, f"{stem}_bicfi"),
+            path,
+            missing_code=code,
+            unknown_code=unknown_code or code or c.RC02,
+            member_id=getattr(record, f"{stem}_mmb_id", None),
+            party=getattr(record, f"{stem}_pty", 0),
+        )
+
     def iban(self, value: str | None, path: str, *, missing_code: str | None) -> None:
         if value is None:
             if missing_code is not None and self.profile.require_ibans:
@@ -369,34 +381,13 @@ def _pacs008(m: s.Pacs008, k: _Checker, gate: bool = True) -> None:
         if t.chrg_br != p.charge_bearer:
             k.add(c.BE19, "CdtTrfTxInf/ChrgBr", f"CdtTrfTxInf/ChrgBr {t.chrg_br!r} must be {p.charge_bearer}")
         agents_code = c.RC02 if p.require_instructing_agents else None
-        k.bic(
-            t.instg_agt_bicfi,
-            "CdtTrfTxInf/InstgAgt/FinInstnId/BICFI",
-            missing_code=agents_code,
-            unknown_code=c.RC02,
-            member_id=t.instg_agt_mmb_id,
-        )
-        k.bic(
-            t.instd_agt_bicfi,
-            "CdtTrfTxInf/InstdAgt/FinInstnId/BICFI",
-            missing_code=agents_code,
-            unknown_code=c.RC02,
-            member_id=t.instd_agt_mmb_id,
-        )
-        k.bic(
-            t.dbtr_agt_bicfi,
-            "CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI",
-            missing_code=c.RC03,
-            unknown_code=c.RC03,
-            member_id=t.dbtr_agt_mmb_id,
-        )
-        k.bic(
-            t.cdtr_agt_bicfi,
-            "CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI",
-            missing_code=c.RC04,
-            unknown_code=c.RC04,
-            member_id=t.cdtr_agt_mmb_id,
-        )
+        for stem, element, code, unknown in (
+            ("instg_agt", "InstgAgt", agents_code, c.RC02),
+            ("instd_agt", "InstdAgt", agents_code, c.RC02),
+            ("dbtr_agt", "DbtrAgt", c.RC03, c.RC03),
+            ("cdtr_agt", "CdtrAgt", c.RC04, c.RC04),
+        ):
+            k.agent(t, stem, f"CdtTrfTxInf/{element}/FinInstnId/BICFI", code, unknown)
         names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
         k.text(t.dbtr_nm, "CdtTrfTxInf/Dbtr/Nm", MAX140, missing_code=names_code[0])
         k.text(t.cdtr_nm, "CdtTrfTxInf/Cdtr/Nm", MAX140, missing_code=names_code[1])
@@ -503,14 +494,8 @@ def _pacs004(m: s.Pacs004, k: _Checker) -> None:
             "ExternalReturnReason1Code",
             required=t.rtr_rsn_prtry is None,
         )
-        for agent in ("instg_agt", "instd_agt"):
-            k.bic(
-                getattr(t, f"{agent}_bicfi"),
-                b + ("InstgAgt" if agent == "instg_agt" else "InstdAgt") + "/FinInstnId/BICFI",
-                missing_code=c.RC02,
-                unknown_code=c.RC02,
-                member_id=getattr(t, f"{agent}_mmb_id"),
-            )
+        k.agent(t, "instg_agt", b + "InstgAgt/FinInstnId/BICFI", c.RC02)
+        k.agent(t, "instd_agt", b + "InstdAgt/FinInstnId/BICFI", c.RC02)
         k.iban(t.orgnl_tx_ref_dbtr_acct_iban, b + "OrgnlTxRef/DbtrAcct/Id/IBAN", missing_code=None)
         k.iban(t.orgnl_tx_ref_cdtr_acct_iban, b + "OrgnlTxRef/CdtrAcct/Id/IBAN", missing_code=None)
 
@@ -526,15 +511,8 @@ def _pacs028(m: s.Pacs028, k: _Checker) -> None:
 
 def _assignment(m, k: _Checker, assigner_code: str, assignee_code: str) -> None:
     """Assgnmt/Assgnr and Assgne (Party40Choice): the scheme needs both agents by BICFI."""
-    for role, code in (("assgnr", assigner_code), ("assgne", assignee_code)):
-        k.bic(
-            getattr(m, f"{role}_bicfi"),
-            f"Assgnmt/{role.capitalize()}/Agt/FinInstnId/BICFI",
-            missing_code=code,
-            unknown_code=code,
-            member_id=getattr(m, f"{role}_mmb_id"),
-            party=getattr(m, f"{role}_pty"),
-        )
+    k.agent(m, "assgnr", "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", assigner_code)
+    k.agent(m, "assgne", "Assgnmt/Assgne/Agt/FinInstnId/BICFI", assignee_code)
 
 
 def _camt056(m: s.Camt056, k: _Checker) -> None:
@@ -623,20 +601,8 @@ def _pain013(m: s.Pain013, k: _Checker) -> None:
         k.amount(m, p.amount_paisa, p.currency, b + "Amt/InstdAmt")
         if p.chrg_br != k.profile.charge_bearer:
             k.add(c.BE19, b + "ChrgBr", f"{b}ChrgBr {p.chrg_br!r} must be {k.profile.charge_bearer}")
-        k.bic(
-            p.dbtr_agt_bicfi,
-            "PmtInf/DbtrAgt/FinInstnId/BICFI",
-            missing_code=c.RC03,
-            unknown_code=c.RC03,
-            member_id=p.dbtr_agt_mmb_id,
-        )
-        k.bic(
-            p.cdtr_agt_bicfi,
-            b + "CdtrAgt/FinInstnId/BICFI",
-            missing_code=c.RC04,
-            unknown_code=c.RC04,
-            member_id=p.cdtr_agt_mmb_id,
-        )
+        k.agent(p, "dbtr_agt", "PmtInf/DbtrAgt/FinInstnId/BICFI", c.RC03)
+        k.agent(p, "cdtr_agt", b + "CdtrAgt/FinInstnId/BICFI", c.RC04)
         k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
         k.iban(p.dbtr_acct_iban, "PmtInf/DbtrAcct/Id/IBAN", missing_code=None)
         k.proxy(p.dbtr_acct_prxy_tp_cd, p.dbtr_acct_prxy_id, "PmtInf/DbtrAcct/Prxy")

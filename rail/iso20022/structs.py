@@ -39,55 +39,57 @@ class _Block(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """Base of a repeated block inside a message (one transaction, one report ...)."""
 
 
+class _Assigned(_Msg, kw_only=True, frozen=True, gc=False):
+    """A message with an assignment (``Assgnr`` and ``Assgne``, camt.056/029 and acmt.023/024): each is a party
+    (``*_pty`` counts a ``Pty`` given, which the rail does not take) or an agent by BICFI or by clearing-system
+    member id (``*_mmb_id``)."""
+
+    assgnr_pty: int = 0
+    assgnr_bicfi: str | None = None
+    assgnr_mmb_id: str | None = None
+    assgne_pty: int = 0
+    assgne_bicfi: str | None = None
+    assgne_mmb_id: str | None = None
+
+
 # --------------------------------------------------------------------------- head.001.001.02
 
 
-class RelatedHeader(_Block, kw_only=True, frozen=True, gc=False):
+class _Header(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """What a business application header and the header of a related message share. ``Fr`` and ``To``
+    identify a financial institution by BICFI or by clearing-system member id (``*_mmb_id``, with
+    ``*_clr_sys_*``); ``*_org`` counts an ``OrgId`` given instead, which the rail does not take."""
+
+    fr_bicfi: str | None = None
+    fr_clr_sys_cd: str | None = None
+    fr_clr_sys_prtry: str | None = None
+    fr_mmb_id: str | None = None
+    fr_org: int = 0
+    to_bicfi: str | None = None
+    to_clr_sys_cd: str | None = None
+    to_clr_sys_prtry: str | None = None
+    to_mmb_id: str | None = None
+    to_org: int = 0
+    biz_msg_idr: str
+    msg_def_idr: str
+    biz_svc: str | None = None
+    cre_dt: dt.datetime
+    cpy_dplct: str | None = None
+    pssbl_dplct: bool | None = None
+    prty: str | None = None
+
+
+class RelatedHeader(_Header, kw_only=True, frozen=True, gc=False):
     """The header of a related message (``AppHdr/Rltd``, BusinessApplicationHeader5): on a reply, the header of
     the request; on a forwarded message, the header its sender put on it."""
 
-    fr_bicfi: str | None = None
-    fr_clr_sys_cd: str | None = None
-    fr_clr_sys_prtry: str | None = None
-    fr_mmb_id: str | None = None
-    fr_org: int = 0
-    to_bicfi: str | None = None
-    to_clr_sys_cd: str | None = None
-    to_clr_sys_prtry: str | None = None
-    to_mmb_id: str | None = None
-    to_org: int = 0
-    biz_msg_idr: str
-    msg_def_idr: str
-    biz_svc: str | None = None
-    cre_dt: dt.datetime
-    cpy_dplct: str | None = None
-    pssbl_dplct: bool | None = None
-    prty: str | None = None
 
+class AppHdr(_Header, kw_only=True, frozen=True, gc=False):
+    """Business application header (head.001.001.02) that may wrap any document (``_Msg``'s notes included)."""
 
-class AppHdr(_Msg, kw_only=True, frozen=True, gc=False):
-    """Business application header (head.001.001.02) that may wrap any document. ``Fr`` and ``To`` identify a
-    financial institution by BICFI or by clearing-system member id (``*_mmb_id``, with ``*_clr_sys_*``);
-    ``*_org`` counts an ``OrgId`` given instead, which the rail does not take."""
-
-    fr_bicfi: str | None = None
-    fr_clr_sys_cd: str | None = None
-    fr_clr_sys_prtry: str | None = None
-    fr_mmb_id: str | None = None
-    fr_org: int = 0
-    to_bicfi: str | None = None
-    to_clr_sys_cd: str | None = None
-    to_clr_sys_prtry: str | None = None
-    to_mmb_id: str | None = None
-    to_org: int = 0
-    biz_msg_idr: str
-    msg_def_idr: str
-    biz_svc: str | None = None
-    cre_dt: dt.datetime
+    sub_paisa_amounts: tuple[str, ...] = ()
+    out_of_range: tuple[str, ...] = ()
     biz_prcg_dt: dt.datetime | None = None
-    cpy_dplct: str | None = None
-    pssbl_dplct: bool | None = None
-    prty: str | None = None
     rltd: list[RelatedHeader] = []
 
 
@@ -294,16 +296,10 @@ class CxlTxInf(_Block, kw_only=True, frozen=True, gc=False):
     cxl_rsn_addtl_inf: str | None = None
 
 
-class Camt056(_Msg, kw_only=True, frozen=True, gc=False):
+class Camt056(_Assigned, kw_only=True, frozen=True, gc=False):
     """FIToFIPaymentCancellationRequest (camt.056.001.08): a recall."""
 
     assgnmt_id: str
-    assgnr_pty: int = 0
-    assgnr_bicfi: str | None = None
-    assgnr_mmb_id: str | None = None
-    assgne_pty: int = 0
-    assgne_bicfi: str | None = None
-    assgne_mmb_id: str | None = None
     cre_dt_tm: dt.datetime
     tx_inf: list[CxlTxInf] = []
 
@@ -331,16 +327,10 @@ class CxlTxInfAndSts(_Block, kw_only=True, frozen=True, gc=False):
     cxl_sts_rsn_addtl_inf: str | None = None
 
 
-class Camt029(_Msg, kw_only=True, frozen=True, gc=False):
+class Camt029(_Assigned, kw_only=True, frozen=True, gc=False):
     """ResolutionOfInvestigation (camt.029.001.09): the answer to a recall."""
 
     assgnmt_id: str
-    assgnr_pty: int = 0
-    assgnr_bicfi: str | None = None
-    assgnr_mmb_id: str | None = None
-    assgne_pty: int = 0
-    assgne_bicfi: str | None = None
-    assgne_mmb_id: str | None = None
     cre_dt_tm: dt.datetime
     sts_conf: str | None = None
     sts_rjctd_mod: int = 0
@@ -367,18 +357,12 @@ class Vrfctn(_Block, kw_only=True, frozen=True, gc=False):
     agt_bicfi: str | None = None
 
 
-class Acmt023(_Msg, kw_only=True, frozen=True, gc=False):
+class Acmt023(_Assigned, kw_only=True, frozen=True, gc=False):
     """IdentificationVerificationRequest (acmt.023.001.03): Raast ID lookup."""
 
     msg_id: str
     cre_dt_tm: dt.datetime
     frst_agt_bicfi: str | None = None
-    assgnr_pty: int = 0
-    assgnr_bicfi: str | None = None
-    assgnr_mmb_id: str | None = None
-    assgne_pty: int = 0
-    assgne_bicfi: str | None = None
-    assgne_mmb_id: str | None = None
     vrfctn: list[Vrfctn]
 
     @property
@@ -402,18 +386,12 @@ class VrfctnRpt(_Block, kw_only=True, frozen=True, gc=False):
     updtd_agt_bicfi: str | None = None
 
 
-class Acmt024(_Msg, kw_only=True, frozen=True, gc=False):
+class Acmt024(_Assigned, kw_only=True, frozen=True, gc=False):
     """IdentificationVerificationReport (acmt.024.001.03): Raast ID resolution answer."""
 
     msg_id: str
     cre_dt_tm: dt.datetime
     frst_agt_bicfi: str | None = None
-    assgnr_pty: int = 0
-    assgnr_bicfi: str | None = None
-    assgnr_mmb_id: str | None = None
-    assgne_pty: int = 0
-    assgne_bicfi: str | None = None
-    assgne_mmb_id: str | None = None
     orgnl_msg_id: str | None = None
     orgnl_cre_dt_tm: dt.datetime | None = None
     rpt: list[VrfctnRpt]
