@@ -60,9 +60,11 @@ class NoXml(Exception):
 
 def loose_json_to_xml(value: dict, msg_type: str) -> bytes:
     """The reference mapping of ANY JSON tree to XML, as the rendering's rules define it (json_codec): keys are
-    element names (in the schema's order when it knows them, unknown ones after), arrays are repeated elements,
-    strings are text, booleans true/false (only for xs:boolean elements, which take only booleans), null is absence, an amount's Ccy is its attribute and any other key
-    of an amount an attribute too, a wildcard's string is its XML. Raises NoXml when nothing maps to it."""
+    element names (in the schema's order when it knows them; a key naming no element of its place has no XML),
+    arrays are repeated elements, strings are text (objects for elements with children), booleans true/false
+    (only for xs:boolean elements, which take only booleans), null is an optional element's absence, an
+    amount's Ccy is its attribute and any other key of an amount an attribute too, a wildcard's string is its
+    XML. Raises NoXml when nothing maps to it."""
     message_schema = schema.message_schema(msg_type)
     root = message_schema.root
     inner = _element(root.name, value, root)
@@ -93,6 +95,10 @@ def _element(name: str, value, child: schema.Child | None) -> str:
     if isinstance(value, str):
         if wildcard:
             return f"<{name}>{value}</{name}>"
+        if isinstance(declared, schema.Complex) and declared.kind != schema.AMOUNT:
+            # Even "" would be an XSD-valid empty element where every child is optional, but that element is
+            # {}: one JSON form for one XML form keeps the mapping 1:1.
+            raise NoXml("an element with children is an object")
         return f"<{name}>{esc(value)}</{name}>"
     if not isinstance(value, dict):
         raise NoXml(f"{type(value).__name__} has no XML form")
@@ -107,6 +113,8 @@ def _element(name: str, value, child: schema.Child | None) -> str:
             raise NoXml("an attribute is a string")
         return f"<{name}{attributes}>{esc(amount or '')}</{name}>"
     order = list(declared.by_name) if isinstance(declared, schema.Complex) else []
+    if order and any(key not in declared.by_name for key in value):
+        raise NoXml("a key names no element of this place, even with a null value")
     keys = [key for key in order if key in value] + [key for key in value if key not in order]
     children = "".join(_element(key, value[key], declared.by_name.get(key) if order else None) for key in keys)
     return f"<{name}>{children}</{name}>"
