@@ -3,12 +3,14 @@
 Measures, on one core, best of REPEATS rounds of the thread's CPU time (``time.thread_time``: on the shared
 2-core box other processes' load then inflates figures far less than wall-clock time would; rounds
 interleave the candidates so what load remains hits them alike):
-  - pacs.008 XML decode + full RAAST profile validation (with a known-participant set), per second;
-  - the same bytes through bare ``lxml.etree.fromstring`` (the floor: parsing alone);
+  - pacs.008 XML decode + validation against the official XSD + full RAAST profile validation (with a
+    known-participant set), per second: what the rail's edge does with every message;
+  - the same bytes through bare ``lxml.etree.fromstring`` (the floor: parsing alone), and through parse +
+    libxml2 XSD validation alone (the schema check's share);
   - the same bytes through ``xmlschema`` decoding to a dict with the official XSD (what a Python team would
     reach for; few iterations, it is slow);
   - pacs.002 XML encode (builder excluded, and builder + encode);
-  - JSON decode + validate and JSON encode of the same pacs.008.
+  - JSON decode + validation equivalent to the XSD's + profile, and JSON encode, of the same pacs.008.
 Prints a rich table, then the figures as one JSON object on the last line.
 
 Run: python bench/codec.py [--quick]
@@ -110,13 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         if iso.validate(message, iso.RAAST_PROFILE, KNOWN_BICS):
             raise AssertionError("sample must pass the profile")
 
+    validator = iso.schema.message_schema("pacs.008.001.08").xsd
+
+    def parse_and_xsd() -> None:
+        if not validator.validate(etree.fromstring(body)):
+            raise AssertionError("sample must be XSD-valid")
+
     def build_and_encode_pacs002() -> None:
         iso.encode(iso.status_report_for(pacs008, msg_id="RAAST1", tx_sts="ACSC"), "xml")
 
     candidates = {
         "lxml.etree.fromstring (bare parse)": lambda: etree.fromstring(body),
-        "pacs.008 XML decode + validate": xml_decode_validate,
-        "pacs.008 JSON decode + validate": json_decode_validate,
+        "parse + official XSD only (libxml2)": parse_and_xsd,
+        "pacs.008 XML decode + XSD + profile": xml_decode_validate,
+        "pacs.008 JSON decode + XSD-equiv. + profile": json_decode_validate,
         "pacs.002 XML encode": lambda: iso.encode(pacs002, "xml"),
         "pacs.002 build + XML encode": build_and_encode_pacs002,
         "pacs.002 JSON encode": lambda: iso.encode(pacs002, "json"),
@@ -127,17 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     xs_us, xs_load_ms = xmlschema_baseline_us(body, 5 if args.quick else XMLSCHEMA_ITERATIONS)
 
     bare = us["lxml.etree.fromstring (bare parse)"]
-    xml_dv = us["pacs.008 XML decode + validate"]
+    xml_dv = us["pacs.008 XML decode + XSD + profile"]
+    json_dv = us["pacs.008 JSON decode + XSD-equiv. + profile"]
     figures = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} vCPU, Python "
         f"{platform.python_version()}, lxml {'.'.join(map(str, etree.LXML_VERSION[:3]))}, libxml2 "
         f"{'.'.join(map(str, etree.LIBXML_VERSION))}",
         "sample_bytes": len(body),
-        "pacs008_xml_decode_validate_per_s": round(1e6 / xml_dv),
-        "pacs008_xml_decode_validate_us": round(xml_dv, 1),
+        "pacs008_xml_decode_xsd_profile_per_s": round(1e6 / xml_dv),
+        "pacs008_xml_decode_xsd_profile_us": round(xml_dv, 1),
+        "parse_and_xsd_only_per_s": round(1e6 / us["parse + official XSD only (libxml2)"]),
         "baseline_lxml_fromstring_per_s": round(1e6 / bare),
         "baseline_lxml_fromstring_us": round(bare, 1),
-        "xml_decode_validate_vs_bare_parse_time_ratio": round(xml_dv / bare, 2),
+        "xml_decode_xsd_profile_vs_bare_parse_time_ratio": round(xml_dv / bare, 2),
         "baseline_xmlschema_to_dict_per_s": round(1e6 / xs_us, 1),
         "baseline_xmlschema_to_dict_us": round(xs_us),
         "baseline_xmlschema_schema_load_ms": round(xs_load_ms),
@@ -145,18 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         "pacs002_xml_encode_per_s": round(1e6 / us["pacs.002 XML encode"]),
         "pacs002_build_and_xml_encode_per_s": round(1e6 / us["pacs.002 build + XML encode"]),
         "pacs002_json_encode_per_s": round(1e6 / us["pacs.002 JSON encode"]),
-        "pacs008_json_decode_validate_per_s": round(1e6 / us["pacs.008 JSON decode + validate"]),
+        "pacs008_json_decode_xsd_profile_per_s": round(1e6 / json_dv),
         "pacs008_json_encode_per_s": round(1e6 / us["pacs.008 JSON encode"]),
         "pacs008_xml_encode_per_s": round(1e6 / us["pacs.008 XML encode (forward)"]),
-        "json_decode_validate_vs_bare_xml_parse_time_ratio": round(
-            us["pacs.008 JSON decode + validate"] / bare, 2
-        ),
+        "json_decode_xsd_profile_vs_bare_xml_parse_time_ratio": round(json_dv / bare, 2),
         "targets_met": {
-            "xml_decode_validate_ge_10k_per_s": 1e6 / xml_dv >= 10_000,
-            "xml_decode_validate_le_3x_bare_parse": xml_dv / bare <= 3.0,
+            "xml_decode_xsd_profile_ge_8k_per_s": 1e6 / xml_dv >= 8_000,
             "ge_20x_xmlschema": xs_us / xml_dv >= 20,
             "pacs002_encode_ge_100k_per_s": 1e6 / us["pacs.002 XML encode"] >= 100_000,
-            "json_decode_validate_ge_50k_per_s": 1e6 / us["pacs.008 JSON decode + validate"] >= 50_000,
+            # Before the rail validated JSON as strictly as the XSD, the target was 50k/s.
+            "json_decode_xsd_profile_ge_20k_per_s": 1e6 / json_dv >= 20_000,
         },
         "clock": "thread CPU time, best round",
         "load_average_1min": round(os.getloadavg()[0], 2),

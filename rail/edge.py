@@ -121,7 +121,8 @@ class EdgeSubmit(msgspec.Struct, array_like=True):
     rendering: str
     wait_s: float | None
     message: bytes  # the decoded struct, msgpack
-    raw_body: bytes | None  # the debtor's own bytes of a pacs.008, forwarded as they are
+    raw_body: bytes | None  # the sender's own bytes: kept by the core and forwarded whole
+    header: bytes | None = None  # the sender's AppHdr struct, msgpack (None: it sent none)
 
 
 class EdgeReply(msgspec.Struct, array_like=True):
@@ -222,7 +223,10 @@ def _answer_size(reply: EdgeReply) -> int:
 def _submit_size(submit: EdgeSubmit) -> int:
     """An upper bound of a submit's size in an EdgeSubmitBatch message."""
     fields = len(submit.bic) + len(submit.msg_type) + len(submit.rendering)
-    return len(submit.message) + len(submit.raw_body or b"") + fields + ANSWER_OVERHEAD_BYTES
+    return (
+        len(submit.message) + len(submit.raw_body or b"") + len(submit.header or b"") + fields
+        + ANSWER_OVERHEAD_BYTES
+    )
 
 
 def _unavailable(status: int, text: str) -> EdgeReply:
@@ -474,7 +478,8 @@ class Edge:
         if isinstance(accepted, Reply):
             return accepted
         message = msgspec.msgpack.encode(accepted.message)
-        fields = (bic, accepted.msg_type, accepted.rendering, wait_s, message, accepted.raw_body)
+        header = None if accepted.header is None else msgspec.msgpack.encode(accepted.header)
+        fields = (bic, accepted.msg_type, accepted.rendering, wait_s, message, accepted.raw_body, header)
         handed_at = time.perf_counter()
         try:
             reply = await self.hand_off.submit(fields, (wait_s or 0) + SUBMIT_TIMEOUT_MARGIN_S)

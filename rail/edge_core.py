@@ -50,6 +50,12 @@ _SUBMIT_BATCH_DECODER = msgspec.msgpack.Decoder(EdgeSubmitBatch)
 _REQUEST_DECODER = msgspec.msgpack.Decoder(RelayedRequest)
 
 
+def _header_decoder() -> msgspec.msgpack.Decoder:
+    from rail.iso20022.structs import AppHdr
+
+    return msgspec.msgpack.Decoder(AppHdr)
+
+
 def _message_decoders() -> dict[str, msgspec.msgpack.Decoder]:
     from rail.iso20022 import structs
 
@@ -82,6 +88,7 @@ class CoreEndpoint:
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
         self._decoders = _message_decoders()
+        self._header_decoder = _header_decoder()
         self._answers: dict[str, list[tuple[int, EdgeReply]]] = {}
         self._answers_flush_scheduled = False
         self.edge_metrics = EdgeMetricsCollector()
@@ -169,8 +176,13 @@ class CoreEndpoint:
                     text = f"{request.msg_type} is not accepted from an edge"
                     reply = service.admi002_reply(400, request.rendering, None, "FF01", text)
                 else:
+                    header = None if request.header is None else self._header_decoder.decode(request.header)
                     accepted = Accepted(
-                        request.msg_type, request.rendering, decoder.decode(request.message), request.raw_body
+                        request.msg_type,
+                        request.rendering,
+                        decoder.decode(request.message),
+                        request.raw_body,
+                        header,
                     )
                     reply = await service.dispatch(request.bic, accepted, request.wait_s)
             answer = EdgeReply(reply.status, reply.content_type, reply.body, reply.headers)

@@ -44,6 +44,9 @@ SETTLED = "ACSC"
 REJECTED = "RJCT"
 POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
 MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
+# Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
+# RCVD: received): noted, and the payment keeps waiting for the final answer within the same deadline.
+INTERIM_CREDITOR_STATUSES = frozenset({"ACTC", "RCVD"})
 
 
 # ---- compact views the edge extracts from decoded messages ---------------------------------------------------
@@ -518,8 +521,17 @@ class Settlement:
             payment.deadline_ns = payment.accepted_ns + self.params.hard_stop_ms * NS_PER_MS
             self.armed.append(payment)
             return Outcome("accepted", status=IN_FLIGHT, payment=payment)
+        elif status in INTERIM_CREDITOR_STATUSES:
+            return Outcome(
+                "accepted",
+                status=IN_FLIGHT,
+                payment=payment,
+                text=f"{status} is interim: before the deadline send ACSP/ACCP, ACWP or RJCT+reason",
+            )
         else:
-            return Outcome("rejected", reason="FF01", text=f"TxSts {status} is not an answer to a pacs.008")
+            return Outcome(
+                "rejected", reason="FF01", text=f"TxSts {status} does not answer a pacs.008: send ACSP/ACCP, ACWP or RJCT"
+            )
         return Outcome(
             "final", status=payment.status, reason=payment.reason, text=payment.reason_text, payment=payment
         )

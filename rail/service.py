@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import hashlib
 import itertools
 import logging
 import re
@@ -63,13 +64,14 @@ from rail.core import (
 )
 from rail.delivery import INBOX_FETCH_MAX, WebhookPusher
 from rail.directory import RateLimiter
-from rail.iso20022 import MessageRejected
+from rail.iso20022 import MessageRejected, bah, forward
 from rail.iso20022.builders import resolution
 from rail.iso20022.profile import reason_text
 from rail.iso20022.structs import (
     Acmt023,
     Acmt024,
     Admi002,
+    AppHdr,
     Camt029,
     Camt056,
     Pacs002,
@@ -143,17 +145,27 @@ class Reply:
             self._render = None
         return self._body
 
+    def then(self, change: Callable[[bytes], bytes]) -> None:
+        """Apply ``change`` to the body when it is rendered (e.g. add a business application header)."""
+        if self._body is not None:
+            body, self._body = self._body, None
+            self._render = lambda: change(body)
+        else:
+            render = self._render
+            self._render = lambda: change(render())
+
     def __repr__(self) -> str:
         return f"Reply({self.status}, {self.content_type!r}, {self.body[:120]!r}...)"
 
 
 class Accepted(msgspec.Struct, frozen=True, gc=False):
-    """A message past the edge half of submit (decoded, profile-valid, a type the rail takes)."""
+    """A message past the edge half of submit (decoded, schema- and profile-valid, a type the rail takes)."""
 
     msg_type: str
     rendering: str
     message: object
-    raw_body: bytes | None  # a pacs.008's own bytes, forwarded as they are (None: re-rendered)
+    raw_body: bytes | None  # the sender's bytes as received: kept, and forwarded whole (None: re-rendered)
+    header: AppHdr | None = None  # the sender's business application header, if it sent one
 
 
 def _utc(ns: int) -> dt.datetime:
@@ -185,6 +197,23 @@ def _alias_key(alias: str | None) -> str | None:
         return iso20022.normalise_pk_mobile(alias)
     except ValueError:
         return None
+
+
+def _stored_format(message: bytes, rendering: str) -> str:
+    """How a stored message is kept: the sender's bytes in ``rendering`` (XML or JSON text), or, in journals
+    written before the rail kept them, msgpack of the decoded struct (a msgpack map never starts like text)."""
+    return rendering if message[:1] in (b"<", b"{", b" ", b"\t", b"\r", b"\n", b"\xef") else "msgpack"
+
+
+def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
+    """MsgId of an agent's copy of a payment's final report: each copy is a message of its own (Max35Text)."""
+    return shared_msg_id + ("D" if to_bic == payment.debtor_agent else "C")
+
+
+def _inbox_id(bic: str, ref: tuple) -> str:
+    """BizMsgIdr of the header on an inbox message: the same each time the message is read (it may be read
+    again before it is acknowledged), different for every message and recipient (Max35Text)."""
+    return "RAAST" + hashlib.blake2b(repr((bic, ref)).encode(), digest_size=15).hexdigest()
 
 
 def _rendering_of(content_type: str) -> str:
@@ -266,6 +295,7 @@ class RailService:
             self._configure_rate_limit(participant)
             if participant.token_hash:
                 self._tokens.install(participant.bic, participant.token_hash)
+        iso20022.warm_up()  # schemas and JSON decoders: not on a participant's first message
         gc.set_threshold(max(gc.get_threshold()[0], GC_GENERATION0_THRESHOLD), 20, 100)
         gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
@@ -285,6 +315,7 @@ class RailService:
         self.scheme = scheme
         self._known_bics = set(known_bics)
         self._msg_id_prefix = msg_id_prefix
+        iso20022.warm_up()
         return self
 
     def set_known_bics(self, known_bics: list[str]) -> None:
@@ -499,40 +530,69 @@ class RailService:
         message = decoded.message
         rendering = decoded.rendering
         msg_type = decoded.msg_type[:8]
+        header = decoded.header
         self.metrics.messages_received.inc((msg_type, rendering))
+        if header is not None:
+            problem = bah.sender_problem(header, bic)
+            if problem is not None:
+                return self.with_reply_header(
+                    self._forbidden(rendering, header.biz_msg_idr, problem), header, to_bic=bic
+                )
         violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self._known_bics)
         if violations:
             first = violations[0]
             self.metrics.messages_rejected.labels(first.code).inc()
             text = reason_text(violations)
-            return self._reject(422, message, msg_type, rendering, bic, first.code, text)
+            reply = self._reject(422, message, msg_type, rendering, bic, first.code, text)
+            return self.with_reply_header(reply, header)
         self.metrics.observe_edge(time.perf_counter() - started_s)
         handler = self._handlers.get(msg_type)
         if handler is None:
-            return self.admi002_reply(
+            reply = self.admi002_reply(
                 400,
                 rendering,
                 getattr(message, "msg_id", None),
                 "FF01",
-                f"{decoded.msg_type} is not accepted by the rail from participants",
+                f"{decoded.msg_type} is not accepted by the rail from participants (the rail sends it)",
             )
-        # The debtor's own bytes are forwarded as they are when the creditor reads the same rendering, unless
-        # they carry the debtor's AppHdr (addressed to the rail, not to the creditor).
-        raw_body = body if msg_type == "pacs.008" and decoded.header is None else None
-        return Accepted(msg_type, rendering, message, raw_body)
+            return self.with_reply_header(reply, header)
+        # The sender's own bytes travel with the message: the rail keeps them and forwards them whole.
+        return Accepted(msg_type, rendering, message, body, header)
 
     async def dispatch(self, bic: str, accepted: Accepted, wait_s: float | None = None) -> Reply:
         """The core half of submit: what the rail does with an accepted message (runs beside the core)."""
         msg_type, rendering, message = accepted.msg_type, accepted.rendering, accepted.message
+        raw = accepted.raw_body
         if msg_type == "pacs.008":
-            raw = (accepted.raw_body, rendering) if accepted.raw_body is not None else None
-            handler_call = self._on_pacs008(bic, message, rendering, wait_s, raw)
+            handler_call = self._on_pacs008(bic, message, rendering, wait_s, (raw, rendering) if raw else None)
         else:
-            handler_call = self._handlers[msg_type](self, bic, message, rendering, wait_s)
+            handler_call = self._handlers[msg_type](self, bic, message, rendering, wait_s, raw)
         try:
-            return await handler_call
+            reply = await handler_call
         except (Overloaded, CoreStopped) as exc:
-            return self._unavailable(exc, message, rendering)
+            reply = self._unavailable(exc, message, rendering)
+        return self.with_reply_header(reply, accepted.header)
+
+    def with_reply_header(self, reply: Reply, request: AppHdr | None, to_bic: str | None = None) -> Reply:
+        """``reply`` with the rail's business application header when the request carried one (Fr the rail,
+        To the requester, Rltd the request's header: rail/iso20022/bah.py)."""
+        if request is None:
+            return reply
+        rendering = iso20022.JSON if "json" in reply.content_type else iso20022.XML
+
+        def add(body: bytes) -> bytes:
+            header = bah.reply_header(
+                request,
+                rail_bic=self.scheme.central_bank_bic,
+                msg_def_idr=forward.msg_type_of(body, rendering),
+                biz_msg_idr=self._new_msg_id(),
+                cre_dt=_now_utc(),
+                to=to_bic,
+            )
+            return forward.with_header(body, rendering, header)
+
+        reply.then(add)
+        return reply
 
     def _unavailable(self, exc: Overloaded | CoreStopped, message, rendering: str) -> Reply:
         """503 when the core sheds load (retry in a second) or is not running (retry later)."""
@@ -557,7 +617,7 @@ class RailService:
             if isinstance(accepted, Reply):
                 replies[index] = accepted
                 continue
-            if accepted.msg_type != "pacs.002":
+            if accepted.msg_type != "pacs.002" or accepted.header is not None:
                 replies[index] = await self.dispatch(bic, accepted)
                 continue
             message, rendering = accepted.message, accepted.rendering
@@ -672,14 +732,18 @@ class RailService:
             text=tx.sts_rsn_addtl_inf,
         )
 
-    async def _on_pacs002(self, bic: str, m: Pacs002, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pacs002(
+        self, bic: str, m: Pacs002, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         command = self._creditor_status(bic, m, rendering)
         if isinstance(command, Reply):
             return command
         outcome = await self.core.execute(command)
         return self._outcome_reply(outcome, m, "pacs.002", rendering, bic)
 
-    async def _on_pacs028(self, bic: str, m: Pacs028, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pacs028(
+        self, bic: str, m: Pacs028, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if not m.tx_inf:
             return self._reject(422, m, "pacs.028", rendering, bic, "FF01", "TxInf is required")
         tx = m.tx
@@ -695,9 +759,12 @@ class RailService:
             return self._reject(
                 404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant"
             )
-        return self._status_reply(200, payment, bic, rendering, pending_code="PDNG")
+        # A new report answering this request (its own MsgId and CreDtTm), never a copy of an earlier one.
+        return self._status_reply(200, payment, bic, rendering, pending_code="PDNG", fresh=True)
 
-    async def _on_pacs004(self, bic: str, m: Pacs004, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pacs004(
+        self, bic: str, m: Pacs004, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if not m.tx_inf:
             return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "TxInf is required")
         tx = m.tx
@@ -715,12 +782,14 @@ class RailService:
                 uetr=tx.orgnl_uetr,
                 amount_paisa=tx.amount_paisa,
                 reason=tx.rtr_rsn_cd or tx.rtr_rsn_prtry or "MS03",
-                message=_PACKER.encode(m),
+                message=raw or _PACKER.encode(m),
             )
         )
         return self._outcome_reply(outcome, m, "pacs.004", rendering, bic)
 
-    async def _on_camt056(self, bic: str, m: Camt056, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_camt056(
+        self, bic: str, m: Camt056, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if m.assgnr_bicfi != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
@@ -737,7 +806,7 @@ class RailService:
                 cancellation_id=tx.cxl_id or m.assgnmt_id,
                 uetr=tx.orgnl_uetr,
                 reason=tx.cxl_rsn_cd or tx.cxl_rsn_prtry or "CUST",
-                message=_PACKER.encode(m),
+                message=raw or _PACKER.encode(m),
             )
         )
         if outcome.kind == "rejected":  # the rail itself refuses the recall (camt.029 RJCR, to its assigner)
@@ -752,7 +821,9 @@ class RailService:
             return self._encoded(422, answer, rendering)
         return self._outcome_reply(outcome, m, "camt.056", rendering, bic)
 
-    async def _on_camt029(self, bic: str, m: Camt029, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_camt029(
+        self, bic: str, m: Camt029, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if m.assgnr_bicfi != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
@@ -762,19 +833,25 @@ class RailService:
                 422, m, "camt.029", rendering, bic, "FF01", "TxInfAndSts/OrgnlUETR is required"
             )
         tx = m.tx
+        status = tx.tx_cxl_sts or iso20022.codes.RECALL_STATES.get(m.sts_conf or "")
+        if status is None:
+            text = "say whether the recall is refused, pending or accepted: TxCxlSts RJCR, PDCR or ACCR"
+            return self._reject(422, m, "camt.029", rendering, bic, "FF01", text)
         outcome = await self._execute(
             SubmitResolution(
                 sender=bic,
                 rendering=rendering,
                 uetr=tx.orgnl_uetr,
-                status=tx.tx_cxl_sts or m.sts_conf,
+                status=status,
                 reason=tx.cxl_sts_rsn_cd or tx.cxl_sts_rsn_prtry,
-                message=_PACKER.encode(m),
+                message=raw or _PACKER.encode(m),
             )
         )
         return self._outcome_reply(outcome, m, "camt.029", rendering, bic)
 
-    async def _on_pain013(self, bic: str, m: Pain013, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pain013(
+        self, bic: str, m: Pain013, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         tx = m.tx
         if tx.cdtr_agt_bicfi != bic:
             return self._forbidden(
@@ -786,12 +863,14 @@ class RailService:
                 rendering=rendering,
                 msg_id=m.msg_id,
                 payer_agent=tx.dbtr_agt_bicfi or "",
-                message=_PACKER.encode(m),
+                message=raw or _PACKER.encode(m),
             )
         )
         return self._outcome_reply(outcome, m, "pain.013", rendering, bic)
 
-    async def _on_pain014(self, bic: str, m: Pain014, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_pain014(
+        self, bic: str, m: Pain014, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if (m.dbtr_agt_bicfi or bic) != bic:
             return self._forbidden(rendering, m.msg_id, f"DbtrAgt must be {bic}: the payer's agent answers")
         tx = m.tx if m.orgnl_pmt_inf_and_sts else None
@@ -802,12 +881,14 @@ class RailService:
                 original_msg_id=m.orgnl_msg_id,
                 status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
                 reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None,
-                message=_PACKER.encode(m),
+                message=raw or _PACKER.encode(m),
             )
         )
         return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
 
-    async def _on_acmt023(self, bic: str, m: Acmt023, rendering: str, wait_s: float | None) -> Reply:
+    async def _on_acmt023(
+        self, bic: str, m: Acmt023, rendering: str, wait_s: float | None, raw: bytes | None = None
+    ) -> Reply:
         if m.assgnr_bicfi != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant"
@@ -972,7 +1053,9 @@ class RailService:
                 return self._acknowledge(200, m, msg_type, rendering, bic, SETTLED)
             return self._status_reply(200, outcome.payment, bic, rendering)
         if msg_type == "pacs.002" and kind == "accepted":
-            return self._status_reply(202, outcome.payment, bic, rendering, pending_code="PDNG")
+            return self._status_reply(
+                202, outcome.payment, bic, rendering, pending_code="PDNG", text=outcome.text
+            )
         return self._acknowledge(202, m, msg_type, rendering, bic, "ACTC")
 
     def _acknowledge(self, status: int, m, msg_type: str, rendering: str, bic: str, tx_status: str) -> Reply:
@@ -980,41 +1063,65 @@ class RailService:
         return self._encoded(status, self._report_about(m, msg_type, bic, tx_status, None, None), rendering)
 
     def _status_reply(
-        self, http_status: int, payment: Payment, bic: str, rendering: str, pending_code: str = "ACTC"
+        self,
+        http_status: int,
+        payment: Payment,
+        bic: str,
+        rendering: str,
+        pending_code: str = "ACTC",
+        *,
+        fresh: bool = False,
+        text: str | None = None,
     ) -> Reply:
-        if payment.status != IN_FLIGHT:
+        """A pacs.002 on ``payment`` for ``bic``: its copy of the final report once there is one (the same
+        message a resend or its inbox gets), else, or when ``fresh`` (the answer to a pacs.028), a new report
+        with its own MsgId and CreDtTm."""
+        status = payment.status
+        if status != IN_FLIGHT and not fresh:
             render = partial(
-                self._final_report, payment, payment.status, payment.reason, payment.reason_text, rendering
+                self._final_report, payment, status, payment.reason, payment.reason_text, rendering, bic
             )
             return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
-        # In flight: the report says only what cannot change any more (ids, acceptance, the reservation), so
-        # it is built when first read, even if the payment has become final by then.
-        render = partial(self._render_in_flight_report, payment, bic, pending_code, rendering)
+        # The report says only what cannot change any more (a final status; or ids, acceptance, the
+        # reservation), so it is built when first read, even if the payment has become final by then.
+        render = partial(self._render_report, payment, status, bic, pending_code, rendering, text)
         return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
 
-    def _render_in_flight_report(
-        self, payment: Payment, bic: str, pending_code: str, rendering: str
+    def _render_report(
+        self, payment: Payment, status: str, bic: str, pending_code: str, rendering: str, text: str | None
     ) -> bytes:
-        return iso20022.encode(
-            self._status_report(payment, bic, IN_FLIGHT, None, None, pending_code), rendering
-        )
+        if status == IN_FLIGHT:
+            report = self._status_report(payment, bic, IN_FLIGHT, None, text, pending_code)
+        else:
+            report = self._status_report(payment, bic, status, payment.reason, payment.reason_text)
+        return iso20022.encode(report, rendering)
 
     def _final_report(
-        self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str
+        self, p: Payment, status: str, reason: str | None, text: str | None, rendering: str, to_bic: str
     ) -> bytes:
-        """The final pacs.002 of a payment, encoded once per rendering and shared by its two agents and by
-        replies to resends (the status is final, so the message never changes)."""
+        """``to_bic``'s copy of the final pacs.002 of a payment. The report is encoded once per rendering (the
+        status is final, so it never changes) and each agent's copy differs only in its MsgId, spliced in."""
         key = (p.uetr, status, rendering)
         body = self._final_reports.get(key)
+        shared = self._shared_final_report(p, status, reason, text)
         if body is None:
-            body = iso20022.encode(self._final_report_struct(p, status, reason, text), rendering)
+            body = iso20022.encode(shared, rendering)
             if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
                 del self._final_reports[next(iter(self._final_reports))]
             self._final_reports[key] = body
-        return body
+        copy_id = _copy_msg_id(shared.msg_id, p, to_bic).encode()
+        mark = b">" if rendering == iso20022.XML else b'"'
+        return body.replace(mark + shared.msg_id.encode() + mark, mark + copy_id + mark, 1)
 
-    def _final_report_struct(self, p: Payment, status: str, reason: str | None, text: str | None) -> Pacs002:
-        """The final pacs.002 as a struct, built once: its renderings and in-process readers share it."""
+    def _final_report_struct(
+        self, p: Payment, status: str, reason: str | None, text: str | None, to_bic: str
+    ) -> Pacs002:
+        """``to_bic``'s final pacs.002 as a struct (what in-process readers get): its own MsgId."""
+        shared = self._shared_final_report(p, status, reason, text)
+        return msgspec.structs.replace(shared, msg_id=_copy_msg_id(shared.msg_id, p, to_bic))
+
+    def _shared_final_report(self, p: Payment, status: str, reason: str | None, text: str | None) -> Pacs002:
+        """The final pacs.002 both agents' copies are made from, built once (its MsgId is never sent)."""
         key = (p.uetr, status)
         report = self._final_report_structs.get(key)
         if report is None:
@@ -1060,6 +1167,34 @@ class RailService:
 
     # ------------------------------------------------------------------ inbox
 
+    def _stored(self, ref: tuple) -> tuple[bytes, str, int] | None:
+        """The sender's message an inbox reference forwards: (bytes, format, when the rail took it). The format
+        is the rendering the bytes were sent in, or 'msgpack' (the decoded struct, in older journals)."""
+        kind = ref[0]
+        s = self.core.settlement
+        if kind in ("pain.013", "pain.014"):
+            rtp = s.rtps.get(ref[1])
+            if rtp is None:
+                return None
+            if kind == "pain.013":
+                return rtp.message, _stored_format(rtp.message, rtp.rendering), rtp.at_ns
+            return rtp.answer, _stored_format(rtp.answer, rtp.answer_rendering), rtp.at_ns
+        payment = s.payments.get(ref[1])
+        if payment is None:
+            return None
+        if kind == "pacs.008":
+            return payment.message, payment.message_format, payment.received_ns
+        if kind == "pacs.004":
+            record = payment.returns[ref[2]]
+            return record.message, _stored_format(record.message, record.rendering), record.at_ns
+        recall = payment.recalls[ref[2]]
+        if kind == "camt.056":
+            return recall.message, _stored_format(recall.message, recall.rendering), recall.at_ns
+        if kind == "camt.029":
+            resolution = recall.resolution
+            return resolution, _stored_format(resolution, recall.resolution_rendering), recall.at_ns
+        raise AssertionError(f"unknown inbox reference {ref!r}")
+
     def _build(self, bic: str, ref: tuple):
         """The message an inbox reference stands for, as a struct (rendered by the caller)."""
         kind = ref[0]
@@ -1067,44 +1202,75 @@ class RailService:
         if kind == "pacs.002":
             _, uetr, status, reason, text = ref
             payment = s.payments.get(uetr)
-            return None if payment is None else self._final_report_struct(payment, status, reason, text)
-        if kind in ("pain.013", "pain.014"):
-            rtp = s.rtps.get(ref[1])
-            if rtp is None:
-                return None
-            return _UNPACKERS[kind].decode(rtp.message if kind == "pain.013" else rtp.answer)
-        payment = s.payments.get(ref[1])
-        if payment is None:
-            return None
+            return None if payment is None else self._final_report_struct(payment, status, reason, text, bic)
         if kind == "pacs.008":
-            cached = self._forwarded.get(payment.uetr)
+            cached = self._forwarded.get(ref[1])
             if cached is not None:
                 return cached
-            if payment.message_format == "msgpack":
-                return _UNPACKERS[kind].decode(payment.message)
-            return iso20022.decode(payment.message, _CONTENT_TYPES[payment.message_format]).message
-        if kind == "pacs.004":
-            return _UNPACKERS[kind].decode(payment.returns[ref[2]].message)
-        if kind == "camt.056":
-            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].message)
-        if kind == "camt.029":
-            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].resolution)
-        raise AssertionError(f"unknown inbox reference {ref!r}")
+        stored = self._stored(ref)
+        if stored is None:
+            return None
+        message, fmt, _ = stored
+        if fmt == "msgpack":
+            return _UNPACKERS[kind].decode(message)
+        return iso20022.decode(message, _CONTENT_TYPES[fmt]).message
 
     def _render(self, bic: str, ref: tuple, rendering: str) -> bytes | None:
-        """The message an inbox reference stands for, encoded in `rendering`; the hot kinds avoid re-encoding."""
-        kind = ref[0]
-        if kind == "pacs.002":
+        """The message an inbox reference stands for, in `rendering`: a forwarded message whole, as its sender
+        wrote it (the bytes themselves when the renderings match and no header is involved)."""
+        if ref[0] == "pacs.002":
             payment = self.core.settlement.payments.get(ref[1])
             if payment is None:
                 return None
-            return self._final_report(payment, ref[2], ref[3], ref[4], rendering)
-        if kind == "pacs.008":
-            payment = self.core.settlement.payments.get(ref[1])
-            if payment is not None and payment.message_format == rendering:
-                return payment.message
-        message = self._build(bic, ref)
-        return None if message is None else iso20022.encode(message, rendering)
+            body = self._final_report(payment, ref[2], ref[3], ref[4], rendering, bic)
+            header = self._report_header(payment, bic, ref)
+            return body if header is None else forward.with_header(body, rendering, header)
+        stored = self._stored(ref)
+        if stored is None:
+            return None
+        message, fmt, at_ns = stored
+        if fmt == "msgpack":
+            return iso20022.encode(_UNPACKERS[ref[0]].decode(message), rendering)
+        sender = forward.sender_header(message, fmt)
+        if sender is None and fmt == rendering:
+            return message
+        header = None
+        if sender is not None:
+            header = bah.forward_header(
+                sender,
+                rail_bic=self.scheme.central_bank_bic,
+                to_bic=bic,
+                biz_msg_idr=_inbox_id(bic, ref),
+                cre_dt=_utc(at_ns),
+            )
+        return forward.forwarded(message, fmt, rendering, header)
+
+    def _report_header(self, payment: Payment, bic: str, ref: tuple) -> AppHdr | None:
+        """The header of an agent's final pacs.002 when the payment came with one: Rltd is, for the debtor
+        agent, its pacs.008's header; for the creditor agent, the header of the pacs.008 the rail sent it."""
+        if payment.message_format == "msgpack":
+            return None
+        sender = forward.sender_header(payment.message, payment.message_format)
+        if sender is None:
+            return None
+        rail = self.scheme.central_bank_bic
+        about = sender
+        if bic != payment.debtor_agent:
+            about = bah.forward_header(
+                sender,
+                rail_bic=rail,
+                to_bic=bic,
+                biz_msg_idr=_inbox_id(bic, ("pacs.008", payment.uetr)),
+                cre_dt=_utc(payment.received_ns),
+            )
+        return bah.rail_header(
+            rail_bic=rail,
+            to=sender if bic == payment.debtor_agent else bic,
+            msg_def_idr=MSG_NAMES["pacs.002"],
+            biz_msg_idr=_inbox_id(bic, ref),
+            cre_dt=_utc(payment.final_ns or payment.received_ns),
+            about=about,
+        )
 
     async def inbox_structs(self, bic: str, wait_s: float, max_n: int) -> list[tuple[int, str, object]]:
         """In-process inbox read: (seq, msg_type, message struct), no rendering at all."""

@@ -197,10 +197,36 @@ CASES: list[tuple[str, bytes, str | None, str, set[str] | str]] = [
         "FF01",
     ),
     (
-        "json-transactions-not-array",
-        json_with(
-            lambda d: d["FIToFICstmrCdtTrf"].update(CdtTrfTxInf=d["FIToFICstmrCdtTrf"]["CdtTrfTxInf"][0])
-        ),
+        "json-unknown-key",
+        json_with(lambda d: tx(d).update(Foo="bar")),
+        JSON,
+        "decode",
+        "FF01",
+    ),
+    (
+        "json-choice-both-branches",
+        json_with(lambda d: d["FIToFICstmrCdtTrf"]["GrpHdr"]["SttlmInf"]["ClrSys"].update(Cd="ABC")),
+        JSON,
+        "decode",
+        "FF01",
+    ),
+    (
+        "json-date-feb-30",
+        json_with(lambda d: tx(d).update(IntrBkSttlmDt="2025-02-30")),
+        JSON,
+        "decode",
+        "FF01",
+    ),
+    (
+        "json-name-too-long",
+        json_with(lambda d: tx(d)["Dbtr"].update(Nm="x" * 141)),
+        JSON,
+        "decode",
+        "FF01",
+    ),
+    (
+        "json-element-not-repeatable-as-array",
+        json_with(lambda d: tx(d).update(ChrgBr=["SLEV", "SLEV"])),
         JSON,
         "decode",
         "FF01",
@@ -292,29 +318,53 @@ CASES: list[tuple[str, bytes, str | None, str, set[str] | str]] = [
         {"AC02"},
     ),
     (
-        "creditor-iban-missing",
+        "creditor-account-missing",
+        P008.split(b"<CdtrAcct>")[0] + P008.split(b"</CdtrAcct>")[1],
+        XML,
+        "profile",
+        {"AC03"},
+    ),
+    (
+        "creditor-account-without-id",  # CashAccount38/Id is mandatory: the XSD refuses, admi.002
         sub(
             b"<Id><IBAN>PK93MEZN0000001234567890</IBAN></Id>",
             b"",
             P008.replace(b"\n", b"").replace(b"  ", b""),
         ),
         XML,
+        "decode",
+        "FF01",
+    ),
+    (
+        "unknown-element-after-chrgbr",
+        sub(b"<ChrgBr>SLEV</ChrgBr>", b"<ChrgBr>SLEV</ChrgBr><Foo>x</Foo>"),
+        XML,
+        "decode",
+        "FF01",
+    ),
+    (
+        "creditor-agent-by-member-id",
+        P008.replace(
+            b"<BICFI>MEZNPKKA</BICFI>",
+            b"<ClrSysMmbId><MmbId>MEZN</MmbId></ClrSysMmbId>",
+        ),
+        XML,
         "profile",
-        {"AC03"},
+        {"RC04", "RC02"},
     ),
     ("three-decimals", sub(b">2500.00<", b">2500.125<"), XML, "profile", {"CH20"}),
     ("zero-amount", sub(b">2500.00<", b">0.00<"), XML, "profile", {"AM01"}),
     ("huge-amount", sub(b">2500.00<", b">999999999999.00<"), XML, "profile", {"AM02"}),
     ("wrong-currency", sub(b'Ccy="PKR"', b'Ccy="USD"'), XML, "profile", {"AM03"}),
     (
-        "malformed-debtor-agent-bic",
+        "malformed-debtor-agent-bic",  # BICFIDec2014Identifier's pattern: the XSD refuses, admi.002
         P008.replace(
             b"<BICFI>HABBPKKA</BICFI>\n        </FinInstnId>\n      </DbtrAgt>",
             b"<BICFI>HABB1</BICFI></FinInstnId></DbtrAgt>",
         ),
         XML,
-        "profile",
-        {"RC01"},
+        "decode",
+        "FF01",
     ),
     (
         "unknown-creditor-agent",
@@ -348,11 +398,11 @@ CASES: list[tuple[str, bytes, str | None, str, set[str] | str]] = [
     ),
     ("charge-bearer-debt", sub(b"<ChrgBr>SLEV</ChrgBr>", b"<ChrgBr>DEBT</ChrgBr>"), XML, "profile", {"BE19"}),
     (
-        "uetr-uppercase",
+        "uetr-uppercase",  # UUIDv4Identifier's pattern
         sub(b"3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f", b"3F2B7C9E-8A41-4D6B-9C3E-1A2B3C4D5E6F"),
         XML,
-        "profile",
-        {"FF01"},
+        "decode",
+        "FF01",
     ),
     (
         "uetr-missing",
@@ -380,13 +430,20 @@ CASES: list[tuple[str, bytes, str | None, str, set[str] | str]] = [
         {"DT01"},
     ),
     ("proxy-not-e164", sub(b"<Id>+923001234567</Id>", b"<Id>03001234567</Id>"), XML, "profile", {"BE23"}),
-    ("endtoendid-36-chars", sub(b"E2E-HBL-000000000001", b"E" * 36), XML, "profile", {"FF08"}),
+    ("endtoendid-36-chars", sub(b"E2E-HBL-000000000001", b"E" * 36), XML, "decode", "FF01"),
     (
         "msgid-36-chars",
         sub(b"<MsgId>HABBPKKA20250115103000000001</MsgId>", b"<MsgId>" + b"M" * 36 + b"</MsgId>"),
         XML,
+        "decode",
+        "FF01",
+    ),
+    (
+        "settlement-date-year-10000",  # XSD-valid, beyond what the rail settles: the profile answers
+        sub(b"<IntrBkSttlmDt>2025-01-15<", b"<IntrBkSttlmDt>10000-01-15<"),
+        XML,
         "profile",
-        {"FF01"},
+        {"DT01"},
     ),
     ("cnic-wrong-length", sub(b"3520112345671", b"352011234567"), XML, "profile", {"BE16"}),
     (

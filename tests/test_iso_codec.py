@@ -311,7 +311,9 @@ def test_message_reject_from_a_decode_error_names_code_location_and_reference():
     reject = iso.message_reject_for(caught.value)
     assert reject.rjctg_pty_rsn == "FF01"
     assert reject.rltd_ref == "HABBPKKA20250115103000000001"
-    assert reject.err_lctn == "FIToFICstmrCdtTrf/CdtTrfTxInf/ChrgBr"
+    # The schema reports where it stopped (the element found instead of ChrgBr) and what it expected.
+    assert reject.err_lctn == "FIToFICstmrCdtTrf/CdtTrfTxInf/InstgAgt"
+    assert "ChrgBr )" in reject.rsn_desc
     assert_xsd_valid(iso.encode(reject, "xml"), "admi.002.001.01")
 
 
@@ -331,9 +333,11 @@ def test_json_without_msgdefidr_is_detected_from_its_root_key():
     assert decoded.msg_type == "pacs.008.001.08" and decoded.message == sample_pacs008()
 
 
-def test_unknown_optional_elements_are_ignored():
+def test_optional_elements_the_structs_do_not_read_are_accepted():
     body = sample("pacs.008").replace(
-        b"<ChrgBr>SLEV</ChrgBr>", b'<ChrgBr>SLEV</ChrgBr><ChrgsInf><Amt Ccy="PKR">0</Amt></ChrgsInf>'
+        b"<ChrgBr>SLEV</ChrgBr>",
+        b'<ChrgBr>SLEV</ChrgBr><ChrgsInf><Amt Ccy="PKR">0</Amt><Agt><FinInstnId><BICFI>HABBPKKA</BICFI>'
+        b"</FinInstnId></Agt></ChrgsInf>",
     )
     assert iso.decode(body, "application/xml").message == sample_pacs008()
 

@@ -16,6 +16,7 @@ from lxml import etree
 import rail.iso20022 as iso
 from conftest import SAMPLES_DIR, XSD_DIR
 from rail.iso20022 import _spec
+from rail.iso20022 import schema as iso_schema
 
 
 # XML-safe text with markup characters, quotes, CR/LF and Urdu letters; ISO texts have minLength 1.
@@ -83,12 +84,17 @@ CHOICES = [
     ("dbtr_acct_iban", "dbtr_acct_othr_id"),
     ("cdtr_acct_iban", "cdtr_acct_othr_id"),
     ("acct_iban", "acct_othr_id"),
+    ("sts_cd", "sts_prtry"),
+    ("fr_clr_sys_cd", "fr_clr_sys_prtry"),
+    ("to_clr_sys_cd", "to_clr_sys_prtry"),
 ]
 
 
-def leaf_strategy(attr: str, kind: str) -> st.SearchStrategy:
+def leaf_strategy(attr: str, kind: str, simple=None) -> st.SearchStrategy:
     if attr in BY_ATTR:
         return BY_ATTR[attr]
+    if simple is not None and simple.enumeration is not None:
+        return st.sampled_from(simple.enumeration)
     if kind == "DT":
         return aware
     if kind == "D":
@@ -108,12 +114,26 @@ def leaf_strategy(attr: str, kind: str) -> st.SearchStrategy:
     return text(35)
 
 
-def struct_strategy(cls: type, items: tuple) -> st.SearchStrategy:
+def declared_at(ctype, path: str):
+    """The XSD declaration (schema.Child) at ``path`` below complex type ``ctype``."""
+    child = None
+    for name in path.split("/"):
+        child = ctype.by_name[name]
+        ctype = child.type
+    return child
+
+
+def struct_strategy(cls: type, items: tuple, ctype=None) -> st.SearchStrategy:
+    if ctype is None:
+        spec = _spec.SPEC_BY_CLASS.get(cls) or _spec.HEAD001
+        ctype = iso_schema.message_schema(spec.msg_type).root.type
     fields: dict[str, st.SearchStrategy] = {}
     for item in items:
         if isinstance(item, _spec.B):
             fields[item.attr] = st.lists(
-                struct_strategy(item.cls, item.items), min_size=max(item.min_occurs, 0), max_size=2
+                struct_strategy(item.cls, item.items, declared_at(ctype, item.path).type),
+                min_size=max(item.min_occurs, 0),
+                max_size=2,
             )
         elif item.kind == "C":
             continue
@@ -122,7 +142,7 @@ def struct_strategy(cls: type, items: tuple) -> st.SearchStrategy:
             fields[amount_attr] = paisa if item.req else st.none() | paisa
             fields[ccy_attr] = leaf_strategy(ccy_attr, "T")
         else:
-            strategy = leaf_strategy(item.attr, item.kind)
+            strategy = leaf_strategy(item.attr, item.kind, declared_at(ctype, item.path).type)
             fields[item.attr] = strategy if item.req else st.none() | strategy
     return st.fixed_dictionaries(fields).map(lambda values: cls(**_fix_choices(values)))
 
@@ -154,6 +174,42 @@ def _fix_choices(values: dict) -> dict:
         values[partner] = (
             "pacs.008.001.08" if partner == "orgnl_msg_nm_id" else dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
         )
+    for side in ("fr_", "to_"):  # ClrSysMmbId/MmbId is mandatory when ClrSysMmbId is given
+        if f"{side}mmb_id" in values and values[f"{side}mmb_id"] is None:
+            clear(f"{side}clr_sys_cd", f"{side}clr_sys_prtry")
+    # pain.013: ReqdExctnDt and XpryDt are choices of Dt and DtTm; Amt is InstdAmt (EqvtAmt needs elements
+    # the structs do not model).
+    for choice in (("reqd_exctn_dt", "reqd_exctn_dt_tm"), ("xpry_dt", "xpry_dt_tm")):
+        if choice[0] in values and values[choice[0]] is not None:
+            clear(choice[1])
+    if "reqd_exctn_dt" in values and values["reqd_exctn_dt"] is None and values["reqd_exctn_dt_tm"] is None:
+        values["reqd_exctn_dt"] = dt.date(2025, 1, 15)
+    if "eqvt_amount_paisa" in values:
+        clear("eqvt_amount_paisa", "eqvt_currency")
+        if values["amount_paisa"] is None:
+            values["amount_paisa"], values["currency"] = 100, "PKR"
+    if "sts_assgnmt_cxl_conf" in values:  # camt.029 Sts is a choice: exactly one branch
+        chosen = next((k for k in ("sts_conf", "sts_assgnmt_cxl_conf") if values[k] is not None), None)
+        for key in ("sts_conf", "sts_assgnmt_cxl_conf"):
+            if key != chosen:
+                values[key] = None
+        if chosen is None:
+            values["sts_conf"] = "CNCL"
+    if "bk_tx_cd_prtry_cd" in values:  # camt.054: an entry has its amount, sign, status and code, or is absent
+        if values["amount_paisa"] is None:
+            clear(*[k for k in values if k.startswith(("cdt_dbt_ind", "sts_", "bookg_dt", "val_dt", "bk_tx_cd", "ntry_ref", "msg_id", "instr_id", "end_to_end_id", "uetr", "tx_id", "clr_sys_ref", "rmt_inf_ustrd"))])
+        else:
+            values["cdt_dbt_ind"] = values["cdt_dbt_ind"] or "CRDT"
+            if values["sts_cd"] is None and values["sts_prtry"] is None:
+                values["sts_cd"] = "BOOK"
+            if values["sts_cd"] is not None:
+                values["sts_prtry"] = None
+            if values["bk_tx_cd_prtry_cd"] is None or values["bk_tx_cd_domn_cd"] is not None or values["bk_tx_cd_fmly_cd"] is not None or values["bk_tx_cd_sub_fmly_cd"] is not None:
+                values["bk_tx_cd_domn_cd"] = values["bk_tx_cd_domn_cd"] or "PMNT"
+                values["bk_tx_cd_fmly_cd"] = values["bk_tx_cd_fmly_cd"] or "RCDT"
+                values["bk_tx_cd_sub_fmly_cd"] = values["bk_tx_cd_sub_fmly_cd"] or "DMCT"
+            if values["bk_tx_cd_prtry_cd"] is None:
+                clear("bk_tx_cd_prtry_issr")
     for first, second in CHOICES:
         if values.get(first) is not None and values.get(second) is not None:
             values[second] = None

@@ -1,15 +1,17 @@
-"""ISO 20022 message layer of the rail: decode, validate against the RAAST profile, build, encode.
+"""ISO 20022 message layer of the rail: decode (checked against the official XSDs), validate against the RAAST
+profile, build, encode, forward whole.
 
     decoded = decode(body, content_type)          # MessageRejected -> answer admi.002 (message_reject_for)
     violations = validate(decoded.message, RAAST_PROFILE, known_bics)   # [] = accepted
     body = encode(status_report(...), "xml")      # or "json"; header=AppHdr(...) wraps it in an envelope
+    body = forward.forwarded(original, "xml", "json", header)   # a message whole, in another rendering
 
 Message structs, the JSON rendering and the rule -> reason code table are described in docs/iso20022.md.
 """
 
 from __future__ import annotations
 
-from . import codes
+from . import _spec, bah, codes, convert, forward, json_codec, schema
 from ._spec import MSG_TYPES
 from .builders import (
     account_notification,
@@ -106,6 +108,14 @@ def rendering_of(content_type: str | None, body: bytes = b"") -> str:
     raise MessageRejected(codes.FF01, "body is neither XML nor JSON")
 
 
+def warm_up() -> None:
+    """Load every schema and build every JSON decoder now (about half a second), so that no participant's first
+    message pays for it."""
+    for msg_type in (*MSG_TYPES, _spec.HEAD_MSG_TYPE):
+        schema.message_schema(msg_type)
+        json_codec.warm_up(msg_type)
+
+
 def decode(body: bytes, content_type: str | None) -> Decoded:
     """Bytes -> Decoded(message, rendering, msg_type, header); MessageRejected (FF01) when unreadable."""
     if len(body) > BODY_BYTES_MAX:
@@ -173,13 +183,16 @@ __all__ = [
     "credit_transfer",
     "bic_is_valid",
     "cnic_is_valid",
+    "bah",
     "codes",
+    "convert",
     "decode",
     "decode_json",
     "decode_xml",
     "encode",
     "encode_json",
     "encode_xml",
+    "forward",
     "forward_credit_transfer",
     "forward_recall",
     "iban_is_valid",
@@ -195,6 +208,7 @@ __all__ = [
     "request_to_pay",
     "resolution",
     "rtp_status",
+    "schema",
     "status_report",
     "status_report_for",
     "status_request",
@@ -202,4 +216,5 @@ __all__ = [
     "validate",
     "verification_report",
     "verification_request",
+    "warm_up",
 ]

@@ -7,7 +7,8 @@ Field kinds:
   T  text                      DT ISODateTime (aware datetime)   D  ISODate
   A  amount with @Ccy (the field name is a prefix: "" -> amount_paisa / currency)
   B  boolean                   C  count of occurrences of the element (decode only)
-``req`` marks XSD-mandatory leaves (missing -> FF01). ``always`` lists wrapper elements the XSD requires even
+``req`` marks XSD-mandatory leaves (never inside a choice or an optional element: tests/test_iso_fidelity.py
+checks every table against the XSD). ``always`` lists wrapper elements the XSD requires even
 when all their content is optional (the encoder emits them empty).
 """
 
@@ -60,6 +61,23 @@ def _agent(prefix: str, attr: str) -> F:
     return F(f"{prefix}/FinInstnId/BICFI", attr)
 
 
+def _agent_ids(prefix: str, stem: str) -> tuple[F, F]:
+    """An agent's BICFI and, for the profile's answer when it is given instead, its ClrSysMmbId/MmbId."""
+    return (
+        F(f"{prefix}/FinInstnId/BICFI", f"{stem}_bicfi"),
+        F(f"{prefix}/FinInstnId/ClrSysMmbId/MmbId", f"{stem}_mmb_id"),
+    )
+
+
+def _party_or_agent(prefix: str, stem: str) -> tuple[F, ...]:
+    """A Party40Choice (``Pty`` or ``Agt``): the scheme needs the agent's BICFI; the rest tells the profile
+    which other branch was used."""
+    return (
+        F(f"{prefix}/Pty", f"{stem}_pty", "C"),
+        *_agent_ids(f"{prefix}/Agt", stem),
+    )
+
+
 _PACS008_TX = (
     F("PmtId/InstrId", "instr_id"),
     F("PmtId/EndToEndId", "end_to_end_id", req=True),
@@ -74,8 +92,8 @@ _PACS008_TX = (
     F("IntrBkSttlmDt", "intr_bk_sttlm_dt", "D"),
     F("AccptncDtTm", "accptnc_dt_tm", "DT"),
     F("ChrgBr", "chrg_br", req=True),
-    _agent("InstgAgt", "instg_agt_bicfi"),
-    _agent("InstdAgt", "instd_agt_bicfi"),
+    *_agent_ids("InstgAgt", "instg_agt"),
+    *_agent_ids("InstdAgt", "instd_agt"),
     F("Dbtr/Nm", "dbtr_nm"),
     F("Dbtr/Id/PrvtId/Othr/Id", "dbtr_prvt_id_othr_id"),
     F("Dbtr/Id/PrvtId/Othr/SchmeNm/Cd", "dbtr_prvt_id_othr_schme_nm_cd"),
@@ -83,8 +101,8 @@ _PACS008_TX = (
     F("DbtrAcct/Id/Othr/Id", "dbtr_acct_othr_id"),
     F("DbtrAcct/Prxy/Tp/Cd", "dbtr_acct_prxy_tp_cd"),
     F("DbtrAcct/Prxy/Id", "dbtr_acct_prxy_id"),
-    _agent("DbtrAgt", "dbtr_agt_bicfi"),
-    _agent("CdtrAgt", "cdtr_agt_bicfi"),
+    *_agent_ids("DbtrAgt", "dbtr_agt"),
+    *_agent_ids("CdtrAgt", "cdtr_agt"),
     F("Cdtr/Nm", "cdtr_nm"),
     F("CdtrAcct/Id/IBAN", "cdtr_acct_iban"),
     F("CdtrAcct/Id/Othr/Id", "cdtr_acct_othr_id"),
@@ -185,8 +203,8 @@ PACS004 = MsgSpec(
                 F("RtrdIntrBkSttlmAmt", "", "A", req=True),
                 F("IntrBkSttlmDt", "intr_bk_sttlm_dt", "D"),
                 F("ChrgBr", "chrg_br"),
-                _agent("InstgAgt", "instg_agt_bicfi"),
-                _agent("InstdAgt", "instd_agt_bicfi"),
+                *_agent_ids("InstgAgt", "instg_agt"),
+                *_agent_ids("InstdAgt", "instd_agt"),
                 F("RtrRsnInf/Orgtr/Id/OrgId/AnyBIC", "rtr_rsn_orgtr_any_bic"),
                 F("RtrRsnInf/Rsn/Cd", "rtr_rsn_cd"),
                 F("RtrRsnInf/Rsn/Prtry", "rtr_rsn_prtry"),
@@ -217,10 +235,13 @@ PACS028 = MsgSpec(
 
 _ASSGNMT_ID = (
     F("Assgnmt/Id", "assgnmt_id", req=True),
-    F("Assgnmt/Assgnr/Agt/FinInstnId/BICFI", "assgnr_bicfi", req=True),
-    F("Assgnmt/Assgne/Agt/FinInstnId/BICFI", "assgne_bicfi", req=True),
+    *_party_or_agent("Assgnmt/Assgnr", "assgnr"),
+    *_party_or_agent("Assgnmt/Assgne", "assgne"),
     F("Assgnmt/CreDtTm", "cre_dt_tm", "DT", req=True),
 )
+# Written even when the struct holds no BIC: the XSD requires Assgnr and Assgne (the rail's own messages
+# always name both agents).
+_ASSGNMT_ALWAYS = frozenset({"Assgnmt/Assgnr/Agt/FinInstnId", "Assgnmt/Assgne/Agt/FinInstnId"})
 
 CAMT056 = MsgSpec(
     "camt.056.001.08",
@@ -244,7 +265,7 @@ CAMT056 = MsgSpec(
             ),
         ),
     ),
-    always=frozenset({"Undrlyg"}),
+    always=frozenset({"Undrlyg"}) | _ASSGNMT_ALWAYS,
 )
 
 CAMT029 = MsgSpec(
@@ -253,7 +274,10 @@ CAMT029 = MsgSpec(
     s.Camt029,
     (
         *_ASSGNMT_ID,
-        F("Sts/Conf", "sts_conf", req=True),
+        F("Sts/Conf", "sts_conf"),
+        F("Sts/RjctdMod", "sts_rjctd_mod", "C"),
+        F("Sts/DplctOf", "sts_dplct_of", "C"),
+        F("Sts/AssgnmtCxlConf", "sts_assgnmt_cxl_conf", "B"),
         B(
             "CxlDtls/TxInfAndSts",
             "tx_inf_and_sts",
@@ -268,14 +292,15 @@ CAMT029 = MsgSpec(
             ),
         ),
     ),
+    always=_ASSGNMT_ALWAYS,
 )
 
 _IDV_ASSGNMT = (
     F("Assgnmt/MsgId", "msg_id", req=True),
     F("Assgnmt/CreDtTm", "cre_dt_tm", "DT", req=True),
     _agent("Assgnmt/FrstAgt", "frst_agt_bicfi"),
-    F("Assgnmt/Assgnr/Agt/FinInstnId/BICFI", "assgnr_bicfi", req=True),
-    F("Assgnmt/Assgne/Agt/FinInstnId/BICFI", "assgne_bicfi", req=True),
+    *_party_or_agent("Assgnmt/Assgnr", "assgnr"),
+    *_party_or_agent("Assgnmt/Assgne", "assgne"),
 )
 
 ACMT023 = MsgSpec(
@@ -300,6 +325,7 @@ ACMT023 = MsgSpec(
             min_occurs=1,
         ),
     ),
+    always=_ASSGNMT_ALWAYS,
 )
 
 ACMT024 = MsgSpec(
@@ -330,6 +356,7 @@ ACMT024 = MsgSpec(
             min_occurs=1,
         ),
     ),
+    always=_ASSGNMT_ALWAYS,
 )
 
 PAIN013 = MsgSpec(
@@ -348,25 +375,31 @@ PAIN013 = MsgSpec(
             (
                 F("PmtInfId", "pmt_inf_id"),
                 F("PmtMtd", "pmt_mtd", req=True),
-                F("ReqdExctnDt/Dt", "reqd_exctn_dt", "D", req=True),
+                F("ReqdExctnDt/Dt", "reqd_exctn_dt", "D"),
+                F("ReqdExctnDt/DtTm", "reqd_exctn_dt_tm", "DT"),
                 F("XpryDt/Dt", "xpry_dt", "D"),
+                F("XpryDt/DtTm", "xpry_dt_tm", "DT"),
                 F("Dbtr/Nm", "dbtr_nm"),
                 F("DbtrAcct/Id/IBAN", "dbtr_acct_iban"),
                 F("DbtrAcct/Prxy/Tp/Cd", "dbtr_acct_prxy_tp_cd"),
                 F("DbtrAcct/Prxy/Id", "dbtr_acct_prxy_id"),
-                _agent("DbtrAgt", "dbtr_agt_bicfi"),
+                *_agent_ids("DbtrAgt", "dbtr_agt"),
                 F("CdtTrfTx", "cdt_trf_tx_count", "C"),
                 F("CdtTrfTx/PmtId/InstrId", "instr_id"),
                 F("CdtTrfTx/PmtId/EndToEndId", "end_to_end_id", req=True),
                 F("CdtTrfTx/PmtId/UETR", "uetr"),
-                F("CdtTrfTx/Amt/InstdAmt", "", "A", req=True),
+                F("CdtTrfTx/Amt/InstdAmt", "", "A"),
+                F("CdtTrfTx/Amt/EqvtAmt/Amt", "eqvt_", "A"),
                 F("CdtTrfTx/ChrgBr", "chrg_br", req=True),
-                _agent("CdtTrfTx/CdtrAgt", "cdtr_agt_bicfi"),
+                *_agent_ids("CdtTrfTx/CdtrAgt", "cdtr_agt"),
                 F("CdtTrfTx/Cdtr/Nm", "cdtr_nm"),
                 F("CdtTrfTx/CdtrAcct/Id/IBAN", "cdtr_acct_iban"),
                 F("CdtTrfTx/RmtInf/Ustrd", "rmt_inf_ustrd"),
             ),
-            frozenset({"Dbtr", "DbtrAgt/FinInstnId", "CdtTrfTx/CdtrAgt/FinInstnId", "CdtTrfTx/Cdtr"}),
+            frozenset(
+                {"ReqdExctnDt", "Dbtr", "DbtrAgt/FinInstnId", "CdtTrfTx/Amt", "CdtTrfTx/CdtrAgt/FinInstnId",
+                 "CdtTrfTx/Cdtr"}
+            ),
             min_occurs=1,
         ),
     ),
@@ -452,14 +485,17 @@ CAMT054 = MsgSpec(
                 F("Acct/Id/IBAN", "acct_iban"),
                 F("Acct/Id/Othr/Id", "acct_othr_id"),
                 F("Ntry/NtryRef", "ntry_ref"),
-                F("Ntry/Amt", "", "A", req=True),
-                F("Ntry/CdtDbtInd", "cdt_dbt_ind", req=True),
-                F("Ntry/Sts/Cd", "sts_cd", req=True),
+                F("Ntry/Amt", "", "A"),
+                F("Ntry/CdtDbtInd", "cdt_dbt_ind"),
+                F("Ntry/Sts/Cd", "sts_cd"),
+                F("Ntry/Sts/Prtry", "sts_prtry"),
                 F("Ntry/BookgDt/Dt", "bookg_dt", "D"),
                 F("Ntry/ValDt/Dt", "val_dt", "D"),
-                F("Ntry/BkTxCd/Domn/Cd", "bk_tx_cd_domn_cd", req=True),
-                F("Ntry/BkTxCd/Domn/Fmly/Cd", "bk_tx_cd_fmly_cd", req=True),
-                F("Ntry/BkTxCd/Domn/Fmly/SubFmlyCd", "bk_tx_cd_sub_fmly_cd", req=True),
+                F("Ntry/BkTxCd/Domn/Cd", "bk_tx_cd_domn_cd"),
+                F("Ntry/BkTxCd/Domn/Fmly/Cd", "bk_tx_cd_fmly_cd"),
+                F("Ntry/BkTxCd/Domn/Fmly/SubFmlyCd", "bk_tx_cd_sub_fmly_cd"),
+                F("Ntry/BkTxCd/Prtry/Cd", "bk_tx_cd_prtry_cd"),
+                F("Ntry/BkTxCd/Prtry/Issr", "bk_tx_cd_prtry_issr"),
                 F("Ntry/NtryDtls/TxDtls/Refs/MsgId", "msg_id"),
                 F("Ntry/NtryDtls/TxDtls/Refs/InstrId", "instr_id"),
                 F("Ntry/NtryDtls/TxDtls/Refs/EndToEndId", "end_to_end_id"),
@@ -474,18 +510,50 @@ CAMT054 = MsgSpec(
     ),
 )
 
+def _bah_party(prefix: str, stem: str) -> tuple[F, ...]:
+    """A Party44Choice identifying a financial institution: its BICFI or its clearing-system member id."""
+    base = f"{prefix}/FIId/FinInstnId"
+    return (
+        F(f"{base}/BICFI", f"{stem}_bicfi"),
+        F(f"{base}/ClrSysMmbId/ClrSysId/Cd", f"{stem}_clr_sys_cd"),
+        F(f"{base}/ClrSysMmbId/ClrSysId/Prtry", f"{stem}_clr_sys_prtry"),
+        F(f"{base}/ClrSysMmbId/MmbId", f"{stem}_mmb_id"),
+        F(f"{prefix}/OrgId", f"{stem}_org", "C"),
+    )
+
+
+_BAH_COMMON = (
+    *_bah_party("Fr", "fr"),
+    *_bah_party("To", "to"),
+    F("BizMsgIdr", "biz_msg_idr", req=True),
+    F("MsgDefIdr", "msg_def_idr", req=True),
+    F("BizSvc", "biz_svc"),
+)
+_BAH_TAIL = (
+    F("CpyDplct", "cpy_dplct"),
+    F("PssblDplct", "pssbl_dplct", "B"),
+    F("Prty", "prty"),
+)
+_BAH_ALWAYS = frozenset({"Fr/FIId/FinInstnId", "To/FIId/FinInstnId"})
+
 HEAD001 = MsgSpec(
     HEAD_MSG_TYPE,
     "AppHdr",
     s.AppHdr,
     (
-        F("Fr/FIId/FinInstnId/BICFI", "fr_bicfi", req=True),
-        F("To/FIId/FinInstnId/BICFI", "to_bicfi", req=True),
-        F("BizMsgIdr", "biz_msg_idr", req=True),
-        F("MsgDefIdr", "msg_def_idr", req=True),
-        F("BizSvc", "biz_svc"),
+        *_BAH_COMMON,
         F("CreDt", "cre_dt", "DT", req=True),
+        F("BizPrcgDt", "biz_prcg_dt", "DT"),
+        *_BAH_TAIL,
+        B(
+            "Rltd",
+            "rltd",
+            s.RelatedHeader,
+            (*_BAH_COMMON, F("CreDt", "cre_dt", "DT", req=True), *_BAH_TAIL),
+            _BAH_ALWAYS,
+        ),
     ),
+    always=_BAH_ALWAYS,
 )
 
 MESSAGE_SPECS: tuple[MsgSpec, ...] = (

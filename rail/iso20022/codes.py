@@ -77,6 +77,10 @@ DUPL = "DUPL"  # Payment is a duplicate of another payment.
 CUST = "CUST"
 RJCR, ACCR, PDCR = "RJCR", "ACCR", "PDCR"  # CancellationIndividualStatus1Code (XSD enumeration)
 CNCL = "CNCL"  # ExternalInvestigationExecutionConfirmation1Code: cancelled as per request
+# camt.029 Sts/Conf (ExternalInvestigationExecutionConfirmation1Code) -> the recall's state, for an answer that
+# gives no CxlDtls/TxInfAndSts/TxCxlSts: cancelled (CNCL), payment initiated (IPAY: FedNow's "the return is
+# paid") and cancellation will follow (CWFW) accept the recall; PDCR and RJCR are the states themselves.
+RECALL_STATES = {"CNCL": ACCR, "IPAY": ACCR, "CWFW": ACCR, PDCR: PDCR, RJCR: RJCR}
 
 # --- proxies and identification schemes
 MBNO = "MBNO"  # Mobile phone number (E.164)

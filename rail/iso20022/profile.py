@@ -32,7 +32,7 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     amount_paisa_max: int = 10_000_000_00
     txs_per_message_max: int = 1
     settlement_method: str = "CLRG"
-    # ClrSys/Prtry (or ClrSys/Cd) required to equal this; None = not checked.
+    # ClrSys/Prtry required to equal this (ClrSys/Cd is a code of at most 3 characters); None = not checked.
     clearing_system: str | None = "RAAST"
     charge_bearer: str = "SLEV"
     # PmtTpInf/SvcLvl/Prtry and LclInstrm/Prtry required to equal these; None = not checked.
@@ -126,9 +126,27 @@ class _Checker:
         else:
             self.add(missing_code or code, path, f"{path} is blank")
 
-    def bic(self, value: str | None, path: str, *, missing_code: str | None, unknown_code: str) -> None:
+    def bic(
+        self,
+        value: str | None,
+        path: str,
+        *,
+        missing_code: str | None,
+        unknown_code: str,
+        member_id: str | None = None,
+        party: int = 0,
+    ) -> None:
+        """An agent the scheme needs by BICFI. ``member_id`` / ``party``: what the message gave instead (its
+        ClrSysMmbId/MmbId; a Party40Choice's Pty), named in the answer so the sender knows what to change."""
         if value is None:
-            if missing_code is not None:
+            if missing_code is None:
+                return
+            if member_id is not None:
+                self.add(missing_code, path, _said(path, member_id, "is a ClrSysMmbId: RAAST needs the BICFI"))
+            elif party:
+                agent = path.split("/Agt/", 1)[0]
+                self.add(missing_code, path, f"{path} is missing: {agent} is a Pty, RAAST needs an Agt")
+            else:
                 self.add(missing_code, path, f"{path} is missing")
         elif not _bic_ok(value):
             self.add(c.RC01, path, _said(path, value, "is not a well-formed BIC"))
@@ -136,6 +154,18 @@ class _Checker:
             self.known_bics is not None and value not in self.known_bics and value[:8] not in self.known_bics
         ):
             self.add(unknown_code, path, _said(path, value, "is not a participant of the scheme"))
+
+    def agent(self, record, stem: str, path: str, code: str | None, unknown_code: str | None = None) -> None:
+        """The agent in ``record``'s ``{stem}_bicfi`` (``{stem}_mmb_id``, ``{stem}_pty``: what was given
+        instead), which the scheme needs by BICFI."""
+        self.bic(
+            getattr(record, f"{stem}_bicfi"),
+            path,
+            missing_code=code,
+            unknown_code=unknown_code or code or c.RC02,
+            member_id=getattr(record, f"{stem}_mmb_id", None),
+            party=getattr(record, f"{stem}_pty", 0),
+        )
 
     def iban(self, value: str | None, path: str, *, missing_code: str | None) -> None:
         if value is None:
@@ -180,6 +210,11 @@ class _Checker:
                 path,
                 f"{path} {paisa} paisa exceeds the scheme limit of {self.profile.amount_paisa_max} paisa",
             )
+
+    def dates_in_range(self, msg: s._Msg) -> None:
+        for path in msg.out_of_range:
+            short = path.split("/", 1)[-1]
+            self.add(c.DT01, short, f"{short}: a year outside 0001-9999 is valid ISO but not a date RAAST settles")
 
     def proxy(self, tp: str | None, proxy_id: str | None, path: str) -> None:
         if tp is None and proxy_id is None:
@@ -232,8 +267,9 @@ class _Checker:
                 _said(f"{base}/SttlmMtd", method, f"must be {self.profile.settlement_method}"),
             )
         wanted = self.profile.clearing_system
-        if wanted is not None and wanted not in (cd, prtry):
-            self.add(c.FF01, f"{base}/ClrSys", f"{base}/ClrSys must name clearing system {wanted}")
+        if wanted is not None and prtry != wanted:
+            # ClrSys/Cd is an ExternalCashClearingSystem1Code (at most 3 characters): RAAST has none.
+            self.add(c.FF01, f"{base}/ClrSys/Prtry", f"{base}/ClrSys/Prtry must be {wanted} (the clearing system)")
 
 
 # --------------------------------------------------------------------------- rules per message type
@@ -324,7 +360,7 @@ def _pacs008_clean(m: s.Pacs008, p: Profile, known_bics: Collection[str] | None)
         return False
     if not _short(m.msg_id, MAX35) or m.sttlm_mtd != p.settlement_method:
         return False
-    if p.clearing_system is not None and p.clearing_system not in (m.clr_sys_cd, m.clr_sys_prtry):
+    if p.clearing_system is not None and m.clr_sys_prtry != p.clearing_system:
         return False
     for t in txs:
         if not _pacs008_tx_clean(m, t, p, known_bics):
@@ -372,24 +408,13 @@ def _pacs008(m: s.Pacs008, k: _Checker, gate: bool = True) -> None:
                 _said("CdtTrfTxInf/ChrgBr", t.chrg_br, f"must be {p.charge_bearer}"),
             )
         agents_code = c.RC02 if p.require_instructing_agents else None
-        k.bic(
-            t.instg_agt_bicfi,
-            "CdtTrfTxInf/InstgAgt/FinInstnId/BICFI",
-            missing_code=agents_code,
-            unknown_code=c.RC02,
-        )
-        k.bic(
-            t.instd_agt_bicfi,
-            "CdtTrfTxInf/InstdAgt/FinInstnId/BICFI",
-            missing_code=agents_code,
-            unknown_code=c.RC02,
-        )
-        k.bic(
-            t.dbtr_agt_bicfi, "CdtTrfTxInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03
-        )
-        k.bic(
-            t.cdtr_agt_bicfi, "CdtTrfTxInf/CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04
-        )
+        for stem, element, code, unknown in (
+            ("instg_agt", "InstgAgt", agents_code, c.RC02),
+            ("instd_agt", "InstdAgt", agents_code, c.RC02),
+            ("dbtr_agt", "DbtrAgt", c.RC03, c.RC03),
+            ("cdtr_agt", "CdtrAgt", c.RC04, c.RC04),
+        ):
+            k.agent(t, stem, f"CdtTrfTxInf/{element}/FinInstnId/BICFI", code, unknown)
         names_code = (c.BE08, c.BE22) if p.require_names else (None, None)
         k.text(t.dbtr_nm, "CdtTrfTxInf/Dbtr/Nm", MAX140, missing_code=names_code[0])
         k.text(t.cdtr_nm, "CdtTrfTxInf/Cdtr/Nm", MAX140, missing_code=names_code[1])
@@ -496,8 +521,8 @@ def _pacs004(m: s.Pacs004, k: _Checker) -> None:
             "ExternalReturnReason1Code",
             required=t.rtr_rsn_prtry is None,
         )
-        k.bic(t.instg_agt_bicfi, b + "InstgAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-        k.bic(t.instd_agt_bicfi, b + "InstdAgt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+        k.agent(t, "instg_agt", b + "InstgAgt/FinInstnId/BICFI", c.RC02)
+        k.agent(t, "instd_agt", b + "InstdAgt/FinInstnId/BICFI", c.RC02)
         k.iban(t.orgnl_tx_ref_dbtr_acct_iban, b + "OrgnlTxRef/DbtrAcct/Id/IBAN", missing_code=None)
         k.iban(t.orgnl_tx_ref_cdtr_acct_iban, b + "OrgnlTxRef/CdtrAcct/Id/IBAN", missing_code=None)
 
@@ -511,10 +536,15 @@ def _pacs028(m: s.Pacs028, k: _Checker) -> None:
         _original_ids(t, "TxInf/", k)
 
 
+def _assignment(m, k: _Checker, assigner_code: str, assignee_code: str) -> None:
+    """Assgnmt/Assgnr and Assgne (Party40Choice): the scheme needs both agents by BICFI."""
+    k.agent(m, "assgnr", "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", assigner_code)
+    k.agent(m, "assgne", "Assgnmt/Assgne/Agt/FinInstnId/BICFI", assignee_code)
+
+
 def _camt056(m: s.Camt056, k: _Checker) -> None:
     k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+    _assignment(m, k, c.RC03, c.RC04)
     if not m.tx_inf:
         k.add(c.FF01, "Undrlyg/TxInf", "Undrlyg/TxInf is missing: the transaction to recall is expected")
     k.tx_count(len(m.tx_inf), "Undrlyg/TxInf")
@@ -534,8 +564,7 @@ def _camt056(m: s.Camt056, k: _Checker) -> None:
 
 def _camt029(m: s.Camt029, k: _Checker) -> None:
     k.text(m.assgnmt_id, "Assgnmt/Id", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC04, c.RC03)  # the answer goes from the creditor agent back to the debtor agent
     k.tx_count(len(m.tx_inf_and_sts), "CxlDtls/TxInfAndSts")
     for t in m.tx_inf_and_sts:
         b = "CxlDtls/TxInfAndSts/"
@@ -551,8 +580,7 @@ def _camt029(m: s.Camt029, k: _Checker) -> None:
 
 def _acmt023(m: s.Acmt023, k: _Checker) -> None:
     k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC02, c.RC02)
     k.tx_count(len(m.vrfctn), "Vrfctn")
     for v in m.vrfctn:
         b = "Vrfctn/PtyAndAcctId/Acct/"
@@ -566,8 +594,7 @@ def _acmt023(m: s.Acmt023, k: _Checker) -> None:
 
 def _acmt024(m: s.Acmt024, k: _Checker) -> None:
     k.text(m.msg_id, "Assgnmt/MsgId", MAX35)
-    k.bic(m.assgnr_bicfi, "Assgnmt/Assgnr/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
-    k.bic(m.assgne_bicfi, "Assgnmt/Assgne/Agt/FinInstnId/BICFI", missing_code=c.RC02, unknown_code=c.RC02)
+    _assignment(m, k, c.RC02, c.RC02)
     k.tx_count(len(m.rpt), "Rpt")
     for r in m.rpt:
         k.code_in(r.rsn_cd, c.VERIFICATION_REASONS, "Rpt/Rsn/Cd", "ExternalVerificationReason1Code")
@@ -591,11 +618,17 @@ def _pain013(m: s.Pain013, k: _Checker) -> None:
         b = "PmtInf/CdtTrfTx/"
         k.text(p.end_to_end_id, b + "PmtId/EndToEndId", MAX35, code=c.FF08)
         k.uetr(p.uetr, b + "PmtId/UETR")
+        if p.amount_paisa is None:
+            k.add(
+                c.AM03,
+                b + "Amt/EqvtAmt",
+                f"{b}Amt/EqvtAmt: RAAST converts no currency; give Amt/InstdAmt in {k.profile.currency}",
+            )
         k.amount(m, p.amount_paisa, p.currency, b + "Amt/InstdAmt")
         if p.chrg_br != k.profile.charge_bearer:
             k.add(c.BE19, b + "ChrgBr", _said(f"{b}ChrgBr", p.chrg_br, f"must be {k.profile.charge_bearer}"))
-        k.bic(p.dbtr_agt_bicfi, "PmtInf/DbtrAgt/FinInstnId/BICFI", missing_code=c.RC03, unknown_code=c.RC03)
-        k.bic(p.cdtr_agt_bicfi, b + "CdtrAgt/FinInstnId/BICFI", missing_code=c.RC04, unknown_code=c.RC04)
+        k.agent(p, "dbtr_agt", "PmtInf/DbtrAgt/FinInstnId/BICFI", c.RC03)
+        k.agent(p, "cdtr_agt", b + "CdtrAgt/FinInstnId/BICFI", c.RC04)
         k.text(p.cdtr_nm, b + "Cdtr/Nm", MAX140, missing_code=c.BE22 if k.profile.require_names else None)
         k.iban(p.dbtr_acct_iban, "PmtInf/DbtrAcct/Id/IBAN", missing_code=None)
         k.proxy(p.dbtr_acct_prxy_tp_cd, p.dbtr_acct_prxy_id, "PmtInf/DbtrAcct/Prxy")
@@ -675,9 +708,10 @@ def validate(
     ``known_bics``: when given (a set is best), agents must be participants of the scheme (BIC8 or BIC11).
     """
     gate = _CLEAN_GATES.get(msg.__class__)
-    if gate is not None and gate(msg, profile, known_bics):
+    if gate is not None and not msg.out_of_range and gate(msg, profile, known_bics):
         return []  # the common, clean message: proven (in tests) to be what the detailed rules find
     checker = _Checker(profile, known_bics)
+    checker.dates_in_range(msg)
     _RULES[msg.__class__](msg, checker)
     return checker.out
 

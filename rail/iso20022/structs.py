@@ -8,7 +8,8 @@ lists of sub-structs, so a message with two transactions decodes faithfully and 
 ``.tx`` gives the first (for instant payments, the only) one.
 
 The mapping from each field to its element path lives in ``_spec.py``; only what the rail, the simulated
-banks and the profile use is modelled. Optional ISO elements outside this set are accepted and ignored.
+banks and the profile use is modelled. Elements outside this set are not lost: the rail forwards the message
+it received whole (``forward.py``), so the structs are a reading of a message, never its only copy.
 """
 
 from __future__ import annotations
@@ -23,30 +24,73 @@ class _Msg(msgspec.Struct, kw_only=True, frozen=True, gc=False):
 
     ``sub_paisa_amounts`` lists the element paths of amounts written with more than two significant decimals
     (the XSD allows five): the value is kept truncated to paisa and the profile refuses it (CH20).
+    ``out_of_range`` lists the paths of XSD-valid dates and date-times outside the years 0001-9999: the field
+    holds the nearest representable value and the profile refuses the message (DT01).
 
     ``gc=False``: messages hold only strings, numbers, datetimes and lists of blocks, never reference cycles,
     so the cycle collector need not track them (fewer collector passes at high message rates).
     """
 
     sub_paisa_amounts: tuple[str, ...] = ()
+    out_of_range: tuple[str, ...] = ()
 
 
 class _Block(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """Base of a repeated block inside a message (one transaction, one report ...)."""
 
 
+class _Assigned(_Msg, kw_only=True, frozen=True, gc=False):
+    """A message with an assignment (``Assgnr`` and ``Assgne``, camt.056/029 and acmt.023/024): each is a party
+    (``*_pty`` counts a ``Pty`` given, which the rail does not take) or an agent by BICFI or by clearing-system
+    member id (``*_mmb_id``)."""
+
+    assgnr_pty: int = 0
+    assgnr_bicfi: str | None = None
+    assgnr_mmb_id: str | None = None
+    assgne_pty: int = 0
+    assgne_bicfi: str | None = None
+    assgne_mmb_id: str | None = None
+
+
 # --------------------------------------------------------------------------- head.001.001.02
 
 
-class AppHdr(_Msg, kw_only=True, frozen=True, gc=False):
-    """Business application header (head.001.001.02) that may wrap any document."""
+class _Header(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """What a business application header and the header of a related message share. ``Fr`` and ``To``
+    identify a financial institution by BICFI or by clearing-system member id (``*_mmb_id``, with
+    ``*_clr_sys_*``); ``*_org`` counts an ``OrgId`` given instead, which the rail does not take."""
 
-    fr_bicfi: str
-    to_bicfi: str
+    fr_bicfi: str | None = None
+    fr_clr_sys_cd: str | None = None
+    fr_clr_sys_prtry: str | None = None
+    fr_mmb_id: str | None = None
+    fr_org: int = 0
+    to_bicfi: str | None = None
+    to_clr_sys_cd: str | None = None
+    to_clr_sys_prtry: str | None = None
+    to_mmb_id: str | None = None
+    to_org: int = 0
     biz_msg_idr: str
     msg_def_idr: str
     biz_svc: str | None = None
     cre_dt: dt.datetime
+    cpy_dplct: str | None = None
+    pssbl_dplct: bool | None = None
+    prty: str | None = None
+
+
+class RelatedHeader(_Header, kw_only=True, frozen=True, gc=False):
+    """The header of a related message (``AppHdr/Rltd``, BusinessApplicationHeader5): on a reply, the header of
+    the request; on a forwarded message, the header its sender put on it."""
+
+
+class AppHdr(_Header, kw_only=True, frozen=True, gc=False):
+    """Business application header (head.001.001.02) that may wrap any document (``_Msg``'s notes included)."""
+
+    sub_paisa_amounts: tuple[str, ...] = ()
+    out_of_range: tuple[str, ...] = ()
+    biz_prcg_dt: dt.datetime | None = None
+    rltd: list[RelatedHeader] = []
 
 
 # --------------------------------------------------------------------------- pacs.008.001.08
@@ -70,7 +114,9 @@ class CdtTrfTxInf(_Block, kw_only=True, frozen=True, gc=False):
     accptnc_dt_tm: dt.datetime | None = None
     chrg_br: str
     instg_agt_bicfi: str | None = None
+    instg_agt_mmb_id: str | None = None
     instd_agt_bicfi: str | None = None
+    instd_agt_mmb_id: str | None = None
     dbtr_nm: str | None = None
     dbtr_prvt_id_othr_id: str | None = None
     dbtr_prvt_id_othr_schme_nm_cd: str | None = None
@@ -79,7 +125,9 @@ class CdtTrfTxInf(_Block, kw_only=True, frozen=True, gc=False):
     dbtr_acct_prxy_tp_cd: str | None = None
     dbtr_acct_prxy_id: str | None = None
     dbtr_agt_bicfi: str | None = None
+    dbtr_agt_mmb_id: str | None = None
     cdtr_agt_bicfi: str | None = None
+    cdtr_agt_mmb_id: str | None = None
     cdtr_nm: str | None = None
     cdtr_acct_iban: str | None = None
     cdtr_acct_othr_id: str | None = None
@@ -166,7 +214,9 @@ class PmtRtrTxInf(_Block, kw_only=True, frozen=True, gc=False):
     intr_bk_sttlm_dt: dt.date | None = None
     chrg_br: str | None = None
     instg_agt_bicfi: str | None = None
+    instg_agt_mmb_id: str | None = None
     instd_agt_bicfi: str | None = None
+    instd_agt_mmb_id: str | None = None
     rtr_rsn_orgtr_any_bic: str | None = None
     rtr_rsn_cd: str | None = None
     rtr_rsn_prtry: str | None = None
@@ -246,12 +296,10 @@ class CxlTxInf(_Block, kw_only=True, frozen=True, gc=False):
     cxl_rsn_addtl_inf: str | None = None
 
 
-class Camt056(_Msg, kw_only=True, frozen=True, gc=False):
+class Camt056(_Assigned, kw_only=True, frozen=True, gc=False):
     """FIToFIPaymentCancellationRequest (camt.056.001.08): a recall."""
 
     assgnmt_id: str
-    assgnr_bicfi: str
-    assgne_bicfi: str
     cre_dt_tm: dt.datetime
     tx_inf: list[CxlTxInf] = []
 
@@ -279,14 +327,15 @@ class CxlTxInfAndSts(_Block, kw_only=True, frozen=True, gc=False):
     cxl_sts_rsn_addtl_inf: str | None = None
 
 
-class Camt029(_Msg, kw_only=True, frozen=True, gc=False):
+class Camt029(_Assigned, kw_only=True, frozen=True, gc=False):
     """ResolutionOfInvestigation (camt.029.001.09): the answer to a recall."""
 
     assgnmt_id: str
-    assgnr_bicfi: str
-    assgne_bicfi: str
     cre_dt_tm: dt.datetime
-    sts_conf: str
+    sts_conf: str | None = None
+    sts_rjctd_mod: int = 0
+    sts_dplct_of: int = 0
+    sts_assgnmt_cxl_conf: bool | None = None
     tx_inf_and_sts: list[CxlTxInfAndSts] = []
 
     @property
@@ -308,14 +357,12 @@ class Vrfctn(_Block, kw_only=True, frozen=True, gc=False):
     agt_bicfi: str | None = None
 
 
-class Acmt023(_Msg, kw_only=True, frozen=True, gc=False):
+class Acmt023(_Assigned, kw_only=True, frozen=True, gc=False):
     """IdentificationVerificationRequest (acmt.023.001.03): Raast ID lookup."""
 
     msg_id: str
     cre_dt_tm: dt.datetime
     frst_agt_bicfi: str | None = None
-    assgnr_bicfi: str
-    assgne_bicfi: str
     vrfctn: list[Vrfctn]
 
     @property
@@ -339,14 +386,12 @@ class VrfctnRpt(_Block, kw_only=True, frozen=True, gc=False):
     updtd_agt_bicfi: str | None = None
 
 
-class Acmt024(_Msg, kw_only=True, frozen=True, gc=False):
+class Acmt024(_Assigned, kw_only=True, frozen=True, gc=False):
     """IdentificationVerificationReport (acmt.024.001.03): Raast ID resolution answer."""
 
     msg_id: str
     cre_dt_tm: dt.datetime
     frst_agt_bicfi: str | None = None
-    assgnr_bicfi: str
-    assgne_bicfi: str
     orgnl_msg_id: str | None = None
     orgnl_cre_dt_tm: dt.datetime | None = None
     rpt: list[VrfctnRpt]
@@ -364,20 +409,26 @@ class PmtInf(_Block, kw_only=True, frozen=True, gc=False):
 
     pmt_inf_id: str | None = None
     pmt_mtd: str
-    reqd_exctn_dt: dt.date
+    reqd_exctn_dt: dt.date | None = None
+    reqd_exctn_dt_tm: dt.datetime | None = None
     xpry_dt: dt.date | None = None
+    xpry_dt_tm: dt.datetime | None = None
     dbtr_nm: str | None = None
     dbtr_acct_iban: str | None = None
     dbtr_acct_prxy_tp_cd: str | None = None
     dbtr_acct_prxy_id: str | None = None
     dbtr_agt_bicfi: str | None = None
+    dbtr_agt_mmb_id: str | None = None
     instr_id: str | None = None
     end_to_end_id: str
     uetr: str | None = None
-    amount_paisa: int
-    currency: str
+    amount_paisa: int | None = None  # InstdAmt; None when EqvtAmt was given instead (the profile refuses it)
+    currency: str | None = None
+    eqvt_amount_paisa: int | None = None
+    eqvt_currency: str | None = None
     chrg_br: str
     cdtr_agt_bicfi: str | None = None
+    cdtr_agt_mmb_id: str | None = None
     cdtr_nm: str | None = None
     cdtr_acct_iban: str | None = None
     rmt_inf_ustrd: str | None = None
@@ -467,15 +518,18 @@ class Ntfctn(_Block, kw_only=True, frozen=True, gc=False):
     acct_iban: str | None = None
     acct_othr_id: str | None = None
     ntry_ref: str | None = None
-    amount_paisa: int
-    currency: str
-    cdt_dbt_ind: str
-    sts_cd: str
+    amount_paisa: int | None = None  # the first entry's (a notification may hold none)
+    currency: str | None = None
+    cdt_dbt_ind: str | None = None
+    sts_cd: str | None = None
+    sts_prtry: str | None = None
     bookg_dt: dt.date | None = None
     val_dt: dt.date | None = None
-    bk_tx_cd_domn_cd: str
-    bk_tx_cd_fmly_cd: str
-    bk_tx_cd_sub_fmly_cd: str
+    bk_tx_cd_domn_cd: str | None = None
+    bk_tx_cd_fmly_cd: str | None = None
+    bk_tx_cd_sub_fmly_cd: str | None = None
+    bk_tx_cd_prtry_cd: str | None = None
+    bk_tx_cd_prtry_issr: str | None = None
     msg_id: str | None = None
     instr_id: str | None = None
     end_to_end_id: str | None = None

@@ -1,4 +1,4 @@
-"""Hardened XML decoding: bytes -> message struct, in one pass over the parsed tree.
+"""Hardened XML decoding: bytes -> schema-valid tree -> message struct.
 
 Hardening, cheapest check first (hostile input must cost little):
   1. size: refuse bodies over BODY_BYTES_MAX before anything else;
@@ -6,6 +6,10 @@ Hardening, cheapest check first (hostile input must cost little):
   3. element count bounded by counting '<' (ELEMENTS_MAX) before parsing;
   4. libxml2 with entities off, no network, no DTD loading, no huge-tree mode (depth capped at 256 by
      libxml2 itself), and the encoding forced to UTF-8 so invalid UTF-8 is a parse error.
+Then the shape (a Document, or an envelope holding AppHdr then Document; a message version the rail speaks;
+the one root element in the Document's namespace) and validation against the official XSDs (``schema.py``):
+nothing the schema refuses gets further, and the first error names its element path. Every FF01 here is
+answered with admi.002.
 Extraction walks the parsed tree once, recursively, against a trie compiled from the ``_spec`` tables,
 visiting only the elements the tables name (unknown subtrees are skipped unvisited). Tags carry the
 namespace, so a wrong namespace is a missing element. Measured alternatives were slower: precompiled XPath
@@ -18,8 +22,8 @@ import re
 
 from lxml import etree
 
-from . import _spec
-from ._values import parse_amount, parse_bool, parse_currency, parse_date, parse_datetime
+from . import _spec, schema
+from ._values import OutOfRange, parse_amount, parse_bool, parse_currency, parse_date, parse_datetime
 from .errors import MessageRejected
 from .structs import AppHdr
 
@@ -29,7 +33,7 @@ ELEMENTS_MAX = 20_000
 DEPTH_MAX = 256
 _ERROR_TEXT_MAX = 350  # admi.002 RsnDesc / ErrLctn are Max350Text
 
-_HEAD_NS_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:head\.001\.001\.0[0-9]\}AppHdr\Z")
+_HEAD_NS_RE = re.compile(r"\{urn:iso:std:iso:20022:tech:xsd:head\.001\.[0-9]{3}\.[0-9]{2}\}AppHdr\Z")
 _DOC_TAG_RE = re.compile(
     r"\{urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.[0-9]{3}\.[0-9]{3}\.[0-9]{2})\}Document\Z"
 )
@@ -180,15 +184,8 @@ def _default_ns_root(body: bytes) -> re.Match | None:
     return _DEFAULT_NS_ROOT_RE.match(body, pos, _HEAD_SCAN_BYTES)
 
 
-_HEAD_COMPILED: dict[str, _Compiled] = {}
-
-
-def _head_compiled(tag: str) -> _Compiled:
-    ns = tag[1 : tag.index("}")]
-    compiled = _HEAD_COMPILED.get(ns)
-    if compiled is None:
-        compiled = _HEAD_COMPILED[ns] = _Compiled(_spec.HEAD001, ns)
-    return compiled
+_HEAD_COMPILED = _Compiled(_spec.HEAD001)
+_HEAD_TAG = f"{{{_spec.HEAD001.namespace}}}AppHdr"
 
 
 def _reject(description: str, location: str | None = None, related_ref: str | None = None) -> MessageRejected:
@@ -197,27 +194,39 @@ def _reject(description: str, location: str | None = None, related_ref: str | No
     )
 
 
+class _Notes:
+    """What a walk learns besides the fields: paths of amounts below a paisa, of dates out of range."""
+
+    __slots__ = ("out_of_range", "sub_paisa")
+
+    def __init__(self) -> None:
+        self.sub_paisa: list[str] = []
+        self.out_of_range: list[str] = []
+
+
 def _walk(top: etree._Element, compiled: _Compiled) -> dict:
     """Converted top-level fields of ``top`` (blocks as lists of structs); only known subtrees are visited,
     so the cost is bounded by the table, not by what the sender put in the message."""
     out: dict = {}
-    sub_paisa: list[str] = []
+    notes = _Notes()
     try:
-        _walk_into(top, compiled.node, out, sub_paisa)
+        _walk_into(top, compiled.node, out, notes)
     except MessageRejected as exc:
         exc.related_ref = exc.related_ref or _related_ref(out)
         raise
-    if sub_paisa:
-        out["sub_paisa_amounts"] = tuple(sub_paisa)
+    if notes.sub_paisa:
+        out["sub_paisa_amounts"] = tuple(notes.sub_paisa)
+    if notes.out_of_range:
+        out["out_of_range"] = tuple(notes.out_of_range)
     return out
 
 
-def _walk_into(el: etree._Element, node: _Node, cur: dict, sub_paisa: list[str]) -> None:
+def _walk_into(el: etree._Element, node: _Node, cur: dict, notes: _Notes) -> None:
     lookup = node.children.get
     for child in el:
         entry = lookup(child.tag)
         if entry is None:
-            continue  # unknown optional element: ignored
+            continue  # an element the tables do not read (it travels on in the forwarded message)
         cls = entry.__class__
         if cls is _Leaf:
             attr = entry.attr
@@ -225,32 +234,39 @@ def _walk_into(el: etree._Element, node: _Node, cur: dict, sub_paisa: list[str])
                 continue  # a repeated element: the profile uses the first one
             text = child.text
             if text is None:
-                continue  # empty: treated as absent (every ISO text type has minLength 1)
+                continue  # empty: treated as absent (the XSD has refused an empty mandatory text already)
             if entry.plain:
                 cur[attr] = text
             elif entry.ccy_attr is not None:
-                _convert_amount(entry, child, text, cur, sub_paisa)
+                _convert_amount(entry, child, text, cur, notes)
             else:
-                try:
-                    cur[attr] = entry.conv(text)
-                except ValueError as exc:
-                    raise _reject(f"{entry.path}: {exc}: {text[:40]!r}", entry.path) from None
+                _convert(entry, text, cur, notes)
         elif cls is _Node:
             if entry.count_attr is not None:
                 cur[entry.count_attr] = cur.get(entry.count_attr, 0) + 1
-            _walk_into(child, entry, cur, sub_paisa)
+            _walk_into(child, entry, cur, notes)
         else:
             item: dict = {}
-            _walk_into(child, entry.node, item, sub_paisa)
+            _walk_into(child, entry.node, item, notes)
             _close_block(entry, item, cur)
 
 
-def _convert_amount(entry: _Leaf, el: etree._Element, text: str, cur: dict, sub_paisa: list[str]) -> None:
+def _convert(entry: _Leaf, text: str, cur: dict, notes: _Notes) -> None:
+    try:
+        cur[entry.attr] = entry.conv(text)
+    except OutOfRange as exc:  # valid for the XSD, beyond what the rail holds: the profile answers DT01
+        cur[entry.attr] = exc.clamped
+        notes.out_of_range.append(entry.path)
+    except ValueError as exc:
+        raise _reject(f"{entry.path}: {exc}: {text[:40]!r}", entry.path) from None
+
+
+def _convert_amount(entry: _Leaf, el: etree._Element, text: str, cur: dict, notes: _Notes) -> None:
     try:
         paisa, below_paisa = parse_amount(text)
         cur[entry.attr] = paisa
         if below_paisa:
-            sub_paisa.append(entry.path)
+            notes.sub_paisa.append(entry.path)
         ccy = el.get("Ccy")
         if ccy is not None:
             cur[entry.ccy_attr] = parse_currency(ccy)
@@ -261,9 +277,20 @@ def _convert_amount(entry: _Leaf, el: etree._Element, text: str, cur: dict, sub_
 def _related_ref(fields: dict) -> str | None:
     for attr in _spec.REFERENCE_ATTRS:
         value = fields.get(attr)
-        if value is not None:
+        if isinstance(value, str):
             return value
     return None
+
+
+def _reference_of(element: etree._Element, compiled: _Compiled) -> str | None:
+    """The message's MsgId (or Assgnmt Id ...) read from a tree the schema refused, for admi.002 RltdRef: a
+    best effort, the walk stopping at the first thing it cannot read."""
+    fields: dict = {}
+    try:
+        _walk_into(element, compiled.node, fields, _Notes())
+    except (MessageRejected, TypeError, ValueError):
+        pass
+    return _related_ref(fields)
 
 
 def _close_block(entry: _BlockNode, item: dict, parent: dict) -> None:
@@ -290,6 +317,18 @@ def _build(compiled: _Compiled, fields: dict):
             raise _reject(f"mandatory element missing: {path}", path, _related_ref(fields))
     path = min((compiled.attr_paths[attr] for attr in compiled.required - fields.keys()), key=len)
     raise _reject(f"mandatory element missing: {path}", path, _related_ref(fields))
+
+
+def _validate(compiled: _Compiled, element: etree._Element, *, local: bool, related: str | None = None) -> None:
+    """The official XSD's verdict on ``element`` (a Document, or an AppHdr); FF01 naming the first error."""
+    spec = compiled.spec
+    message_schema = schema.message_schema(spec.msg_type)
+    validator = message_schema.local_xsd if local else message_schema.xsd
+    error = schema.xsd_error(validator, element, message_schema.namespace)
+    if error is not None:
+        path, text = error
+        top = element[0] if spec is not _spec.HEAD001 and len(element) else element
+        raise _reject(text, path, related or _reference_of(top, compiled))
 
 
 def _precheck(body: bytes) -> None:
@@ -338,39 +377,15 @@ def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
                 _precheck(body)
             root = _parse_checked(body.replace(head.group(1), b"", 1))
             if len(root) == 1 and root[0].tag == compiled.root_tag:
+                _validate(compiled, root, local=True)
                 return _build(compiled, _walk(root[0], compiled)), compiled.spec.msg_type, None
     root = parse(body)
-    compiled = _COMPILED_BY_DOCUMENT_TAG.get(root.tag)
-    if compiled is not None and len(root) == 1:
-        element = root[0]
-        if element.tag == compiled.root_tag:  # a bare Document of a supported type
-            return _build(compiled, _walk(element, compiled)), compiled.spec.msg_type, None
-    header = None
-    document = root
-    tag = root.tag
-    if not isinstance(tag, str) or not _DOC_TAG_RE.match(tag):
-        children = [child for child in root if isinstance(child.tag, str)]
-        if _HEAD_NS_RE.match(tag):
-            raise _reject("a bare AppHdr carries no document; wrap AppHdr and Document in an envelope")
-        if len(children) != 2 or not _HEAD_NS_RE.match(children[0].tag):
-            raise _reject(
-                f"root element {_local(tag)!r} is neither an ISO 20022 Document nor an envelope "
-                "holding AppHdr then Document",
-                _local(tag),
-            )
-        hdr_el, document = children
-        header = _build(_head_compiled(hdr_el.tag), _walk(hdr_el, _head_compiled(hdr_el.tag)))
-        if not isinstance(document.tag, str) or not _DOC_TAG_RE.match(document.tag):
-            raise _reject(
-                "envelope's second element is not an ISO 20022 Document",
-                _local(document.tag),
-                header.biz_msg_idr,
-            )
+    header, document = _split_envelope(root)
+    related = header.biz_msg_idr if header else None
     ns = document.tag[1 : document.tag.index("}")]
     compiled = _COMPILED.get(ns)
-    related = header.biz_msg_idr if header else None
     if compiled is None:
-        raise _reject(f"unsupported message namespace {ns}", "Document", related)
+        raise _reject(unsupported_namespace_text(ns), "Document", related)
     if header is not None and header.msg_def_idr != compiled.spec.msg_type:
         raise _reject(
             f"AppHdr/MsgDefIdr {header.msg_def_idr!r} does not match the document {compiled.spec.msg_type}",
@@ -379,14 +394,87 @@ def decode_xml(body: bytes) -> tuple[object, str, AppHdr | None]:
         )
     elements = [child for child in document if isinstance(child.tag, str)]
     if len(elements) != 1 or elements[0].tag != compiled.root_tag:
-        found = _local(elements[0].tag) if elements else "nothing"
+        raise _reject(_root_element_text(elements, compiled, ns), f"Document/{_found(elements)}", related)
+    _validate(compiled, document, local=False, related=related)
+    return _build(compiled, _walk(elements[0], compiled)), compiled.spec.msg_type, header
+
+
+def _split_envelope(root: etree._Element) -> tuple[AppHdr | None, etree._Element]:
+    """(header, Document) of a bare Document or of an envelope holding AppHdr then Document; the header is
+    checked against head.001.001.02's XSD before it is read."""
+    tag = root.tag
+    if isinstance(tag, str) and _DOC_TAG_RE.match(tag):
+        return None, root
+    if isinstance(tag, str) and tag.endswith("}Document"):
+        return None, root  # a Document in a namespace the rail does not speak: named by the caller
+    if tag == "Document":
         raise _reject(
-            f"Document must hold one {compiled.spec.root} element, found {found}",
-            f"Document/{found}",
-            related,
+            "Document has no namespace: declare the message's, e.g. "
+            f'<Document xmlns="{_spec.PACS008.namespace}">',
+            "Document",
         )
-    fields = _walk(elements[0], compiled)
-    return _build(compiled, fields), compiled.spec.msg_type, header
+    if isinstance(tag, str) and _HEAD_NS_RE.match(tag):
+        raise _reject("a bare AppHdr carries no document; wrap AppHdr and Document in an envelope")
+    children = [child for child in root if isinstance(child.tag, str)]
+    if len(children) != 2 or not _HEAD_NS_RE.match(children[0].tag):
+        raise _reject(
+            f"root element {_local(tag)!r} is neither an ISO 20022 Document nor an envelope "
+            "holding AppHdr then Document",
+            _local(tag),
+        )
+    hdr_el, document = children
+    if hdr_el.tag != _HEAD_TAG:
+        version = hdr_el.tag[1 : hdr_el.tag.index("}")].removeprefix(schema.NS_PREFIX)
+        raise _reject(
+            f"AppHdr {version} is not supported: this rail speaks {_spec.HEAD_MSG_TYPE} "
+            f"(namespace {_spec.HEAD001.namespace})",
+            "AppHdr",
+        )
+    _validate(_HEAD_COMPILED, hdr_el, local=False)
+    header = _build(_HEAD_COMPILED, _walk(hdr_el, _HEAD_COMPILED))
+    if not isinstance(document.tag, str) or not document.tag.endswith("}Document"):
+        raise _reject(
+            "envelope's second element is not an ISO 20022 Document",
+            _local(document.tag),
+            header.biz_msg_idr,
+        )
+    return header, document
+
+
+def read_header(element: etree._Element) -> AppHdr:
+    """The struct of an AppHdr element the edge has already found schema-valid (a stored message's)."""
+    return _build(_HEAD_COMPILED, _walk(element, _HEAD_COMPILED))
+
+
+def unsupported_namespace_text(ns: str) -> str:
+    """Why a Document namespace is refused, naming the version the rail speaks when it knows the message."""
+    if not ns.startswith(schema.NS_PREFIX):
+        return f"Document namespace {ns!r} is not an ISO 20022 message namespace ({schema.NS_PREFIX}<message id>)"
+    msg_type = ns.removeprefix(schema.NS_PREFIX)
+    spoken = [spec.msg_type for spec in _spec.MESSAGE_SPECS if spec.msg_type[:8] == msg_type[:8]]
+    if spoken:
+        return (
+            f"{msg_type} is not supported: this rail speaks {spoken[0]} "
+            f"(namespace {schema.NS_PREFIX}{spoken[0]}); send that version"
+        )
+    return f"{msg_type} is not a message this rail takes; it speaks {', '.join(_spec.MSG_TYPES)}"
+
+
+def _root_element_text(elements: list, compiled: _Compiled, ns: str) -> str:
+    expected = compiled.spec.root
+    if len(elements) != 1:
+        return f"Document must hold exactly one element, {expected}; found {len(elements)}"
+    found = elements[0].tag
+    local = _local(found)
+    found_ns = found[1 : found.index("}")] if found.startswith("{") else None
+    where = f"in namespace {found_ns}" if found_ns else "in no namespace"
+    if local == expected:
+        return f"found {local} {where}, expected it in namespace {ns} (the Document's)"
+    return f"Document must hold {expected} (namespace {ns}); found {local} {where}"
+
+
+def _found(elements: list) -> str:
+    return _local(elements[0].tag) if len(elements) == 1 else "*"
 
 
 def _local(tag: object) -> str:

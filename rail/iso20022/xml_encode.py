@@ -128,15 +128,29 @@ def encode_xml(msg, header=None) -> bytes:
     parts: list[str] = [_XML_DECL]
     a = parts.append
     if header is not None:
-        a(f'<{ENVELOPE_TAG}><AppHdr xmlns="{_spec.HEAD001.namespace}">')
-        _HEAD_ENCODER(header, a)
-        a("</AppHdr>")
+        a(f"<{ENVELOPE_TAG}>")
+        a(header_xml(header))
     a(f'<Document xmlns="{spec.namespace}"><{spec.root}>')
     body_encoder(msg, a)
     a(f"</{spec.root}></Document>")
     if header is not None:
         a(f"</{ENVELOPE_TAG}>")
     return "".join(parts).encode()
+
+
+def header_xml(header) -> str:
+    """The ``<AppHdr xmlns="...">`` element of a header struct."""
+    parts = [f'<AppHdr xmlns="{_spec.HEAD001.namespace}">']
+    _HEAD_ENCODER(header, parts.append)
+    parts.append("</AppHdr>")
+    return "".join(parts)
+
+
+def envelope(document_xml: str, header=None) -> bytes:
+    """A whole XML message from a Document's text: bare, or with ``header`` in the envelope."""
+    if header is None:
+        return (_XML_DECL + document_xml).encode()
+    return f"{_XML_DECL}<{ENVELOPE_TAG}>{header_xml(header)}{document_xml}</{ENVELOPE_TAG}>".encode()
 
 
 def generated_source(msg_type: str) -> str:
