@@ -200,7 +200,7 @@ def test_readme_test_account_table_matches_the_simulated_banks():
 
 
 async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(tmp_path):
-    from conftest import SHARED
+    from conftest import XSD_DIR
     from lxml import etree
 
     schemas: dict[str, etree.XMLSchema] = {}
@@ -211,7 +211,7 @@ async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(t
         msg_type = namespace.rsplit(":", 1)[-1]
         if msg_type not in schemas:
             schemas[msg_type] = etree.XMLSchema(
-                etree.parse(str(SHARED / "iso20022" / "xsd" / f"{msg_type}.xsd"))
+                etree.parse(str(XSD_DIR / f"{msg_type}.xsd"))
             )
         schemas[msg_type].assertValid(root)
 
