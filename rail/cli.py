@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scheme": ("rail.scheme_cli", "list the default scheme's banks, customers' IBANs and Raast IDs, and test accounts"),
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "journal": ("rail.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 
 DESCRIPTION = """\

@@ -248,7 +248,7 @@ async def get_payment(request: web.Request) -> web.Response:
 
 async def get_own_balance(request: web.Request) -> web.Response:
     bic = _participant(request)
-    balance = _service(request).balances()["accounts"].get(bic)
+    balance = (await _service(request).balances())["accounts"].get(bic)
     return _json({"bic": bic, **(balance or {})})
 
 
@@ -300,7 +300,7 @@ async def post_liquidity(request: web.Request) -> web.Response:
 
 async def get_balances(request: web.Request) -> web.Response:
     _admin(request)
-    return _json(_service(request).balances())
+    return _json(await _service(request).balances())
 
 
 # ---- operations -----------------------------------------------------------------------------------------------

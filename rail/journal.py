@@ -355,10 +355,11 @@ class JournalReport(NamedTuple):
         return self.damage is None or self.damage.torn
 
 
-def inspect_journal(directory: Path) -> JournalReport:
-    """Read a journal directory and check every byte of it; never writes."""
+def inspect_journal(directory: Path, use_snapshot: bool = True) -> JournalReport:
+    """Read a journal directory and check every byte of it; never writes. `use_snapshot=False`: as if there
+    were no snapshot (a salvage that drops a damaged one, when the segments still reach batch 1)."""
     names = os.listdir(directory) if directory.is_dir() else []
-    snapshot_seqs = sorted(int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, names) if m)
+    snapshot_seqs = sorted(int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, names) if m) if use_snapshot else []
     segment_seqs = sorted(int(m.group(1)) for m in map(_SEGMENT_NAME.match, names) if m)
     scan = _Scan(directory)
     if snapshot_seqs:

@@ -105,7 +105,7 @@ class RailMetrics:
         )
         self.ledger_transfers = Counter(
             "rail_ledger_transfers_total",
-            "Ledger transfer events applied",
+            "Ledger transfer events submitted (applied or refused)",
             registry=registry,
         )
         self.core_queue_depth = Gauge(

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     from rail.http import create_app
-    from rail.journal import JournalError
+    from rail.journal import JournalCorruption, JournalError
     from rail.service import RailService
 
     params = {}
@@ -153,6 +153,12 @@ async def _serve(args: argparse.Namespace) -> int:
         )
     except (JournalError, OSError) as exc:
         print(f"rail serve: cannot open the journal in {where}: {exc}", file=sys.stderr)
+        if isinstance(exc, JournalCorruption):
+            print(
+                f"rail serve: nothing was changed. `rail journal verify --data {args.data}` shows what is damaged "
+                "and what `rail journal salvage` could keep (docs/operations.md)",
+                file=sys.stderr,
+            )
         if journal is not None:
             journal.close()
         return 1

@@ -82,8 +82,9 @@ from rail.iso20022.structs import (
 )
 from rail.journal import FileJournal
 from rail.metrics import RailMetrics
-from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment
-from rail.scheme import Scheme, SchemeParams, default_scheme
+from rail.money import amount_problem
+from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment, Settlement
+from rail.scheme import Scheme, SchemeParams, check_params, default_scheme
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +248,14 @@ class RailService:
             if unknown:
                 raise TypeError(f"unknown scheme parameters: {sorted(unknown)}")
             base = msgspec.structs.replace(base, params=msgspec.structs.replace(base.params, **params))
+        check_params(base.params)
         if data_dir is None:
             self._temp_dir = tempfile.mkdtemp(prefix="rail-")
             data_dir = Path(self._temp_dir)
         if journal is None:
-            journal = FileJournal.open(Path(data_dir) / "journal", fsync=fsync)
+            # journal.id beside the journal: a journal that vanished is refused, not replaced by a new rail.
+            data_dir = Path(data_dir)
+            journal = FileJournal.open(data_dir / "journal", fsync=fsync, identity_file=data_dir / "journal.id")
         self.journal = journal
         settlement = await takeover(base) if takeover is not None else None
         self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
@@ -415,20 +419,21 @@ class RailService:
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
         if not isinstance(bic, str) or not isinstance(direction, str):
             raise ValueError("bic and direction must be strings")  # noqa: TRY004 - shown as HTTP 422
-        if not isinstance(amount_paisa, int) or isinstance(amount_paisa, bool):
-            raise ValueError("amount must be an integer number of paisa")  # noqa: TRY004 - shown as HTTP 422
+        problem = amount_problem(amount_paisa)
+        if problem is not None:
+            raise ValueError(problem)
         outcome = await self._execute(Liquidity(bic=bic, amount_paisa=amount_paisa, direction=direction))
         ok = outcome.kind == "done"
         result = {"bic": bic, "direction": direction, "amount": amount_paisa, "ok": ok}
-        if not ok:
+        if ok:
+            result["posted_paisa"] = outcome.detail  # as of this transfer, which is durable now
+        else:
             result.update(reason=outcome.reason, text=outcome.text)
-        balance = self.core.settlement.balances()["accounts"].get(bic)
-        if balance is not None:
-            result["posted_paisa"] = balance["posted_paisa"]
         return result
 
-    def balances(self) -> dict:
-        return self.core.settlement.balances()
+    async def balances(self) -> dict:
+        """Every settlement account, as of the last durable batch (read in the core's order)."""
+        return await self.core.query(Settlement.balances)
 
     async def _execute(self, command) -> Outcome:
         return await self.core.execute(command)
@@ -636,17 +641,23 @@ class RailService:
         payment = outcome.payment
         if fresh and outcome.kind != "accepted":
             forwarded.pop(ct.uetr, None)
+        if outcome.kind == "unavailable":  # at its retention limit: nothing recorded, retry later
+            return self.admi002_reply(503, rendering, m.msg_id, outcome.reason, outcome.text, headers={"Retry-After": "60"})
         if outcome.kind == "rejected":
             if payment is None:  # AM05: a different message under a used id; nothing recorded
                 return self._reject(422, m, "pacs.008", rendering, bic, outcome.reason, outcome.text)
-            return self._status_reply(422, payment, bic, rendering)
-        if wait_s and payment.status == IN_FLIGHT:
-            await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX))
+            return self._status_reply(422, payment, bic, rendering, outcome)
+        # The status as of this command (durable now), never the live payment's: a later batch may have moved
+        # it on without being durable yet.
+        status = (outcome.status, outcome.reason, outcome.text)
+        if wait_s and status[0] == IN_FLIGHT:
+            status = await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX)) or status
         reply = self._status_reply(
-            202 if payment.status == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
+            202 if status[0] == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
             payment,
             bic,
             rendering,
+            status,
         )
         if wait_s is not None:  # RFC 7240: the wait preference is honoured for a credit transfer
             reply.headers = {**reply.headers, "Preference-Applied": f"wait={min(wait_s, WAIT_S_MAX):g}"}
@@ -687,17 +698,19 @@ class RailService:
         tx = m.tx
         uetr, tx_id = tx.orgnl_uetr, tx.orgnl_tx_id
 
-        def find(s) -> Payment | None:
-            uetr_found = uetr or s.by_tx_id.get((bic, tx_id or ""))
+        def find(s) -> tuple[Payment, tuple] | None:
+            uetr_found = uetr or s.payments.uetr_of(bic, tx_id or "")
             p = s.payments.get(uetr_found or "")
-            return p if p is not None and bic in (p.debtor_agent, p.creditor_agent) else None
+            if p is None or bic not in (p.debtor_agent, p.creditor_agent):
+                return None
+            return p, (p.status, p.reason, p.reason_text)  # as of this batch: answered once it is durable
 
-        payment = await self.core.query(find)
-        if payment is None:
+        found = await self.core.query(find)
+        if found is None:
             return self._reject(
                 404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant"
             )
-        return self._status_reply(200, payment, bic, rendering, pending_code="PDNG")
+        return self._status_reply(200, found[0], bic, rendering, found[1], pending_code="PDNG")
 
     async def _on_pacs004(self, bic: str, m: Pacs004, rendering: str, wait_s: float | None) -> Reply:
         if not m.tx_inf:
@@ -805,6 +818,7 @@ class RailService:
                 status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
                 reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None,
                 message=_PACKER.encode(m),
+                payee_agent=m.cdtr_agt_bicfi,
             )
         )
         return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
@@ -972,9 +986,9 @@ class RailService:
         ):
             if msg_type == "pacs.004":
                 return self._acknowledge(200, m, msg_type, rendering, bic, SETTLED)
-            return self._status_reply(200, outcome.payment, bic, rendering)
+            return self._status_reply(200, outcome.payment, bic, rendering, outcome)
         if msg_type == "pacs.002" and kind == "accepted":
-            return self._status_reply(202, outcome.payment, bic, rendering, pending_code="PDNG")
+            return self._status_reply(202, outcome.payment, bic, rendering, outcome, pending_code="PDNG")
         return self._acknowledge(202, m, msg_type, rendering, bic, "ACTC")
 
     def _acknowledge(self, status: int, m, msg_type: str, rendering: str, bic: str, tx_status: str) -> Reply:
@@ -982,12 +996,20 @@ class RailService:
         return self._encoded(status, self._report_about(m, msg_type, bic, tx_status, None, None), rendering)
 
     def _status_reply(
-        self, http_status: int, payment: Payment, bic: str, rendering: str, pending_code: str = "ACTC"
+        self,
+        http_status: int,
+        payment: Payment,
+        bic: str,
+        rendering: str,
+        status: Outcome | tuple,
+        pending_code: str = "ACTC",
     ) -> Reply:
-        if payment.status != IN_FLIGHT:
-            render = partial(
-                self._final_report, payment, payment.status, payment.reason, payment.reason_text, rendering
-            )
+        """A pacs.002 on `payment` with `status`: (status, reason, text) as captured when its batch was applied
+        (an Outcome carries them), never read from the live payment."""
+        if isinstance(status, Outcome):
+            status = (status.status, status.reason, status.text)
+        if status[0] != IN_FLIGHT:
+            render = partial(self._final_report, payment, *status, rendering)
             return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
         # In flight: the report says only what cannot change any more (ids, acceptance, the reservation), so
         # it is built when first read, even if the payment has become final by then.
@@ -1065,46 +1087,34 @@ class RailService:
     def _build(self, bic: str, ref: tuple):
         """The message an inbox reference stands for, as a struct (rendered by the caller)."""
         kind = ref[0]
-        s = self.core.settlement
         if kind == "pacs.002":
             _, uetr, status, reason, text = ref
-            payment = s.payments.get(uetr)
+            payment = self.core.settlement.payments.get(uetr)
             return None if payment is None else self._final_report_struct(payment, status, reason, text)
-        if kind in ("pain.013", "pain.014"):
-            rtp = s.rtps.get(ref[1])
-            if rtp is None:
-                return None
-            return _UNPACKERS[kind].decode(rtp.message if kind == "pain.013" else rtp.answer)
-        payment = s.payments.get(ref[1])
-        if payment is None:
-            return None
-        if kind == "pacs.008":
-            cached = self._forwarded.get(payment.uetr)
+        if kind == "pacs.008":  # ("pacs.008", uetr, the debtor's message, its format)
+            cached = self._forwarded.get(ref[1])
             if cached is not None:
                 return cached
-            if payment.message_format == "msgpack":
-                return _UNPACKERS[kind].decode(payment.message)
-            return iso20022.decode(payment.message, _CONTENT_TYPES[payment.message_format]).message
-        if kind == "pacs.004":
-            return _UNPACKERS[kind].decode(payment.returns[ref[2]].message)
-        if kind == "camt.056":
-            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].message)
-        if kind == "camt.029":
-            return _UNPACKERS[kind].decode(payment.recalls[ref[2]].resolution)
+            if ref[3] == "msgpack":
+                return _UNPACKERS[kind].decode(ref[2])
+            return iso20022.decode(ref[2], _CONTENT_TYPES[ref[3]]).message
+        if kind in _UNPACKERS:  # (kind, key, the sender's message as msgpack)
+            return _UNPACKERS[kind].decode(ref[2])
         raise AssertionError(f"unknown inbox reference {ref!r}")
 
     def _render(self, bic: str, ref: tuple, rendering: str) -> bytes | None:
         """The message an inbox reference stands for, encoded in `rendering`; the hot kinds avoid re-encoding."""
         kind = ref[0]
         if kind == "pacs.002":
+            body = self._final_reports.get((ref[1], ref[2], rendering))
+            if body is not None:
+                return body
             payment = self.core.settlement.payments.get(ref[1])
             if payment is None:
                 return None
             return self._final_report(payment, ref[2], ref[3], ref[4], rendering)
-        if kind == "pacs.008":
-            payment = self.core.settlement.payments.get(ref[1])
-            if payment is not None and payment.message_format == rendering:
-                return payment.message
+        if kind == "pacs.008" and ref[3] == rendering:
+            return ref[2]
         message = self._build(bic, ref)
         return None if message is None else iso20022.encode(message, rendering)
 
@@ -1146,7 +1156,7 @@ class RailService:
                 }
             )
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
-        return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}
+        return {"messages": messages, "acked_upto": inbox.durable_acked_upto, "rendering": rendering}
 
     async def ack(self, bic: str, upto: int) -> None:
         if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
