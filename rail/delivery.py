@@ -34,6 +34,9 @@ WEBHOOK_BACKOFF_S_MAX = 30.0
 # After this many consecutive failures a webhook rests (messages stay available by long-poll) before retrying.
 WEBHOOK_FAILURES_BEFORE_REST = 50
 WEBHOOK_REST_S = 300.0
+# Each participant's webhook has its own connection pool of this size: a callback that hangs holds its own
+# connections only, never another participant's (it posts one page at a time, so one connection is in use).
+WEBHOOK_CONNECTIONS_MAX = 2
 
 Ref = tuple  # (msg_type, *key) as produced by the state machine
 
@@ -128,7 +131,9 @@ class WebhookPusher:
 
     The inbox stays the source of truth: a failed webhook only delays delivery, and the participant can always
     long-poll. Every loop is bounded: messages per POST, per-attempt timeout, backoff ceiling, and a rest
-    period after a run of failures.
+    period after a run of failures. Redirects are not followed (a 3xx is a failed delivery): the rail posts a
+    participant's messages to the URL the operator registered, never to one a response names. Each pusher has
+    its own connection pool.
     """
 
     def __init__(
@@ -145,11 +150,13 @@ class WebhookPusher:
         self._fetch = fetch
         self._ack = ack
         self._task: asyncio.Task | None = None
+        self.session: aiohttp.ClientSession | None = None
         self.delivered = 0
         self.failures = 0
 
-    def start(self, session: aiohttp.ClientSession) -> None:
-        self._task = asyncio.create_task(self._run(session), name=f"webhook-{self.bic}")
+    def start(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=WEBHOOK_CONNECTIONS_MAX))
+        self._task = asyncio.create_task(self._run(self.session), name=f"webhook-{self.bic}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -161,6 +168,9 @@ class WebhookPusher:
             except Exception as error:  # noqa: BLE001 - stopping: the pusher's failure no longer matters
                 log.debug("webhook %s ended with %r", self.bic, error)
             self._task = None
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
 
     async def _run(self, session: aiohttp.ClientSession) -> None:
         backoff_s = WEBHOOK_BACKOFF_S_MIN
@@ -178,6 +188,7 @@ class WebhookPusher:
                     data=orjson.dumps(page),
                     headers={"Content-Type": "application/json"},
                     timeout=timeout,
+                    allow_redirects=False,
                 ) as response:
                     ok = 200 <= response.status < 300
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:

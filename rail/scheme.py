@@ -15,6 +15,8 @@ import zlib
 
 import msgspec
 
+from rail.money import MONEY_ISSUED_MAX_PAISA, amount_problem
+
 CENTRAL_BANK_BIC = "SBPPPKKA"
 CENTRAL_BANK_NAME = "State Bank of Pakistan (Raast operator)"
 CURRENCY = "PKR"
@@ -63,6 +65,17 @@ def check_params(params: SchemeParams) -> None:
         )
     if params.payments_retained_max < 1:
         raise ValueError("payments_retained_max must be at least 1")
+
+
+def check_scheme(scheme: Scheme) -> None:
+    """Refuse a scheme the rail cannot run: its parameters, and prefunding within the money bounds."""
+    check_params(scheme.params)
+    for bank in scheme.banks:
+        problem = amount_problem(bank.prefund_paisa) if bank.prefund_paisa else None
+        if problem is not None:
+            raise ValueError(f"prefunding of {bank.bic}: {problem}")
+    if sum(bank.prefund_paisa for bank in scheme.banks) > MONEY_ISSUED_MAX_PAISA:
+        raise ValueError(f"the banks' prefunding exceeds the rail's issuance bound of {MONEY_ISSUED_MAX_PAISA} paisa")
 
 
 class Customer(msgspec.Struct, frozen=True, array_like=True):

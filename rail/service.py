@@ -29,6 +29,7 @@ import datetime as dt
 import gc
 import itertools
 import logging
+import math
 import re
 import shutil
 import tempfile
@@ -84,7 +85,7 @@ from rail.journal import FileJournal
 from rail.metrics import RailMetrics
 from rail.money import amount_problem
 from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment, Settlement
-from rail.scheme import Scheme, SchemeParams, check_params, default_scheme
+from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,11 @@ FORWARDED_STRUCTS_CACHED_MAX = 100_000
 # keeps collection (still needed for the odd cycle) a small share of the work.
 GC_GENERATION0_THRESHOLD = 50_000
 ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf is Max105Text
+# A participant's own request rate limit: a real limit, neither a lock-out (1e-300/s) nor none at all.
+REQUESTS_PER_S_MIN = 0.1
+REQUESTS_PER_S_MAX = 1_000_000.0
+REQUESTS_BURST_MAX = 10_000_000.0
+CALLBACK_URL_CHARS_MAX = 2_048
 _CONTENT_TYPES = iso20022.CONTENT_TYPES
 _PACKER = msgspec.msgpack.Encoder()
 _UNPACKERS = {
@@ -187,6 +193,26 @@ def _alias_key(alias: str | None) -> str | None:
         return None
 
 
+def _bic(bic: str | None) -> str | None:
+    """A BIC from a message or a request, as the rail keeps it (SONEPKKAXXX is SONEPKKA)."""
+    return iso20022.canonical_bic(bic) if isinstance(bic, str) else bic
+
+
+def _rate_limit_problem(requests_per_s: object, requests_burst: object) -> str | None:
+    """Why a participant's own rate limit is refused (None: it is fine); bounds keep both a real limit."""
+    for name, value, low, high in (
+        ("requests_per_s", requests_per_s, REQUESTS_PER_S_MIN, REQUESTS_PER_S_MAX),
+        ("requests_burst", requests_burst, 1.0, REQUESTS_BURST_MAX),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{name} must be a number"
+        if not low <= value <= high:
+            return f"{name} must be between {low:g} and {high:g} (got {value:g})"
+    return None
+
+
 def _rendering_of(content_type: str) -> str:
     return "json" if "json" in (content_type or "").lower() else "xml"
 
@@ -210,7 +236,6 @@ class RailService:
         self._alias_rate: RateLimiter
         self._banks: dict = {}
         self._webhooks: dict[str, WebhookPusher] = {}
-        self._http_session = None
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
@@ -248,7 +273,7 @@ class RailService:
             if unknown:
                 raise TypeError(f"unknown scheme parameters: {sorted(unknown)}")
             base = msgspec.structs.replace(base, params=msgspec.structs.replace(base.params, **params))
-        check_params(base.params)
+        check_scheme(base)
         if data_dir is None:
             self._temp_dir = tempfile.mkdtemp(prefix="rail-")
             data_dir = Path(self._temp_dir)
@@ -304,8 +329,6 @@ class RailService:
         for pusher in list(self._webhooks.values()):
             await pusher.stop()
         self._webhooks.clear()
-        if self._http_session is not None:
-            await self._http_session.close()
         await self.core.stop()
         self.journal.close()
         if self._temp_dir is not None:
@@ -319,17 +342,12 @@ class RailService:
         bank.start()
 
     def _start_webhook(self, bic: str, url: str) -> None:
-        import aiohttp
-
-        if self._http_session is None:
-            self._http_session = aiohttp.ClientSession()
-
         async def page(bic_: str, max_n: int) -> dict:
             return self.inbox_page(bic_, max_n)
 
         pusher = WebhookPusher(bic, self.core.settlement.inboxes[bic], page, self.ack, url)
         self._webhooks[bic] = pusher
-        pusher.start(self._http_session)
+        pusher.start()
 
     # ------------------------------------------------------------------ identity
 
@@ -383,10 +401,18 @@ class RailService:
         `requests_burst`: its own rate limit instead of the scheme's default, journaled with it."""
         if not isinstance(bic, str) or not iso20022.bic_is_valid(bic):
             raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
+        bic = _bic(bic)
         if bic == self.scheme.central_bank_bic:
             raise ValueError("the central bank is the operator, not a participant")
-        if callback_url is not None and not re.match(r"https?://", callback_url):
-            raise ValueError("callback_url must be an http(s) URL")
+        if callback_url is not None and (
+            not isinstance(callback_url, str)
+            or len(callback_url) > CALLBACK_URL_CHARS_MAX
+            or not re.match(r"https?://[^\s]+\Z", callback_url)
+        ):
+            raise ValueError(f"callback_url must be an http(s) URL of at most {CALLBACK_URL_CHARS_MAX} characters")
+        problem = _rate_limit_problem(requests_per_s, requests_burst)
+        if problem is not None:
+            raise ValueError(problem)
         token = new_token()
         hashed = token_hash(token)
         if requests_per_s is not None or requests_burst is not None:
@@ -419,6 +445,7 @@ class RailService:
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
         if not isinstance(bic, str) or not isinstance(direction, str):
             raise ValueError("bic and direction must be strings")  # noqa: TRY004 - shown as HTTP 422
+        bic = _bic(bic)
         problem = amount_problem(amount_paisa)
         if problem is not None:
             raise ValueError(problem)
@@ -589,7 +616,7 @@ class RailService:
         self, bic: str, m: Pacs008, rendering: str, wait_s: float | None, raw: tuple[bytes, str] | None = None
     ) -> Reply:
         tx = m.tx
-        if tx.instg_agt_bicfi != bic or tx.dbtr_agt_bicfi != bic:
+        if _bic(tx.instg_agt_bicfi) != bic or _bic(tx.dbtr_agt_bicfi) != bic:
             return self._forbidden(
                 rendering,
                 m.msg_id,
@@ -614,7 +641,7 @@ class RailService:
             end_to_end_id=tx.end_to_end_id,
             instructing_agent=bic,
             debtor_agent=bic,
-            creditor_agent=tx.cdtr_agt_bicfi or "",
+            creditor_agent=_bic(tx.cdtr_agt_bicfi) or "",
             amount_paisa=tx.amount_paisa,
             debtor_iban=tx.dbtr_acct_iban or "",
             creditor_iban=tx.cdtr_acct_iban or "",
@@ -668,7 +695,7 @@ class RailService:
         if not m.tx_inf_and_sts:
             return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "TxInfAndSts is required")
         tx = m.tx
-        sender = tx.instg_agt_bicfi or m.instg_agt_bicfi or bic
+        sender = _bic(tx.instg_agt_bicfi or m.instg_agt_bicfi) or bic
         if sender != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
@@ -716,7 +743,7 @@ class RailService:
         if not m.tx_inf:
             return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "TxInf is required")
         tx = m.tx
-        if (tx.instg_agt_bicfi or bic) != bic:
+        if (_bic(tx.instg_agt_bicfi) or bic) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
             )
@@ -736,7 +763,7 @@ class RailService:
         return self._outcome_reply(outcome, m, "pacs.004", rendering, bic)
 
     async def _on_camt056(self, bic: str, m: Camt056, rendering: str, wait_s: float | None) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
             )
@@ -768,7 +795,7 @@ class RailService:
         return self._outcome_reply(outcome, m, "camt.056", rendering, bic)
 
     async def _on_camt029(self, bic: str, m: Camt029, rendering: str, wait_s: float | None) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
             )
@@ -791,7 +818,7 @@ class RailService:
 
     async def _on_pain013(self, bic: str, m: Pain013, rendering: str, wait_s: float | None) -> Reply:
         tx = m.tx
-        if tx.cdtr_agt_bicfi != bic:
+        if _bic(tx.cdtr_agt_bicfi) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"CdtrAgt must be {bic}: a request to pay comes from the payee's agent"
             )
@@ -800,14 +827,14 @@ class RailService:
                 sender=bic,
                 rendering=rendering,
                 msg_id=m.msg_id,
-                payer_agent=tx.dbtr_agt_bicfi or "",
+                payer_agent=_bic(tx.dbtr_agt_bicfi) or "",
                 message=_PACKER.encode(m),
             )
         )
         return self._outcome_reply(outcome, m, "pain.013", rendering, bic)
 
     async def _on_pain014(self, bic: str, m: Pain014, rendering: str, wait_s: float | None) -> Reply:
-        if (m.dbtr_agt_bicfi or bic) != bic:
+        if (_bic(m.dbtr_agt_bicfi) or bic) != bic:
             return self._forbidden(rendering, m.msg_id, f"DbtrAgt must be {bic}: the payer's agent answers")
         tx = m.tx if m.orgnl_pmt_inf_and_sts else None
         outcome = await self._execute(
@@ -818,13 +845,13 @@ class RailService:
                 status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
                 reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None,
                 message=_PACKER.encode(m),
-                payee_agent=m.cdtr_agt_bicfi,
+                payee_agent=_bic(m.cdtr_agt_bicfi),
             )
         )
         return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
 
     async def _on_acmt023(self, bic: str, m: Acmt023, rendering: str, wait_s: float | None) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant"
             )

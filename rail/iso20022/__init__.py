@@ -29,6 +29,7 @@ from .builders import (
 from .errors import MessageRejected, Violation
 from .identifiers import (
     bic_is_valid,
+    canonical_bic,
     cnic_is_valid,
     iban_is_valid,
     make_pk_iban,
@@ -165,6 +166,7 @@ __all__ = [
     "VrfctnRpt",
     "account_notification",
     "bic_is_valid",
+    "canonical_bic",
     "cnic_is_valid",
     "codes",
     "decode",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 
 import msgspec
 
+from ..money import AMOUNT_MAX_PAISA
 from . import codes as c
 from . import structs as s
 from .errors import Violation
@@ -148,8 +149,10 @@ class _Checker:
             self.add(c.AM03, f"{path}/@Ccy", f"{path}/@Ccy {currency!r} is not {self.profile.currency}")
         if msg.sub_paisa_amounts and any(p.endswith(path) for p in msg.sub_paisa_amounts):
             self.add(c.CH20, path, f"{path} has more than 2 decimals")
-        if paisa == 0:
-            self.add(c.AM01, path, f"{path} is zero")
+        if paisa <= 0:
+            self.add(c.AM01, path, f"{path} is zero" if paisa == 0 else f"{path} is negative")
+        elif paisa > AMOUNT_MAX_PAISA:  # the rail's one maximum, whatever the field (rail/money.py)
+            self.add(c.AM02, path, f"{path} {paisa} paisa exceeds the rail's maximum of {AMOUNT_MAX_PAISA} paisa")
         elif check_limit and paisa > self.profile.amount_paisa_max:
             self.add(
                 c.AM02,
