@@ -522,6 +522,10 @@ class SettlementCore:
                 if not future.done():
                     future.set_exception(stopped)
             queue.clear()
+            for waiters in self._final_waiters.values():  # no final status will become durable any more
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
             raise
 
     def _due_timers(self) -> bool:

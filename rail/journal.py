@@ -311,6 +311,16 @@ class _Frame(NamedTuple):
         return cls(chain, length, seq, prev_chain, kind, end, None, False)
 
 
+def iter_frames(data: bytes | memoryview) -> Iterator[tuple[int, _Frame]]:
+    """(offset, frame) of a segment's frames after its header, up to the first one with a problem (included)."""
+    offset = _SEGMENT_HEADER.size
+    while (frame := _Frame.parse(data, offset)) is not None:
+        yield offset, frame
+        if frame.problem is not None:
+            return
+        offset = frame.end
+
+
 # ---- inspecting a journal directory (recovery, `rail journal verify`, `rail journal salvage`) -------------------
 
 

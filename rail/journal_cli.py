@@ -17,6 +17,7 @@ salvage prints the range it set aside. Both commands refuse while a rail has the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -29,10 +30,11 @@ from rail.journal import (
     FRAME_SEAL,
     JournalError,
     JournalReport,
-    _Frame,
     _fsync_directory,
     _highwater_slot,
+    _read_highwater,
     inspect_journal,
+    iter_frames,
     lock_directory,
 )
 
@@ -105,14 +107,19 @@ def verify(directory: Path, data: Path) -> int:
     print(f"journal {directory} (format 2, id {report.journal_id.hex() if report.journal_id else '?'})")
     if report.snapshot is not None:
         print(f"  snapshot  {report.snapshot_path.name}  batch {report.snapshot.seq}")
+    damage = report.damage
     for segment in report.segments:
         batches = (
             f"batches {segment.first_seq}..{segment.last_seq}"
             if segment.last_seq >= segment.first_seq
-            else "no batch yet"
+            else "no batch"
         )
-        print(f"  segment   {segment.path.name}  {batches}  {segment.size:,} bytes{'  sealed' if segment.sealed else ''}")
-    damage = report.damage
+        notes = ("  sealed" if segment.sealed else "") + ("  <- damaged" if damage and damage.path == segment.path else "")
+        print(f"  segment   {segment.path.name}  {batches}  {segment.size:,} bytes{notes}")
+    read = {s.path.name for s in report.segments}
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("wal-") and name.endswith(".log") and name not in read:
+            print(f"  segment   {name}  not read (it comes after the damage)")
     if damage is None:
         print(f"clean: batches up to {report.last_good_seq}; `rail serve` starts and replays them")
         return EXIT_CLEAN
@@ -182,18 +189,33 @@ def salvage(directory: Path, upto: int) -> int:
         print(f"rail journal salvage: the new journal does not check ({check.damage}); nothing changed", file=sys.stderr)
         return EXIT_DAMAGED
     aside = directory.with_name(f"{directory.name}.damaged-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}")
+    for attempt in range(2, 100):  # salvaged twice within a second: keep both
+        if not aside.exists():
+            break
+        aside = aside.with_name(f"{aside.name.split('~')[0]}~{attempt}")
     directory.rename(aside)
     staging.rename(directory)
     _fsync_directory(directory.parent)
-    beyond = max([report.last_good_seq] + [s.last_seq for s in report.segments])
+    beyond = _last_batch_known(aside, report)
     print(f"salvaged: {directory} now holds {'the snapshot and ' if start else ''}batches up to {upto}")
     print(f"the damaged journal is kept, unchanged, in {aside}")
     if beyond > upto or report.damage is not None:
         print(
-            f"set aside: batches after {upto} (at least up to {beyond}) are no longer in the rail; any payment "
-            "acknowledged in them is known only to its participants now"
+            f"set aside: batches {upto + 1}..{max(beyond, upto + 1)} at least (the damaged journal shows them) are "
+            "no longer in the rail; any payment acknowledged in them is known only to its participants now"
         )
     return EXIT_CLEAN
+
+
+def _last_batch_known(directory: Path, report: JournalReport) -> int:
+    """The highest batch the damaged journal shows existed: read, named by a later segment, or marked."""
+    known = [report.last_good_seq] + [s.last_seq for s in report.segments]
+    for name in os.listdir(directory):
+        if name.startswith("wal-") and name.endswith(".log") and name[4:-4].isdigit():
+            known.append(int(name[4:-4]) - 1)  # a segment starting at N exists: batch N - 1 did
+    with contextlib.suppress(JournalError, OSError):
+        known.append(_read_highwater(directory / HIGHWATER_NAME)[0])
+    return max(known)
 
 
 def _copy_upto(report: JournalReport, staging: Path, upto: int) -> None:
@@ -216,13 +238,11 @@ def _copy_upto(report: JournalReport, staging: Path, upto: int) -> None:
 
 def _end_of_batch(data: bytes, first_seq: int, upto: int) -> tuple[int, int]:
     """(offset after batch `upto`, or after the segment's last batch, without its seal; the chain there)."""
-    offset = _SEGMENT_HEADER.size
-    chain = _SEGMENT_HEADER.unpack_from(data, 0)[4]
-    while offset < len(data):
-        frame = _Frame.parse(data, offset)
+    end, chain = _SEGMENT_HEADER.size, _SEGMENT_HEADER.unpack_from(data, 0)[4]
+    for _offset, frame in iter_frames(data):  # every frame checks: `data` stops at the segment's valid bytes
         if frame.kind == FRAME_SEAL and frame.seq <= upto:
             return frame.end, chain  # the batch after it (upto) is in the next segment: keep the seal
         if frame.kind == FRAME_SEAL or frame.seq > upto:
             break
-        offset, chain = frame.end, frame.chain
-    return offset, chain
+        end, chain = frame.end, frame.chain
+    return end, chain
