@@ -45,7 +45,7 @@ from rail.payments import (
     settlement_from_state,
     settlement_to_state,
 )
-from rail.scheme import Scheme
+from rail.scheme import Scheme, SchemeParams
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,14 @@ class AddParticipant(Command, tag="par"):
     # Its own request rate limit (admin's choice; None: the scheme default). Journaled: it survives restarts.
     requests_per_s: float | None = None
     requests_burst: float | None = None
+
+
+class SetParams(Command, tag="prm"):
+    """The scheme parameters in force from this batch on (timers, windows, limits). Journaled whenever a start
+    brings different ones: replay applies each command under the parameters it was applied with, whatever
+    the replaying process was started with."""
+
+    params: SchemeParams
 
 
 class SetAdminToken(Command, tag="adm"):
@@ -197,6 +205,7 @@ AnyCommand = (
     | AliasDelete
     | Ack
     | SetAdminToken
+    | SetParams
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -257,9 +266,13 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     if kind is SetAdminToken:
         s.admin_token_hash = c.token_hash
         return Outcome("done")
+    if kind is SetParams:
+        s.configure(c.params)
+        return Outcome("done")
     if kind is Genesis:
-        if c.scheme is not None:  # the journaled scheme; the parameters stay this run's configuration
-            s.scheme = msgspec.structs.replace(c.scheme, params=s.params)
+        if c.scheme is not None:  # the journaled scheme, parameters included (SetParams changes them later)
+            s.scheme = c.scheme
+            s.configure(c.scheme.params)
         return s.apply_genesis(now_ns)
     raise AssertionError(f"unknown command {kind.__name__}")
 
@@ -275,9 +288,8 @@ def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
         after_seq = 0
     else:
         after_seq, state_bytes = snapshot
-        state = _STATE_DECODER.decode(state_bytes)
-        # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
-        settlement = settlement_from_state(state, msgspec.structs.replace(state.scheme, params=scheme.params))
+        # The books come from the snapshot, parameters included: a start with other ones journals SetParams.
+        settlement = settlement_from_state(_STATE_DECODER.decode(state_bytes))
     replayed = 0
     for _seq, records in journal.replay(after_seq):
         replayed += replay_batch(settlement, records)

@@ -291,7 +291,8 @@ class Ledger:
         # False: finished transfers (posted, voided, failed) are not kept, only their effect on the balances,
         # so memory does not grow with every transfer. Only for a caller that never resubmits a transfer id
         # (the rail: its ids are a journaled counter), since a resubmitted id is then applied again instead
-        # of answering `exists`/`id_already_failed`. Pending transfers are kept until resolved either way.
+        # of answering `exists`/`id_already_failed`, and never resolves a reservation twice (a second post or
+        # void answers pending_transfer_not_found). Pending transfers are kept until resolved either way.
         self.history = history
         self._accounts: dict[int, Account] = {}
         # The caller's frozen Transfer as submitted (timestamp 0); its timestamp lives beside it, which is

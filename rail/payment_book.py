@@ -68,8 +68,7 @@ class PaymentBook:
     """UETR -> payment, TxId -> UETR, for every payment inside the retention window."""
 
     def __init__(self, retention_s: float, retained_max: int) -> None:
-        self.retention_ns = int(retention_s * NS_PER_S)
-        self.retained_max = retained_max
+        self.configure(retention_s, retained_max)
         self.live: dict[str, Payment] = {}
         self.final: dict[str, bytes] = {}
         self.by_tx: dict[str, str] = {}
@@ -77,6 +76,10 @@ class PaymentBook:
         self._aging: deque[str] = deque()  # packed UETRs in packing order (oldest first)
         self._to_pack: deque[Payment] = deque()  # live final payments, in the order they became final
         self.forgotten = 0  # payments that left the window (a metric)
+
+    def configure(self, retention_s: float, retained_max: int) -> None:
+        self.retention_ns = int(retention_s * NS_PER_S)
+        self.retained_max = retained_max
 
     # ---- reading
 

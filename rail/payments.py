@@ -137,6 +137,12 @@ class Settlement:
         inbox.push(ref)
         self.touched_inboxes.add(bic)
 
+    def configure(self, params) -> None:
+        """The scheme parameters in force from now on (journaled: Genesis, SetParams)."""
+        self.params = params
+        self.scheme = msgspec.structs.replace(self.scheme, params=params)
+        self.payments.configure(params.retention_days * 86_400, params.payments_retained_max)
+
     def begin_batch(self, now_ns: int) -> None:
         """Called by the core before the first command of every journaled batch (and by replay alike)."""
         self.payments.begin_batch(now_ns)

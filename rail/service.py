@@ -54,6 +54,7 @@ from rail.core import (
     Liquidity,
     Overloaded,
     SetAdminToken,
+    SetParams,
     SettlementCore,
     SubmitCreditTransfer,
     SubmitRecall,
@@ -285,8 +286,8 @@ class RailService:
         settlement = await takeover(base) if takeover is not None else None
         self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
         settlement = self.core.settlement
-        self.scheme = settlement.scheme
-        p = self.scheme.params
+        self.scheme = msgspec.structs.replace(settlement.scheme, params=base.params)  # as SetParams makes it
+        p = base.params
         self._rate = RateLimiter(p.requests_per_s, p.requests_burst)
         self._alias_rate = RateLimiter(p.alias_lookups_per_s, p.alias_lookups_burst)
         for participant in settlement.participants.values():
@@ -298,6 +299,8 @@ class RailService:
         gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
         self.core.start()
+        if settlement.params != base.params:  # this start's parameters, journaled (replay applies them too)
+            await self._execute(SetParams(params=base.params))
         await self._settle_admin_token(admin_token)
         for participant in list(settlement.participants.values()):
             if participant.simulated and simulate_banks:
