@@ -319,7 +319,11 @@ async def get_balances(request: web.Request) -> web.Response:
 
 async def get_metrics(request: web.Request) -> web.Response:
     service = _service(request)
-    service.metrics.core_queue_depth.set(service.core.queue_depth)
+    metrics, book = service.metrics, service.core.settlement.payments
+    metrics.core_queue_depth.set(service.core.queue_depth)
+    metrics.payments_retained.labels("whole").set(len(book.live))
+    metrics.payments_retained.labels("packed").set(len(book.final))
+    metrics.payments_forgotten.set(book.forgotten)
     return web.Response(body=service.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
