@@ -41,11 +41,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from participants import rundir  # noqa: E402
-from rail import iso20022  # noqa: E402
-from rail.scheme import default_scheme  # noqa: E402
+from participants import rundir
+from rail import iso20022
+from rail.scheme import default_scheme
 
 ADMIN = "soak-admin-" + uuid.uuid4().hex
 MARKER_BIC = "SOAKPKKA"
@@ -62,15 +62,21 @@ LOAD_BANKS = 6
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=1_000.0, help="offered payments/s of `rail load`")
     parser.add_argument("--duration", type=float, default=1_800.0, help="seconds of load")
-    parser.add_argument("--markers-per-s", type=float, default=5.0, help="marker payments/s in the first minute")
+    parser.add_argument(
+        "--markers-per-s", type=float, default=5.0, help="marker payments/s in the first minute"
+    )
     parser.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
     parser.add_argument("--baseline-s", type=float, default=None,
                         help="bytes per payment are counted from the first sample after this (default: a quarter "
                              "of --duration, at most 300 s)")  # fmt: skip
-    parser.add_argument("--data", type=Path, default=None, help="the rail's data directory (default: a temp dir)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="the rail's data directory (default: a temp dir)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "soak-result.json", help="JSON results")
     parser.add_argument("--seed", type=int, default=7)
     return parser.parse_args()
@@ -149,11 +155,21 @@ class Soak:
                          json={"bic": MARKER_BIC, "amount": MARKER_FUNDS_PAISA, "direction": "in"})  # fmt: skip
 
     async def post(self, session, body: bytes) -> tuple[int, tuple]:
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/xml", "Prefer": "wait=15"}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/xml",
+            "Prefer": "wait=15",
+        }
         async with session.post(f"{self.url}/v1/messages", data=body, headers=headers) as response:
             raw = await response.read()
             tx = iso20022.decode(raw, response.headers["Content-Type"]).message.tx
-            return response.status, (tx.tx_sts, tx.sts_rsn_cd, tx.clr_sys_ref, tx.accptnc_dt_tm, tx.orgnl_uetr)
+            return response.status, (
+                tx.tx_sts,
+                tx.sts_rsn_cd,
+                tx.clr_sys_ref,
+                tx.accptnc_dt_tm,
+                tx.orgnl_uetr,
+            )
 
     async def send_markers(self, session) -> None:
         from test_rail_e2e import credit_transfer
@@ -166,7 +182,9 @@ class Soak:
         for index in range(count):
             bank = creditors[index % len(creditors)].bic
             iban = reject[bank] if index % 10 == 9 else accept[bank]  # one in ten: a creditor's RJCT AC01
-            body = iso20022.encode(credit_transfer(MARKER_BIC, bank, MARKER_IBAN, iban, 10_000 + index), "xml")
+            body = iso20022.encode(
+                credit_transfer(MARKER_BIC, bank, MARKER_IBAN, iban, 10_000 + index), "xml"
+            )
             pending.append(asyncio.create_task(self._marker(session, body)))
             await asyncio.sleep(1 / self.args.markers_per_s)
         await asyncio.gather(*pending)
@@ -189,7 +207,12 @@ class Soak:
             same += ok
             different += not ok
             if not ok and len(examples) < 5:
-                examples.append({"original": [marker["status"], *map(str, original)], "resend": [status, *map(str, answer)]})
+                examples.append(
+                    {
+                        "original": [marker["status"], *map(str, original)],
+                        "resend": [status, *map(str, answer)],
+                    }
+                )
         after = (await self.admin(session, "GET", "/admin/balances"))["accounts"][MARKER_BIC]["posted_paisa"]
         return {"markers": len(self.markers), "original_answer": same, "different": different,
                 "money_moved_by_resends_paisa": after - before, "examples": examples}  # fmt: skip
@@ -273,7 +296,9 @@ def report(result: dict) -> None:
     per_payment, baseline = result.get("bytes_per_retained_payment"), result.get("baseline_bytes_per_payment")
     resend = result.get("resend") or {}
     load = result.get("load_summary") or {}
-    table = Table(title=f"soak: rail load at {result['rate']:g}/s for {result['duration_s']:g} s against rail serve")
+    table = Table(
+        title=f"soak: rail load at {result['rate']:g}/s for {result['duration_s']:g} s against rail serve"
+    )
     for column in ("measure", "value", "same-run baseline / budget", "ratio"):
         table.add_column(column)
     if load:
@@ -285,9 +310,19 @@ def report(result: dict) -> None:
                       "; ".join(reconciliation.get("mismatches", [])[:2]), "")  # fmt: skip
         latency = load.get("latency_ms", {}).get(rundir.STAGE_END_TO_END)
         if latency:
-            table.add_row("rail load: end-to-end latency p50 / p99 (ms)", f"{latency['p50_ms']:,.0f} / {latency['p99_ms']:,.0f}", "", "")
+            table.add_row(
+                "rail load: end-to-end latency p50 / p99 (ms)",
+                f"{latency['p50_ms']:,.0f} / {latency['p99_ms']:,.0f}",
+                "",
+                "",
+            )
     table.add_row("retained payments at the end", f"{result['retained_payments']:,}", "", "")
-    table.add_row("final / peak RSS", f"{result['final_rss_bytes'] / 2**20:,.0f} / {result['peak_rss_bytes'] / 2**20:,.0f} MiB", "", "")
+    table.add_row(
+        "final / peak RSS",
+        f"{result['final_rss_bytes'] / 2**20:,.0f} / {result['peak_rss_bytes'] / 2**20:,.0f} MiB",
+        "",
+        "",
+    )
     if per_payment is not None:
         table.add_row("bytes per retained payment (RSS growth)", f"{per_payment:,.0f}",
                       f"state machine alone {baseline:,.0f}; budget {BYTES_PER_PAYMENT_BUDGET}",
@@ -295,7 +330,9 @@ def report(result: dict) -> None:
     if resend:
         table.add_row("first-minute markers resent: original answer", f"{resend['original_answer']} of {resend['markers']}",
                       "all", "" if not resend["markers"] else f"{resend['original_answer'] / resend['markers']:.3f}")  # fmt: skip
-        table.add_row("money moved by the resends", f"{resend['money_moved_by_resends_paisa']} paisa", "0", "")
+        table.add_row(
+            "money moved by the resends", f"{resend['money_moved_by_resends_paisa']} paisa", "0", ""
+        )
     Console().print(table)
 
 
@@ -319,7 +356,11 @@ def main() -> int:
     if not result:
         return 130
     result["baseline_bytes_per_payment"] = baseline_bytes_per_payment()
-    result["machine"] = {"cpus": os.cpu_count(), "load_avg": os.getloadavg(), "python": sys.version.split()[0]}
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "python": sys.version.split()[0],
+    }
     args.out.write_text(json.dumps(result, indent=1, default=str))
     report(result)
     summary = {k: v for k, v in result.items() if k not in ("rss_curve", "load_summary")}

@@ -588,7 +588,9 @@ class SettlementCore:
         for payment in finalised:
             self._unreleased.add(payment.uetr)
         inboxes = s.inboxes
-        published = [(inboxes[bic], inboxes[bic].next_seq - 1, inboxes[bic].acked_upto) for bic in s.touched_inboxes]
+        published = [
+            (inboxes[bic], inboxes[bic].next_seq - 1, inboxes[bic].acked_upto) for bic in s.touched_inboxes
+        ]
         s.touched_inboxes.clear()
         append = None
         if len(records) > 1:

@@ -17,9 +17,9 @@ import re
 import time
 import warnings
 from collections.abc import Mapping
-from typing import NamedTuple
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson

@@ -221,7 +221,9 @@ def frame_at(data: bytes | memoryview, offset: int) -> tuple[int, int] | None:
     return frame.seq, frame.end
 
 
-def encode_snapshot(state: bytes, seq: int, chain: int = 0, journal_id: bytes = bytes(JOURNAL_ID_BYTES)) -> bytes:
+def encode_snapshot(
+    state: bytes, seq: int, chain: int = 0, journal_id: bytes = bytes(JOURNAL_ID_BYTES)
+) -> bytes:
     """A snapshot's header and state, as written to a file (or to the replicated journal's object store)."""
     head = _SNAPSHOT_HEADER.pack(
         SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, journal_id, seq, chain, len(state), zlib.crc32(state), 0
@@ -240,7 +242,9 @@ def decode_snapshot(data: bytes, where: Path | str) -> Snapshot:
     """A snapshot's fields, checked; JournalCorruption naming `where` when anything is wrong."""
     size = _SNAPSHOT_HEADER.size
     if len(data) < size:
-        raise JournalCorruption(where, 0, f"snapshot of {len(data)} bytes is shorter than its {size}-byte header")
+        raise JournalCorruption(
+            where, 0, f"snapshot of {len(data)} bytes is shorter than its {size}-byte header"
+        )
     magic, version, journal_id, seq, chain, length, state_crc, crc = _SNAPSHOT_HEADER.unpack_from(data, 0)
     if magic != SNAPSHOT_MAGIC:
         raise JournalCorruption(where, 0, f"not a snapshot: found {_describe(data[:size])}")
@@ -263,7 +267,9 @@ def _version_refusal(what: str, version: int) -> str:
             "segment headers and a checksum chain); no format-1 journal was ever deployed, so there is no "
             "migration: start this rail on an empty --data directory"
         )
-    return f"{what} is in journal format {version}; this rail reads format {FORMAT_VERSION} only (a newer rail?)"
+    return (
+        f"{what} is in journal format {version}; this rail reads format {FORMAT_VERSION} only (a newer rail?)"
+    )
 
 
 def _describe(raw: bytes | memoryview) -> str:
@@ -299,15 +305,21 @@ class _Frame(NamedTuple):
         chain, length, seq, payload_crc, prev_chain, kind, reserved = _FRAME_HEADER.unpack_from(data, offset)
         if zlib.crc32(memoryview(data)[offset + 4 : offset + size]) != chain or reserved != 0:
             found = _describe(memoryview(data)[offset : offset + size])
-            return cls(0, 0, 0, 0, 0, offset + size, f"frame header fails its checksum: found {found}", False, False)
+            return cls(
+                0, 0, 0, 0, 0, offset + size, f"frame header fails its checksum: found {found}", False, False
+            )
         if kind not in (FRAME_BATCH, FRAME_SEAL) or length > FRAME_PAYLOAD_BYTES_MAX:
-            return cls(chain, length, seq, prev_chain, kind, offset + size, f"frame of unknown kind {kind}", False)
+            return cls(
+                chain, length, seq, prev_chain, kind, offset + size, f"frame of unknown kind {kind}", False
+            )
         end = offset + size + length
         if end > len(data):
             problem = f"batch {seq} needs {length} payload bytes, only {len(data) - offset - size} remain"
             return cls(chain, length, seq, prev_chain, kind, len(data), problem, True)
         if zlib.crc32(memoryview(data)[offset + size : end]) != payload_crc:
-            return cls(chain, length, seq, prev_chain, kind, end, f"batch {seq} fails its payload checksum", False)
+            return cls(
+                chain, length, seq, prev_chain, kind, end, f"batch {seq} fails its payload checksum", False
+            )
         return cls(chain, length, seq, prev_chain, kind, end, None, False)
 
 
@@ -369,7 +381,9 @@ def inspect_journal(directory: Path, use_snapshot: bool = True) -> JournalReport
     """Read a journal directory and check every byte of it; never writes. `use_snapshot=False`: as if there
     were no snapshot (a salvage that drops a damaged one, when the segments still reach batch 1)."""
     names = os.listdir(directory) if directory.is_dir() else []
-    snapshot_seqs = sorted(int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, names) if m) if use_snapshot else []
+    snapshot_seqs = (
+        sorted(int(m.group(1)) for m in map(_SNAPSHOT_NAME.match, names) if m) if use_snapshot else []
+    )
     segment_seqs = sorted(int(m.group(1)) for m in map(_SEGMENT_NAME.match, names) if m)
     scan = _Scan(directory)
     if snapshot_seqs:
@@ -504,7 +518,9 @@ class _Scan:
         elif zlib.crc32(memoryview(data)[: size - 4]) != crc:
             self.fail(path, 0, f"segment header fails its checksum: found {_describe(data[:size])}")
         elif stored_first != first_seq:
-            self.fail(path, 24, f"segment header says it starts at batch {stored_first}, its name {first_seq}")
+            self.fail(
+                path, 24, f"segment header says it starts at batch {stored_first}, its name {first_seq}"
+            )
         elif self.journal_id is not None and journal_id != self.journal_id:
             self.fail(path, 8, f"segment belongs to journal {journal_id.hex()}, not {self.journal_id.hex()}")
         else:
@@ -536,7 +552,9 @@ class _Scan:
 
     def _out_of_order(self, frame: _Frame, expected_seq: int) -> str | None:
         if frame.seq != expected_seq:
-            return f"frame has batch {frame.seq}, expected batch {expected_seq} (a missing or replayed region)"
+            return (
+                f"frame has batch {frame.seq}, expected batch {expected_seq} (a missing or replayed region)"
+            )
         if frame.prev_chain != self.chain:
             return f"batch {frame.seq} does not follow batch {expected_seq - 1} (the checksum chain breaks)"
         return None
@@ -556,7 +574,11 @@ class _Scan:
     def finish(self) -> None:
         """Every checkpoint (snapshot, high-water mark) names a batch that was durable: the journal must reach
         it. A torn tail cannot explain a journal that ends before one."""
-        if self.highwater_id is not None and self.journal_id is not None and self.highwater_id != self.journal_id:
+        if (
+            self.highwater_id is not None
+            and self.journal_id is not None
+            and self.highwater_id != self.journal_id
+        ):
             self.fail(self.directory / HIGHWATER_NAME, 0, f"high-water mark belongs to journal "
                                                           f"{self.highwater_id.hex()}, not {self.journal_id.hex()}")  # fmt: skip
         missed = [c for c in self.checkpoints if c not in self.checked and c.seq > self.last_seq]
@@ -905,7 +927,9 @@ class FileJournal:
             chain = next((c for s, c in reversed(self._chains) if s == seq), None)
         if chain is None:
             raise JournalError(f"snapshot at batch {seq}: too old, its chain is no longer known")
-        _write_whole(self.directory / _snapshot_name(seq), encode_snapshot(state, seq, chain, self.journal_id))
+        _write_whole(
+            self.directory / _snapshot_name(seq), encode_snapshot(state, seq, chain, self.journal_id)
+        )
         with self._lock:
             self._snapshot_seq = max(self._snapshot_seq, seq)
             self._recovered_snapshot = None
@@ -993,7 +1017,9 @@ def _read_highwater(path: Path) -> tuple[int, int, bytes]:
         if len(slot) == size and zlib.crc32(slot[:-4]) == _HIGHWATER_SLOT.unpack(slot)[3]:
             valid.append(_HIGHWATER_SLOT.unpack(slot)[:3])
     if not valid:
-        raise JournalCorruption(path, 0, f"both high-water mark slots fail their checksum: found {_describe(data[:2 * size])}")
+        raise JournalCorruption(
+            path, 0, f"both high-water mark slots fail their checksum: found {_describe(data[: 2 * size])}"
+        )
     return max(valid)
 
 

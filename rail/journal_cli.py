@@ -26,8 +26,8 @@ from pathlib import Path
 
 from rail.journal import (
     _SEGMENT_HEADER,
-    HIGHWATER_NAME,
     FRAME_SEAL,
+    HIGHWATER_NAME,
     JournalError,
     JournalReport,
     _fsync_directory,
@@ -67,7 +67,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
             help="the rail's data directory (its journal is DIR/journal), or a journal directory itself",
         )
     salvage.add_argument(
-        "--upto", type=int, required=True, metavar="SEQ", help="the last batch to keep (verify names the highest)"
+        "--upto",
+        type=int,
+        required=True,
+        metavar="SEQ",
+        help="the last batch to keep (verify names the highest)",
     )
 
 
@@ -114,7 +118,9 @@ def verify(directory: Path, data: Path) -> int:
             if segment.last_seq >= segment.first_seq
             else "no batch"
         )
-        notes = ("  sealed" if segment.sealed else "") + ("  <- damaged" if damage and damage.path == segment.path else "")
+        notes = ("  sealed" if segment.sealed else "") + (
+            "  <- damaged" if damage and damage.path == segment.path else ""
+        )
         print(f"  segment   {segment.path.name}  {batches}  {segment.size:,} bytes{notes}")
     read = {s.path.name for s in report.segments}
     for name in sorted(os.listdir(directory)):
@@ -143,7 +149,9 @@ def _way_out(report: JournalReport, data: Path) -> str:
             "gone); restore the data directory from a backup"
         )
     start, last, _ = usable
-    keeps = f"batches up to {last}" if last > start else "no batch after the snapshot" if start else "no batch"
+    keeps = (
+        f"batches up to {last}" if last > start else "no batch after the snapshot" if start else "no batch"
+    )
     return (
         f"`rail serve` refuses to start. A salvage can keep {'the snapshot and ' if start else ''}{keeps}, "
         f"setting the rest aside:\n  rail journal salvage --data {data} --upto {last}"
@@ -186,7 +194,10 @@ def salvage(directory: Path, upto: int) -> int:
     check = inspect_journal(staging)
     if check.damage is not None or check.last_good_seq != upto:
         shutil.rmtree(staging, ignore_errors=True)
-        print(f"rail journal salvage: the new journal does not check ({check.damage}); nothing changed", file=sys.stderr)
+        print(
+            f"rail journal salvage: the new journal does not check ({check.damage}); nothing changed",
+            file=sys.stderr,
+        )
         return EXIT_DAMAGED
     aside = directory.with_name(f"{directory.name}.damaged-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}")
     for attempt in range(2, 100):  # salvaged twice within a second: keep both

@@ -652,7 +652,9 @@ class Ledger:
             _save_balances(undo, debit)
             _save_balances(undo, credit)
             undo.append(("transfer", transfer_id))
-            undo.append(("pending_resolved", pending_id, expires_at_ns, pending, self._timestamps[pending_id]))
+            undo.append(
+                ("pending_resolved", pending_id, expires_at_ns, pending, self._timestamps[pending_id])
+            )
         debit.debits_pending -= reserved
         credit.credits_pending -= reserved
         if flags & _POST:

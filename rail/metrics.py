@@ -118,7 +118,9 @@ class RailMetrics:
             registry=registry,
         )
         self.payments_forgotten = Gauge(
-            "rail_payments_forgotten", "Payments that left the retention window since this start", registry=registry
+            "rail_payments_forgotten",
+            "Payments that left the retention window since this start",
+            registry=registry,
         )
         self.inbox_depth = Gauge(
             "rail_inbox_depth",

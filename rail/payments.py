@@ -110,7 +110,9 @@ class Settlement:
         self.inboxes: dict[str, Inbox] = {}
         self.payments = PaymentBook(self.params.retention_days * 86_400, self.params.payments_retained_max)
         self.rtps: dict[tuple[str, str], RequestToPay] = {}  # (payee's agent, MsgId) -> request
-        self._rtp_payees: dict[tuple[str, str], str | None] = {}  # (payer's agent, MsgId) -> payee (None: several)
+        self._rtp_payees: dict[
+            tuple[str, str], str | None
+        ] = {}  # (payer's agent, MsgId) -> payee (None: several)
         self.next_transfer_id = 1
         self.central_account_id = CENTRAL_ACCOUNT_ID
         self.touched_inboxes: set[str] = set()  # inboxes pushed to in the current batch (the core publishes)
@@ -613,7 +615,9 @@ class Settlement:
             return Outcome("not_found", reason="NOOR", text=f"no payment with UETR {uetr}")
         if sender != payment.creditor_agent:
             return Outcome("forbidden", text="only the creditor agent may answer a recall of this payment")
-        index = next((i for i in reversed(range(len(payment.recalls))) if payment.recalls[i].state == "PDCR"), None)
+        index = next(
+            (i for i in reversed(range(len(payment.recalls))) if payment.recalls[i].state == "PDCR"), None
+        )
         if index is None:
             return Outcome("rejected", reason="NOOR", text="no open recall for this payment")
         payment = self.payments.for_update(uetr)

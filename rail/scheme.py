@@ -75,7 +75,9 @@ def check_scheme(scheme: Scheme) -> None:
         if problem is not None:
             raise ValueError(f"prefunding of {bank.bic}: {problem}")
     if sum(bank.prefund_paisa for bank in scheme.banks) > MONEY_ISSUED_MAX_PAISA:
-        raise ValueError(f"the banks' prefunding exceeds the rail's issuance bound of {MONEY_ISSUED_MAX_PAISA} paisa")
+        raise ValueError(
+            f"the banks' prefunding exceeds the rail's issuance bound of {MONEY_ISSUED_MAX_PAISA} paisa"
+        )
 
 
 class Customer(msgspec.Struct, frozen=True, array_like=True):

@@ -85,7 +85,16 @@ from rail.iso20022.structs import (
 from rail.journal import FileJournal
 from rail.metrics import RailMetrics
 from rail.money import amount_problem
-from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment, Settlement
+from rail.payments import (
+    IN_FLIGHT,
+    REJECTED,
+    SETTLED,
+    CreditTransfer,
+    Outcome,
+    Participant,
+    Payment,
+    Settlement,
+)
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 
 log = logging.getLogger(__name__)
@@ -283,7 +292,9 @@ class RailService:
         if journal is None:
             # journal.id beside the journal: a journal that vanished is refused, not replaced by a new rail.
             data_dir = Path(data_dir)
-            journal = FileJournal.open(data_dir / "journal", fsync=fsync, identity_file=data_dir / "journal.id")
+            journal = FileJournal.open(
+                data_dir / "journal", fsync=fsync, identity_file=data_dir / "journal.id"
+            )
         self.journal = journal
         settlement = await takeover(base) if takeover is not None else None
         self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
@@ -414,7 +425,9 @@ class RailService:
             or len(callback_url) > CALLBACK_URL_CHARS_MAX
             or not re.match(r"https?://[^\s]+\Z", callback_url)
         ):
-            raise ValueError(f"callback_url must be an http(s) URL of at most {CALLBACK_URL_CHARS_MAX} characters")
+            raise ValueError(
+                f"callback_url must be an http(s) URL of at most {CALLBACK_URL_CHARS_MAX} characters"
+            )
         problem = _rate_limit_problem(requests_per_s, requests_burst)
         if problem is not None:
             raise ValueError(problem)
@@ -674,7 +687,9 @@ class RailService:
         if fresh and outcome.kind != "accepted":
             forwarded.pop(ct.uetr, None)
         if outcome.kind == "unavailable":  # at its retention limit: nothing recorded, retry later
-            return self.admi002_reply(503, rendering, m.msg_id, outcome.reason, outcome.text, headers={"Retry-After": "60"})
+            return self.admi002_reply(
+                503, rendering, m.msg_id, outcome.reason, outcome.text, headers={"Retry-After": "60"}
+            )
         if outcome.kind == "rejected":
             if payment is None:  # AM05: a different message under a used id; nothing recorded
                 return self._reject(422, m, "pacs.008", rendering, bic, outcome.reason, outcome.text)

@@ -121,7 +121,9 @@ class Client:
         async with self.session.post(
             self.url + "/v1/messages", data=iso20022.encode(message, "xml"), headers=headers
         ) as response:
-            return response.status, iso20022.decode(await response.read(), response.headers["Content-Type"]).message
+            return response.status, iso20022.decode(
+                await response.read(), response.headers["Content-Type"]
+            ).message
 
     async def payment(self, uetr: str) -> tuple[int, dict]:
         async with self.session.get(

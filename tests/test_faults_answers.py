@@ -127,9 +127,15 @@ def status_request(payment) -> Pacs028:
     return Pacs028(
         msg_id="STS" + payment.tx.tx_id,
         cre_dt_tm=payment.cre_dt_tm,
-        tx_inf=[StsReqTxInf(orgnl_msg_id=payment.msg_id, orgnl_msg_nm_id="pacs.008.001.08",
-                            orgnl_end_to_end_id=payment.tx.end_to_end_id, orgnl_tx_id=payment.tx.tx_id,
-                            orgnl_uetr=payment.tx.uetr)],  # fmt: skip
+        tx_inf=[
+            StsReqTxInf(
+                orgnl_msg_id=payment.msg_id,
+                orgnl_msg_nm_id="pacs.008.001.08",
+                orgnl_end_to_end_id=payment.tx.end_to_end_id,
+                orgnl_tx_id=payment.tx.tx_id,
+                orgnl_uetr=payment.tx.uetr,
+            )
+        ],
     )
 
 
@@ -191,7 +197,9 @@ async def test_journal_failure_answers_503_everywhere_and_loses_nothing_acknowle
             auth = {"Authorization": f"Bearer {tokens[BANK_A]}", "Content-Type": "application/xml"}
             for _ in range(5):
                 payment = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN, 10_000)
-                async with session.post(f"{url}/v1/messages", data=iso20022.encode(payment, "xml"), headers=auth) as r:
+                async with session.post(
+                    f"{url}/v1/messages", data=iso20022.encode(payment, "xml"), headers=auth
+                ) as r:
                     if r.status == 202:
                         acknowledged.append(payment.tx.uetr)
                     else:

@@ -13,7 +13,6 @@ import socket
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_faults_limits import request_to_pay
 from test_rail_e2e import (  # noqa: F401 - `rail` is the fixture
     A_IBAN,
     B_IBAN,
@@ -23,6 +22,7 @@ from test_rail_e2e import (  # noqa: F401 - `rail` is the fixture
     credit_transfer,
     parse_inbox_message,
     rail,
+    request_to_pay,
 )
 
 from rail import iso20022
@@ -45,7 +45,7 @@ async def _eventually(condition, seconds: float = 3.0) -> bool:
     return condition()
 
 
-async def test_webhooks_follow_no_redirect_and_a_hanging_one_starves_no_one(rail: Rail):
+async def test_webhooks_follow_no_redirect_and_a_hanging_one_starves_no_one(rail: Rail):  # noqa: F811 - the fixture
     elsewhere_hits, redirects, good = [], [], []
     hung_up = asyncio.Event()
 
@@ -70,7 +70,10 @@ async def test_webhooks_follow_no_redirect_and_a_hanging_one_starves_no_one(rail
         for bic, server in (("REDIPKKA", redirect), ("HANGPKKA", hang), ("GOODPKKA", working)):
             rail.tokens[bic] = await rail.service.add_participant(bic, bic, str(server.make_url("/hook")))
         for bic in ("REDIPKKA", "HANGPKKA", "HANGPKKA", "GOODPKKA"):
-            await rail.send(BANK_A, credit_transfer(BANK_A, bic, A_IBAN, iso20022.make_pk_iban(bic[:4], "0000001111111111")))
+            await rail.send(
+                BANK_A,
+                credit_transfer(BANK_A, bic, A_IBAN, iso20022.make_pk_iban(bic[:4], "0000001111111111")),
+            )
         assert await _eventually(lambda: len(good) == 1)  # not held up by the hanging callback
         assert await _eventually(lambda: len(redirects) >= 2)  # retried, never followed
         assert elsewhere_hits == []
@@ -84,7 +87,7 @@ async def test_webhooks_follow_no_redirect_and_a_hanging_one_starves_no_one(rail
             await server.close()
 
 
-async def test_oversized_authorization_header_is_refused_without_echoing_the_token(rail: Rail, caplog):
+async def test_oversized_authorization_header_is_refused_without_echoing_the_token(rail: Rail, caplog):  # noqa: F811 - the fixture
     token = rail.tokens[BANK_A] + "X" * 9_000
     host, port = rail.server.host, rail.server.port
     with caplog.at_level(logging.DEBUG):
@@ -112,22 +115,20 @@ def test_iban_check_digits_00_01_99_are_refused():
     """ISO 13616 check digits are 98 - (n mod 97): 02..98. Strings with 00, 01 or 99 can still pass MOD 97."""
     for check in ("00", "01", "99"):
         forged = next(
-            iban
-            for n in range(10**6)
-            if iso20022.identifiers._mod97(iban := f"PK{check}TEST{n:016d}") == 1
+            iban for n in range(10**6) if iso20022.identifiers._mod97(iban := f"PK{check}TEST{n:016d}") == 1
         )
         assert not iso20022.pk_iban_is_valid(forged) and not iso20022.iban_is_valid(forged), forged
     assert iso20022.pk_iban_is_valid(A_IBAN)
 
 
-async def test_request_to_pay_msg_id_belongs_to_its_sender(rail: Rail):
+async def test_request_to_pay_msg_id_belongs_to_its_sender(rail: Rail):  # noqa: F811 - the fixture
     """Two payees may use the same MsgId: neither learns of nor blocks the other's request; each answer
     reaches its own payee (named by CdtrAgt)."""
     rail.tokens["THIRPKKA"] = await rail.service.add_participant("THIRPKKA", "Third")
     status, answer, _ = await rail.send(BANK_A, request_to_pay(BANK_A, BANK_B, 1_000, msg_id="INVOICE-1"))
     assert status == 202
-    third = request_to_pay("THIRPKKA", BANK_B, 2_000, msg_id="INVOICE-1")
-    third = _with_payee_iban(third, iso20022.make_pk_iban("THIR", "0000000000000001"))
+    third_iban = iso20022.make_pk_iban("THIR", "0000000000000001")
+    third = request_to_pay("THIRPKKA", BANK_B, 2_000, msg_id="INVOICE-1", payee_iban=third_iban)
     status, answer, _ = await rail.send("THIRPKKA", third)
     assert status == 202, answer  # before: RJCT AM05 "MsgId already used" (someone else's id)
     status, _, _ = await rail.send(BANK_B, request_to_pay_answer("INVOICE-1", BANK_B, "THIRPKKA"))
@@ -135,12 +136,6 @@ async def test_request_to_pay_msg_id_belongs_to_its_sender(rail: Rail):
     delivered = [parse_inbox_message(m) for m in await rail.inbox("THIRPKKA", until=1)]
     assert [type(m).__name__ for m in delivered] == ["Pain014"]
     assert [m for m in await rail.inbox(BANK_A, wait_s=0) if m["msg_type"].startswith("pain.014")] == []
-
-
-def _with_payee_iban(request, iban: str):
-    import msgspec
-
-    return msgspec.structs.replace(request, pmt_inf=[msgspec.structs.replace(request.pmt_inf[0], cdtr_acct_iban=iban)])
 
 
 def request_to_pay_answer(original_msg_id: str, payer: str, payee: str) -> Pain014:
@@ -153,12 +148,13 @@ def request_to_pay_answer(original_msg_id: str, payer: str, payee: str) -> Pain0
         cdtr_agt_bicfi=payee,
         orgnl_msg_id=original_msg_id,
         orgnl_msg_nm_id="pain.013.001.07",
-        orgnl_pmt_inf_and_sts=[OrgnlPmtInfAndSts(orgnl_pmt_inf_id=original_msg_id, orgnl_end_to_end_id="INV",
-                                                 tx_sts="ACCP")],  # fmt: skip
+        orgnl_pmt_inf_and_sts=[
+            OrgnlPmtInfAndSts(orgnl_pmt_inf_id=original_msg_id, orgnl_end_to_end_id="INV", tx_sts="ACCP")
+        ],
     )
 
 
-async def test_participant_admission_refuses_bad_callback_urls_and_absurd_rates(rail: Rail):
+async def test_participant_admission_refuses_bad_callback_urls_and_absurd_rates(rail: Rail):  # noqa: F811
     cases = [
         {"callback_url": 12345},
         {"callback_url": ["http://x"]},
@@ -174,7 +170,9 @@ async def test_participant_admission_refuses_bad_callback_urls_and_absurd_rates(
     ]
     for extra in cases:
         async with rail.session.post(
-            f"{rail.url}/admin/participants", json={"bic": "ODDDPKKA", "name": "x", **extra}, headers=rail.admin()
+            f"{rail.url}/admin/participants",
+            json={"bic": "ODDDPKKA", "name": "x", **extra},
+            headers=rail.admin(),
         ) as response:
             body = await response.json()
             assert response.status == 422 and body["error"] == "bad_participant", (extra, body)
@@ -185,7 +183,7 @@ async def test_participant_admission_refuses_bad_callback_urls_and_absurd_rates(
         assert response.status == 201
 
 
-async def test_bic11_with_branch_xxx_is_the_same_participant_as_its_bic8(rail: Rail):
+async def test_bic11_with_branch_xxx_is_the_same_participant_as_its_bic8(rail: Rail):  # noqa: F811 - the fixture
     async with rail.session.post(
         f"{rail.url}/admin/participants", json={"bic": "SONEPKKAXXX", "name": "Sonery"}, headers=rail.admin()
     ) as response:

@@ -134,7 +134,14 @@ def test_zeroed_frames_in_the_middle_stop_the_start_and_salvage_keeps_the_rest(a
 
 @pytest.mark.parametrize(
     "damage",
-    ["zeroed_file", "emptied_file", "bit_flip_in_last_frame", "journal_deleted", "replayed_region", "cut_at_frame"],
+    [
+        "zeroed_file",
+        "emptied_file",
+        "bit_flip_in_last_frame",
+        "journal_deleted",
+        "replayed_region",
+        "cut_at_frame",
+    ],
 )
 def test_damage_that_is_not_a_torn_tail_stops_the_start(acknowledged, tmp_path, damage):
     data = copy_of(acknowledged, tmp_path)

@@ -7,8 +7,6 @@ ever after; 2**64-1 answered 500 with the credit applied.
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 import pytest
 from test_rail_e2e import (  # noqa: F401 - `rail` is the fixture
@@ -20,14 +18,13 @@ from test_rail_e2e import (  # noqa: F401 - `rail` is the fixture
     Rail,
     _settled_a_to_b,
     credit_transfer,
-    now,
     payment_return,
     rail,
     recall,
+    request_to_pay,
 )
 
 from rail import iso20022
-from rail.iso20022 import Pain013, PmtInf
 from rail.money import AMOUNT_MAX_PAISA, MONEY_ISSUED_MAX_PAISA
 from rail.payments import Settlement
 from rail.scheme import default_scheme
@@ -36,14 +33,16 @@ from rail.service import RailService
 OVER = [AMOUNT_MAX_PAISA + 1, 2**63, 2**64 - 1, 2**64, 10**30]
 
 
-async def liquidity(rail: Rail, amount, bic: str = BANK_A) -> tuple[int, dict]:
-    async with rail.session.post(
-        f"{rail.url}/admin/liquidity", json={"bic": bic, "amount": amount, "direction": "in"}, headers=rail.admin()
+async def liquidity(env: Rail, amount, bic: str = BANK_A) -> tuple[int, dict]:
+    async with env.session.post(
+        f"{env.url}/admin/liquidity",
+        json={"bic": bic, "amount": amount, "direction": "in"},
+        headers=env.admin(),
     ) as response:
         return response.status, await response.json(content_type=None)
 
 
-async def test_liquidity_at_the_maximum_is_taken_and_past_it_refused_with_a_reason(rail: Rail, tmp_path):
+async def test_liquidity_at_the_maximum_is_taken_and_past_it_refused_with_a_reason(rail: Rail, tmp_path):  # noqa: F811 - the fixture
     status, body = await liquidity(rail, AMOUNT_MAX_PAISA)
     assert status == 200 and body["posted_paisa"] == PREFUND_PAISA + AMOUNT_MAX_PAISA
     for amount in [*OVER, 0, -5, 1.5, "100", True, None]:
@@ -53,7 +52,9 @@ async def test_liquidity_at_the_maximum_is_taken_and_past_it_refused_with_a_reas
             # (a JSON number past 64 bits reaches the rail as a float: "must be an integer")
             assert "exceeds the rail's maximum" in body["detail"] or "integer" in body["detail"], body
     balances = await rail.balances()
-    assert balances["accounts"][BANK_A]["posted_paisa"] == PREFUND_PAISA + AMOUNT_MAX_PAISA  # nothing else applied
+    assert (
+        balances["accounts"][BANK_A]["posted_paisa"] == PREFUND_PAISA + AMOUNT_MAX_PAISA
+    )  # nothing else applied
     assert balances["conserved"] is True
 
 
@@ -74,7 +75,7 @@ def test_issuance_is_bounded_so_every_balance_stays_a_signed_64_bit_integer():
 
 
 @pytest.mark.parametrize("rendering", ["xml", "json"])
-async def test_payment_amounts_past_the_maximum_are_refused_am02_and_never_applied(rail: Rail, rendering):
+async def test_payment_amounts_past_the_maximum_are_refused_am02_and_never_applied(rail: Rail, rendering):  # noqa: F811 - the fixture
     before = await rail.balances()
     for amount in OVER:
         message = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN, amount)
@@ -87,13 +88,15 @@ async def test_payment_amounts_past_the_maximum_are_refused_am02_and_never_appli
     assert await rail.balances() == before
 
 
-async def test_return_recall_and_request_to_pay_amounts_past_the_maximum_are_refused(rail: Rail):
+async def test_return_recall_and_request_to_pay_amounts_past_the_maximum_are_refused(rail: Rail):  # noqa: F811 - the fixture
     original = await _settled_a_to_b(rail, 40_000)
     too_much = payment_return(original, BANK_B, 10**25)
     status, answer, _ = await rail.send(BANK_B, too_much)
     assert status in (400, 422) and (status == 400 or answer.tx.sts_rsn_cd == "AM02")
     quoted = recall(original, BANK_A, BANK_B)
-    quoted = msgspec.structs.replace(quoted, tx_inf=[msgspec.structs.replace(quoted.tx, orgnl_amount_paisa=10**25)])
+    quoted = msgspec.structs.replace(
+        quoted, tx_inf=[msgspec.structs.replace(quoted.tx, orgnl_amount_paisa=10**25)]
+    )
     status, _, _ = await rail.send(BANK_A, quoted)
     assert status in (400, 422)
     status, _, _ = await rail.send(BANK_A, request_to_pay(BANK_A, BANK_B, 10**25))
@@ -114,7 +117,9 @@ def test_profile_refuses_every_amount_field_past_the_maximum_whatever_the_decode
         ),
         "TxInf/OrgnlIntrBkSttlmAmt": _with_tx(payment_return(original, BANK_B, 500), orgnl_amount_paisa=over),
         "TxInf/RtrdIntrBkSttlmAmt": _with_tx(payment_return(original, BANK_B, over)),
-        "Undrlyg/TxInf/OrgnlIntrBkSttlmAmt": _with_tx(recall(original, BANK_A, BANK_B), orgnl_amount_paisa=over),
+        "Undrlyg/TxInf/OrgnlIntrBkSttlmAmt": _with_tx(
+            recall(original, BANK_A, BANK_B), orgnl_amount_paisa=over
+        ),
         "PmtInf/CdtTrfTx/Amt/InstdAmt": request_to_pay(BANK_A, BANK_B, over),
     }
     for path, message in cases.items():
@@ -124,32 +129,6 @@ def test_profile_refuses_every_amount_field_past_the_maximum_whatever_the_decode
 
 def _with_tx(message, **fields):
     return msgspec.structs.replace(message, tx_inf=[msgspec.structs.replace(message.tx_inf[0], **fields)])
-
-
-def request_to_pay(payee: str, payer: str, amount_paisa: int, msg_id: str | None = None) -> Pain013:
-    at = now()
-    return Pain013(
-        msg_id=msg_id or "RTP" + uuid.uuid4().hex[:20],
-        cre_dt_tm=at,
-        nb_of_txs="1",
-        pmt_inf=[
-            PmtInf(
-                pmt_mtd="TRF",
-                reqd_exctn_dt=at.date(),
-                dbtr_acct_iban=B_IBAN if payer == BANK_B else A_IBAN,
-                dbtr_agt_bicfi=payer,
-                end_to_end_id="INV-" + uuid.uuid4().hex[:8],
-                uetr=str(uuid.uuid4()),
-                amount_paisa=amount_paisa,
-                currency="PKR",
-                chrg_br="SLEV",
-                cdtr_agt_bicfi=payee,
-                cdtr_acct_iban=A_IBAN if payee == BANK_A else B_IBAN,
-                dbtr_nm="Payer",
-                cdtr_nm="Payee",
-            )
-        ],
-    )
 
 
 async def test_balances_answer_after_a_restart_too(tmp_path):

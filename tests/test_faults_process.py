@@ -40,7 +40,9 @@ def small_disk(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(disk)], capture_output=True, check=False
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); the injected ENOSPC "
@@ -83,7 +85,9 @@ async def _pay_until_refused(rail: RailProcess, disk: Path) -> tuple[str, dict[s
         ):
             status, _ = await client.admin(method, path, json=body)
             assert status == 503, (method, path, status)
-        async with session.get(f"{rail.url}/v1/inbox?ack=1", headers={"Authorization": f"Bearer {client.token}"}) as r:
+        async with session.get(
+            f"{rail.url}/v1/inbox?ack=1", headers={"Authorization": f"Bearer {client.token}"}
+        ) as r:
             assert r.status == 503
     return client.token, acknowledged, statuses
 

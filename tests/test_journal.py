@@ -258,15 +258,16 @@ async def test_deleted_last_segment_is_detected_by_the_seal_of_the_one_before(tm
 def test_format_1_journal_is_refused_with_what_to_do(tmp_path: Path) -> None:
     payload = msgspec.msgpack.encode([1])
     crc = zlib.crc32(payload, zlib.crc32(struct.pack("<IQ", len(payload), 1)))
-    (tmp_path / "wal-00000000000000000001.log").write_bytes(struct.pack("<IIQ", len(payload), crc, 1) + payload)
+    (tmp_path / "wal-00000000000000000001.log").write_bytes(
+        struct.pack("<IIQ", len(payload), crc, 1) + payload
+    )
     with pytest.raises(JournalCorruption, match="journal format 1.*empty --data"):
         FileJournal.open(tmp_path)
 
 
 async def test_second_open_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    with FileJournal.open(tmp_path):
-        with pytest.raises(JournalLocked, match=f"process {os.getpid()}"):
-            FileJournal.open(tmp_path)
+    with FileJournal.open(tmp_path), pytest.raises(JournalLocked, match=f"process {os.getpid()}"):
+        FileJournal.open(tmp_path)
     FileJournal.open(tmp_path).close()  # released on close
 
 

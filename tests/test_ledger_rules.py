@@ -484,7 +484,9 @@ def test_a_ledger_without_history_moves_the_same_money_and_keeps_only_live_reser
         now_ns = step * NS_PER_S
         if kind in ("post", "void") and pendings:
             pending_id = pendings.pop(amount % len(pendings))
-            flag = TransferFlags.POST_PENDING_TRANSFER if kind == "post" else TransferFlags.VOID_PENDING_TRANSFER
+            flag = (
+                TransferFlags.POST_PENDING_TRANSFER if kind == "post" else TransferFlags.VOID_PENDING_TRANSFER
+            )
             batch = [Transfer(id=next_id, debit_account_id=0, credit_account_id=0, amount=0, pending_id=pending_id,
                               flags=int(flag))]  # fmt: skip
         elif kind == "expire":

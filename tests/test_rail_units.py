@@ -210,9 +210,7 @@ async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(t
         namespace = etree.QName(root).namespace
         msg_type = namespace.rsplit(":", 1)[-1]
         if msg_type not in schemas:
-            schemas[msg_type] = etree.XMLSchema(
-                etree.parse(str(XSD_DIR / f"{msg_type}.xsd"))
-            )
+            schemas[msg_type] = etree.XMLSchema(etree.parse(str(XSD_DIR / f"{msg_type}.xsd")))
         schemas[msg_type].assertValid(root)
 
     service = await RailService.open(

@@ -118,7 +118,11 @@ async def test_beyond_the_retention_limit_new_payments_are_refused_not_old_ones_
         refused = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN, 10_000)
         reply = await service.submit(BANK_A, iso20022.encode(refused, "xml"), XML)
         answer = iso20022.decode(reply.body, reply.content_type).message
-        assert reply.status == 503 and reply.headers["Retry-After"] and "duplicate-check window" in answer.rsn_desc
+        assert (
+            reply.status == 503
+            and reply.headers["Retry-After"]
+            and "duplicate-check window" in answer.rsn_desc
+        )
         for payment in kept:  # every one of them still answers as itself
             status, tx = await send(service, BANK_A, payment)
             assert (status, tx.tx_sts) == (200, "ACSC")
@@ -155,7 +159,11 @@ def test_a_retained_payment_costs_well_under_1_kb_of_memory():
     """RSS of a fresh process over 100,000 settled payments (3 KB messages each), measured after they were
     packed; a generous bound on what tracemalloc and bench/soak.py put at about 0.65 KB."""
     result = subprocess.run(
-        [sys.executable, __file__, str(MEMORY_PAYMENTS)], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, __file__, str(MEMORY_PAYMENTS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     bytes_per_payment = float(result.stdout.split()[0])
     assert 0 < bytes_per_payment < MEMORY_BYTES_PER_PAYMENT_MAX, result.stdout

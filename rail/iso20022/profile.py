@@ -152,7 +152,9 @@ class _Checker:
         if paisa <= 0:
             self.add(c.AM01, path, f"{path} is zero" if paisa == 0 else f"{path} is negative")
         elif paisa > AMOUNT_MAX_PAISA:  # the rail's one maximum, whatever the field (rail/money.py)
-            self.add(c.AM02, path, f"{path} {paisa} paisa exceeds the rail's maximum of {AMOUNT_MAX_PAISA} paisa")
+            self.add(
+                c.AM02, path, f"{path} {paisa} paisa exceeds the rail's maximum of {AMOUNT_MAX_PAISA} paisa"
+            )
         elif check_limit and paisa > self.profile.amount_paisa_max:
             self.add(
                 c.AM02,
