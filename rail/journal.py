@@ -993,12 +993,19 @@ class FileJournal:
 
 
 def _truncate_quietly(fd: int | None, size: int) -> None:
+    """Take a failed write back off the file (to `size`): logged, as every truncation is."""
     if fd is None:
         return
     try:
+        written = os.fstat(fd).st_size
         os.ftruncate(fd, size)
     except OSError as error:  # the disk is failing: recovery will see the torn tail instead
         log.warning("journal: could not take a failed write back off the file: %r", error)
+        return
+    if written != size:
+        log.warning(
+            "journal: truncated a failed write from %d back to %d bytes (never acknowledged)", written, size
+        )
 
 
 def _highwater_slot(seq: int, chain: int, journal_id: bytes) -> bytes:
