@@ -372,10 +372,6 @@ class JournalReport(NamedTuple):
     chain: int  # the chain at last_good_seq
     highwater_id: bytes | None
 
-    @property
-    def clean(self) -> bool:
-        return self.damage is None or self.damage.torn
-
 
 def inspect_journal(directory: Path, use_snapshot: bool = True) -> JournalReport:
     """Read a journal directory and check every byte of it; never writes. `use_snapshot=False`: as if there
@@ -404,8 +400,10 @@ def inspect_journal(directory: Path, use_snapshot: bool = True) -> JournalReport
         if scan.damage is not None and not scan.damage.torn:
             break
         scan.segment(directory / _segment_name(first_seq), first_seq, is_last=index == len(segment_seqs) - 1)
-    if highwater_damage is not None:  # reported after the segments, whose damage says more
-        scan.fail(*highwater_damage)
+    if highwater_damage is not None and (scan.damage is None or scan.damage.torn):
+        scan.damage = (
+            highwater_damage  # after the segments' damage, which says more; never hidden by a torn tail
+        )
     scan.finish()
     return JournalReport(
         directory,

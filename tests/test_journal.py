@@ -431,3 +431,17 @@ def test_append_blocking_for_synchronous_callers(tmp_path: Path) -> None:
     with FileJournal.open(tmp_path) as journal:
         assert journal.append_blocking(["sync"]) == 1
         assert batches(journal) == [(1, ["sync"])]
+
+
+async def test_high_water_mark_survives_one_torn_slot_but_not_two(tmp_path: Path) -> None:
+    with FileJournal.open(tmp_path) as journal:
+        for i in range(3):
+            await journal.append([i])
+    mark = tmp_path / "HIGHWATER"
+    slots = mark.read_bytes()
+    mark.write_bytes(bytes(32) + slots[32:])  # a crash tore the slot being written: the other one holds
+    with FileJournal.open(tmp_path) as journal:
+        assert journal.last_seq == 3
+    mark.write_bytes(bytes(64))
+    with pytest.raises(JournalCorruption, match="both high-water mark slots fail"):
+        FileJournal.open(tmp_path)
