@@ -27,6 +27,8 @@ def test_second_rail_on_one_data_directory_exits_at_once_naming_the_holder(tmp_p
         assert time.monotonic() - started < 15
         assert second.returncode == 1 and "listening" not in second.stdout
         assert f"in use by process {first.pid}" in second.stderr
+        verify = rail_command("journal", "verify", "--data", str(tmp_path / "data"))
+        assert verify.returncode == 2 and f"in use by process {first.pid}" in verify.stderr  # tools too
         assert first.process.poll() is None  # the first one serves on, untouched
     finally:
         first.kill()
