@@ -136,7 +136,7 @@ async def rail_payments_per_s(payments: int, journal_url: str | None) -> dict:
                 "seconds": elapsed,
                 "payments_per_s": payments / elapsed,
                 "settled": statuses.get(200, 0),
-                "conserved": service.balances()["conserved"],
+                "conserved": (await service.balances())["conserved"],
                 "commands_per_batch": service.core.commands_applied / max(1, service.core.batches),
             }
         finally:

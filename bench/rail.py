@@ -244,7 +244,7 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
             await asyncio.wait_for(asyncio.gather(*tasks), RUN_S_MAX)
             elapsed = time.perf_counter() - started
             cpu_s = time.process_time() - cpu_started
-            balances = service.balances()
+            balances = await service.balances()
             return {
                 "payments": payments,
                 "seconds": elapsed,

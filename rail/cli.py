@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "iban": ("rail.iban_cli", "make a valid Pakistani IBAN for a bank code and account, or explain what is wrong with one"),
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "journal": ("rail.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 
 DESCRIPTION = """\

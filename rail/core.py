@@ -45,7 +45,7 @@ from rail.payments import (
     settlement_from_state,
     settlement_to_state,
 )
-from rail.scheme import Scheme
+from rail.scheme import Scheme, SchemeParams
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,14 @@ class AddParticipant(Command, tag="par"):
     # Its own request rate limit (admin's choice; None: the scheme default). Journaled: it survives restarts.
     requests_per_s: float | None = None
     requests_burst: float | None = None
+
+
+class SetParams(Command, tag="prm"):
+    """The scheme parameters in force from this batch on (timers, windows, limits). Journaled whenever a start
+    brings different ones: replay applies each command under the parameters it was applied with, whatever
+    the replaying process was started with."""
+
+    params: SchemeParams
 
 
 class SetAdminToken(Command, tag="adm"):
@@ -161,6 +169,7 @@ class SubmitRequestToPayStatus(Command, tag="p14"):
     status: str
     reason: str | None
     message: bytes
+    payee_agent: str | None = None  # the pain.014's CdtrAgt: whose MsgId it answers
 
 
 class AliasRegister(Command, tag="ar"):
@@ -196,6 +205,7 @@ AnyCommand = (
     | AliasDelete
     | Ack
     | SetAdminToken
+    | SetParams
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -236,7 +246,7 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
         return s.apply_request_to_pay(c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns)
     if kind is SubmitRequestToPayStatus:
         return s.apply_request_to_pay_status(
-            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns
+            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns, c.payee_agent
         )
     if kind is AliasRegister:
         return s.apply_alias_register(c.sender, c.alias, c.iban, c.name)
@@ -256,9 +266,13 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     if kind is SetAdminToken:
         s.admin_token_hash = c.token_hash
         return Outcome("done")
+    if kind is SetParams:
+        s.configure(c.params)
+        return Outcome("done")
     if kind is Genesis:
-        if c.scheme is not None:  # the journaled scheme; the parameters stay this run's configuration
-            s.scheme = msgspec.structs.replace(c.scheme, params=s.params)
+        if c.scheme is not None:  # the journaled scheme, parameters included (SetParams changes them later)
+            s.scheme = c.scheme
+            s.configure(c.scheme.params)
         return s.apply_genesis(now_ns)
     raise AssertionError(f"unknown command {kind.__name__}")
 
@@ -274,9 +288,8 @@ def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
         after_seq = 0
     else:
         after_seq, state_bytes = snapshot
-        state = _STATE_DECODER.decode(state_bytes)
-        # The books come from the snapshot; the scheme's *parameters* are this run's configuration.
-        settlement = settlement_from_state(state, msgspec.structs.replace(state.scheme, params=scheme.params))
+        # The books come from the snapshot, parameters included: a start with other ones journals SetParams.
+        settlement = settlement_from_state(_STATE_DECODER.decode(state_bytes))
     replayed = 0
     for _seq, records in journal.replay(after_seq):
         replayed += replay_batch(settlement, records)
@@ -288,6 +301,7 @@ def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
 def replay_batch(settlement: Settlement, records: list) -> int:
     """Apply one journaled batch ([now_ns, command, ...]) as replay does; returns the commands applied."""
     now_ns = records[0]
+    settlement.begin_batch(now_ns)
     for raw in records[1:]:
         apply_command(settlement, _COMMAND_DECODER.decode(raw), now_ns)
     settlement.touched_inboxes.clear()
@@ -309,7 +323,8 @@ class _Batch(NamedTuple):
 
     answers: list  # (submitter's future, outcome or exception)
     finalised: list[Payment]
-    published: list  # (inbox, seq): entries up to seq become visible once the batch is durable
+    # (inbox, seq, acked): entries up to seq become visible, those up to acked leave, once the batch is durable
+    published: list
     append: asyncio.Future | None  # the journal append (None: nothing to journal, e.g. only queries)
     commands: int
     transfers: int
@@ -366,12 +381,13 @@ class SettlementCore:
         if not settlement.genesis_done:
             now_ns = time.time_ns()
             genesis = Genesis(scheme=settlement.scheme)
+            settlement.begin_batch(now_ns)
             apply_command(settlement, genesis, now_ns)
             journal.append_blocking([now_ns, encode_command(genesis)])
             settlement.touched_inboxes.clear()
             settlement.finalised.clear()
             settlement.armed.clear()
-        for payment in settlement.payments.values():
+        for payment in settlement.payments.live_payments():
             if payment.status == IN_FLIGHT:
                 core._timers.append((payment.deadline_ns, payment.uetr))
         heapq.heapify(core._timers)
@@ -425,11 +441,11 @@ class SettlementCore:
         A plain function returning the future (not a coroutine): one frame less per command on the hot path;
         a refusal (stopped, overloaded, not replayable) raises here, before anything is queued."""
         self._check_open()
-        encoded = encoded or encode_command(command)
         try:
+            encoded = encoded or encode_command(command)
             # What cannot be decoded could never be replayed: refuse it before it reaches the journal.
             _COMMAND_DECODER.decode(encoded)
-        except msgspec.ValidationError as error:
+        except (msgspec.ValidationError, OverflowError, TypeError) as error:
             raise ValueError(f"invalid {type(command).__name__}: {error}") from None
         future = asyncio.get_running_loop().create_future()
         self._queue.append((command, encoded, future, None))
@@ -445,17 +461,16 @@ class SettlementCore:
         self._wakeup.set()
         return future
 
-    async def wait_final(self, payment: Payment, timeout_s: float) -> bool:
-        """Wait until `payment` has a durable final status; False on timeout."""
+    async def wait_final(self, payment: Payment, timeout_s: float) -> tuple | None:
+        """Wait until `payment` has a durable final status: (status, reason, text), or None on timeout."""
         if payment.status != IN_FLIGHT and payment.uetr not in self._unreleased:
-            return True
+            return payment.status, payment.reason, payment.reason_text  # final and durable: it never changes
         future = asyncio.get_running_loop().create_future()
         self._final_waiters.setdefault(payment.uetr, []).append(future)
         try:
-            await asyncio.wait_for(future, timeout_s)
-            return True
+            return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            return False
+            return None
         finally:
             waiters = self._final_waiters.get(payment.uetr)
             if waiters is not None:
@@ -519,6 +534,10 @@ class SettlementCore:
                 if not future.done():
                     future.set_exception(stopped)
             queue.clear()
+            for waiters in self._final_waiters.values():  # no final status will become durable any more
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
             raise
 
     def _due_timers(self) -> bool:
@@ -529,20 +548,22 @@ class SettlementCore:
         answered or made visible until `_retire` has seen the append durable."""
         started_s = time.perf_counter()
         s = self.settlement
-        transfers_before = s.ledger.transfer_count
+        transfers_before = s.next_transfer_id  # ids are a counter: transfers submitted to the ledger
         now_ns = time.time_ns()
         records: list = [now_ns]
         answers: list[tuple[asyncio.Future, object]] = []
         timers = self._timers
         while timers and timers[0][0] <= now_ns:
             _deadline, uetr = heapq.heappop(timers)
-            payment = s.payments.get(uetr)
-            if payment is None or payment.status != IN_FLIGHT:
+            payment = s.payments.in_flight(uetr)
+            if payment is None:
                 continue
             if payment.deadline_ns > now_ns:  # extended (ACWP): re-arm
                 heapq.heappush(timers, (payment.deadline_ns, uetr))
                 continue
             timeout = Timeout(uetr=uetr)
+            if len(records) == 1:
+                s.begin_batch(now_ns)  # before the batch's first journaled command, as replay does
             apply_command(s, timeout, now_ns)
             records.append(encode_command(timeout))
         queue = self._queue
@@ -555,6 +576,8 @@ class SettlementCore:
                 except Exception as exc:  # noqa: BLE001 - a query bug must not stop settlement
                     answers.append((future, exc))
                 continue
+            if len(records) == 1:
+                s.begin_batch(now_ns)
             answers.append((future, apply_command(s, command, now_ns)))
             records.append(encoded)
         for payment in s.armed:
@@ -565,7 +588,9 @@ class SettlementCore:
         for payment in finalised:
             self._unreleased.add(payment.uetr)
         inboxes = s.inboxes
-        published = [(inboxes[bic], inboxes[bic].next_seq - 1) for bic in s.touched_inboxes]
+        published = [
+            (inboxes[bic], inboxes[bic].next_seq - 1, inboxes[bic].acked_upto) for bic in s.touched_inboxes
+        ]
         s.touched_inboxes.clear()
         append = None
         if len(records) > 1:
@@ -587,7 +612,7 @@ class SettlementCore:
             published,
             append,
             len(records) - 1,
-            s.ledger.transfer_count - transfers_before,
+            s.next_transfer_id - transfers_before,
             started_s,
             time.perf_counter(),
         )
@@ -607,8 +632,8 @@ class SettlementCore:
             self._commands_since_snapshot += batch.commands
             self.commands_applied += batch.commands
         durable_s = time.perf_counter()
-        for inbox, upto in batch.published:
-            inbox.publish(upto)
+        for inbox, upto, acked_upto in batch.published:
+            inbox.publish(upto, acked_upto)
         self._release(batch.answers, batch.finalised)
         metrics = self.metrics
         metrics.batch_commands.observe(batch.commands)
@@ -646,9 +671,10 @@ class SettlementCore:
                 observe_settlement((payment.final_ns - payment.received_ns) / 1e9)
             waiters = self._final_waiters.pop(payment.uetr, None)
             if waiters:
+                final = (payment.status, payment.reason, payment.reason_text)  # final: never changes again
                 for waiter in waiters:
                     if not waiter.done():
-                        waiter.set_result(None)
+                        waiter.set_result(final)
         for future, result in answers:
             if future.done():
                 continue

@@ -8,7 +8,8 @@ work tiny and lets one inbox entry be rendered as XML or JSON.
 Durability comes from the journal, not from this module: inbox entries are produced deterministically by the
 state machine, so replaying the journal after a restart rebuilds every unacknowledged entry with the same
 sequence number; acknowledgements are journaled commands too. An entry only becomes *visible* once the batch that
-produced it is durable (`publish`), so a participant can never see a message the rail could forget.
+produced it is durable (`publish`), so a participant can never see a message the rail could forget; likewise an
+acknowledged entry leaves the inbox only once the acknowledgement is durable, so no reader sees it gone before.
 
 Delivery is at-least-once and in order: a participant acknowledges `upto` a sequence number, and until then a
 long-poll (or a webhook retry) returns the same entries again.
@@ -33,6 +34,9 @@ WEBHOOK_BACKOFF_S_MAX = 30.0
 # After this many consecutive failures a webhook rests (messages stay available by long-poll) before retrying.
 WEBHOOK_FAILURES_BEFORE_REST = 50
 WEBHOOK_REST_S = 300.0
+# Each participant's webhook has its own connection pool of this size: a callback that hangs holds its own
+# connections only, never another participant's (it posts one page at a time, so one connection is in use).
+WEBHOOK_CONNECTIONS_MAX = 2
 
 Ref = tuple  # (msg_type, *key) as produced by the state machine
 
@@ -40,18 +44,21 @@ Ref = tuple  # (msg_type, *key) as produced by the state machine
 class Inbox:
     """One participant's ordered inbox. Owned by the core (the single writer); readers only read."""
 
-    __slots__ = ("_waiters", "acked_upto", "bic", "entries", "next_seq", "visible_upto")
+    __slots__ = ("_waiters", "acked_upto", "bic", "durable_acked_upto", "entries", "next_seq", "visible_upto")
 
     def __init__(self, bic: str) -> None:
         self.bic = bic
+        # Entries not yet acknowledged durably (those up to acked_upto leave at the publish that makes it so).
         self.entries: deque[tuple[int, Ref]] = deque()
         self.next_seq = 1
-        self.acked_upto = 0
+        self.acked_upto = 0  # as applied by the state machine
+        self.durable_acked_upto = 0  # as the journal knows it; what readers see
         self.visible_upto = 0  # highest seq whose batch is durable; not persisted (everything replayed is)
         self._waiters: list[asyncio.Future] = []
 
     def __len__(self) -> int:
-        return len(self.entries)
+        """Entries not acknowledged (as applied): what the state machine's limits count."""
+        return self.next_seq - 1 - self.acked_upto
 
     def push(self, ref: Ref) -> int:
         seq = self.next_seq
@@ -59,19 +66,20 @@ class Inbox:
         self.entries.append((seq, ref))
         return seq
 
-    def ack(self, upto: int) -> int:
-        """Drop entries up to `upto` (clamped to what exists); returns how many were dropped."""
-        upto = min(upto, self.next_seq - 1)
-        dropped = 0
-        while self.entries and self.entries[0][0] <= upto:
-            self.entries.popleft()
-            dropped += 1
-        self.acked_upto = max(self.acked_upto, upto)
-        return dropped
+    def ack(self, upto: int) -> None:
+        """Acknowledge entries up to `upto` (clamped to what exists); they leave at the durable `publish`."""
+        self.acked_upto = max(self.acked_upto, min(upto, self.next_seq - 1))
 
-    def publish(self, upto: int | None = None) -> None:
-        """Entries up to `upto` (default: everything pushed so far) are durable: make them visible and wake
-        long-polls. With the core's pipeline, later entries may already exist, from a batch still syncing."""
+    def publish(self, upto: int | None = None, acked_upto: int | None = None) -> None:
+        """Entries up to `upto` (default: everything pushed so far) are durable, and so are acknowledgements up
+        to `acked_upto` (default: all applied): make the first visible, drop the second, wake long-polls. With
+        the core's pipeline, later entries and acknowledgements may exist, from a batch still syncing."""
+        acked = self.acked_upto if acked_upto is None else acked_upto
+        if acked > self.durable_acked_upto:
+            self.durable_acked_upto = acked
+            entries = self.entries
+            while entries and entries[0][0] <= acked:
+                entries.popleft()
         self.visible_upto = max(self.visible_upto, self.next_seq - 1 if upto is None else upto)
         if self._waiters and self.has_visible():
             waiters, self._waiters = self._waiters, []
@@ -105,12 +113,15 @@ class Inbox:
                 self._waiters.remove(waiter)
 
     def to_state(self) -> list:
-        return [self.next_seq, self.acked_upto, [[seq, list(ref)] for seq, ref in self.entries]]
+        """As applied (a snapshot is taken of durable state only: every acknowledgement is published)."""
+        entries = [[seq, list(ref)] for seq, ref in self.entries if seq > self.acked_upto]
+        return [self.next_seq, self.acked_upto, entries]
 
     @classmethod
     def from_state(cls, bic: str, state: list) -> Inbox:
         inbox = cls(bic)
         inbox.next_seq, inbox.acked_upto = state[0], state[1]
+        inbox.durable_acked_upto = inbox.acked_upto
         inbox.entries = deque((seq, tuple(ref)) for seq, ref in state[2])
         return inbox
 
@@ -120,7 +131,9 @@ class WebhookPusher:
 
     The inbox stays the source of truth: a failed webhook only delays delivery, and the participant can always
     long-poll. Every loop is bounded: messages per POST, per-attempt timeout, backoff ceiling, and a rest
-    period after a run of failures.
+    period after a run of failures. Redirects are not followed (a 3xx is a failed delivery): the rail posts a
+    participant's messages to the URL the operator registered, never to one a response names. Each pusher has
+    its own connection pool.
     """
 
     def __init__(
@@ -137,11 +150,13 @@ class WebhookPusher:
         self._fetch = fetch
         self._ack = ack
         self._task: asyncio.Task | None = None
+        self.session: aiohttp.ClientSession | None = None
         self.delivered = 0
         self.failures = 0
 
-    def start(self, session: aiohttp.ClientSession) -> None:
-        self._task = asyncio.create_task(self._run(session), name=f"webhook-{self.bic}")
+    def start(self) -> None:
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=WEBHOOK_CONNECTIONS_MAX))
+        self._task = asyncio.create_task(self._run(self.session), name=f"webhook-{self.bic}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -153,6 +168,9 @@ class WebhookPusher:
             except Exception as error:  # noqa: BLE001 - stopping: the pusher's failure no longer matters
                 log.debug("webhook %s ended with %r", self.bic, error)
             self._task = None
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
 
     async def _run(self, session: aiohttp.ClientSession) -> None:
         backoff_s = WEBHOOK_BACKOFF_S_MIN
@@ -170,6 +188,7 @@ class WebhookPusher:
                     data=orjson.dumps(page),
                     headers={"Content-Type": "application/json"},
                     timeout=timeout,
+                    allow_redirects=False,
                 ) as response:
                     ok = 200 <= response.status < 300
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Mapping
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -27,7 +28,8 @@ from aiohttp import web
 from aiohttp.tcp_helpers import tcp_nodelay
 
 from rail.auth import bearer_token, why_unauthenticated
-from rail.core import journal_last_seq
+from rail.core import CoreStopped, Overloaded, journal_last_seq
+from rail.iso20022 import canonical_bic
 from rail.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.service import WAIT_S_MAX, RailService, Reply
 
@@ -87,6 +89,16 @@ def refuse(status: int, code: str, text: str, headers: dict | None = None) -> _R
     """The exception a handler (or a fast-lane service, e.g. rail/edge.py's) raises to answer with a JSON
     error: `raise refuse(401, "unauthorized", "...")`."""
     return _Refusal(status, code, text, headers)
+
+
+def _unavailable(exc: CoreStopped | Overloaded) -> _Refusal:
+    """503 for any route when the core sheds load or has stopped (e.g. its journal failed): never a 500."""
+    if isinstance(exc, Overloaded):
+        return refuse(503, "overloaded", "the rail is overloaded; retry in a second", {"Retry-After": "1"})
+    return refuse(
+        503, "unavailable", "the rail is not accepting work (stopping, or its journal failed); retry later",
+        {"Retry-After": "5"},
+    )  # fmt: skip
 
 
 def _reply(reply: Reply) -> web.Response:
@@ -255,7 +267,7 @@ async def get_payment(request: web.Request) -> web.Response:
 
 async def get_own_balance(request: web.Request) -> web.Response:
     bic = _participant(request)
-    balance = _service(request).balances()["accounts"].get(bic)
+    balance = (await _service(request).balances())["accounts"].get(bic)
     return _json({"bic": bic, **(balance or {})})
 
 
@@ -281,18 +293,17 @@ async def post_participant(request: web.Request) -> web.Response:
     _admin(request)
     data = await _json_body(request)
     service = _service(request)
-    rate, burst = data.get("requests_per_s"), data.get("requests_burst")
-    if rate is not None and (not isinstance(rate, (int, float)) or rate <= 0):
-        return _error(422, "bad_participant", "requests_per_s must be a positive number")
-    if burst is not None and (not isinstance(burst, (int, float)) or burst < 1):
-        return _error(422, "bad_participant", "requests_burst must be a number >= 1")
     try:
         token = await service.add_participant(
-            data.get("bic"), data.get("name") or "", data.get("callback_url"), rate, burst
+            data.get("bic"),
+            data.get("name") or "",
+            data.get("callback_url"),
+            data.get("requests_per_s"),
+            data.get("requests_burst"),
         )
     except ValueError as exc:
         return _error(422, "bad_participant", str(exc))
-    return _json({"bic": data["bic"], "token": token}, 201)
+    return _json({"bic": canonical_bic(data["bic"]), "token": token}, 201)  # as registered: no XXX branch
 
 
 async def post_liquidity(request: web.Request) -> web.Response:
@@ -307,7 +318,7 @@ async def post_liquidity(request: web.Request) -> web.Response:
 
 async def get_balances(request: web.Request) -> web.Response:
     _admin(request)
-    return _json(_service(request).balances())
+    return _json(await _service(request).balances())
 
 
 # ---- operations -----------------------------------------------------------------------------------------------
@@ -315,7 +326,11 @@ async def get_balances(request: web.Request) -> web.Response:
 
 async def get_metrics(request: web.Request) -> web.Response:
     service = _service(request)
-    service.metrics.core_queue_depth.set(service.core.queue_depth)
+    metrics, book = service.metrics, service.core.settlement.payments
+    metrics.core_queue_depth.set(service.core.queue_depth)
+    metrics.payments_retained.labels("whole").set(len(book.live))
+    metrics.payments_retained.labels("packed").set(len(book.final))
+    metrics.payments_forgotten.set(book.forgotten)
     return web.Response(body=service.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
@@ -350,6 +365,8 @@ async def _errors_as_json(request: web.Request, handler):
         )
     except _Refusal as refusal:
         return refusal.response()
+    except (CoreStopped, Overloaded) as exc:
+        return _unavailable(exc).response()
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return _error(500, "internal", "the rail could not process this request; it has been logged")
@@ -364,9 +381,11 @@ async def _errors_as_json(request: web.Request, handler):
 # case of POST /v1/messages and GET /v1/inbox (HTTP/1.1, Content-Length body within the limit, no Expect,
 # Transfer-Encoding or Upgrade, no repeated header, keep-alive) through the SAME functions as the aiohttp
 # handlers above: authentication, rate limit, body limit, Prefer: wait, inbox acknowledgement, JSON errors.
-# Anything else it has not answered (another route, a malformed or unusual request, HTTP/1.0, Connection:
-# close) makes it hand the connection, with the bytes it holds, to aiohttp for good, so every other rule and
-# every error answer stays aiohttp's.
+# Any other well-formed request (another route, an unusual one, HTTP/1.0, Connection: close) makes it hand the
+# connection, with the bytes it holds and that request marked `Connection: close`, to aiohttp, which serves it
+# and closes: the next request starts in the fast lane again. So every request head is read here first, and one
+# that is malformed or too large is refused here (400/431, connection closed) and never reaches aiohttp, whose
+# parse errors echo what they failed on into the answer and the log (a bearer token among it).
 
 FAST_HEAD_BYTES_MAX = 8_190  # aiohttp's own limit for a request line and its headers
 FAST_PIPELINE_BYTES_MAX = (
@@ -376,8 +395,11 @@ FAST_SHUTDOWN_GRACE_S = 2.0  # a submit in flight at shutdown gets this long to 
 FAST_IDLE_CLOSE_S = 75.0  # aiohttp's keep-alive timeout: an idle fast-lane connection is closed after it
 _FAST_ROUTES = frozenset({("POST", "/v1/messages"), ("GET", "/v1/inbox")})
 _HAND_OVER_HEADERS = frozenset({"transfer-encoding", "expect", "upgrade"})
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+FAST_HEADERS_MAX = 100  # header lines in one request head (aiohttp refuses more, echoing)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: header names and methods
+_HEADER_VALUE_BAD = re.compile(r"[^\t\x20-\x7e]")  # printable ASCII and tab only
+_REQUEST_TARGET = re.compile(r"[\x21-\x7e]+")
+_HTTP_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 _reason_phrases: dict[int, bytes] = {}
 _date_header = [0, b""]  # [second, b"Date: ...\r\n"]: one HTTP date per second, as aiohttp caches it
 
@@ -425,29 +447,66 @@ def _reply_parts(reply: Reply) -> tuple[int, dict, bytes]:
     return reply.status, headers, reply.body
 
 
-def _parse_fast_head(head: bytes) -> tuple[str, str, str, dict[str, str], int] | None:
-    """(method, path, query, headers by lower-case name, body length) of a request the fast lane serves,
-    or None: the request goes to aiohttp."""
-    try:
-        lines = head.decode("latin-1").split("\r\n")
-    except UnicodeDecodeError:
-        return None
+class _Head(NamedTuple):
+    """A well-formed request head: its request line, and its header lines as sent."""
+
+    method: str
+    target: str
+    version: str
+    lines: list[tuple[str, str]]  # (name, value)
+
+    def handed_over(self) -> bytes:
+        """The head for aiohttp: the same request, with `Connection: close` (it serves this one and closes)."""
+        out = [f"{self.method} {self.target} {self.version}\r\n"]
+        out += [f"{name}: {value}\r\n" for name, value in self.lines if name.lower() != "connection"]
+        out.append("Connection: close\r\n\r\n")
+        return "".join(out).encode("ascii")
+
+
+def _read_head(head: bytes) -> _Head | None:
+    """The head, if well-formed (stricter than aiohttp: ASCII, tokens, no folding, no ambiguous length);
+    None when it is not."""
+    lines = head.decode("latin-1").split("\r\n")
     method, _, rest = lines[0].partition(" ")
     target, _, version = rest.partition(" ")
+    if not _TOKEN.fullmatch(method) or not _REQUEST_TARGET.fullmatch(target) or version not in _HTTP_VERSIONS:
+        return None
+    if len(lines) - 1 > FAST_HEADERS_MAX:
+        return None
+    parsed = []
+    names = set()
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name) or _HEADER_VALUE_BAD.search(value):
+            return None
+        key = name.lower()
+        if key in names and key in ("content-length", "transfer-encoding", "host", "authorization"):
+            return None
+        names.add(key)
+        parsed.append((name, value.strip(" \t")))
+    if "content-length" in names and "transfer-encoding" in names:
+        return None  # ambiguous framing (request smuggling)
+    length = next((v for n, v in parsed if n.lower() == "content-length"), "0")
+    if not (length.isascii() and length.isdigit()):
+        return None
+    return _Head(method, target, version, parsed)
+
+
+def _parse_fast_head(head: _Head) -> tuple[str, str, str, dict[str, str], int] | None:
+    """(method, path, query, headers by lower-case name, body length) of a request the fast lane serves,
+    or None: the request goes to aiohttp."""
+    method, target, version = head.method, head.target, head.version
     if version != "HTTP/1.1":
         return None
     path, _, query = target.partition("?")
     if (method, path) not in _FAST_ROUTES:
         return None
     headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not _HEADER_NAME.fullmatch(name) or _HEADER_VALUE_BAD.search(value):
-            return None
+    for name, value in head.lines:
         key = name.lower()
         if key in headers or key in _HAND_OVER_HEADERS:
             return None
-        headers[key] = value.strip(" \t")
+        headers[key] = value
     connection = headers.get("connection")
     if connection is not None and connection.lower() != "keep-alive":
         return None
@@ -539,11 +598,15 @@ class _FastLane(asyncio.Protocol):
         end = buf.find(b"\r\n\r\n", 0, FAST_HEAD_BYTES_MAX + 4)
         if end < 0:
             if len(buf) > FAST_HEAD_BYTES_MAX:
-                self._hand_over()  # an oversized head is aiohttp's to refuse
+                self._refuse(431, "header_too_large", f"request head above {FAST_HEAD_BYTES_MAX} bytes")
             return
-        parsed = _parse_fast_head(bytes(buf[:end]))
+        head = _read_head(bytes(buf[:end]))
+        if head is None:
+            self._refuse(400, "bad_request", "malformed request head (HTTP/1.1, ASCII header lines)")
+            return
+        parsed = _parse_fast_head(head)
         if parsed is None:
-            self._hand_over()
+            self._hand_over(head, end + 4)
             return
         _method, path, query, headers, length = parsed
         total = end + 4 + length
@@ -566,7 +629,8 @@ class _FastLane(asyncio.Protocol):
                 answer = _reply_parts(reply)
             else:
                 answer = _json_parts(await _inbox_page(service, bic, _first_values(query)))
-        except _Refusal as refusal:
+        except (_Refusal, CoreStopped, Overloaded) as error:
+            refusal = error if isinstance(error, _Refusal) else _unavailable(error)
             answer = _json_parts(
                 {"error": refusal.code, "detail": refusal.text}, refusal.status, refusal.headers
             )
@@ -596,15 +660,25 @@ class _FastLane(asyncio.Protocol):
             return
         self._next_request()
 
-    def _hand_over(self) -> None:
-        """From now on aiohttp serves this connection, starting with the bytes not yet answered."""
+    def _refuse(self, status: int, code: str, text: str) -> None:
+        """Answer a request head the rail will not read (nothing of it is echoed) and close the connection."""
+        self._done = True
+        self._server.fast_connections.discard(self)
+        self._buf.clear()
+        error = _json_parts({"error": code, "detail": text}, status, {"Connection": "close"})
+        self._transport.write(_http_response(*error))
+        self._transport.close()
+
+    def _hand_over(self, head: _Head, head_bytes: int) -> None:
+        """aiohttp serves this connection's next request (the bytes not yet answered, that request marked
+        `Connection: close`), then closes it."""
         transport = self._transport
         self._done = True
         self._server.fast_connections.discard(self)
         if self._paused:
             self._paused = False
             transport.resume_reading()
-        pending, self._buf = bytes(self._buf), bytearray()
+        pending, self._buf = head.handed_over() + bytes(self._buf[head_bytes:]), bytearray()
         handler = self._server.aiohttp_protocol()
         transport.set_protocol(handler)
         handler.connection_made(transport)

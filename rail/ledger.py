@@ -283,10 +283,17 @@ class Ledger:
         "_timestamps",
         "_transfers",
         "currency",
+        "history",
     )
 
-    def __init__(self, currency: str = "PKR") -> None:
+    def __init__(self, currency: str = "PKR", history: bool = True) -> None:
         self.currency = currency
+        # False: finished transfers (posted, voided, failed) are not kept, only their effect on the balances,
+        # so memory does not grow with every transfer. Only for a caller that never resubmits a transfer id
+        # (the rail: its ids are a journaled counter), since a resubmitted id is then applied again instead
+        # of answering `exists`/`id_already_failed`, and never resolves a reservation twice (a second post or
+        # void answers pending_transfer_not_found). Pending transfers are kept until resolved either way.
+        self.history = history
         self._accounts: dict[int, Account] = {}
         # The caller's frozen Transfer as submitted (timestamp 0); its timestamp lives beside it, which is
         # ~10x cheaper per event than copying the struct with the timestamp filled in.
@@ -405,7 +412,7 @@ class Ledger:
                 result = apply(transfer, timestamp + index, None)
                 if result is not _OK:
                     results[index] = result
-                    if result in TRANSIENT_TRANSFER_FAILURES:
+                    if result in TRANSIENT_TRANSFER_FAILURES and self.history:
                         failed[transfer.id] = result
                 index += 1
             else:
@@ -445,14 +452,16 @@ class Ledger:
             kind = entry[0]
             if kind == "account":
                 accounts_restore[entry[1].id] = entry  # the earliest saved state wins (reversed order)
-            elif kind == "transfer":
-                del self._transfers[entry[1]]
-                del self._timestamps[entry[1]]
+            elif kind == "transfer":  # (not kept without history: nothing to take back)
+                self._transfers.pop(entry[1], None)
+                self._timestamps.pop(entry[1], None)
             elif kind == "pending_added":
                 del self._pending[entry[1]]
             elif kind == "pending_resolved":
                 self._pending[entry[1]] = entry[2]
-                del self._pending_outcomes[entry[1]]
+                self._pending_outcomes.pop(entry[1], None)
+                self._transfers[entry[1]] = entry[3]  # (dropped on resolution when history is off)
+                self._timestamps[entry[1]] = entry[4]
         for (
             _,
             account,
@@ -576,8 +585,9 @@ class Ledger:
                 undo.append(("transfer", transfer_id))
             debit.debits_posted = debits_posted
             credit.credits_posted = credits_posted
-        self._transfers[transfer_id] = t
-        self._timestamps[transfer_id] = timestamp
+        if self.history or flags & _PENDING:
+            self._transfers[transfer_id] = t
+            self._timestamps[transfer_id] = timestamp
         return _OK
 
     def _post_or_void(
@@ -642,18 +652,24 @@ class Ledger:
             _save_balances(undo, debit)
             _save_balances(undo, credit)
             undo.append(("transfer", transfer_id))
-            undo.append(("pending_resolved", pending_id, expires_at_ns))
+            undo.append(
+                ("pending_resolved", pending_id, expires_at_ns, pending, self._timestamps[pending_id])
+            )
         debit.debits_pending -= reserved
         credit.credits_pending -= reserved
         if flags & _POST:
             debit.debits_posted = debits_posted
             credit.credits_posted = credits_posted
-            self._pending_outcomes[pending_id] = R.pending_transfer_already_posted
-        else:
-            self._pending_outcomes[pending_id] = R.pending_transfer_already_voided
         del self._pending[pending_id]
-        self._transfers[transfer_id] = t
-        self._timestamps[transfer_id] = timestamp
+        if self.history:
+            self._pending_outcomes[pending_id] = (
+                R.pending_transfer_already_posted if flags & _POST else R.pending_transfer_already_voided
+            )
+            self._transfers[transfer_id] = t
+            self._timestamps[transfer_id] = timestamp
+        else:
+            del self._transfers[pending_id]
+            del self._timestamps[pending_id]
         return _OK
 
     def expire_pending(self, now_ns: int) -> list[int]:
@@ -671,7 +687,11 @@ class Ledger:
             self._accounts[transfer.debit_account_id].debits_pending -= transfer.amount
             self._accounts[transfer.credit_account_id].credits_pending -= transfer.amount
             del pending[pending_id]
-            self._pending_outcomes[pending_id] = R.pending_transfer_expired
+            if self.history:
+                self._pending_outcomes[pending_id] = R.pending_transfer_expired
+            else:
+                del self._transfers[pending_id]
+                del self._timestamps[pending_id]
             expired.append(pending_id)
         return expired
 

@@ -105,11 +105,22 @@ class RailMetrics:
         )
         self.ledger_transfers = Counter(
             "rail_ledger_transfers_total",
-            "Ledger transfer events applied",
+            "Ledger transfer events submitted (applied or refused)",
             registry=registry,
         )
         self.core_queue_depth = Gauge(
             "rail_core_queue_depth", "Commands waiting for the core", registry=registry
+        )
+        self.payments_retained = Gauge(
+            "rail_payments_retained",
+            "Payments remembered (in flight, or final within the retention window), by form",
+            ["form"],
+            registry=registry,
+        )
+        self.payments_forgotten = Gauge(
+            "rail_payments_forgotten",
+            "Payments that left the retention window since this start",
+            registry=registry,
         )
         self.inbox_depth = Gauge(
             "rail_inbox_depth",

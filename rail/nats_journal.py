@@ -3,8 +3,9 @@
 Same interface as rail/journal.py's FileJournal (the `Journal` protocol), so the core does not know which one
 it writes to. The mapping:
 
-- a batch is published to one stream subject as the same frame FileJournal writes
-  (`<u32 length><u32 CRC32><u64 sequence><msgpack payload>`, rail.journal.encode_frame), and the journal
+- a batch is published to one stream subject as the same frame FileJournal writes (rail.journal.encode_frame:
+  header with checksums, sequence, then the msgpack payload; the chain field is 0, as the stream itself
+  orders messages and fences writers), and the journal
   position of a batch IS its JetStream stream sequence (the frame repeats it, so replay checks both agree);
 - `append` returns once JetStream has acknowledged the publish: with replicas=3 the stream's Raft group has
   stored it on a majority of nodes, so losing any one node loses nothing acknowledged (replicas=1 on a
@@ -18,7 +19,7 @@ it writes to. The mapping:
   expected-last-sequence fencing; a batch whose writer died between parts was never acknowledged, and
   replay drops it (it is followed by another batch's first part, or by nothing);
 - snapshots go to a JetStream object store (chunked, replicated like the stream), in FileJournal's snapshot
-  format (magic, version, sequence, length, CRC32); messages older than SNAPSHOT_KEEP_MESSAGES before the
+  format (rail.journal.encode_snapshot); messages older than SNAPSHOT_KEEP_MESSAGES before the
   newest snapshot are purged, so the stream stays bounded while a slow follower keeps some slack.
 
 The nats-py client is asyncio; the Journal protocol also has synchronous calls (replay, snapshots,
@@ -36,7 +37,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, Self
@@ -44,14 +44,13 @@ from urllib.parse import urlsplit
 
 from rail.journal import (
     _FRAME_HEADER,
-    _SNAPSHOT_HEADER,
-    SNAPSHOT_FORMAT_VERSION,
-    SNAPSHOT_MAGIC,
     JournalCorruption,
     JournalError,
     PayloadCodec,
-    _frame_at,
+    decode_snapshot,
     encode_frame,
+    encode_snapshot,
+    frame_at,
 )
 
 log = logging.getLogger(__name__)
@@ -497,11 +496,8 @@ class NatsJournal:
                 # makes a later recovery replay more.
                 log.warning("snapshot at %d skipped: %s", seq, error)
                 return
-        header = _SNAPSHOT_HEADER.pack(
-            SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, seq, len(state), zlib.crc32(state)
-        )
         meta = api.ObjectMeta(name=SNAPSHOT_OBJECT, description=str(seq))
-        await self._objects.put(SNAPSHOT_OBJECT, header + state, meta=meta)
+        await self._objects.put(SNAPSHOT_OBJECT, encode_snapshot(state, seq), meta=meta)
         self._snapshot_seq = max(self._snapshot_seq, seq)
         keep_from = self._snapshot_seq + 1 - SNAPSHOT_KEEP_MESSAGES
         if keep_from > 1:
@@ -528,18 +524,9 @@ class NatsJournal:
                 if time.monotonic() > deadline_s:
                     raise
                 await asyncio.sleep(0.2)
-        data = result.data
-        where = f"{self.snapshot_bucket}/{SNAPSHOT_OBJECT}"
-        if len(data) < _SNAPSHOT_HEADER.size:
-            raise JournalCorruption(where, 0, "snapshot shorter than its header")
-        magic, version, seq, length, crc = _SNAPSHOT_HEADER.unpack_from(data, 0)
-        state = data[_SNAPSHOT_HEADER.size :]
-        if magic != SNAPSHOT_MAGIC or version != SNAPSHOT_FORMAT_VERSION:
-            raise JournalCorruption(where, 0, "snapshot header is not valid")
-        if len(state) != length or zlib.crc32(state) != crc:
-            raise JournalCorruption(where, _SNAPSHOT_HEADER.size, "snapshot length/CRC check failed")
-        self._snapshot_seq = max(self._snapshot_seq, seq)
-        return seq, state
+        snapshot = decode_snapshot(result.data, f"{self.snapshot_bucket}/{SNAPSHOT_OBJECT}")
+        self._snapshot_seq = max(self._snapshot_seq, snapshot.seq)
+        return snapshot.seq, snapshot.state
 
     # ------------------------------------------------------------------ stream facts (tests, failover)
 
@@ -650,7 +637,7 @@ class StreamReader:
                 f"stream {self.journal.stream}", seq, f"expected message {self.position + 1}, got {seq}"
             )
         data = msg.data
-        frame = _frame_at(data, 0)
+        frame = frame_at(data, 0)
         if frame is None or frame[0] != seq or frame[1] != len(data):
             raise JournalCorruption(
                 f"stream {self.journal.stream}", seq, "frame fails its length/CRC/sequence check"

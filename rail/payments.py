@@ -24,6 +24,22 @@ import msgspec
 from rail.delivery import Inbox
 from rail.directory import AliasDirectory, AliasEntry, DirectoryError
 from rail.ledger import Account, AccountFlags, CreateTransferResult, Ledger, Transfer, TransferFlags
+from rail.money import AMOUNT_MAX_PAISA, MONEY_ISSUED_MAX_PAISA, amount_problem
+from rail.payment_book import BookState, PaymentBook
+from rail.payment_records import (  # noqa: F401 - re-exported: the state machine's vocabulary
+    HISTORY_EVENTS_MAX,
+    IN_FLIGHT,
+    INTERIM_CREDITOR_STATUSES,
+    MORE_TIME_STATUSES,
+    POSITIVE_CREDITOR_STATUSES,
+    REJECTED,
+    SETTLED,
+    CreditTransfer,
+    Payment,
+    RecallRecord,
+    ReturnRecord,
+    business_key,
+)
 from rail.scheme import Scheme
 
 NS_PER_MS = 1_000_000
@@ -33,123 +49,7 @@ NS_PER_S = 1_000_000_000
 CODE_PAYMENT = 1
 CODE_RETURN = 2
 CODE_LIQUIDITY = 3
-
-# Payments held in memory, with their messages (~3-4 KB each); the oldest final ones are forgotten beyond it.
-PAYMENTS_MAX = 1_000_000
-HISTORY_EVENTS_MAX = 32  # per payment: a payment has a handful of events, a bound stops a chatty client
 RTPS_MAX = 500_000
-
-IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
-SETTLED = "ACSC"
-REJECTED = "RJCT"
-POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
-MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
-# Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
-# RCVD: received): noted, and the payment keeps waiting for the final answer within the same deadline.
-INTERIM_CREDITOR_STATUSES = frozenset({"ACTC", "RCVD"})
-
-
-# ---- compact views the edge extracts from decoded messages ---------------------------------------------------
-# The rail keeps up to millions of these alive: gc=False keeps them out of the cyclic garbage collector, whose
-# rescans of long-lived objects otherwise cost more than the payments themselves (none of them forms a cycle).
-
-
-class CreditTransfer(msgspec.Struct, array_like=True, frozen=True, gc=False):
-    """The ~dozen fields of a pacs.008 the core needs; the full message travels as msgpack bytes."""
-
-    uetr: str
-    tx_id: str
-    msg_id: str
-    end_to_end_id: str
-    instructing_agent: str
-    debtor_agent: str
-    creditor_agent: str
-    amount_paisa: int
-    debtor_iban: str
-    creditor_iban: str
-    acceptance_ns: int  # AccptncDtTm, 0 when absent
-
-    def business_key(self) -> tuple:
-        """What makes two pacs.008 'the same payment' for the duplicate check (MsgId may differ on resend)."""
-        return business_key(self)
-
-
-def business_key(p: CreditTransfer | Payment) -> tuple:
-    """One definition for both sides of the duplicate check: an incoming transfer and a stored payment must
-    be compared on exactly the same fields."""
-    return (
-        p.uetr,
-        p.tx_id,
-        p.end_to_end_id,
-        p.instructing_agent,
-        p.debtor_agent,
-        p.creditor_agent,
-        p.amount_paisa,
-        p.debtor_iban,
-        p.creditor_iban,
-    )
-
-
-class ReturnRecord(msgspec.Struct, array_like=True, gc=False):
-    return_id: str
-    sender: str
-    amount_paisa: int
-    reason: str
-    at_ns: int
-    transfer_id: int
-    message: bytes
-    rendering: str
-
-
-class RecallRecord(msgspec.Struct, array_like=True, gc=False):
-    cancellation_id: str
-    reason: str
-    at_ns: int
-    message: bytes  # the camt.056
-    rendering: str
-    state: str = "PDCR"  # PDCR pending | RJCR refused | ACCR accepted (returned)
-    resolution: bytes = b""  # the camt.029, when refused
-    resolution_rendering: str = ""
-
-
-class Payment(msgspec.Struct, array_like=True, gc=False):
-    uetr: str
-    tx_id: str
-    msg_id: str
-    end_to_end_id: str
-    instructing_agent: str
-    debtor_agent: str
-    creditor_agent: str
-    amount_paisa: int
-    debtor_iban: str
-    creditor_iban: str
-    message: (
-        bytes  # the pacs.008: the inbound bytes (xml/json) or msgpack of the codec struct, see message_format
-    )
-    rendering: str  # the debtor agent's rendering of the original
-    transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
-    status: str
-    reason: str | None
-    reason_text: str | None
-    received_ns: int
-    accepted_ns: int  # AccptncDtTm, or arrival
-    deadline_ns: int
-    final_ns: int = 0
-    creditor_status: str | None = None
-    returned_paisa: int = 0
-    returns: list[ReturnRecord] = []
-    recalls: list[RecallRecord] = []
-    history: list[tuple[int, str, str]] = []
-    # 'xml' or 'json': `message` is the debtor agent's own bytes, forwarded as they are to a creditor agent using
-    # the same rendering (ISO20022.md §6.4: re-emit the inbound bytes); 'msgpack': the decoded struct.
-    message_format: str = "msgpack"
-
-    def business_key(self) -> tuple:
-        return business_key(self)
-
-    def note(self, at_ns: int, event: str, detail: str = "") -> None:
-        if len(self.history) < HISTORY_EVENTS_MAX:
-            self.history.append((at_ns, event, detail))
 
 
 class RequestToPay(msgspec.Struct, array_like=True, gc=False):
@@ -180,7 +80,10 @@ class Participant(msgspec.Struct, array_like=True, gc=False):
 class Outcome(msgspec.Struct, gc=False):
     """What the submitter of a command is told. `kind` drives the HTTP status; codes are ISO reasons."""
 
-    kind: str  # accepted | final | rejected | duplicate | forbidden | not_found | relayed | done
+    # accepted | final | rejected | duplicate | forbidden | not_found | relayed | done | unavailable.
+    # status/reason/text are the payment's as of the command (not as read later: the live payment may have
+    # moved on in a batch that is not durable yet).
+    kind: str
     status: str | None = None
     reason: str | None = None
     text: str | None = None
@@ -200,14 +103,17 @@ class Settlement:
     def __init__(self, scheme: Scheme) -> None:
         self.scheme = scheme
         self.params = scheme.params
-        self.ledger = Ledger(scheme.currency)
+        # The rail's transfer ids are a journaled counter, never resubmitted: the ledger keeps balances, not
+        # every finished transfer (the payment book is the record of each payment).
+        self.ledger = Ledger(scheme.currency, history=False)
         self.directory = AliasDirectory()
         self.participants: dict[str, Participant] = {}
         self.inboxes: dict[str, Inbox] = {}
-        self.payments: dict[str, Payment] = {}
-        self.by_tx_id: dict[tuple[str, str], str] = {}  # (instructing agent, TxId) -> UETR
-        self.returns_by_id: dict[tuple[str, str], str] = {}  # (sender, RtrId) -> UETR
-        self.rtps: dict[str, RequestToPay] = {}
+        self.payments = PaymentBook(self.params.retention_days * 86_400, self.params.payments_retained_max)
+        self.rtps: dict[tuple[str, str], RequestToPay] = {}  # (payee's agent, MsgId) -> request
+        self._rtp_payees: dict[
+            tuple[str, str], str | None
+        ] = {}  # (payer's agent, MsgId) -> payee (None: several)
         self.next_transfer_id = 1
         self.central_account_id = CENTRAL_ACCOUNT_ID
         self.touched_inboxes: set[str] = set()  # inboxes pushed to in the current batch (the core publishes)
@@ -226,11 +132,23 @@ class Settlement:
         return transfer_id
 
     def _push(self, bic: str, ref: tuple) -> None:
+        """An inbox entry: a reference the service renders on delivery. One carrying a message carries the
+        message's bytes too, so it delivers even after the payment is packed (rail/payment_book.py)."""
         inbox = self.inboxes.get(bic)
         if inbox is None:
             return
         inbox.push(ref)
         self.touched_inboxes.add(bic)
+
+    def configure(self, params) -> None:
+        """The scheme parameters in force from now on (journaled: Genesis, SetParams)."""
+        self.params = params
+        self.scheme = msgspec.structs.replace(self.scheme, params=params)
+        self.payments.configure(params.retention_days * 86_400, params.payments_retained_max)
+
+    def begin_batch(self, now_ns: int) -> None:
+        """Called by the core before the first command of every journaled batch (and by replay alike)."""
+        self.payments.begin_batch(now_ns)
 
     def _finalise(
         self, payment: Payment, status: str, reason: str | None, text: str | None, now_ns: int
@@ -241,6 +159,7 @@ class Settlement:
         payment.final_ns = now_ns
         payment.note(now_ns, status, reason or "")
         self.finalised.append(payment)
+        self.payments.finalised(payment)
 
     def _ledger_one(self, transfer: Transfer, now_ns: int) -> CreateTransferResult:
         return self.ledger.create_transfers([transfer], now_ns)[0]
@@ -310,13 +229,22 @@ class Settlement:
         return Outcome("done", detail=participant)
 
     def apply_liquidity(self, bic: str, amount_paisa: int, direction: str, now_ns: int) -> Outcome:
+        """The central bank funds (in) or defunds (out) a participant; detail: its posted balance after."""
         participant = self.participants.get(bic)
         if participant is None or bic == self.scheme.central_bank_bic:
             return Outcome("not_found", reason="RC01", text=f"{bic} is not a participant")
-        if amount_paisa <= 0:
-            return Outcome("rejected", reason="AM01", text="amount must be positive")
+        problem = amount_problem(amount_paisa)
+        if problem is not None:
+            return Outcome("rejected", reason="AM01" if amount_paisa <= 0 else "AM02", text=problem)
         if direction == "in":
             debit, credit = self.central_account_id, participant.account_id
+            issued = self.ledger.account(self.central_account_id)
+            if issued.debits_posted - issued.credits_posted + amount_paisa > MONEY_ISSUED_MAX_PAISA:
+                return Outcome(
+                    "rejected",
+                    reason="AM02",
+                    text=f"the money issued into the rail would exceed {MONEY_ISSUED_MAX_PAISA} paisa",
+                )
         elif direction == "out":
             debit, credit = participant.account_id, self.central_account_id
         else:
@@ -335,7 +263,8 @@ class Settlement:
             return Outcome("rejected", reason="AM04", text="settlement account cannot cover the withdrawal")
         if result is not CreateTransferResult.ok:
             return Outcome("rejected", reason="AM12", text=f"ledger refused: {result.name}")
-        return Outcome("done")
+        account = self.ledger.account(participant.account_id)
+        return Outcome("done", detail=account.credits_posted - account.debits_posted)
 
     def apply_ack(self, bic: str, upto: int) -> Outcome:
         """Outcome.detail: the inbox's acknowledged sequence afterwards (an ack beyond the last message
@@ -343,6 +272,7 @@ class Settlement:
         inbox = self.inboxes.get(bic)
         if inbox is not None:
             inbox.ack(upto)
+            self.touched_inboxes.add(bic)  # the acknowledged entries leave the inbox once this is durable
         return Outcome("done", detail=inbox.acked_upto if inbox is not None else 0)
 
     def apply_alias_register(self, bic: str, alias: str, iban: str, name: str) -> Outcome:
@@ -375,7 +305,7 @@ class Settlement:
     ) -> Outcome:
         # Authorisation is checked at the edge (403, nothing enqueued); the core asserts it (a bug otherwise).
         assert sender == ct.debtor_agent and sender == ct.instructing_agent, (sender, ct.debtor_agent)
-        existing_uetr = self.by_tx_id.get((ct.instructing_agent, ct.tx_id))
+        existing_uetr = self.payments.uetr_of(ct.instructing_agent, ct.tx_id)
         existing = self.payments.get(existing_uetr or ct.uetr)
         if existing is not None:
             if existing.business_key() == ct.business_key():
@@ -392,6 +322,15 @@ class Settlement:
                 status=REJECTED,
                 reason="AM05",
                 text=f"duplicate: {used} already used by another payment",
+            )
+        if ct.amount_paisa > AMOUNT_MAX_PAISA:  # the edge refuses it first (profile AM02); never journaled
+            return Outcome("rejected", status=REJECTED, reason="AM02", text=amount_problem(ct.amount_paisa))
+        if self.payments.full():
+            # Never forget a payment inside the retention window to make room: refuse the new one instead.
+            return Outcome(
+                "unavailable",
+                reason="AB10",
+                text=f"duplicate-check window full ({self.params.payments_retained_max} payments); retry later",
             )
         participant = self.participants.get(sender)
         if participant is not None:
@@ -421,7 +360,7 @@ class Settlement:
             history=[(now_ns, "received", "pacs.008")],
             message_format=message_format,
         )
-        self._remember(payment)
+        self.payments.add(payment)
         creditor = self.participants.get(ct.creditor_agent)
         if creditor is None or ct.creditor_agent == self.scheme.central_bank_bic:
             return self._reject_early(
@@ -461,22 +400,9 @@ class Settlement:
             )
         payment.transfer_id = transfer_id
         payment.note(now_ns, "reserved", str(ct.amount_paisa))
-        self._push(ct.creditor_agent, ("pacs.008", ct.uetr))
+        self._push(ct.creditor_agent, ("pacs.008", ct.uetr, message, message_format, now_ns))
         self.armed.append(payment)
         return Outcome("accepted", status=IN_FLIGHT, payment=payment)
-
-    def _remember(self, payment: Payment) -> None:
-        if len(self.payments) >= PAYMENTS_MAX:
-            self._forget_oldest_final()
-        self.payments[payment.uetr] = payment
-        self.by_tx_id[(payment.instructing_agent, payment.tx_id)] = payment.uetr
-
-    def _forget_oldest_final(self) -> None:
-        for uetr, old in self.payments.items():
-            if old.status != IN_FLIGHT:
-                del self.payments[uetr]
-                self.by_tx_id.pop((old.instructing_agent, old.tx_id), None)
-                return
 
     def _reject_early(self, payment: Payment, reason: str, text: str, now_ns: int) -> Outcome:
         """Rejected before reaching the creditor: recorded so that a resend gets the same answer."""
@@ -554,8 +480,8 @@ class Settlement:
 
     def apply_timeout(self, uetr: str, now_ns: int) -> Outcome:
         """The deadline passed with no final answer from the creditor agent: void, AB05 to both agents."""
-        payment = self.payments.get(uetr)
-        if payment is None or payment.status != IN_FLIGHT or now_ns < payment.deadline_ns:
+        payment = self.payments.in_flight(uetr)
+        if payment is None or now_ns < payment.deadline_ns:
             return Outcome("done")  # answered meanwhile, or the deadline was extended (ACWP)
         result = self._resolve_pending(payment, TransferFlags.VOID_PENDING_TRANSFER, now_ns)
         assert result is CreateTransferResult.ok, result
@@ -566,7 +492,7 @@ class Settlement:
         return Outcome("final", status=REJECTED, reason="AB05", text=text, payment=payment)
 
     def in_flight(self) -> list[Payment]:
-        return [p for p in self.payments.values() if p.status == IN_FLIGHT]
+        return [p for p in self.payments.live_payments() if p.status == IN_FLIGHT]
 
     # ---- returns and recalls
 
@@ -587,7 +513,7 @@ class Settlement:
             return Outcome("rejected", status=REJECTED, reason="NOOR", text=f"no payment with UETR {uetr}")
         if sender != payment.creditor_agent:
             return Outcome("forbidden", text="only the original creditor agent may return a payment")
-        seen = self.returns_by_id.get((sender, return_id))
+        seen = self.payments.returns_by_id.get((sender, return_id))
         if seen is not None:
             record = next((r for r in payment.returns if r.return_id == return_id), None)
             if seen == uetr and record is not None and record.amount_paisa == amount_paisa:
@@ -624,6 +550,7 @@ class Settlement:
             )
         if result is not CreateTransferResult.ok:
             return Outcome("rejected", status=REJECTED, reason="AM12", text=f"ledger refused: {result.name}")
+        payment = self.payments.for_update(uetr)
         record = ReturnRecord(
             return_id=return_id,
             sender=sender,
@@ -637,12 +564,12 @@ class Settlement:
         payment.returns.append(record)
         payment.returned_paisa += amount_paisa
         payment.note(now_ns, "returned", f"{amount_paisa} {reason}")
-        self.returns_by_id[(sender, return_id)] = uetr
+        self.payments.returns_by_id[(sender, return_id)] = uetr
         if reason == "FOCR":
             for recall in payment.recalls:
                 if recall.state == "PDCR":
                     recall.state = "ACCR"
-        self._push(payment.debtor_agent, ("pacs.004", uetr, len(payment.returns) - 1))
+        self._push(payment.debtor_agent, ("pacs.004", uetr, message, now_ns))
         return Outcome("final", status=SETTLED, payment=payment, detail=record)
 
     def apply_recall(
@@ -669,6 +596,7 @@ class Settlement:
             return Outcome("rejected", status="RJCR", reason="ARDT", text="the payment was already returned")
         if len(payment.recalls) >= HISTORY_EVENTS_MAX:
             return Outcome("rejected", status="RJCR", reason="AGNT", text="too many recalls for one payment")
+        payment = self.payments.for_update(uetr)
         payment.recalls.append(
             RecallRecord(
                 cancellation_id=cancellation_id,
@@ -679,7 +607,7 @@ class Settlement:
             )
         )
         payment.note(now_ns, "recall requested", reason)
-        self._push(payment.creditor_agent, ("camt.056", uetr, len(payment.recalls) - 1))
+        self._push(payment.creditor_agent, ("camt.056", uetr, message, now_ns))
         return Outcome("relayed", status="PDCR", payment=payment)
 
     def apply_resolution(
@@ -698,14 +626,18 @@ class Settlement:
             return Outcome("not_found", reason="NOOR", text=f"no payment with UETR {uetr}")
         if sender != payment.creditor_agent:
             return Outcome("forbidden", text="only the creditor agent may answer a recall of this payment")
-        recall = next((r for r in reversed(payment.recalls) if r.state == "PDCR"), None)
-        if recall is None:
+        index = next(
+            (i for i in reversed(range(len(payment.recalls))) if payment.recalls[i].state == "PDCR"), None
+        )
+        if index is None:
             return Outcome("rejected", reason="NOOR", text="no open recall for this payment")
+        payment = self.payments.for_update(uetr)
+        recall = payment.recalls[index]
         recall.state = status if status in ("RJCR", "PDCR", "ACCR") else "RJCR"
         recall.resolution = message
         recall.resolution_rendering = rendering
         payment.note(now_ns, f"recall {recall.state}", reason or "")
-        self._push(payment.debtor_agent, ("camt.029", uetr, payment.recalls.index(recall)))
+        self._push(payment.debtor_agent, ("camt.029", uetr, message, now_ns))
         return Outcome("relayed", status=recall.state, payment=payment)
 
     # ---- request to pay
@@ -713,10 +645,11 @@ class Settlement:
     def apply_request_to_pay(
         self, sender: str, rendering: str, msg_id: str, payer_agent: str, message: bytes, now_ns: int
     ) -> Outcome:
-        """pain.013 from the payee's agent, relayed to the payer's agent."""
-        existing = self.rtps.get(msg_id)
+        """pain.013 from the payee's agent, relayed to the payer's agent. Its MsgId is the payee's agent's own:
+        unique per sender, never a key another participant could learn of or squat."""
+        existing = self.rtps.get((sender, msg_id))
         if existing is not None:
-            if existing.payee_agent == sender and existing.payer_agent == payer_agent:
+            if existing.payer_agent == payer_agent:
                 return Outcome("duplicate", status=existing.status, detail=existing)
             return Outcome("rejected", status=REJECTED, reason="AM05", text=f"MsgId {msg_id} already used")
         if payer_agent not in self.participants or payer_agent == self.scheme.central_bank_bic:
@@ -727,8 +660,8 @@ class Settlement:
                 text=f"payer's agent {payer_agent} is not a participant",
             )
         if len(self.rtps) >= RTPS_MAX:
-            oldest = next(iter(self.rtps))
-            del self.rtps[oldest]
+            oldest = self.rtps.pop(next(iter(self.rtps)))
+            self._rtp_payees.pop((oldest.payer_agent, oldest.msg_id), None)
         rtp = RequestToPay(
             msg_id=msg_id,
             payee_agent=sender,
@@ -737,8 +670,10 @@ class Settlement:
             rendering=rendering,
             at_ns=now_ns,
         )
-        self.rtps[msg_id] = rtp
-        self._push(payer_agent, ("pain.013", msg_id))
+        self.rtps[(sender, msg_id)] = rtp
+        payer_key = (payer_agent, msg_id)
+        self._rtp_payees[payer_key] = sender if self._rtp_payees.get(payer_key, sender) == sender else None
+        self._push(payer_agent, ("pain.013", msg_id, message, now_ns))
         return Outcome("relayed", status="PDNG", detail=rtp)
 
     def apply_request_to_pay_status(
@@ -750,9 +685,19 @@ class Settlement:
         reason: str | None,
         message: bytes,
         now_ns: int,
+        payee_agent: str | None = None,
     ) -> Outcome:
-        """pain.014 from the payer's agent, relayed to the payee's agent."""
-        rtp = self.rtps.get(original_msg_id)
+        """pain.014 from the payer's agent, relayed to the payee's agent (named by its CdtrAgt, or the one payee
+        that sent this payer a request with that MsgId)."""
+        if payee_agent is None:
+            payee_agent = self._rtp_payees.get((sender, original_msg_id))
+            if payee_agent is None and (sender, original_msg_id) in self._rtp_payees:
+                return Outcome(
+                    "rejected",
+                    reason="NOOR",
+                    text=f"several requests to pay with MsgId {original_msg_id}: name the payee's agent (CdtrAgt)",
+                )
+        rtp = self.rtps.get((payee_agent or "", original_msg_id))
         if rtp is None:
             return Outcome("not_found", reason="NOOR", text=f"no request to pay with MsgId {original_msg_id}")
         if sender != rtp.payer_agent:
@@ -761,7 +706,7 @@ class Settlement:
         rtp.reason = reason
         rtp.answer = message
         rtp.answer_rendering = rendering
-        self._push(rtp.payee_agent, ("pain.014", original_msg_id))
+        self._push(rtp.payee_agent, ("pain.014", original_msg_id, message, now_ns))
         return Outcome("relayed", status=status, detail=rtp)
 
     # ---- views
@@ -794,8 +739,7 @@ class SettlementState(msgspec.Struct, array_like=True):
     ledger: bytes
     participants: list[Participant]
     inboxes: list[tuple[str, list]]
-    payments: list[Payment]
-    returns_by_id: list[tuple[str, str, str]]
+    payments: BookState
     rtps: list[RequestToPay]
     aliases: list[AliasEntry]
     next_transfer_id: int
@@ -809,8 +753,7 @@ def settlement_to_state(s: Settlement) -> SettlementState:
         ledger=s.ledger.to_snapshot(),
         participants=list(s.participants.values()),
         inboxes=[(bic, inbox.to_state()) for bic, inbox in s.inboxes.items()],
-        payments=list(s.payments.values()),
-        returns_by_id=[(a, b, u) for (a, b), u in s.returns_by_id.items()],
+        payments=s.payments.to_state(),
         rtps=list(s.rtps.values()),
         aliases=s.directory.entries(),
         next_transfer_id=s.next_transfer_id,
@@ -822,12 +765,14 @@ def settlement_to_state(s: Settlement) -> SettlementState:
 def settlement_from_state(state: SettlementState, scheme: Scheme | None = None) -> Settlement:
     s = Settlement(scheme or state.scheme)
     s.ledger = Ledger.from_snapshot(state.ledger)
+    s.ledger.history = False
     s.participants = {p.bic: p for p in state.participants}
     s.inboxes = {bic: Inbox.from_state(bic, inbox_state) for bic, inbox_state in state.inboxes}
-    s.payments = {p.uetr: p for p in state.payments}
-    s.by_tx_id = {(p.instructing_agent, p.tx_id): p.uetr for p in state.payments}
-    s.returns_by_id = {(a, b): u for a, b, u in state.returns_by_id}
-    s.rtps = {r.msg_id: r for r in state.rtps}
+    s.payments.load(state.payments)
+    s.rtps = {(r.payee_agent, r.msg_id): r for r in state.rtps}
+    for r in state.rtps:
+        key = (r.payer_agent, r.msg_id)
+        s._rtp_payees[key] = r.payee_agent if s._rtp_payees.get(key, r.payee_agent) == r.payee_agent else None
     s.directory.load(state.aliases)
     s.next_transfer_id = state.next_transfer_id
     s.genesis_done = state.genesis_done

@@ -15,6 +15,8 @@ import zlib
 
 import msgspec
 
+from rail.money import MONEY_ISSUED_MAX_PAISA, amount_problem
+
 CENTRAL_BANK_BIC = "SBPPPKKA"
 CENTRAL_BANK_NAME = "State Bank of Pakistan (Raast operator)"
 CURRENCY = "PKR"
@@ -32,6 +34,12 @@ class SchemeParams(msgspec.Struct, frozen=True, kw_only=True):
     hard_stop_ms: int = 20_000
     # A pacs.004 return is accepted this long after settlement.
     return_window_s: int = 30 * 24 * 3600
+    # Every payment is remembered this long after its final status (duplicate check: a resend gets its original
+    # answer; returns; status queries), then forgotten; never shorter than the return window.
+    retention_days: float = 30.0
+    # At most this many payments are remembered (~0.7 KB of memory each, docs/operations.md); a new payment
+    # beyond it is refused (503, retry later) rather than one forgotten inside the retention window.
+    payments_retained_max: int = 10_000_000
     # Per-participant request rate limit (token bucket); the default must not throttle a ~3,000 payment/s
     # load harness, whose one bank may send several messages per payment.
     requests_per_s: float = 50_000.0
@@ -44,6 +52,32 @@ class SchemeParams(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_accept_delay_ms_max: int = 150
     # Undelivered messages held per participant inbox before the rail sheds new work towards it.
     inbox_messages_max: int = 200_000
+
+
+def check_params(params: SchemeParams) -> None:
+    """Refuse parameters the rail cannot honour (ValueError saying which and why)."""
+    if not params.retention_days > 0:
+        raise ValueError("retention_days must be positive")
+    if params.return_window_s > params.retention_days * 86_400:
+        raise ValueError(
+            f"return_window_s ({params.return_window_s}) exceeds retention_days ({params.retention_days:g}): a "
+            "return must find the payment it returns"
+        )
+    if params.payments_retained_max < 1:
+        raise ValueError("payments_retained_max must be at least 1")
+
+
+def check_scheme(scheme: Scheme) -> None:
+    """Refuse a scheme the rail cannot run: its parameters, and prefunding within the money bounds."""
+    check_params(scheme.params)
+    for bank in scheme.banks:
+        problem = amount_problem(bank.prefund_paisa) if bank.prefund_paisa else None
+        if problem is not None:
+            raise ValueError(f"prefunding of {bank.bic}: {problem}")
+    if sum(bank.prefund_paisa for bank in scheme.banks) > MONEY_ISSUED_MAX_PAISA:
+        raise ValueError(
+            f"the banks' prefunding exceeds the rail's issuance bound of {MONEY_ISSUED_MAX_PAISA} paisa"
+        )
 
 
 class Customer(msgspec.Struct, frozen=True, array_like=True):

@@ -68,6 +68,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="hard stop from acceptance, even after ACWP (default 20000)",
     )
     parser.add_argument(
+        "--retention-days",
+        type=float,
+        default=None,
+        help="remember every payment this long after its final status: duplicate check (a resend gets its "
+        "original answer), returns, status queries (default 30; the return window shrinks to it if shorter)",
+    )
+    parser.add_argument(
+        "--payments-retained-max",
+        type=int,
+        default=None,
+        help="payments remembered at most (about 0.7 KB of memory each); beyond it new payments are refused "
+        "with 503 until old ones leave the window, never forgotten early (default 10,000,000)",
+    )
+    parser.add_argument(
         "--no-simulated-banks",
         dest="simulate_banks",
         action="store_false",
@@ -118,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     from rail.http import create_app
-    from rail.journal import JournalError
+    from rail.journal import JournalCorruption, JournalError
     from rail.service import RailService
 
     params = {}
@@ -126,6 +140,13 @@ async def _serve(args: argparse.Namespace) -> int:
         params["creditor_timeout_ms"] = args.creditor_timeout_ms
     if args.hard_stop_ms is not None:
         params["hard_stop_ms"] = args.hard_stop_ms
+    if args.retention_days is not None:
+        from rail.scheme import SchemeParams
+
+        params["retention_days"] = args.retention_days
+        params["return_window_s"] = int(min(SchemeParams().return_window_s, args.retention_days * 86_400))
+    if args.payments_retained_max is not None:
+        params["payments_retained_max"] = args.payments_retained_max
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     loop = asyncio.get_running_loop()
     lease_lost = asyncio.Event()
@@ -163,8 +184,19 @@ async def _serve(args: argparse.Namespace) -> int:
             takeover=takeover,
             **params,
         )
+    except ValueError as exc:  # a scheme parameter the rail cannot honour
+        print(f"rail serve: {exc}", file=sys.stderr)
+        if journal is not None:
+            journal.close()
+        return 2
     except (JournalError, OSError) as exc:
         print(f"rail serve: cannot open the journal in {where}: {exc}", file=sys.stderr)
+        if isinstance(exc, JournalCorruption):
+            print(
+                f"rail serve: nothing was changed. `rail journal verify --data {args.data}` shows what is damaged "
+                "and what `rail journal salvage` could keep (docs/operations.md)",
+                file=sys.stderr,
+            )
         if journal is not None:
             journal.close()
         return 1

@@ -30,6 +30,7 @@ import gc
 import hashlib
 import itertools
 import logging
+import math
 import re
 import shutil
 import tempfile
@@ -54,6 +55,7 @@ from rail.core import (
     Liquidity,
     Overloaded,
     SetAdminToken,
+    SetParams,
     SettlementCore,
     SubmitCreditTransfer,
     SubmitRecall,
@@ -85,22 +87,39 @@ from rail.iso20022.structs import (
 )
 from rail.journal import FileJournal
 from rail.metrics import RailMetrics
-from rail.payments import IN_FLIGHT, REJECTED, SETTLED, CreditTransfer, Outcome, Participant, Payment
-from rail.scheme import Scheme, SchemeParams, default_scheme
+from rail.money import amount_problem
+from rail.payments import (
+    IN_FLIGHT,
+    REJECTED,
+    SETTLED,
+    CreditTransfer,
+    Outcome,
+    Participant,
+    Payment,
+    Settlement,
+)
+from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 
 log = logging.getLogger(__name__)
 
 WAIT_S_MAX = 30.0  # Prefer: wait=N and long-poll ceiling
-# Final pacs.002 kept (as a struct and encoded per rendering) for the debtor, the creditor and resends.
-FINAL_REPORTS_CACHED_MAX = 50_000
+# Final pacs.002 kept (as a struct and encoded per rendering) for the debtor, the creditor and resends: both
+# agents read it within seconds, so 20,000 (20 s at 1,000 payments/s; ~3 KB each with its struct) is plenty.
+FINAL_REPORTS_CACHED_MAX = 20_000
 # Decoded pacs.008 kept from the edge until the creditor reads it, so in-process participants (inbox_structs)
-# get the struct without a second parse of the debtor's bytes.
-FORWARDED_STRUCTS_CACHED_MAX = 100_000
+# get the struct without a second parse of the debtor's bytes. ~3 KB each: a creditor reads within seconds,
+# so 20,000 (20 s at 1,000 payments/s) is plenty and keeps them out of the memory per retained payment.
+FORWARDED_STRUCTS_CACHED_MAX = 20_000
 # Python's default first-generation GC threshold (700 allocations) makes the collector rescan the rail's
 # millions of long-lived objects over and over: measured, half the in-process throughput. A larger threshold
 # keeps collection (still needed for the odd cycle) a small share of the work.
 GC_GENERATION0_THRESHOLD = 50_000
 ADDTL_INF_MAX = 105  # StsRsnInf/AddtlInf is Max105Text
+# A participant's own request rate limit: a real limit, neither a lock-out (1e-300/s) nor none at all.
+REQUESTS_PER_S_MIN = 0.1
+REQUESTS_PER_S_MAX = 1_000_000.0
+REQUESTS_BURST_MAX = 10_000_000.0
+CALLBACK_URL_CHARS_MAX = 2_048
 _CONTENT_TYPES = iso20022.CONTENT_TYPES
 _PACKER = msgspec.msgpack.Encoder()
 _UNPACKERS = {
@@ -199,10 +218,13 @@ def _alias_key(alias: str | None) -> str | None:
         return None
 
 
-def _stored_format(message: bytes, rendering: str) -> str:
-    """How a stored message is kept: the sender's bytes in ``rendering`` (XML or JSON text), or, in journals
-    written before the rail kept them, msgpack of the decoded struct (a msgpack map never starts like text)."""
-    return rendering if message[:1] in (b"<", b"{", b" ", b"\t", b"\r", b"\n", b"\xef") else "msgpack"
+def _stored_format(message: bytes) -> str:
+    """How a stored message is kept: the sender's own XML or JSON text, or, for messages the rail took before
+    it kept them, msgpack of the decoded struct (a msgpack array or map never starts like text)."""
+    head = message.lstrip(b" \t\r\n")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip(b" \t\r\n")
+    return {b"<": "xml", b"{": "json"}.get(head[:1], "msgpack")
 
 
 def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
@@ -212,8 +234,36 @@ def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
 
 def _inbox_id(bic: str, ref: tuple) -> str:
     """BizMsgIdr of the header on an inbox message: the same each time the message is read (it may be read
-    again before it is acknowledged), different for every message and recipient (Max35Text)."""
-    return "RAAST" + hashlib.blake2b(repr((bic, ref)).encode(), digest_size=15).hexdigest()
+    again before it is acknowledged), different for every message and recipient (Max35Text). A forwarded
+    pacs.008 is known by its UETR alone: the final reports name it in their Rltd header."""
+    kind = ref[0]
+    if kind == "pacs.008":
+        identity = ref[:2]
+    elif kind == "pacs.002":
+        identity = ref
+    else:  # (kind, key, message, at_ns): a payment may see several returns or recalls
+        identity = (kind, ref[1], ref[3], hashlib.blake2b(ref[2], digest_size=16).digest())
+    return "RAAST" + hashlib.blake2b(repr((bic, identity)).encode(), digest_size=15).hexdigest()
+
+
+def _bic(bic: str | None) -> str | None:
+    """A BIC from a message or a request, as the rail keeps it (SONEPKKAXXX is SONEPKKA)."""
+    return iso20022.canonical_bic(bic) if isinstance(bic, str) else bic
+
+
+def _rate_limit_problem(requests_per_s: object, requests_burst: object) -> str | None:
+    """Why a participant's own rate limit is refused (None: it is fine); bounds keep both a real limit."""
+    for name, value, low, high in (
+        ("requests_per_s", requests_per_s, REQUESTS_PER_S_MIN, REQUESTS_PER_S_MAX),
+        ("requests_burst", requests_burst, 1.0, REQUESTS_BURST_MAX),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{name} must be a number"
+        if not low <= value <= high:
+            return f"{name} must be between {low:g} and {high:g} (got {value:g})"
+    return None
 
 
 def _rendering_of(content_type: str) -> str:
@@ -239,7 +289,6 @@ class RailService:
         self._alias_rate: RateLimiter
         self._banks: dict = {}
         self._webhooks: dict[str, WebhookPusher] = {}
-        self._http_session = None
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
@@ -277,17 +326,22 @@ class RailService:
             if unknown:
                 raise TypeError(f"unknown scheme parameters: {sorted(unknown)}")
             base = msgspec.structs.replace(base, params=msgspec.structs.replace(base.params, **params))
+        check_scheme(base)
         if data_dir is None:
             self._temp_dir = tempfile.mkdtemp(prefix="rail-")
             data_dir = Path(self._temp_dir)
         if journal is None:
-            journal = FileJournal.open(Path(data_dir) / "journal", fsync=fsync)
+            # journal.id beside the journal: a journal that vanished is refused, not replaced by a new rail.
+            data_dir = Path(data_dir)
+            journal = FileJournal.open(
+                data_dir / "journal", fsync=fsync, identity_file=data_dir / "journal.id"
+            )
         self.journal = journal
         settlement = await takeover(base) if takeover is not None else None
         self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
         settlement = self.core.settlement
-        self.scheme = settlement.scheme
-        p = self.scheme.params
+        self.scheme = msgspec.structs.replace(settlement.scheme, params=base.params)  # as SetParams makes it
+        p = base.params
         self._rate = RateLimiter(p.requests_per_s, p.requests_burst)
         self._alias_rate = RateLimiter(p.alias_lookups_per_s, p.alias_lookups_burst)
         for participant in settlement.participants.values():
@@ -300,6 +354,8 @@ class RailService:
         gc.collect()  # garbage from recovery must not be frozen with it
         gc.freeze()  # what recovery built is long-lived: never rescan it
         self.core.start()
+        if settlement.params != base.params:  # this start's parameters, journaled (replay applies them too)
+            await self._execute(SetParams(params=base.params))
         await self._settle_admin_token(admin_token)
         for participant in list(settlement.participants.values()):
             if participant.simulated and simulate_banks:
@@ -332,8 +388,6 @@ class RailService:
         for pusher in list(self._webhooks.values()):
             await pusher.stop()
         self._webhooks.clear()
-        if self._http_session is not None:
-            await self._http_session.close()
         await self.core.stop()
         self.journal.close()
         if self._temp_dir is not None:
@@ -347,17 +401,12 @@ class RailService:
         bank.start()
 
     def _start_webhook(self, bic: str, url: str) -> None:
-        import aiohttp
-
-        if self._http_session is None:
-            self._http_session = aiohttp.ClientSession()
-
         async def page(bic_: str, max_n: int) -> dict:
             return self.inbox_page(bic_, max_n)
 
         pusher = WebhookPusher(bic, self.core.settlement.inboxes[bic], page, self.ack, url)
         self._webhooks[bic] = pusher
-        pusher.start(self._http_session)
+        pusher.start()
 
     # ------------------------------------------------------------------ identity
 
@@ -411,10 +460,20 @@ class RailService:
         `requests_burst`: its own rate limit instead of the scheme's default, journaled with it."""
         if not isinstance(bic, str) or not iso20022.bic_is_valid(bic):
             raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
+        bic = _bic(bic)
         if bic == self.scheme.central_bank_bic:
             raise ValueError("the central bank is the operator, not a participant")
-        if callback_url is not None and not re.match(r"https?://", callback_url):
-            raise ValueError("callback_url must be an http(s) URL")
+        if callback_url is not None and (
+            not isinstance(callback_url, str)
+            or len(callback_url) > CALLBACK_URL_CHARS_MAX
+            or not re.match(r"https?://[^\s]+\Z", callback_url)
+        ):
+            raise ValueError(
+                f"callback_url must be an http(s) URL of at most {CALLBACK_URL_CHARS_MAX} characters"
+            )
+        problem = _rate_limit_problem(requests_per_s, requests_burst)
+        if problem is not None:
+            raise ValueError(problem)
         token = new_token()
         hashed = token_hash(token)
         if requests_per_s is not None or requests_burst is not None:
@@ -447,20 +506,22 @@ class RailService:
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
         if not isinstance(bic, str) or not isinstance(direction, str):
             raise ValueError("bic and direction must be strings")  # noqa: TRY004 - shown as HTTP 422
-        if not isinstance(amount_paisa, int) or isinstance(amount_paisa, bool):
-            raise ValueError("amount must be an integer number of paisa")  # noqa: TRY004 - shown as HTTP 422
+        bic = _bic(bic)
+        problem = amount_problem(amount_paisa)
+        if problem is not None:
+            raise ValueError(problem)
         outcome = await self._execute(Liquidity(bic=bic, amount_paisa=amount_paisa, direction=direction))
         ok = outcome.kind == "done"
         result = {"bic": bic, "direction": direction, "amount": amount_paisa, "ok": ok}
-        if not ok:
+        if ok:
+            result["posted_paisa"] = outcome.detail  # as of this transfer, which is durable now
+        else:
             result.update(reason=outcome.reason, text=outcome.text)
-        balance = self.core.settlement.balances()["accounts"].get(bic)
-        if balance is not None:
-            result["posted_paisa"] = balance["posted_paisa"]
         return result
 
-    def balances(self) -> dict:
-        return self.core.settlement.balances()
+    async def balances(self) -> dict:
+        """Every settlement account, as of the last durable batch (read in the core's order)."""
+        return await self.core.query(Settlement.balances)
 
     async def _execute(self, command) -> Outcome:
         return await self.core.execute(command)
@@ -642,7 +703,7 @@ class RailService:
         self, bic: str, m: Pacs008, rendering: str, wait_s: float | None, raw: tuple[bytes, str] | None = None
     ) -> Reply:
         tx = m.tx
-        if tx.instg_agt_bicfi != bic or tx.dbtr_agt_bicfi != bic:
+        if _bic(tx.instg_agt_bicfi) != bic or _bic(tx.dbtr_agt_bicfi) != bic:
             return self._forbidden(
                 rendering,
                 m.msg_id,
@@ -667,7 +728,7 @@ class RailService:
             end_to_end_id=tx.end_to_end_id,
             instructing_agent=bic,
             debtor_agent=bic,
-            creditor_agent=tx.cdtr_agt_bicfi or "",
+            creditor_agent=_bic(tx.cdtr_agt_bicfi) or "",
             amount_paisa=tx.amount_paisa,
             debtor_iban=tx.dbtr_acct_iban or "",
             creditor_iban=tx.cdtr_acct_iban or "",
@@ -694,17 +755,25 @@ class RailService:
         payment = outcome.payment
         if fresh and outcome.kind != "accepted":
             forwarded.pop(ct.uetr, None)
+        if outcome.kind == "unavailable":  # at its retention limit: nothing recorded, retry later
+            return self.admi002_reply(
+                503, rendering, m.msg_id, outcome.reason, outcome.text, headers={"Retry-After": "60"}
+            )
         if outcome.kind == "rejected":
             if payment is None:  # AM05: a different message under a used id; nothing recorded
                 return self._reject(422, m, "pacs.008", rendering, bic, outcome.reason, outcome.text)
-            return self._status_reply(422, payment, bic, rendering)
-        if wait_s and payment.status == IN_FLIGHT:
-            await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX))
+            return self._status_reply(422, payment, bic, rendering, outcome)
+        # The status as of this command (durable now), never the live payment's: a later batch may have moved
+        # it on without being durable yet.
+        status = (outcome.status, outcome.reason, outcome.text)
+        if wait_s and status[0] == IN_FLIGHT:
+            status = await self.core.wait_final(payment, min(wait_s, WAIT_S_MAX)) or status
         reply = self._status_reply(
-            202 if payment.status == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
+            202 if status[0] == IN_FLIGHT else (422 if payment.transfer_id == 0 else 200),
             payment,
             bic,
             rendering,
+            status,
         )
         if wait_s is not None:  # RFC 7240: the wait preference is honoured for a credit transfer
             reply.headers = {**reply.headers, "Preference-Applied": f"wait={min(wait_s, WAIT_S_MAX):g}"}
@@ -715,7 +784,7 @@ class RailService:
         if not m.tx_inf_and_sts:
             return self._reject(422, m, "pacs.002", rendering, bic, "FF01", "TxInfAndSts is required")
         tx = m.tx
-        sender = tx.instg_agt_bicfi or m.instg_agt_bicfi or bic
+        sender = _bic(tx.instg_agt_bicfi or m.instg_agt_bicfi) or bic
         if sender != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
@@ -749,18 +818,20 @@ class RailService:
         tx = m.tx
         uetr, tx_id = tx.orgnl_uetr, tx.orgnl_tx_id
 
-        def find(s) -> Payment | None:
-            uetr_found = uetr or s.by_tx_id.get((bic, tx_id or ""))
+        def find(s) -> tuple[Payment, tuple] | None:
+            uetr_found = uetr or s.payments.uetr_of(bic, tx_id or "")
             p = s.payments.get(uetr_found or "")
-            return p if p is not None and bic in (p.debtor_agent, p.creditor_agent) else None
+            if p is None or bic not in (p.debtor_agent, p.creditor_agent):
+                return None
+            return p, (p.status, p.reason, p.reason_text)  # as of this batch: answered once it is durable
 
-        payment = await self.core.query(find)
-        if payment is None:
+        found = await self.core.query(find)
+        if found is None:
             return self._reject(
                 404, m, "pacs.028", rendering, bic, "NOOR", "no such payment for this participant"
             )
         # A new report answering this request (its own MsgId and CreDtTm), never a copy of an earlier one.
-        return self._status_reply(200, payment, bic, rendering, pending_code="PDNG", fresh=True)
+        return self._status_reply(200, found[0], bic, rendering, found[1], pending_code="PDNG", fresh=True)
 
     async def _on_pacs004(
         self, bic: str, m: Pacs004, rendering: str, wait_s: float | None, raw: bytes | None = None
@@ -768,7 +839,7 @@ class RailService:
         if not m.tx_inf:
             return self._reject(422, m, "pacs.004", rendering, bic, "FF01", "TxInf is required")
         tx = m.tx
-        if (tx.instg_agt_bicfi or bic) != bic:
+        if (_bic(tx.instg_agt_bicfi) or bic) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"InstgAgt must be {bic}, the authenticated participant"
             )
@@ -790,7 +861,7 @@ class RailService:
     async def _on_camt056(
         self, bic: str, m: Camt056, rendering: str, wait_s: float | None, raw: bytes | None = None
     ) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
             )
@@ -824,7 +895,7 @@ class RailService:
     async def _on_camt029(
         self, bic: str, m: Camt029, rendering: str, wait_s: float | None, raw: bytes | None = None
     ) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.assgnmt_id, f"Assgnr must be {bic}, the authenticated participant"
             )
@@ -853,7 +924,7 @@ class RailService:
         self, bic: str, m: Pain013, rendering: str, wait_s: float | None, raw: bytes | None = None
     ) -> Reply:
         tx = m.tx
-        if tx.cdtr_agt_bicfi != bic:
+        if _bic(tx.cdtr_agt_bicfi) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"CdtrAgt must be {bic}: a request to pay comes from the payee's agent"
             )
@@ -862,7 +933,7 @@ class RailService:
                 sender=bic,
                 rendering=rendering,
                 msg_id=m.msg_id,
-                payer_agent=tx.dbtr_agt_bicfi or "",
+                payer_agent=_bic(tx.dbtr_agt_bicfi) or "",
                 message=raw or _PACKER.encode(m),
             )
         )
@@ -871,7 +942,7 @@ class RailService:
     async def _on_pain014(
         self, bic: str, m: Pain014, rendering: str, wait_s: float | None, raw: bytes | None = None
     ) -> Reply:
-        if (m.dbtr_agt_bicfi or bic) != bic:
+        if (_bic(m.dbtr_agt_bicfi) or bic) != bic:
             return self._forbidden(rendering, m.msg_id, f"DbtrAgt must be {bic}: the payer's agent answers")
         tx = m.tx if m.orgnl_pmt_inf_and_sts else None
         outcome = await self._execute(
@@ -882,6 +953,7 @@ class RailService:
                 status=(tx.tx_sts if tx else None) or m.grp_sts or "RJCT",
                 reason=(tx.sts_rsn_cd or tx.sts_rsn_prtry) if tx else None,
                 message=raw or _PACKER.encode(m),
+                payee_agent=_bic(m.cdtr_agt_bicfi),
             )
         )
         return self._outcome_reply(outcome, m, "pain.014", rendering, bic)
@@ -889,7 +961,7 @@ class RailService:
     async def _on_acmt023(
         self, bic: str, m: Acmt023, rendering: str, wait_s: float | None, raw: bytes | None = None
     ) -> Reply:
-        if m.assgnr_bicfi != bic:
+        if _bic(m.assgnr_bicfi) != bic:
             return self._forbidden(
                 rendering, m.msg_id, f"Assgnr must be {bic}, the authenticated participant"
             )
@@ -1051,11 +1123,9 @@ class RailService:
         ):
             if msg_type == "pacs.004":
                 return self._acknowledge(200, m, msg_type, rendering, bic, SETTLED)
-            return self._status_reply(200, outcome.payment, bic, rendering)
+            return self._status_reply(200, outcome.payment, bic, rendering, outcome)
         if msg_type == "pacs.002" and kind == "accepted":
-            return self._status_reply(
-                202, outcome.payment, bic, rendering, pending_code="PDNG", text=outcome.text
-            )
+            return self._status_reply(202, outcome.payment, bic, rendering, outcome, pending_code="PDNG")
         return self._acknowledge(202, m, msg_type, rendering, bic, "ACTC")
 
     def _acknowledge(self, status: int, m, msg_type: str, rendering: str, bic: str, tx_status: str) -> Reply:
@@ -1068,32 +1138,33 @@ class RailService:
         payment: Payment,
         bic: str,
         rendering: str,
+        status: Outcome | tuple,
         pending_code: str = "ACTC",
         *,
         fresh: bool = False,
-        text: str | None = None,
     ) -> Reply:
-        """A pacs.002 on ``payment`` for ``bic``: its copy of the final report once there is one (the same
-        message a resend or its inbox gets), else, or when ``fresh`` (the answer to a pacs.028), a new report
-        with its own MsgId and CreDtTm."""
-        status = payment.status
-        if status != IN_FLIGHT and not fresh:
-            render = partial(
-                self._final_report, payment, status, payment.reason, payment.reason_text, rendering, bic
-            )
+        """A pacs.002 on ``payment`` for ``bic`` with ``status``: (status, reason, text) as captured when its
+        batch was applied (an Outcome carries them), never read from the live payment. Its copy of the final
+        report once there is one (the same message a resend or its inbox gets), else, or when ``fresh`` (the
+        answer to a pacs.028), a new report with its own MsgId and CreDtTm."""
+        if isinstance(status, Outcome):
+            status = (status.status, status.reason, status.text)
+        if status[0] != IN_FLIGHT and not fresh:
+            render = partial(self._final_report, payment, *status, rendering, bic)
             return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
         # The report says only what cannot change any more (a final status; or ids, acceptance, the
         # reservation), so it is built when first read, even if the payment has become final by then.
-        render = partial(self._render_report, payment, status, bic, pending_code, rendering, text)
+        render = partial(self._render_report, payment, status, bic, pending_code, rendering)
         return Reply(http_status, _CONTENT_TYPES[rendering], render=render)
 
     def _render_report(
-        self, payment: Payment, status: str, bic: str, pending_code: str, rendering: str, text: str | None
+        self, payment: Payment, status: tuple, bic: str, pending_code: str, rendering: str
     ) -> bytes:
-        if status == IN_FLIGHT:
+        code, reason, text = status
+        if code == IN_FLIGHT:
             report = self._status_report(payment, bic, IN_FLIGHT, None, text, pending_code)
         else:
-            report = self._status_report(payment, bic, status, payment.reason, payment.reason_text)
+            report = self._status_report(payment, bic, code, reason, text)
         return iso20022.encode(report, rendering)
 
     def _final_report(
@@ -1167,50 +1238,26 @@ class RailService:
 
     # ------------------------------------------------------------------ inbox
 
-    def _stored(self, ref: tuple) -> tuple[bytes, str, int] | None:
-        """The sender's message an inbox reference forwards: (bytes, format, when the rail took it). The format
-        is the rendering the bytes were sent in, or 'msgpack' (the decoded struct, in older journals)."""
-        kind = ref[0]
-        s = self.core.settlement
-        if kind in ("pain.013", "pain.014"):
-            rtp = s.rtps.get(ref[1])
-            if rtp is None:
-                return None
-            if kind == "pain.013":
-                return rtp.message, _stored_format(rtp.message, rtp.rendering), rtp.at_ns
-            return rtp.answer, _stored_format(rtp.answer, rtp.answer_rendering), rtp.at_ns
-        payment = s.payments.get(ref[1])
-        if payment is None:
-            return None
-        if kind == "pacs.008":
-            return payment.message, payment.message_format, payment.received_ns
-        if kind == "pacs.004":
-            record = payment.returns[ref[2]]
-            return record.message, _stored_format(record.message, record.rendering), record.at_ns
-        recall = payment.recalls[ref[2]]
-        if kind == "camt.056":
-            return recall.message, _stored_format(recall.message, recall.rendering), recall.at_ns
-        if kind == "camt.029":
-            resolution = recall.resolution
-            return resolution, _stored_format(resolution, recall.resolution_rendering), recall.at_ns
-        raise AssertionError(f"unknown inbox reference {ref!r}")
+    @staticmethod
+    def _stored(ref: tuple) -> tuple[bytes, str, int]:
+        """The sender's message an inbox reference forwards: (bytes, format, when the rail took it). The state
+        machine puts the message itself in the reference (a payment may be packed away before it is read)."""
+        if ref[0] == "pacs.008":  # ("pacs.008", uetr, message, its format, at_ns)
+            return ref[2], ref[3], ref[4]
+        return ref[2], _stored_format(ref[2]), ref[3]  # (kind, key, message, at_ns)
 
     def _build(self, bic: str, ref: tuple):
         """The message an inbox reference stands for, as a struct (rendered by the caller)."""
         kind = ref[0]
-        s = self.core.settlement
         if kind == "pacs.002":
             _, uetr, status, reason, text = ref
-            payment = s.payments.get(uetr)
+            payment = self.core.settlement.payments.get(uetr)
             return None if payment is None else self._final_report_struct(payment, status, reason, text, bic)
         if kind == "pacs.008":
             cached = self._forwarded.get(ref[1])
             if cached is not None:
                 return cached
-        stored = self._stored(ref)
-        if stored is None:
-            return None
-        message, fmt, _ = stored
+        message, fmt, _ = self._stored(ref)
         if fmt == "msgpack":
             return _UNPACKERS[kind].decode(message)
         return iso20022.decode(message, _CONTENT_TYPES[fmt]).message
@@ -1225,10 +1272,7 @@ class RailService:
             body = self._final_report(payment, ref[2], ref[3], ref[4], rendering, bic)
             header = self._report_header(payment, bic, ref)
             return body if header is None else forward.with_header(body, rendering, header)
-        stored = self._stored(ref)
-        if stored is None:
-            return None
-        message, fmt, at_ns = stored
+        message, fmt, at_ns = self._stored(ref)
         if fmt == "msgpack":
             return iso20022.encode(_UNPACKERS[ref[0]].decode(message), rendering)
         sender = forward.sender_header(message, fmt)
@@ -1310,7 +1354,7 @@ class RailService:
                 }
             )
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
-        return {"messages": messages, "acked_upto": inbox.acked_upto, "rendering": rendering}
+        return {"messages": messages, "acked_upto": inbox.durable_acked_upto, "rendering": rendering}
 
     async def ack(self, bic: str, upto: int) -> int:
         """Acknowledge inbox messages up to ``upto``; returns the sequence actually acknowledged."""

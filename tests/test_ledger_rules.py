@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rail.ledger import (
     AMOUNT_MAX,
@@ -455,3 +457,56 @@ def test_objects_that_are_not_transfers_or_accounts_are_refused_not_raised(ledge
         R.ok,
     ]
     assert ledger.create_accounts([None, Account(id=77)]) == [A.invalid_field_type, A.ok]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["plain", "pending", "post", "void", "expire", "linked"]),
+            st.integers(2, 4),
+            st.integers(2, 4),
+            st.integers(1, 3_000),
+        ),
+        max_size=60,
+    )
+)
+def test_a_ledger_without_history_moves_the_same_money_and_keeps_only_live_reservations(ops):
+    """The rail's ledger (history=False: it never resubmits an id, nor resolves a reservation twice) must answer
+    and balance exactly as the full one, while keeping no finished transfer in memory."""
+    full, lean = Ledger(), Ledger(history=False)
+    flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+    for ledger in (full, lean):
+        ledger.create_accounts([Account(id=1)] + [Account(id=i, flags=flags) for i in (2, 3, 4)], 1)
+        ledger.create_transfers([Transfer(id=i, debit_account_id=1, credit_account_id=i, amount=5_000)
+                                 for i in (2, 3, 4)], 1)  # fmt: skip
+    next_id, pendings = 10, []
+    for step, (kind, debit, credit, amount) in enumerate(ops, start=2):
+        now_ns = step * NS_PER_S
+        if kind in ("post", "void") and pendings:
+            pending_id = pendings.pop(amount % len(pendings))
+            flag = (
+                TransferFlags.POST_PENDING_TRANSFER if kind == "post" else TransferFlags.VOID_PENDING_TRANSFER
+            )
+            batch = [Transfer(id=next_id, debit_account_id=0, credit_account_id=0, amount=0, pending_id=pending_id,
+                              flags=int(flag))]  # fmt: skip
+        elif kind == "expire":
+            expired = full.expire_pending(now_ns)
+            assert lean.expire_pending(now_ns) == expired
+            pendings = [p for p in pendings if p not in expired]  # the rail never resolves one twice
+            continue
+        elif kind == "linked":
+            batch = [Transfer(id=next_id, debit_account_id=debit, credit_account_id=credit, amount=amount,
+                              flags=int(TransferFlags.LINKED)),
+                     Transfer(id=next_id + 1, debit_account_id=credit, credit_account_id=debit, amount=amount * 2)]  # fmt: skip
+        else:
+            pending = kind == "pending"
+            batch = [Transfer(id=next_id, debit_account_id=debit, credit_account_id=credit, amount=amount,
+                              flags=int(TransferFlags.PENDING) if pending else 0, timeout_s=amount % 3 if pending else 0)]  # fmt: skip
+        next_id += len(batch)
+        results = full.create_transfers(batch, now_ns)
+        assert lean.create_transfers(batch, now_ns) == results
+        if kind == "pending" and results[0] is R.ok:
+            pendings.append(batch[0].id)
+        assert lean.balances() == full.balances()
+    assert lean.check_conservation()
+    assert set(lean._transfers) == set(lean._pending)  # only live reservations are kept

@@ -299,7 +299,7 @@ async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp
         await asyncio.wait_for(under_load, 40)
         await pay(20)  # and the rail goes on
         assert not lease.lost
-        assert service.balances()["conserved"] is True
+        assert (await service.balances())["conserved"] is True
     finally:
         await service.close()  # closes the journal (and releases the lease)
         if killed is not None:

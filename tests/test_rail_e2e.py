@@ -615,30 +615,37 @@ async def test_request_to_pay_is_answered_and_paid_by_the_simulated_payer_bank(r
     assert (await rail.balances())["accounts"][BANK_A]["posted_paisa"] == PREFUND_PAISA + 45_000
 
 
-async def test_request_to_pay_between_participants_is_relayed_both_ways(rail: Rail):
+def request_to_pay(
+    payee: str, payer: str, amount_paisa: int, msg_id: str | None = None, end_to_end_id: str = "INV-9",
+    payee_iban: str = A_IBAN, payer_iban: str = B_IBAN,
+) -> Pain013:  # fmt: skip
     at = now()
-    request = Pain013(
-        msg_id="RTP" + uuid.uuid4().hex[:20],
+    return Pain013(
+        msg_id=msg_id or "RTP" + uuid.uuid4().hex[:20],
         cre_dt_tm=at,
         nb_of_txs="1",
         pmt_inf=[
             PmtInf(
                 pmt_mtd="TRF",
                 reqd_exctn_dt=at.date(),
-                dbtr_acct_iban=B_IBAN,
-                dbtr_agt_bicfi=BANK_B,
-                end_to_end_id="INV-9",
+                dbtr_acct_iban=payer_iban,
+                dbtr_agt_bicfi=payer,
+                end_to_end_id=end_to_end_id,
                 uetr=str(uuid.uuid4()),
-                amount_paisa=1_000,
+                amount_paisa=amount_paisa,
                 currency="PKR",
                 chrg_br="SLEV",
-                cdtr_agt_bicfi=BANK_A,
-                cdtr_acct_iban=A_IBAN,
+                cdtr_agt_bicfi=payee,
+                cdtr_acct_iban=payee_iban,
                 dbtr_nm="Payer",
                 cdtr_nm="Payee",
             )
         ],
     )
+
+
+async def test_request_to_pay_between_participants_is_relayed_both_ways(rail: Rail):
+    request = request_to_pay(BANK_A, BANK_B, 1_000)
     await rail.send(BANK_A, request, rendering="json")
     relayed = parse_inbox_message((await rail.inbox(BANK_B))[0])
     assert type(relayed).__name__ == "Pain013" and relayed.msg_id == request.msg_id

@@ -8,15 +8,11 @@ again with the same sequence numbers, acknowledged ones are not; the books conse
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 
 import aiohttp
 import pytest
+from faults import ADMIN, RailProcess
 from test_rail_e2e import (
     A_IBAN,
     B_IBAN,
@@ -31,69 +27,22 @@ from test_rail_e2e import (
 
 from rail import iso20022
 
-ADMIN = "restart-test-admin-token"
 CREDITOR_TIMEOUT_MS = 4_000  # room for a restart of the process on a busy machine
 PREFUND_PAISA = 10_000_000
 
 
-class ServerProcess:
-    def __init__(self, data_dir) -> None:
-        self.data_dir = data_dir
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rail",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--data",
-                str(self.data_dir),
-                "--admin-token",
-                ADMIN,
-                "--creditor-timeout-ms",
-                str(CREDITOR_TIMEOUT_MS),
-                "--hard-stop-ms",
-                str(2 * CREDITOR_TIMEOUT_MS),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            match = re.search(r"listening on (http://[0-9.]+:\d+)", line)
-            if match:
-                self.url = match.group(1)
-                return
-        raise RuntimeError("rail serve did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+def ServerProcess(data_dir) -> RailProcess:
+    return RailProcess(
+        data_dir,
+        "--creditor-timeout-ms",
+        str(CREDITOR_TIMEOUT_MS),
+        "--hard-stop-ms",
+        str(2 * CREDITOR_TIMEOUT_MS),
+    )
 
 
 class Client:
-    def __init__(self, session: aiohttp.ClientSession, server: ServerProcess) -> None:
+    def __init__(self, session: aiohttp.ClientSession, server: RailProcess) -> None:
         self.session = session
         self.server = server
         self.tokens: dict[str, str] = {}

@@ -182,7 +182,7 @@ def test_apply_command_is_the_only_dispatch_for_every_command_type():
     names = {cls.__name__ for cls in core_module.AnyCommand.__args__}
     settlement = Settlement(default_scheme())
     apply_command(settlement, core_module.Genesis(), 1)
-    assert "Genesis" in names and len(names) == 15
+    assert "Genesis" in names and len(names) == 16
 
 
 def test_readme_test_account_table_matches_the_simulated_banks():
@@ -251,12 +251,12 @@ async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from
             await service.liquidity(BANK_A, 1_000, "in")
         await service.wait_idle()
         assert service.journal.snapshot_seq > 0  # taken by the core, not at close
-        posted = service.balances()["accounts"][BANK_A]["posted_paisa"]
+        posted = (await service.balances())["accounts"][BANK_A]["posted_paisa"]
     finally:
         await service.close()
     reopened = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
     try:
-        assert reopened.balances()["accounts"][BANK_A]["posted_paisa"] == posted == 6_000
+        assert (await reopened.balances())["accounts"][BANK_A]["posted_paisa"] == posted == 6_000
         assert reopened.core.replayed_commands < 7
     finally:
         await reopened.close()
@@ -443,7 +443,7 @@ async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit
         assert [payments[m.tx.uetr].status for m in sent] == ["ACSC", "RJCT", "ACTC"]
         debtor_inbox = await service.inbox_structs(BANK_A, 1.0, 10)
         assert sorted(m.tx.tx_sts for _, _, m in debtor_inbox) == ["ACSC", "RJCT"]
-        assert service.balances()["conserved"] is True
+        assert (await service.balances())["conserved"] is True
     finally:
         await service.close()
 

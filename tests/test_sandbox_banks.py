@@ -41,6 +41,6 @@ async def test_a_payment_to_a_simulated_bank_settles_through_its_dispatched_answ
         reply = await service.submit(BANK_A, iso20022.encode(payment, "json"), "application/json", wait_s=5)
         answer = iso20022.decode(reply.body, reply.content_type).message
         assert (reply.status, answer.tx.tx_sts) == (200, "ACSC")
-        assert service.balances()["conserved"] is True
+        assert (await service.balances())["conserved"] is True
     finally:
         await service.close()

@@ -36,6 +36,7 @@ from .builders import (
 from .errors import MessageRejected, Violation
 from .identifiers import (
     bic_is_valid,
+    canonical_bic,
     cnic_is_valid,
     iban_is_valid,
     make_pk_iban,
@@ -182,6 +183,7 @@ __all__ = [
     "application_header",
     "credit_transfer",
     "bic_is_valid",
+    "canonical_bic",
     "cnic_is_valid",
     "bah",
     "codes",

@@ -32,14 +32,21 @@ def _mod97(text: str) -> int:
     return int(rearranged.translate(_LETTER_DIGITS)) % 97
 
 
+def _check_digits_ok(iban: str) -> bool:
+    """ISO 13616 computes check digits as 98 - (n mod 97): always 02..98, so 00, 01 and 99 never occur (a
+    string with them can still pass MOD 97-10, e.g. an account number shifted into them)."""
+    return "02" <= iban[2:4] <= "98"
+
+
 def iban_is_valid(iban: str) -> bool:
-    """Any country's IBAN: ISO 13616 shape and MOD 97-10 check digits (no per-country length table)."""
-    return _IBAN_RE.match(iban) is not None and _mod97(iban) == 1
+    """Any country's IBAN: ISO 13616 shape, check digits 02-98 and MOD 97-10 (no per-country length table)."""
+    return _IBAN_RE.match(iban) is not None and _check_digits_ok(iban) and _mod97(iban) == 1
 
 
 def pk_iban_is_valid(iban: str) -> bool:
-    """A Pakistani IBAN: PK, 24 characters (4-letter bank code + 16 alphanumerics), MOD 97-10."""
-    return _PK_IBAN_RE.match(iban) is not None and _mod97(iban) == 1
+    """A Pakistani IBAN: PK, 24 characters (4-letter bank code + 16 alphanumerics), check digits 02-98,
+    MOD 97-10."""
+    return _PK_IBAN_RE.match(iban) is not None and _check_digits_ok(iban) and _mod97(iban) == 1
 
 
 def make_pk_iban(bank_code: str, account_number: str) -> str:
@@ -62,6 +69,12 @@ def make_pk_iban(bank_code: str, account_number: str) -> str:
 def bic_is_valid(bic: str) -> bool:
     """BICFIDec2014Identifier: 8 or 11 characters, country letters in positions 5-6."""
     return _BIC_RE.match(bic) is not None
+
+
+def canonical_bic(bic: str) -> str:
+    """A BIC in the one form the rail stores: a BIC11 with the primary office's branch code XXX is the same
+    institution as its BIC8 (SONEPKKAXXX is SONEPKKA); any other branch code is kept."""
+    return bic[:8] if len(bic) == 11 and bic.endswith("XXX") else bic
 
 
 def uetr_is_valid(uetr: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 
 import msgspec
 
+from ..money import AMOUNT_MAX_PAISA
 from . import codes as c
 from . import structs as s
 from .errors import Violation
@@ -202,8 +203,12 @@ class _Checker:
             )
         if msg.sub_paisa_amounts and any(p.endswith(path) for p in msg.sub_paisa_amounts):
             self.add(c.CH20, path, f"{path} has more than 2 decimals")
-        if paisa == 0:
-            self.add(c.AM01, path, f"{path} is zero")
+        if paisa <= 0:
+            self.add(c.AM01, path, f"{path} is zero" if paisa == 0 else f"{path} is negative")
+        elif paisa > AMOUNT_MAX_PAISA:  # the rail's one maximum, whatever the field (rail/money.py)
+            self.add(
+                c.AM02, path, _said(path, paisa, f"paisa exceeds the rail's maximum, {AMOUNT_MAX_PAISA} paisa")
+            )
         elif check_limit and paisa > self.profile.amount_paisa_max:
             self.add(
                 c.AM02,

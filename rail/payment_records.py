@@ -1,0 +1,123 @@
+"""What the rail records of a payment: the compact view of a pacs.008 and the payment with its returns and recalls.
+
+Plain msgspec structs, shared by the state machine (rail/payments.py) and the payment book that keeps them for the
+retention window (rail/payment_book.py).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+HISTORY_EVENTS_MAX = 32  # per payment: a payment has a handful of events, a bound stops a chatty client
+
+IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
+SETTLED = "ACSC"
+REJECTED = "RJCT"
+POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
+MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
+# Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
+# RCVD: received): noted, and the payment keeps waiting for the final answer within the same deadline.
+INTERIM_CREDITOR_STATUSES = frozenset({"ACTC", "RCVD"})
+
+
+# ---- compact views the edge extracts from decoded messages ---------------------------------------------------
+# The rail keeps up to millions of these alive: gc=False keeps them out of the cyclic garbage collector, whose
+# rescans of long-lived objects otherwise cost more than the payments themselves (none of them forms a cycle).
+
+
+class CreditTransfer(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The ~dozen fields of a pacs.008 the core needs; the full message travels as msgpack bytes."""
+
+    uetr: str
+    tx_id: str
+    msg_id: str
+    end_to_end_id: str
+    instructing_agent: str
+    debtor_agent: str
+    creditor_agent: str
+    amount_paisa: int
+    debtor_iban: str
+    creditor_iban: str
+    acceptance_ns: int  # AccptncDtTm, 0 when absent
+
+    def business_key(self) -> tuple:
+        """What makes two pacs.008 'the same payment' for the duplicate check (MsgId may differ on resend)."""
+        return business_key(self)
+
+
+def business_key(p: CreditTransfer | Payment) -> tuple:
+    """One definition for both sides of the duplicate check: an incoming transfer and a stored payment must
+    be compared on exactly the same fields."""
+    return (
+        p.uetr,
+        p.tx_id,
+        p.end_to_end_id,
+        p.instructing_agent,
+        p.debtor_agent,
+        p.creditor_agent,
+        p.amount_paisa,
+        p.debtor_iban,
+        p.creditor_iban,
+    )
+
+
+class ReturnRecord(msgspec.Struct, array_like=True, gc=False):
+    return_id: str
+    sender: str
+    amount_paisa: int
+    reason: str
+    at_ns: int
+    transfer_id: int
+    message: bytes
+    rendering: str
+
+
+class RecallRecord(msgspec.Struct, array_like=True, gc=False):
+    cancellation_id: str
+    reason: str
+    at_ns: int
+    message: bytes  # the camt.056
+    rendering: str
+    state: str = "PDCR"  # PDCR pending | RJCR refused | ACCR accepted (returned)
+    resolution: bytes = b""  # the camt.029, when refused
+    resolution_rendering: str = ""
+
+
+class Payment(msgspec.Struct, array_like=True, gc=False):
+    uetr: str
+    tx_id: str
+    msg_id: str
+    end_to_end_id: str
+    instructing_agent: str
+    debtor_agent: str
+    creditor_agent: str
+    amount_paisa: int
+    debtor_iban: str
+    creditor_iban: str
+    message: (
+        bytes  # the pacs.008: the inbound bytes (xml/json) or msgpack of the codec struct, see message_format
+    )
+    rendering: str  # the debtor agent's rendering of the original
+    transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
+    status: str
+    reason: str | None
+    reason_text: str | None
+    received_ns: int
+    accepted_ns: int  # AccptncDtTm, or arrival
+    deadline_ns: int
+    final_ns: int = 0
+    creditor_status: str | None = None
+    returned_paisa: int = 0
+    returns: list[ReturnRecord] = []
+    recalls: list[RecallRecord] = []
+    history: list[tuple[int, str, str]] = []
+    # 'xml' or 'json': `message` is the debtor agent's own bytes, forwarded as they are to a creditor agent using
+    # the same rendering (ISO20022.md §6.4: re-emit the inbound bytes); 'msgpack': the decoded struct.
+    message_format: str = "msgpack"
+
+    def business_key(self) -> tuple:
+        return business_key(self)
+
+    def note(self, at_ns: int, event: str, detail: str = "") -> None:
+        if len(self.history) < HISTORY_EVENTS_MAX:
+            self.history.append((at_ns, event, detail))
