@@ -49,6 +49,7 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
+from participants.sandbox import start_sandbox_banks
 from participants.transport import HttpTransport
 from rail import iso20022
 from rail.journal import FileJournal
@@ -106,6 +107,7 @@ async def rail_payments_per_s(payments: int, journal_url: str | None) -> dict:
     journal = NatsJournal.open(journal_url) if journal_url else None
     with tempfile.TemporaryDirectory(prefix="rail-bench-cluster-") as data_dir:
         service = await RailService.open(Path(data_dir), journal=journal, **FAST_BANKS)
+        await start_sandbox_banks(service)  # the creditor: a simulated bank answering in this process
         try:
             await service.add_participant(DEBTOR, "bench debtor")
             debtor_iban = service.scheme.bank(DEBTOR).customers[0].iban

@@ -6,7 +6,8 @@ In-process: two banks taken over from the default scheme (debtor HABBPKKA, credi
 directly, as participants/transport.py's in-process transport does: pacs.008 in, the forwarded pacs.008 read
 from the creditor's inbox (RailService.inbox_structs, no rendering, as that transport reads it), its pacs.002
 ACSP, and both agents' pacs.002 ACSC read and acknowledged. A second pair of runs reads the inboxes rendered
-(RailService.inbox), as an HTTP client sees them. Journal
+(RailService.inbox), as an HTTP client sees them. A last run pays the sandbox's own simulated creditor bank
+(participants/bank.py over the in-process transport, as `rail serve` runs it) from one external debtor agent. Journal
 fsync ON (one fdatasync per core batch). The participants' own work is kept minimal (a regex to pick the ids out
 of the forwarded message, a string template for the pacs.002): what is measured is the rail.
 Same-run baselines: bare lxml parse of the same pacs.008 (XML limit) and msgspec JSON decode (JSON limit).
@@ -169,7 +170,7 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
     RailService.inbox_structs: same inbox, order and acknowledgement, no rendering); otherwise as an HTTP client
     would see them (RailService.inbox: every message rendered in XML/JSON)."""
     with tempfile.TemporaryDirectory(prefix="rail-bench-") as data_dir:
-        service = await RailService.open(Path(data_dir), fsync=True, simulate_banks=False)
+        service = await RailService.open(Path(data_dir), fsync=True)
         try:
             await service.add_participant(DEBTOR, "bench debtor")
             await service.add_participant(CREDITOR, "bench creditor")
@@ -256,6 +257,59 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
                 "batches": service.core.batches,
                 "commands_per_batch": service.core.commands_applied / max(1, service.core.batches),
                 "acsc_debtor": settled[DEBTOR],
+            }
+        finally:
+            await service.close()
+
+
+async def open_with_sandbox_banks(data_dir: Path) -> RailService:
+    """The rail with its built-in counterparties answering (what `rail serve` runs)."""
+    from participants.sandbox import start_sandbox_banks
+
+    service = await RailService.open(data_dir, fsync=True, sandbox_accept_delay_ms_min=0,
+                                     sandbox_accept_delay_ms_max=0)
+    await start_sandbox_banks(service)
+    return service
+
+
+async def run_to_simulated_bank(payments: int, open_rail=open_with_sandbox_banks) -> dict:
+    """Full lifecycle of `payments` JSON payments from one external debtor agent to the sandbox's simulated
+    creditor bank (participants/bank.py over the in-process transport: its inbox read as structs, its pacs.002
+    handed to the rail as a struct), answering at once; the debtor reads and acknowledges its ACSCs."""
+    with tempfile.TemporaryDirectory(prefix="rail-bench-") as data_dir:
+        service = await open_rail(Path(data_dir))
+        try:
+            await service.add_participant(DEBTOR, "bench debtor")
+            debtor_iban = service.scheme.bank(DEBTOR).customers[0].iban
+            creditor_iban = service.scheme.bank(CREDITOR).customers[0].iban
+            bodies = [iso20022.encode(pacs008(i, debtor_iban, creditor_iban), "json") for i in range(payments)]
+            finals = {"ACSC": 0, "other": 0}
+
+            async def submitter(offset: int) -> None:
+                for index in range(offset, payments, SUBMITTERS):
+                    reply = await service.submit(DEBTOR, bodies[index], "application/json")
+                    assert reply.status == 202, reply.body[300:900]
+
+            async def debtor() -> None:
+                while sum(finals.values()) < payments:
+                    page = await service.inbox_structs(DEBTOR, 0.2, 1000)
+                    for _seq, _msg_type, message in page:
+                        finals["ACSC" if message.tx.tx_sts == "ACSC" else "other"] += 1
+                    if page:
+                        await service.ack(DEBTOR, page[-1][0])
+
+            started = time.perf_counter()
+            cpu_started = time.process_time()
+            tasks = [asyncio.create_task(submitter(i)) for i in range(SUBMITTERS)]
+            await asyncio.wait_for(asyncio.gather(*tasks, debtor()), RUN_S_MAX)
+            elapsed = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_started
+            assert finals["other"] == 0, finals
+            return {
+                "payments": payments,
+                "payments_per_s": payments / elapsed,
+                "payments_per_cpu_s": payments / cpu_s,
+                "conserved": service.balances()["conserved"],
             }
         finally:
             await service.close()
@@ -467,6 +521,8 @@ def main() -> int:
     json_run = best_of("json", args.payments * 2)
     xml_rendered = best_of("xml", args.payments, structs=False)
     json_rendered = best_of("json", args.payments * 2, structs=False)
+    runs = [run(run_to_simulated_bank(args.payments * 2)) for _ in range(max(1, args.repeat))]
+    simulated = max(runs, key=lambda r: r["payments_per_cpu_s"])
     xml_limit = baseline_parse_per_s("xml", iso20022.encode(sample, "xml"))
     json_limit = baseline_parse_per_s("json", iso20022.encode(sample, "json"))
     if args.only == "inprocess":
@@ -503,6 +559,13 @@ def main() -> int:
         "",
     )
     table.add_row(
+        "in-process JSON to the sandbox's simulated bank (wall / per CPU-second)",
+        f"{simulated['payments_per_s']:,.0f} / {simulated['payments_per_cpu_s']:,.0f}",
+        "",
+        "the JSON row above",
+        f"{simulated['payments_per_cpu_s'] / json_run['payments_per_cpu_s']:.3f}",
+    )
+    table.add_row(
         "commands per journal batch (XML / JSON)",
         f"{xml['commands_per_batch']:.0f} / {json_run['commands_per_batch']:.0f}",
         "",
@@ -535,9 +598,11 @@ def main() -> int:
         "msgspec_json_decode_per_s": round(json_limit, 1),
         "inprocess_xml_rendered_inbox_payments_per_s": round(xml_rendered["payments_per_s"], 1),
         "inprocess_json_rendered_inbox_payments_per_s": round(json_rendered["payments_per_s"], 1),
+        "inprocess_json_to_simulated_bank_payments_per_s": round(simulated["payments_per_s"], 1),
+        "inprocess_json_to_simulated_bank_payments_per_cpu_s": round(simulated["payments_per_cpu_s"], 1),
         "commands_per_batch_xml": round(xml["commands_per_batch"], 1),
         "inprocess_runs_per_rendering": max(1, args.repeat),
-        "conserved": all(r["conserved"] for r in (xml, json_run, xml_rendered, json_rendered)),
+        "conserved": all(r["conserved"] for r in (xml, json_run, xml_rendered, json_rendered, simulated)),
         "fsync": True,
     }
     if http is not None:

@@ -1,73 +1,98 @@
-"""A simulated bank: a real client of the rail, acting only as itself.
+"""The simulated bank: one real client of the rail, acting only as itself, over either transport.
 
-* **Debtor agent**: ``send_payment`` builds a pacs.008 for one of its customers and submits it; the rail's
-  synchronous answer (202 + pacs.002 ACTC, or an immediate RJCT / admi.002) is returned, and the final
-  pacs.002 (ACSC or RJCT) arrives later through the inbox and is reported to ``on_final``.
-* **Creditor agent**: inbound pacs.008s are answered with a pacs.002 (ACSP accept, or RJCT with a realistic
-  ISO reason) after a latency drawn from a log-normal distribution, with optional outage windows during which
-  it answers nothing (the rail then times the payment out with AB05) or rejects everything.
-* **Core banking**: its own customers' books. The debtor's customer is debited when a payment is sent and
-  refunded on RJCT; the creditor's customer is credited exactly once on ACSC (messages are delivered
-  at-least-once, so a repeated ACSC must not credit twice). The books are what the harness reconciles.
-* **Delivery**: long-poll inbox (many messages per poll, acknowledged by the next poll) or webhook (the rail POSTs
-  the same ``{"messages": [...]}`` document to the bank's callback URL).
-* **Treasury desk** (:class:`TreasuryDesk`): watches settlement balances through the operator's balance report
-  and asks the central bank for a top-up (admin liquidity) when a bank falls below its threshold.
+The same bank is the sandbox's built-in counterparty (participants/sandbox.py: the default scheme's banks, in
+process, answering by the scheme's test-account table), the load harness's participant (participants/harness.py:
+over HTTP or in process, answering by the load model) and the participant a `rail certify` run examines
+(participants/bank_cli.py). What it answers is its :class:`~participants.creditor.CreditorPolicy`; how it talks
+to the rail is its transport (participants/transport.py); messages are built and read by its codec
+(participants/codec.py).
 
-Messages are built and read by ``codec`` (:class:`participants.bank.Iso20022Codec` over rail.iso20022 by
-default), so the bank never hand-writes XML.
+Every message a bank receives is handled:
+
+* **pacs.008** (it is the creditor agent): answered once per payment with a pacs.002 (ACSP, or RJCT with an ISO
+  reason) after the policy's delay, or not at all (the rail then times it out, AB05). Delivery is at least
+  once: a repeated delivery of a payment is not answered again.
+* **pacs.002**: the final status of a payment it sent (RJCT gives the customer's money back) or received (ACSC
+  credits the beneficiary, exactly once however often it is delivered).
+* **camt.056** (a recall of a payment it received): a pacs.004 returning what is left of it, or a camt.029
+  refusing (policy); **pacs.004** and **camt.029** (answers to its own recalls): the books follow a return.
+* **pain.013** (it is the payer's bank): a pain.014 (ACCP, or RJCT with a reason), then the pacs.008 that pays
+  it; **pain.014** (answers to its own requests to pay): counted.
+
+As debtor agent it keeps the exact bytes of each payment until it is final, so a resend after a connection
+failure is the same message (the rail answers a resend with the original outcome), and it asks the rail
+(pacs.028) about a payment still without a final status `status_request_after_s` after sending it.
+
+Core banking is its customers' books: what the harness reconciles. Delivery is a long-poll inbox (many
+messages per poll, acknowledged through the next poll) or a webhook (the rail POSTs the same document).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import collections
+import collections.abc
+import itertools
 import random
 import secrets
 import time
+import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any
 
 import msgspec
 
-from participants.transport import RailRefused, RailUnreachable, TransportError
+from participants.codec import BankCodec, Parsed
+from participants.creditor import (
+    DEFAULT_REJECT_REASONS,
+    CreditorPolicy,
+    CreditorVerdict,
+    Decision,
+    Fault,
+    LoadModel,
+    Outage,
+    RecallDecision,
+)
+from participants.transport import Answer, RailRefused, RailUnreachable, TransportError
+from participants.treasury import Treasury
 
 # Bounds (STYLE: a limit on everything).
 ANSWERS_PENDING_MAX = 200_000  # creditor answers scheduled but not yet sent
 INBOX_BACKOFF_S_MIN = 0.05
 INBOX_BACKOFF_S_MAX = 2.0
-ANSWER_SEND_ATTEMPTS_MAX = 5  # a pacs.002 answer is idempotent at the rail; retry a few times across a blip
+ANSWER_SEND_ATTEMPTS_MAX = 5  # an answer is idempotent at the rail; retry a few times across a blip
 ANSWER_RETRY_S = 0.2
+RETRYABLE_HTTP = frozenset({429, 503})  # the rail shed load with a clear answer: nothing happened, try again
+# Payments remembered per bank (as creditor, for exactly-once credits and answers; the oldest are forgotten
+# beyond it): at least a load run's maximum, so the harness can reconcile every payment of a run.
+PAYMENTS_REMEMBERED_MAX = 5_000_000
+BOOK_ACCOUNTS_MAX = 100_000  # accounts with their own line in the books; others share OTHER_ACCOUNTS
+OTHER_ACCOUNTS = "*"
+STATUS_REQUESTS_PER_PAYMENT_MAX = 3  # pacs.028 sent about one payment before the bank stops asking
+STATUS_SWEEP_S = 1.0
+# Settled payments whose message is kept so the bank can still recall them (camt.056 repeats its ids); older
+# ones keep only what the books need.
+RECALLABLE_MAX = 10_000
 
-# Realistic creditor-side reject reasons and their relative frequencies (ISO external status reason codes).
-DEFAULT_REJECT_REASONS = {"AC04": 0.25, "AC06": 0.20, "AC01": 0.20, "BE01": 0.15, "AG01": 0.10, "RR04": 0.10}
+__all__ = ["DEFAULT_REJECT_REASONS", "Acknowledge", "BankBehaviour", "Outage", "SendResult", "SimulatedBank",
+           "Treasury"]
 
 
-class Outage(msgspec.Struct, frozen=True):
-    """A window (seconds since run start) in which `bic` ("*" = every simulated bank) misbehaves:
-    mode "no_answer" (inbound pacs.008s are ignored: the rail times them out, AB05) or "reject"
-    (everything is rejected with `reason`)."""
+class Acknowledge(StrEnum):
+    """When the bank acknowledges inbox messages (the acknowledgement rides on its next poll)."""
 
-    start_s: float
-    end_s: float
-    bic: str = "*"
-    mode: str = "no_answer"
-    reason: str = "NARR"
-
-
-class Treasury(msgspec.Struct, frozen=True):
-    """Liquidity policy: when a bank's available settlement balance falls below `threshold_paisa`, ask the
-    central bank for `topup_paisa`. `opening_balance_paisa` (optional) first moves each bank's balance to
-    that level (excess back to the central bank, shortfall from it), so a run starts from a known position."""
-
-    threshold_paisa: int = 2_000_000_000 * 100
-    topup_paisa: int = 3_000_000_000 * 100
-    opening_balance_paisa: int | None = None
-    check_interval_ms: int = 250
+    # As soon as a page is handled, answers possibly still scheduled: the fewest requests, for banks that are
+    # not restarted mid-run (the load model); a bank killed meanwhile loses those answers (the rail: AB05).
+    ON_RECEIPT = "on_receipt"
+    # Only up to the first message whose answer has not been sent: a bank killed and restarted gets again
+    # whatever it had not finished (what a certified participant must survive).
+    AFTER_ANSWER = "after_answer"
 
 
 class BankBehaviour(msgspec.Struct, frozen=True):
-    """How every simulated bank behaves as creditor agent (scenario `[bank]` table, see docs/load.md)."""
+    """How every simulated bank behaves (scenario `[bank]` table, see docs/load.md): the load model's creditor
+    answers (participants/creditor.py's LoadModel reads them), delivery, and the treasury."""
 
     accept_latency_ms_median: float = 15.0
     accept_latency_sigma: float = 0.6
@@ -84,6 +109,10 @@ class BankBehaviour(msgspec.Struct, frozen=True):
     # payment at 1,000 payments/s (each poll also carries the previous batch's acknowledgement), for at most
     # 40 ms more latency on the two inbox hops of a payment.
     inbox_linger_ms: float = 40.0
+    acknowledge: Acknowledge = Acknowledge.ON_RECEIPT
+    # A payment sent with no final status this long after: ask the rail (pacs.028). After the scheme's 20 s hard
+    # stop every payment has one, so this only finds a final pacs.002 that never arrived. None: never ask.
+    status_request_after_s: float | None = 25.0
     treasury: Treasury = Treasury()
 
 
@@ -94,43 +123,20 @@ class Inbound(msgspec.Struct, gc=False):
     amount_paisa: int
     answered: str = ""  # ACSP | RJCT | "" (not yet / never)
     credited: bool = False
+    returned_paisa: int = 0
 
 
 class Outgoing(msgspec.Struct, gc=False):
     debtor_iban: str
     amount_paisa: int
     final: str = ""
-    # The exact bytes sent, kept until the final status: a resend after a connection failure must be the
-    # same message (same MsgId/TxId/timestamps), which the rail answers with the original outcome; a new
-    # message under the same UETR would be a different message under a used id (RJCT AM05).
+    # The exact bytes sent (and the message they render), kept until the final status: a resend after a
+    # connection failure must be the same message (same MsgId/TxId/timestamps), which the rail answers with the
+    # original outcome; a new message under the same UETR would be a different message under a used id (AM05).
     body: bytes | None = None
-
-
-class Parsed(msgspec.Struct, frozen=True, gc=False):
-    """What a bank needs from a message: its kind and the payment it concerns."""
-
-    msg_type: str
-    uetr: str
-    status: str = ""
-    reason: str = ""
-    amount_paisa: int = 0
-    creditor_iban: str = ""
-    debtor_bic: str = ""
-    creditor_bic: str = ""
-    original: Any = None  # the decoded message, for building an answer
-
-
-class BankCodec(Protocol):
-    """Building and reading the messages a bank exchanges (the XML/JSON details live in rail.iso20022)."""
-
-    content_type: str
-
-    def pacs008(self, *, uetr: str, msg_id: str, amount_paisa: int, debtor_bic: str, debtor_name: str,
-                debtor_iban: str, creditor_bic: str, creditor_name: str, creditor_iban: str) -> bytes: ...
-
-    def pacs002_answer(self, original: Any, *, from_bic: str, status: str, reason: str | None) -> bytes: ...
-
-    def read(self, message: Any, msg_type: str | None = None, content_type: str | None = None) -> Parsed: ...
+    message: Any = None
+    status_requests: int = 0
+    returned_paisa: int = 0
 
 
 class SendResult(msgspec.Struct, frozen=True, gc=False):
@@ -145,7 +151,9 @@ FinalListener = Callable[[str, str, str], None]  # (uetr, status, reason)
 
 
 class SimulatedBank:
-    """One bank. `customers` are the scheme's customers of this BIC (objects with name/iban attributes)."""
+    """One bank. `customers` are its customers (objects with name/iban attributes); `policy` what it answers
+    (default: the load model of `behaviour`); `faults` the defects of its own that `rail certify` must catch
+    (the answer faults are its policy's, participants/creditor.py's Faulty)."""
 
     def __init__(
         self,
@@ -159,6 +167,9 @@ class SimulatedBank:
         run_clock: Callable[[], float] | None = None,
         on_final: FinalListener | None = None,
         id_tag: str | None = None,
+        policy: CreditorPolicy | None = None,
+        faults: frozenset[Fault] = frozenset(),
+        remember_max: int = PAYMENTS_REMEMBERED_MAX,
     ):
         if not customers:
             raise ValueError(f"bank {bic} has no customers to pay from or to")
@@ -169,31 +180,41 @@ class SimulatedBank:
         self.codec = codec
         self.behaviour = behaviour or BankBehaviour()
         self.rng = random.Random(f"{seed}:{bic}")
+        self.policy = policy or LoadModel(self.behaviour, bic, self.rng)
+        self.faults = faults
+        self.remember_max = remember_max
         self.run_clock = run_clock or _monotonic_clock()
         self.on_final = on_final
         self.books: dict[str, int] = {c.iban: 0 for c in self.customers}
         self.outgoing: dict[str, Outgoing] = {}
         self.inbound: dict[str, Inbound] = {}
-        self.credited_uetrs: set[str] = set()
+        self._credited: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten first
         self.answers_pending = 0
-        self.counters = {
+        self.counters = collections.Counter({
             "sent": 0, "inbound": 0, "answered_accept": 0, "answered_reject": 0, "not_answered": 0,
             "answer_failures": 0, "duplicates": 0, "inbox_polls": 0, "inbox_messages": 0, "unknown_messages": 0,
-        }
+        })
         self.gaps: list[tuple[float, float]] = []  # (start_s, end_s) the rail was unreachable from this bank
         self._gap_start: float | None = None
         self._running = False
         self._tasks: set[asyncio.Task] = set()
-        self._ack_pending = 0  # highest inbox seq processed and not yet acknowledged (rides on the next poll)
+        self._seen_upto = 0  # highest inbox seq handled by this instance (a restart starts again from 0)
+        self._acked_upto = 0
+        self._unfinished: dict[int, None] = {}  # seqs whose answer is not sent yet (Acknowledge.AFTER_ANSWER)
+        self._tracks_answers = self.behaviour.acknowledge is Acknowledge.AFTER_ANSWER
+        self._timers: dict[int, asyncio.TimerHandle] = {}  # answers waiting for their delay
+        self._timer_ids = itertools.count()
+        self._status_due: collections.deque[tuple[float, str]] = collections.deque()
+        self._recallable: collections.deque[str] = collections.deque()
         self._msg_seq = 0
         # The rail deduplicates on (InstgAgt, TxId): ids must not repeat across runs or restarts, so each
         # bank instance tags them; a caller replaying the very same messages on purpose passes id_tag="".
         self._msg_id_prefix = f"{bic}{secrets.token_hex(3).upper() if id_tag is None else id_tag}"
-        mu_ms = math.log(max(self.behaviour.accept_latency_ms_median, 0.001))
-        self._latency_mu = mu_ms
-        reasons = self.behaviour.reject_reasons or {"NARR": 1.0}
-        self._reasons = list(reasons)
-        self._reason_weights = [max(0.0, w) for w in reasons.values()]
+
+    @property
+    def credited_uetrs(self) -> collections.abc.KeysView[str]:
+        """The payments credited to a beneficiary (the last `remember_max`): what the harness reconciles."""
+        return self._credited.keys()
 
     # ---- debtor agent -------------------------------------------------------------------------------
 
@@ -202,20 +223,25 @@ class SimulatedBank:
 
     async def send_payment(self, uetr: str, amount_paisa: int, debtor_index: int, creditor: SimulatedBank,
                            creditor_index: int) -> SendResult:
-        """Submit one pacs.008 as debtor agent. Raises RailUnreachable when the rail cannot be reached
-        (the caller may resend: the rail answers a resent UETR with its original outcome)."""
+        """Submit one pacs.008 to another simulated bank (see `pay`)."""
+        beneficiary = creditor.customer(creditor_index)
+        return await self.pay(uetr, amount_paisa, debtor_index, creditor.bic, beneficiary.name, beneficiary.iban)
+
+    async def pay(self, uetr: str, amount_paisa: int, debtor_index: int, creditor_bic: str, creditor_name: str,
+                  creditor_iban: str, end_to_end_id: str | None = None) -> SendResult:
+        """Submit one pacs.008 as debtor agent; the same `uetr` again resends the same bytes. Raises
+        RailUnreachable when the rail cannot be reached (the caller may resend: the rail answers a resent
+        UETR with its original outcome)."""
         out = self.outgoing.get(uetr)
         if out is None:
             debtor = self.customer(debtor_index)
-            beneficiary = creditor.customer(creditor_index)
-            body = self.codec.pacs008(
-                uetr=uetr, msg_id=self._next_msg_id(), amount_paisa=amount_paisa,
+            fields = {"end_to_end_id": end_to_end_id} if end_to_end_id else {}
+            message = self.codec.pacs008(
+                uetr=uetr, msg_id=self.next_msg_id(), amount_paisa=amount_paisa,
                 debtor_bic=self.bic, debtor_name=debtor.name, debtor_iban=debtor.iban,
-                creditor_bic=creditor.bic, creditor_name=beneficiary.name, creditor_iban=beneficiary.iban,
+                creditor_bic=creditor_bic, creditor_name=creditor_name, creditor_iban=creditor_iban, **fields,
             )
-            out = self.outgoing[uetr] = Outgoing(debtor.iban, amount_paisa, body=body)
-            self.books[debtor.iban] -= amount_paisa  # core banking holds the customer's funds
-            self.counters["sent"] += 1
+            out = self._remember_outgoing(uetr, debtor.iban, amount_paisa, message, self.codec.encode(message))
         elif out.final:
             return SendResult(out.final)  # already final (e.g. through the inbox while a resend waited)
         body = out.body
@@ -231,10 +257,24 @@ class SimulatedBank:
             self._final(uetr, result.status, result.reason)
         return result
 
+    def _remember_outgoing(self, uetr: str, debtor_iban: str, amount_paisa: int, message: Any,
+                           body: bytes | None) -> Outgoing:
+        out = self.outgoing[uetr] = Outgoing(debtor_iban, amount_paisa, body=body, message=message)
+        if len(self.outgoing) > self.remember_max:
+            oldest = next(iter(self.outgoing))
+            if self.outgoing[oldest].final:
+                del self.outgoing[oldest]
+        self._book(debtor_iban, -amount_paisa)  # core banking holds the customer's funds
+        self.counters["sent"] += 1
+        after_s = self.behaviour.status_request_after_s
+        if after_s is not None:
+            self._status_due.append((self.run_clock() + after_s, uetr))
+        return out
+
     def _read_reply(self, http_status: int, content_type: str, body: bytes) -> SendResult:
         if http_status == 202:
             return SendResult("ACTC", http_status=http_status)
-        if http_status in (429, 503):
+        if http_status in RETRYABLE_HTTP:
             # The rail shed load with a clear answer; nothing moved (the rail's own contract).
             return SendResult("RJCT", reason=f"HTTP{http_status}", http_status=http_status)
         try:
@@ -259,98 +299,173 @@ class SimulatedBank:
         out.final = status
         out.body = None
         if status == "RJCT":
-            self.books[out.debtor_iban] += out.amount_paisa  # give the customer's money back
+            out.message = None
+            self._book(out.debtor_iban, out.amount_paisa)  # give the customer's money back
+        else:
+            self._keep_recallable(uetr)
         if self.on_final is not None:
             self.on_final(uetr, status, reason)
 
-    def _next_msg_id(self) -> str:
+    def _keep_recallable(self, uetr: str) -> None:
+        """Keep a settled payment's message for a recall; the oldest of RECALLABLE_MAX let theirs go."""
+        if len(self._recallable) >= RECALLABLE_MAX:
+            oldest = self.outgoing.get(self._recallable.popleft())
+            if oldest is not None:
+                oldest.message = None
+        self._recallable.append(uetr)
+
+    def next_msg_id(self) -> str:
         self._msg_seq += 1
         return f"{self._msg_id_prefix}{self._msg_seq:015d}"[:35]
+
+    async def status_request(self, uetr: str) -> SendResult:
+        """pacs.028 about a payment this bank sent: the rail answers with its status (a final one is applied)."""
+        out = self.outgoing[uetr]
+        out.status_requests += 1
+        message = self.codec.status_request(out.message, msg_id=self.next_msg_id(), from_bic=self.bic)
+        answer = await self.transport.post("pacs.028", message, self.codec)
+        result = self._read_reply(answer.status, answer.content_type, answer.body)
+        if result.status in ("RJCT", "ACSC") and answer.status < 400:
+            self._final(uetr, result.status, result.reason)
+        return result
+
+    async def recall(self, uetr: str, reason: str = "CUST") -> Answer:
+        """camt.056 recalling a payment this bank sent (its creditor answers with a pacs.004 or a camt.029).
+        KeyError for a payment it did not send, or one settled too long ago (RECALLABLE_MAX)."""
+        original = self.outgoing[uetr].message
+        if original is None:
+            raise KeyError(f"{uetr}: no longer kept for a recall")
+        message = self.codec.recall(original, msg_id=self.next_msg_id(), reason=reason)
+        return await self.transport.post("camt.056", message, self.codec)
+
+    async def _chase_late_payments(self) -> None:
+        """Ask the rail (pacs.028) about payments still without a final status when they are due."""
+        due = self._status_due
+        while self._running:
+            await asyncio.sleep(STATUS_SWEEP_S)
+            now_s = self.run_clock()
+            while due and due[0][0] <= now_s:
+                _, uetr = due.popleft()
+                out = self.outgoing.get(uetr)
+                if out is None or out.final or out.message is None:
+                    continue
+                try:
+                    await self.status_request(uetr)
+                except TransportError:
+                    self._mark_unreachable()
+                if not out.final and out.status_requests < STATUS_REQUESTS_PER_PAYMENT_MAX:
+                    due.append((now_s + (self.behaviour.status_request_after_s or STATUS_SWEEP_S), uetr))
 
     # ---- inbound messages ---------------------------------------------------------------------------
 
     def handle_batch(self, batch: dict) -> int:
-        """Process one inbox/webhook document; returns the highest seq seen (0 when none)."""
+        """Process one inbox/webhook document; returns the highest seq seen (0 when none). A message this
+        instance has already handled (redelivered before its acknowledgement reached the rail) is skipped."""
         upto = 0
-        for entry in batch.get("messages", ()):
-            upto = max(upto, int(entry.get("seq", 0)))
-            self.counters["inbox_messages"] += 1
+        seen_upto = self._seen_upto
+        read = self.codec.read
+        messages = batch.get("messages", ())
+        for entry in messages:
+            seq = int(entry.get("seq", 0))
+            upto = max(upto, seq)
+            if seq and seq <= seen_upto:
+                continue
             try:
-                parsed = self.codec.read(entry["message"], msg_type=entry.get("msg_type"))
+                parsed = read(entry["message"], msg_type=entry.get("msg_type"))
             except Exception:  # an unreadable message must not stop the bank; count it
                 self.counters["unknown_messages"] += 1
                 continue
-            self._dispatch(parsed)
+            self._dispatch(parsed, seq)
+        self.counters["inbox_messages"] += len(messages)
+        self._seen_upto = max(seen_upto, upto)
         return upto
 
-    def _dispatch(self, msg: Parsed) -> None:
+    def _dispatch(self, msg: Parsed, seq: int) -> None:
         kind = msg.msg_type[:8]
         if kind == "pacs.008":
-            self._on_inbound_payment(msg)
+            self._on_inbound_payment(msg, seq)
         elif kind == "pacs.002":
-            if msg.uetr in self.outgoing and msg.status in ("ACSC", "RJCT"):
-                self._final(msg.uetr, msg.status, msg.reason)
-            inbound = self.inbound.get(msg.uetr)
-            if inbound is not None and msg.status == "ACSC" and not inbound.credited:
-                inbound.credited = True
-                self.books[inbound.creditor_iban] = self.books.get(inbound.creditor_iban, 0) + inbound.amount_paisa
-                self.credited_uetrs.add(msg.uetr)
+            self._on_status(msg)
+        elif kind == "camt.056":
+            self._spawn(self._on_recall(msg), seq)
+        elif kind == "pain.013":
+            self._spawn(self._on_request_to_pay(msg), seq)
+        elif kind == "pacs.004":
+            self._on_return(msg)
+        elif kind in ("camt.029", "pain.014"):
+            self.counters[f"received_{kind}"] += 1  # answers to its own recalls / requests to pay
         else:
             self.counters["unknown_messages"] += 1
 
-    def _on_inbound_payment(self, msg: Parsed) -> None:
-        if msg.uetr in self.inbound:
+    def _on_status(self, msg: Parsed) -> None:
+        if msg.uetr in self.outgoing and msg.status in ("ACSC", "RJCT"):
+            self._final(msg.uetr, msg.status, msg.reason)
+        inbound = self.inbound.get(msg.uetr)
+        if inbound is not None and msg.status == "ACSC" and not inbound.credited:
+            inbound.credited = True
+            iban = inbound.creditor_iban
+            if iban in self.books:
+                self.books[iban] += inbound.amount_paisa
+            else:
+                self._book(iban, inbound.amount_paisa)
+            self._credited[msg.uetr] = None
+            if len(self._credited) > self.remember_max:
+                del self._credited[next(iter(self._credited))]
+
+    def _on_inbound_payment(self, msg: Parsed, seq: int) -> None:
+        if msg.uetr in self.inbound and Fault.ANSWERS_DUPLICATES not in self.faults:
             self.counters["duplicates"] += 1  # at-least-once delivery: answer once
             return
-        self.inbound[msg.uetr] = Inbound(msg.creditor_iban, msg.amount_paisa)
-        self.counters["inbound"] += 1
-        decision, reason, delay_s = self.decide(msg)
-        if decision == "none" or self.answers_pending >= ANSWERS_PENDING_MAX:
+        if msg.uetr not in self.inbound:
+            self.inbound[msg.uetr] = Inbound(msg.creditor_iban, msg.amount_paisa)
+            if len(self.inbound) > self.remember_max:
+                del self.inbound[next(iter(self.inbound))]
+            self.counters["inbound"] += 1
+        verdict = self.policy.payment(msg.creditor_iban, self.run_clock())
+        if verdict.decision is Decision.SILENT or self.answers_pending >= ANSWERS_PENDING_MAX:
             self.counters["not_answered"] += 1
             return
         self.answers_pending += 1
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay_s, self._spawn_answer, msg, decision, reason)
+        if verdict.delay_s <= 0:
+            self._spawn(self._answer(msg, verdict), seq)
+            return
+        if self._tracks_answers:
+            self._unfinished[seq] = None
+        key = next(self._timer_ids)
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            verdict.delay_s, self._spawn_answer, key, msg, verdict, seq
+        )
 
-    def decide(self, msg: Parsed) -> tuple[str, str, float]:
-        """(accept | reject | none, reason, delay in seconds) for an inbound payment."""
-        now_s = self.run_clock()
-        for outage in self.behaviour.outages:
-            if outage.start_s <= now_s < outage.end_s and outage.bic in ("*", self.bic):
-                if outage.mode == "no_answer":
-                    return "none", "", 0.0
-                return "reject", outage.reason, 0.0
-        rng = self.rng
-        if self.behaviour.no_answer_rate and rng.random() < self.behaviour.no_answer_rate:
-            return "none", "", 0.0
-        delay_ms = min(rng.lognormvariate(self._latency_mu, self.behaviour.accept_latency_sigma),
-                       self.behaviour.accept_latency_ms_max)
-        if self.behaviour.reject_rate and rng.random() < self.behaviour.reject_rate:
-            reason = rng.choices(self._reasons, self._reason_weights)[0]
-            return "reject", reason, delay_ms / 1000.0
-        return "accept", "", delay_ms / 1000.0
+    def _spawn_answer(self, key: int, msg: Parsed, verdict: CreditorVerdict, seq: int) -> None:
+        del self._timers[key]
+        self._spawn(self._answer(msg, verdict), seq)
 
-    def _spawn_answer(self, msg: Parsed, decision: str, reason: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._answer(msg, decision, reason))
+    def _spawn(self, coroutine, seq: int) -> None:
+        """Run `coroutine` (an answer); with Acknowledge.AFTER_ANSWER, `seq` stays unacknowledged until it ends."""
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._tracks_answers:
+            self._unfinished[seq] = None
+            task.add_done_callback(lambda done: self._finished(done, seq))
+        else:
+            task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, msg: Parsed, decision: str, reason: str) -> None:
-        status = "ACSP" if decision == "accept" else "RJCT"
-        body = self.codec.pacs002_answer(msg.original, from_bic=self.bic, status=status,
-                                         reason=reason if status == "RJCT" else None)
+    def _finished(self, task: asyncio.Task, seq: int) -> None:
+        self._tasks.discard(task)
+        self._unfinished.pop(seq, None)
+
+    async def _answer(self, msg: Parsed, verdict: CreditorVerdict) -> None:
+        status = "ACSP" if verdict.decision is Decision.ACCEPT else "RJCT"
+        message = self.codec.pacs002_answer(msg.original, from_bic=self.bic, status=status,
+                                            reason=verdict.reason if status == "RJCT" else None)
         try:
-            for attempt in range(ANSWER_SEND_ATTEMPTS_MAX):
-                try:
-                    await self.transport.send(body, self.codec.content_type)
-                    self._mark_reachable()
-                    break
-                except RailUnreachable:
-                    self._mark_unreachable()
-                    if attempt + 1 == ANSWER_SEND_ATTEMPTS_MAX:
-                        self.counters["answer_failures"] += 1
-                        return
-                    await asyncio.sleep(ANSWER_RETRY_S * (attempt + 1))
+            try:  # the hot path, one answer per payment: one attempt, and the retries only when it failed
+                answer = await self.transport.post("pacs.002", message, self.codec)
+                sent = answer.status not in RETRYABLE_HTTP
+            except RailUnreachable:
+                sent = False
+            if not sent and not await self._post_answer("pacs.002", message):
+                return
             inbound = self.inbound.get(msg.uetr)
             if inbound is not None:
                 inbound.answered = status
@@ -358,47 +473,153 @@ class SimulatedBank:
         finally:
             self.answers_pending -= 1
 
+    async def _post_answer(self, msg_type: str, message: Any) -> bool:
+        """Send an answer (idempotent at the rail), retrying across a blip; False when it could not be sent."""
+        for attempt in range(ANSWER_SEND_ATTEMPTS_MAX):
+            try:
+                answer = await self.transport.post(msg_type, message, self.codec)
+            except RailUnreachable:
+                self._mark_unreachable()
+            else:
+                self._mark_reachable()
+                if answer.status not in RETRYABLE_HTTP:
+                    return True
+            if attempt + 1 < ANSWER_SEND_ATTEMPTS_MAX:
+                await asyncio.sleep(ANSWER_RETRY_S * (attempt + 1))
+        self.counters["answer_failures"] += 1
+        return False
+
+    async def _on_recall(self, msg: Parsed) -> None:
+        """camt.056 for a payment this bank received: return what is left of it, or refuse (its policy)."""
+        try:
+            payment = await self.transport.payment(msg.uetr)
+        except RailRefused:
+            payment = None  # not a payment of ours (404): nothing to answer about
+        if not payment:
+            return
+        verdict = self.policy.recall(payment["creditor_iban"])
+        if verdict.decision is RecallDecision.IGNORE:
+            return
+        if verdict.decision is RecallDecision.REFUSE:
+            answer = self.codec.recall_refusal(msg.original, msg_id=self.next_msg_id(), from_bic=self.bic,
+                                               reason=verdict.reason)
+            await self._post_answer("camt.029", answer)
+            return
+        remaining = payment["amount_paisa"] - payment["returned_paisa"]
+        if remaining <= 0:
+            return
+        back = self.codec.payment_return(payment, msg_id=self.next_msg_id(), from_bic=self.bic,
+                                         amount_paisa=remaining, reason=verdict.reason)
+        if await self._post_answer("pacs.004", back):
+            inbound = self.inbound.get(msg.uetr)
+            if inbound is not None and inbound.credited:
+                self._book(inbound.creditor_iban, -remaining)  # the beneficiary's money goes back
+                inbound.returned_paisa += remaining
+
+    def _on_return(self, msg: Parsed) -> None:
+        """pacs.004 for a payment this bank sent (an answer to its recall): the customer gets it back."""
+        out = self.outgoing.get(msg.uetr)
+        if out is None or out.final != "ACSC":
+            return
+        amount = min(msg.amount_paisa, out.amount_paisa - out.returned_paisa)
+        if amount > 0:
+            out.returned_paisa += amount
+            self._book(out.debtor_iban, amount)
+        self.counters["received_pacs.004"] += 1
+
+    async def _on_request_to_pay(self, msg: Parsed) -> None:
+        """pain.013 (this bank is the payer's): pain.014 ACCP then the pacs.008 paying it, or pain.014 RJCT."""
+        request = msg.original
+        tx = request.tx
+        reason = self.policy.request_to_pay(tx.dbtr_acct_iban or "")
+        answer = self.codec.request_to_pay_answer(request, msg_id=self.next_msg_id(), from_bic=self.bic,
+                                                  reason=reason)
+        if not await self._post_answer("pain.014", answer) or reason is not None:
+            return
+        if not (tx.cdtr_agt_bicfi and tx.dbtr_acct_iban and tx.cdtr_acct_iban):
+            return
+        uetr = str(uuid.uuid4())
+        payment = self.codec.payment_for_request(request, msg_id=self.next_msg_id(), uetr=uetr, from_bic=self.bic)
+        self._remember_outgoing(uetr, tx.dbtr_acct_iban, tx.amount_paisa, payment, None)
+        answer = await self.transport.post("pacs.008", payment, self.codec)
+        result = self._read_reply(answer.status, answer.content_type, answer.body)
+        if result.status in ("RJCT", "ACSC"):
+            self._final(uetr, result.status, result.reason)
+
+    def _book(self, iban: str, delta_paisa: int) -> None:
+        if iban not in self.books and len(self.books) >= BOOK_ACCOUNTS_MAX:
+            iban = OTHER_ACCOUNTS
+        self.books[iban] = self.books.get(iban, 0) + delta_paisa
+
+    # ---- delivery -----------------------------------------------------------------------------------
+
+    def _ackable(self) -> int:
+        """The highest inbox seq this bank may acknowledge now (see Acknowledge)."""
+        if self.behaviour.acknowledge is Acknowledge.AFTER_ANSWER and self._unfinished:
+            return min(self._seen_upto, min(self._unfinished) - 1)
+        return self._seen_upto
+
     async def poll_inbox(self) -> None:
         """Long-poll loop: fetch a batch, process it, acknowledge it; back off while the rail is away.
 
-        The acknowledgement of a batch rides on the next poll (`ack=`), one request per batch instead of two,
-        when the rail shows it honours that (its page reports `acked_upto`); otherwise, or when the rail did
-        not apply it, a separate POST /v1/inbox/ack is sent, as the contract's baseline."""
+        The acknowledgement rides on the next poll (`ack=`), one request per batch instead of two, when the
+        rail shows it honours that (its page reports `acked_upto`); otherwise a separate POST /v1/inbox/ack
+        is sent, as the contract's baseline."""
         backoff = INBOX_BACKOFF_S_MIN
         piggyback = True  # until a page shows the rail does not acknowledge through the poll
+        if Fault.FORGETS_BACKLOG in self.faults:
+            await self._drop_backlog()
         while self._running:
             try:
-                pending = self._ack_pending
+                ackable = self._ackable()
+                pending = ackable if ackable > self._acked_upto else 0
+                if pending and not piggyback:
+                    await self.transport.ack(pending)
+                    self._acked_upto, pending = pending, 0
                 batch = await self.transport.inbox(self.behaviour.inbox_wait_s, self.behaviour.inbox_batch_max,
                                                    ack_upto=pending or None)
                 self._mark_reachable()
                 self.counters["inbox_polls"] += 1
                 acked_upto = batch.get("acked_upto")
-                if pending and (not isinstance(acked_upto, int) or acked_upto < pending):
-                    # The rail ignored the piggy-backed ack: send it on its own, and skip what this page
-                    # repeats of the batch already processed (nothing is processed twice).
-                    piggyback = False
-                    await self.transport.ack(pending)
-                    batch = {**batch, "messages": [m for m in batch.get("messages", ())
-                                                   if int(m.get("seq", 0)) > pending]}
-                self._ack_pending = 0
+                if pending:
+                    if not isinstance(acked_upto, int) or acked_upto < pending:
+                        piggyback = False  # the rail ignored the piggy-backed ack: send it on its own
+                        await self.transport.ack(pending)
+                    self._acked_upto = pending
                 upto = self.handle_batch(batch)
-                if upto:
-                    if piggyback and isinstance(acked_upto, int):
-                        self._ack_pending = upto
-                    else:
-                        await self.transport.ack(upto)
+                if upto and not (piggyback and isinstance(acked_upto, int)):
+                    ackable = self._ackable()
+                    if ackable > self._acked_upto:
+                        await self.transport.ack(ackable)
+                        self._acked_upto = ackable
                 backoff = INBOX_BACKOFF_S_MIN
-                # In-process a poll costs no request, so only HTTP transports linger.
-                linger_s = self.behaviour.inbox_linger_ms / 1000.0 if self.transport.kind == "http" else 0.0
-                if upto and linger_s > 0 and len(batch.get("messages", ())) < self.behaviour.inbox_batch_max:
-                    await asyncio.sleep(linger_s)
+                await self._linger(batch, upto)
             except asyncio.CancelledError:
                 raise
             except (RailUnreachable, RailRefused):
                 self._mark_unreachable()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, INBOX_BACKOFF_S_MAX)
+
+    async def _linger(self, batch: dict, upto: int) -> None:
+        """Wait before the next poll so it carries a batch (HTTP), and so that messages left unacknowledged
+        while their answers are pending (Acknowledge.AFTER_ANSWER) are not fetched again in a tight loop."""
+        linger_s = self.behaviour.inbox_linger_ms / 1000.0
+        if self.transport.kind == "http":
+            if upto and linger_s > 0 and len(batch.get("messages", ())) < self.behaviour.inbox_batch_max:
+                await asyncio.sleep(linger_s)
+        elif self._unfinished and self.behaviour.acknowledge is Acknowledge.AFTER_ANSWER:
+            await asyncio.sleep(max(linger_s, 0.001))
+
+    async def _drop_backlog(self) -> None:
+        """The FORGETS_BACKLOG fault: acknowledge whatever waits at start, unread (a bank that 'starts fresh')."""
+        try:
+            page = await self.transport.inbox(0, self.behaviour.inbox_batch_max)
+            messages = page.get("messages", ())
+            if messages:
+                await self.transport.ack(int(messages[-1]["seq"]))
+        except TransportError:
+            pass
 
     # ---- webhook delivery ---------------------------------------------------------------------------
 
@@ -417,13 +638,25 @@ class SimulatedBank:
 
     def start(self) -> None:
         self._running = True
+        loop = asyncio.get_running_loop()
         if self.behaviour.delivery == "inbox":
-            task = asyncio.get_running_loop().create_task(self.poll_inbox(), name=f"inbox-{self.bic}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(loop.create_task(self.poll_inbox(), name=f"inbox-{self.bic}"))
+        if self.behaviour.status_request_after_s is not None:
+            self._keep(loop.create_task(self._chase_late_payments(), name=f"status-{self.bic}"))
 
-    async def stop(self) -> None:
+    def _keep(self, task: asyncio.Task) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self, graceful: bool = True) -> None:
+        """Stop polling and answering. `graceful`: first acknowledge what was processed, so the rail does not
+        redeliver it; False is a crash (what a restart test needs): the rail redelivers every unacknowledged
+        message to the next instance."""
         self._running = False
+        for timer in self._timers.values():
+            timer.cancel()
+        self.answers_pending -= len(self._timers)
+        self._timers.clear()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -432,14 +665,13 @@ class SimulatedBank:
             except (asyncio.CancelledError, TransportError):
                 pass
         self._tasks.clear()
-        if self._ack_pending:
-            # The last batch's acknowledgement was waiting for the next poll: send it now, so the rail does
-            # not redeliver what this bank processed (best effort: unacknowledged messages are only redelivered).
+        ackable = self._ackable()
+        if graceful and ackable > self._acked_upto:
             try:
-                await self.transport.ack(self._ack_pending)
-                self._ack_pending = 0
+                await self.transport.ack(ackable)
+                self._acked_upto = ackable
             except TransportError:
-                pass
+                pass  # best effort: unacknowledged messages are only redelivered
 
     def _mark_unreachable(self) -> None:
         if self._gap_start is None:
@@ -457,294 +689,3 @@ class SimulatedBank:
 def _monotonic_clock() -> Callable[[], float]:
     start = time.monotonic()
     return lambda: time.monotonic() - start
-
-
-# ---- treasury ---------------------------------------------------------------------------------------
-
-
-def settlement_balance_paisa(balances: dict, bic: str) -> int | None:
-    """A bank's available settlement balance (posted minus pending debits) from the rail's balance report.
-
-    Accepts the report either keyed by BIC at the top level or under "accounts"/"balances"; each entry with
-    "posted" and "pending" (ints) or "available"."""
-    for container in (balances.get("accounts"), balances.get("balances"), balances):
-        if isinstance(container, dict) and isinstance(container.get(bic), dict):
-            entry = container[bic]
-            for key in ("available_paisa", "available"):
-                if key in entry:
-                    return int(entry[key])
-            posted = entry.get("posted_paisa", entry.get("posted", 0))
-            pending = entry.get("pending_debits_paisa", entry.get("pending", 0))
-            return int(posted) - int(pending)
-        if isinstance(container, list):
-            for entry in container:
-                if isinstance(entry, dict) and entry.get("bic") == bic:
-                    if "available" in entry:
-                        return int(entry["available"])
-                    return int(entry.get("posted", 0)) - int(entry.get("pending", 0))
-    return None
-
-
-def posted_balance_paisa(balances: dict, bic: str) -> int | None:
-    for container in (balances.get("accounts"), balances.get("balances"), balances):
-        if isinstance(container, dict) and isinstance(container.get(bic), dict):
-            entry = container[bic]
-            return int(entry.get("posted_paisa", entry.get("posted", 0)))
-        if isinstance(container, list):
-            for entry in container:
-                if isinstance(entry, dict) and entry.get("bic") == bic:
-                    return int(entry.get("posted", 0))
-    return None
-
-
-class TreasuryRecord(msgspec.Struct):
-    opening_balance_paisa: int = 0
-    topups_count: int = 0
-    topups_paisa: int = 0
-    withdrawn_paisa: int = 0
-    min_balance_paisa: int = 0
-    closing_balance_paisa: int = 0
-
-
-class TreasuryDesk:
-    """The banks' treasury, run by the harness with the operator's transport (admin liquidity/balances)."""
-
-    def __init__(self, admin_transport: Any, bics: list[str], policy: Treasury):
-        self.admin = admin_transport
-        self.bics = list(bics)
-        self.policy = policy
-        self.records = {bic: TreasuryRecord() for bic in self.bics}
-        self.conserved: bool | None = None
-        self._task: asyncio.Task | None = None
-        self.errors = 0
-
-    async def open(self) -> dict:
-        """Read opening balances and, when the policy says so, move each bank to its opening level."""
-        balances = await self.admin.balances()
-        target = self.policy.opening_balance_paisa
-        if target is not None:
-            for bic in self.bics:
-                current = posted_balance_paisa(balances, bic) or 0
-                delta = target - current
-                if delta > 0:
-                    await self.admin.liquidity(bic, delta, "in")
-                elif delta < 0:
-                    await self.admin.liquidity(bic, -delta, "out")
-            balances = await self.admin.balances()
-        for bic in self.bics:
-            opening = posted_balance_paisa(balances, bic) or 0
-            rec = self.records[bic]
-            rec.opening_balance_paisa = rec.min_balance_paisa = rec.closing_balance_paisa = opening
-        return balances
-
-    async def check_once(self) -> dict:
-        balances = await self.admin.balances()
-        if "conserved" in balances:
-            self.conserved = bool(balances["conserved"])
-        for bic in self.bics:
-            available = settlement_balance_paisa(balances, bic)
-            if available is None:
-                continue
-            rec = self.records[bic]
-            rec.min_balance_paisa = min(rec.min_balance_paisa, available)
-            if available < self.policy.threshold_paisa and self.policy.topup_paisa > 0:
-                answer = await self.admin.liquidity(bic, self.policy.topup_paisa, "in")
-                if isinstance(answer, dict) and answer.get("ok") is False:
-                    self.errors += 1  # refused by the central bank: nothing moved, nothing to record
-                    continue
-                rec.topups_count += 1
-                rec.topups_paisa += self.policy.topup_paisa
-        return balances
-
-    async def _run(self) -> None:
-        interval_s = max(0.01, self.policy.check_interval_ms / 1000.0)
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except TransportError:
-                self.errors += 1  # the rail is away (restart): the next tick tries again
-            await asyncio.sleep(interval_s)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="treasury")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, TransportError):
-                pass
-            self._task = None
-
-    async def close(self) -> dict:
-        """Final balances (also recorded as closing balances)."""
-        balances = await self.admin.balances()
-        if "conserved" in balances:
-            self.conserved = bool(balances["conserved"])
-        for bic in self.bics:
-            posted = posted_balance_paisa(balances, bic)
-            if posted is not None:
-                rec = self.records[bic]
-                rec.closing_balance_paisa = posted
-                rec.min_balance_paisa = min(rec.min_balance_paisa, posted)
-        return balances
-
-
-# ---- messages ---------------------------------------------------------------------------------------
-
-
-class Iso20022Codec:
-    """BankCodec over rail.iso20022 (the project's one ISO 20022 layer): structs in, XML or JSON out."""
-
-    def __init__(self, rendering: str = "xml"):
-        if rendering not in ("xml", "json"):
-            raise ValueError(f"rendering must be xml or json, not {rendering!r}")
-        from rail import iso20022
-
-        self.iso = iso20022
-        self.structs = iso20022.structs if hasattr(iso20022, "structs") else __import__(
-            "rail.iso20022.structs", fromlist=["Pacs008"])
-        self.rendering = rendering
-        self.content_type = "application/xml" if rendering == "xml" else "application/json"
-
-    def pacs008(self, *, uetr: str, msg_id: str, amount_paisa: int, debtor_bic: str, debtor_name: str,
-                debtor_iban: str, creditor_bic: str, creditor_name: str, creditor_iban: str) -> bytes:
-        msg = self.iso.credit_transfer(
-            msg_id=msg_id, tx_id=msg_id, uetr=uetr, amount_paisa=amount_paisa, debtor_agent=debtor_bic,
-            debtor_name=debtor_name, debtor_iban=debtor_iban, creditor_agent=creditor_bic,
-            creditor_name=creditor_name, creditor_iban=creditor_iban, at=_now(),
-        )
-        return self.iso.encode(msg, self.rendering)
-
-    def pacs002_answer(self, original: Any, *, from_bic: str, status: str, reason: str | None) -> bytes:
-        if isinstance(original, PeekedPacs008):
-            p = original
-            report = self.iso.status_report(
-                msg_id=f"{from_bic}A{p.tx_id[-26:]}"[:35], tx_sts=status, rsn_cd=reason, orgnl_msg_id=p.msg_id,
-                orgnl_end_to_end_id=p.end_to_end_id, orgnl_tx_id=p.tx_id or None, orgnl_uetr=p.uetr,
-                orgnl_instr_id=p.instr_id or None, instg_agt_bicfi=from_bic, instd_agt_bicfi=p.debtor_bic,
-                msg_instg_agt_bicfi=from_bic,
-            )
-            return self.iso.encode(report, self.rendering)
-        tx = original.tx
-        msg_id = f"{from_bic}A{(tx.tx_id or tx.end_to_end_id)[-26:]}"[:35]
-        # The creditor agent instructs this report (InstgAgt = itself), to the debtor agent through the rail.
-        report = self.iso.status_report_for(
-            original, msg_id=msg_id, tx_sts=status, rsn_cd=reason, instg_agt_bicfi=from_bic,
-            instd_agt_bicfi=tx.dbtr_agt_bicfi, msg_instg_agt_bicfi=from_bic, accptnc_dt_tm=_now(),
-        )
-        return self.iso.encode(report, self.rendering)
-
-    def read(self, message: Any, msg_type: str | None = None, content_type: str | None = None) -> Parsed:
-        s = self.structs
-        if isinstance(message, msgspec.Struct):  # in-process inbox: the rail's struct, no rendering at all
-            return self._parsed(msg_type or "", message)
-        if isinstance(message, str) and msg_type:
-            peeked = _peek(message, msg_type)
-            if peeked is not None:
-                return peeked
-        if isinstance(message, str):
-            body = message.encode("utf-8")
-        elif isinstance(message, (bytes, bytearray)):
-            body = bytes(message)
-        else:  # a JSON rendering embedded as an object in the inbox document
-            import orjson
-
-            body = orjson.dumps(message)
-            content_type = "application/json"
-        if content_type is None:
-            content_type = "application/json" if body[:1] in (b"{", b"[") else "application/xml"
-        decoded = self.iso.decode(body, content_type.split(";")[0].strip())
-        return self._parsed(decoded.msg_type, decoded.message)
-
-    def _parsed(self, mtype: str, msg: Any) -> Parsed:
-        s = self.structs
-        if isinstance(msg, s.Pacs008):
-            tx = msg.tx
-            return Parsed(mtype, tx.uetr or "", amount_paisa=tx.amount_paisa, creditor_iban=tx.cdtr_acct_iban or "",
-                          debtor_bic=tx.dbtr_agt_bicfi or "", creditor_bic=tx.cdtr_agt_bicfi or "", original=msg)
-        if isinstance(msg, s.Pacs002):
-            if not msg.tx_inf_and_sts:
-                return Parsed(mtype, "", original=msg)
-            tx = msg.tx
-            return Parsed(mtype, tx.orgnl_uetr or "", status=tx.tx_sts or "",
-                          reason=tx.sts_rsn_cd or tx.sts_rsn_prtry or "", original=msg)
-        if isinstance(msg, s.Admi002):
-            return Parsed(mtype, "", status="RJCT", reason=msg.rjctg_pty_rsn or "", original=msg)
-        return Parsed(mtype, "", original=msg)
-
-
-def _now():
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc)
-
-
-# ---- fast path for the rail's own inbox messages ------------------------------------------------------
-#
-# A simulated bank reads thousands of messages a second; a full hardened decode costs ~60 µs for a pacs.002
-# and ~150 µs for a pacs.008 (measured), which would make the load generator, not the rail, the limit of a
-# measurement. Messages in an inbox were produced (and validated) by the rail itself, so the bank only peeks
-# at the few elements it needs. Any message the peek does not fully recognise (another rail's prefixes,
-# an unexpected shape, two transactions) takes the full decode path instead.
-
-def _between(xml: str, start_tag: str, end_tag: str, start: int = 0) -> str | None:
-    i = xml.find(start_tag, start)
-    if i < 0:
-        return None
-    i += len(start_tag)
-    j = xml.find(end_tag, i)
-    return xml[i:j] if j >= 0 else None
-
-
-def _after(xml: str, anchor: str, start_tag: str, end_tag: str) -> str | None:
-    i = xml.find(anchor)
-    return None if i < 0 else _between(xml, start_tag, end_tag, i)
-
-
-class PeekedPacs008(msgspec.Struct, frozen=True, gc=False):
-    """The ids of an inbound pacs.008 that a creditor agent's answer must quote."""
-
-    msg_id: str
-    instr_id: str
-    end_to_end_id: str
-    tx_id: str
-    uetr: str
-    debtor_bic: str
-
-
-def _peek(xml: str, msg_type: str) -> Parsed | None:
-    # Unprefixed, single-transaction documents only (what this project's rail emits); else: full decode.
-    if not xml.startswith("<") or "<Document xmlns=" not in xml[:200]:
-        return None
-    kind = msg_type[:8]
-    if kind == "pacs.002":
-        if xml.count("<TxInfAndSts>") != 1:
-            return None
-        uetr, status = _between(xml, "<OrgnlUETR>", "</"), _between(xml, "<TxSts>", "</")
-        if not uetr or not status:
-            return None
-        return Parsed(msg_type, uetr, status=status, reason=_after(xml, "<StsRsnInf>", "<Cd>", "</") or "")
-    if kind == "pacs.008":
-        if xml.count("<CdtTrfTxInf>") != 1:
-            return None
-        fields = (
-            _between(xml, "<MsgId>", "</"), _between(xml, "<EndToEndId>", "</"), _between(xml, "<UETR>", "</"),
-            _between(xml, '<IntrBkSttlmAmt Ccy="PKR">', "</"), _after(xml, "<DbtrAgt>", "<BICFI>", "</"),
-            _after(xml, "<CdtrAgt>", "<BICFI>", "</"), _after(xml, "<CdtrAcct>", "<IBAN>", "</"),
-        )
-        if not all(fields):
-            return None
-        msg_id, e2e, uetr, amount, debtor_bic, creditor_bic, creditor_iban = fields
-        rupees, _, paisa = amount.partition(".")
-        if not rupees.isdigit() or (paisa and (not paisa.isdigit() or len(paisa) > 2)):
-            return None
-        amount_paisa = int(rupees) * 100 + int((paisa + "00")[:2])
-        original = PeekedPacs008(msg_id, _between(xml, "<InstrId>", "</") or "", e2e,
-                                 _between(xml, "<TxId>", "</") or "", uetr, debtor_bic)
-        return Parsed(msg_type, uetr, amount_paisa=amount_paisa, creditor_iban=creditor_iban,
-                      debtor_bic=debtor_bic, creditor_bic=creditor_bic, original=original)
-    return None

@@ -78,7 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def codec_factory(rendering: str):
-    from participants.bank import Iso20022Codec
+    from participants.codec import Iso20022Codec
 
     return lambda: Iso20022Codec(rendering)
 

@@ -72,12 +72,14 @@ def _fail(message: str) -> int:
 
 
 async def _demo(config: LoadConfig, out_dir: Path, use_http: bool, stop: load_cli.Interruption):
+    from participants.sandbox import start_sandbox_banks
     from rail.service import RailService
 
     out_dir.mkdir(parents=True, exist_ok=True)
     journal_dir = out_dir / rundir.JOURNAL_DIR
     admin_token = secrets.token_urlsafe(24)
     service = await RailService.open(journal_dir, fsync=True, admin_token=admin_token)
+    await start_sandbox_banks(service)  # the default banks the load does not take over keep answering
     runner = None
     try:
         if use_http:

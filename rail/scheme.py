@@ -6,7 +6,8 @@ customers with valid IBANs (ISO 7064 check digits) and Raast IDs, so there are c
 minute. The simulated banks answer as creditor agents by the TEST ACCOUNT table below, the way card networks'
 sandboxes document test cards.
 
-Everything here is data and pure functions; the running simulated banks live in rail/sandbox_banks.py.
+Everything here is data and pure functions; the running simulated banks are participants/bank.py, started by
+the application wiring (participants/sandbox.py).
 """
 
 from __future__ import annotations

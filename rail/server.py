@@ -114,6 +114,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
 
 
+async def _start_simulated_banks(service) -> list[str]:
+    """The default scheme's banks no client has taken over, answering from this process (participants/sandbox.py)."""
+    from participants.sandbox import start_sandbox_banks
+
+    sandbox = await start_sandbox_banks(service)
+    return [bank.bic for bank in service.scheme.banks if bank.bic in sandbox.banks]
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
@@ -179,7 +187,6 @@ async def _serve(args: argparse.Namespace) -> int:
             args.data,
             fsync=args.fsync,
             admin_token=admin_token,
-            simulate_banks=args.simulate_banks,
             journal=journal,
             takeover=takeover,
             **params,
@@ -200,6 +207,7 @@ async def _serve(args: argparse.Namespace) -> int:
         if journal is not None:
             journal.close()
         return 1
+    simulated = await _start_simulated_banks(service) if args.simulate_banks else []
     app = create_app(service)
     stop_workers = None
     if args.workers:
@@ -240,9 +248,9 @@ async def _serve(args: argparse.Namespace) -> int:
             f"--admin-token or {ADMIN_TOKEN_ENV} sets a new one",
             flush=True,
         )
-    banks = ", ".join(b.bic for b in service.scheme.banks)
     print(
-        f"rail: default scheme: central bank {service.scheme.central_bank_bic}; simulated banks: {banks}",
+        f"rail: default scheme: central bank {service.scheme.central_bank_bic}; "
+        f"simulated banks: {', '.join(simulated) or 'none'}",
         flush=True,
     )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)

@@ -1,8 +1,8 @@
 """RailService: the one code path for everything a participant can do, whatever the transport.
 
-HTTP handlers (rail/http.py), in-process simulated participants (participants/transport.py) and the default
-scheme's simulated banks (rail/sandbox_banks.py) all call these methods; nothing that decides what a payment
-does lives anywhere else.
+HTTP handlers (rail/http.py) and in-process participants (participants/transport.py: the load harness's banks
+and the sandbox's built-in counterparties, participants/sandbox.py) all call these methods; nothing that
+decides what a payment does lives anywhere else.
 
 The edge runs here, *before* the settlement core: hardened decode (admi.002 on failure), RAAST profile
 validation (pacs.002 RJCT with the ISO reason and the element path), authorisation (a participant acts only as
@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import msgspec
 import orjson
@@ -177,6 +177,15 @@ class Reply:
         return f"Reply({self.status}, {self.content_type!r}, {self.body[:120]!r}...)"
 
 
+class Companion(Protocol):
+    """Something the application runs beside the rail (the sandbox's simulated banks): told when a participant
+    is admitted from outside, stopped before the rail closes."""
+
+    async def participant_admitted(self, bic: str) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Accepted(msgspec.Struct, frozen=True, gc=False):
     """A message past the edge half of submit (decoded, schema- and profile-valid, a type the rail takes)."""
 
@@ -287,7 +296,7 @@ class RailService:
         self._known_bics: set[str] = set()
         self._rate: RateLimiter
         self._alias_rate: RateLimiter
-        self._banks: dict = {}
+        self._companions: list[Companion] = []
         self._webhooks: dict[str, WebhookPusher] = {}
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
@@ -307,7 +316,6 @@ class RailService:
         scheme: Scheme | None = None,
         fsync: bool = True,
         admin_token: str | None = None,
-        simulate_banks: bool = True,
         journal=None,
         takeover=None,
         **params,
@@ -358,8 +366,6 @@ class RailService:
             await self._execute(SetParams(params=base.params))
         await self._settle_admin_token(admin_token)
         for participant in list(settlement.participants.values()):
-            if participant.simulated and simulate_banks:
-                self._start_bank(participant.bic)
             if participant.callback_url:
                 self._start_webhook(participant.bic, participant.callback_url)
         return self
@@ -382,9 +388,9 @@ class RailService:
         if self._closed:
             return
         self._closed = True
-        for bank in list(self._banks.values()):
-            await bank.stop()
-        self._banks.clear()
+        companions, self._companions = self._companions, []
+        for companion in companions:
+            await companion.stop()
         for pusher in list(self._webhooks.values()):
             await pusher.stop()
         self._webhooks.clear()
@@ -393,12 +399,13 @@ class RailService:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
 
-    def _start_bank(self, bic: str) -> None:
-        from rail.sandbox_banks import SimulatedBank
+    def add_companion(self, companion: Companion) -> None:
+        """Run `companion` beside the rail: told of admissions, stopped (first) by close()."""
+        self._companions.append(companion)
 
-        bank = SimulatedBank(self, bic)
-        self._banks[bic] = bank
-        bank.start()
+    async def simulated_participants(self) -> list[str]:
+        """The default-scheme banks no external client has taken over (the sandbox simulates them)."""
+        return await self.core.query(lambda s: [p.bic for p in s.participants.values() if p.simulated])
 
     def _start_webhook(self, bic: str, url: str) -> None:
         async def page(bic_: str, max_n: int) -> dict:
@@ -493,9 +500,8 @@ class RailService:
         self._configure_rate_limit(outcome.detail)
         self._tokens.install(bic, hashed)
         self._known_bics.add(bic)
-        bank = self._banks.pop(bic, None)
-        if bank is not None:
-            await bank.stop()  # an external client now drives this default bank
+        for companion in self._companions:
+            await companion.participant_admitted(bic)  # e.g. the simulator of a default bank stands down
         pusher = self._webhooks.pop(bic, None)
         if pusher is not None:
             await pusher.stop()

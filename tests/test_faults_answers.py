@@ -74,7 +74,7 @@ async def close_rail(service: RailService, journal: GatedJournal) -> None:
 
 async def open_rail(data: Path) -> tuple[RailService, GatedJournal]:
     journal = GatedJournal.open(data / "journal", identity_file=data / "journal.id")
-    service = await RailService.open(data, journal=journal, simulate_banks=False, creditor_timeout_ms=60_000)
+    service = await RailService.open(data, journal=journal, creditor_timeout_ms=60_000)
     for bic in (BANK_A, BANK_B):
         await service.add_participant(bic, bic)
         await service.liquidity(bic, FUNDS_PAISA, "in")
@@ -223,7 +223,7 @@ async def test_journal_failure_answers_503_everywhere_and_loses_nothing_acknowle
         await service.close()
     reopened = FileJournal.open(tmp_path / "journal", identity_file=tmp_path / "journal.id")
     assert reopened.truncated_bytes == 0  # the half-written frame was taken back at once
-    service = await RailService.open(tmp_path, journal=reopened, simulate_banks=False)
+    service = await RailService.open(tmp_path, journal=reopened)
     try:
         for uetr in acknowledged:
             assert (await service.payment(BANK_A, uetr))["status"] == "ACTC"

@@ -132,7 +132,7 @@ def _with_tx(message, **fields):
 
 
 async def test_balances_answer_after_a_restart_too(tmp_path):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant(BANK_A, "A")
         with pytest.raises(ValueError, match="maximum"):
@@ -140,7 +140,7 @@ async def test_balances_answer_after_a_restart_too(tmp_path):
         assert (await service.liquidity(BANK_A, AMOUNT_MAX_PAISA, "in"))["ok"] is True
     finally:
         await service.close()
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         balances = await service.balances()
         assert balances["accounts"][BANK_A]["posted_paisa"] == AMOUNT_MAX_PAISA and balances["conserved"]

@@ -17,8 +17,10 @@ from aiohttp.test_utils import TestServer
 from test_participants_fakes import JsonCodec, serve
 from test_rail_e2e import A_IBAN, BANK_A, FAST, Rail, bank, credit_transfer, rail  # noqa: F401 - the fixture
 
-from participants.bank import BankBehaviour, Iso20022Codec, SimulatedBank
+from participants.bank import BankBehaviour, SimulatedBank
+from participants.codec import Iso20022Codec
 from participants.transport import HttpTransport
+from participants.sandbox import start_sandbox_banks
 from rail import iso20022
 from rail.auth import VERIFIED_TOKENS_MAX, TokenTable, new_token, token_hash
 from rail.http import create_app
@@ -90,6 +92,7 @@ class _CountingTransport(HttpTransport):
 
 async def test_bank_acknowledges_through_its_next_poll_on_our_rail(tmp_path):
     service = await RailService.open(tmp_path / "data", **FAST)
+    await start_sandbox_banks(service)
     server = TestServer(create_app(service), host="127.0.0.1", port=0)
     await server.start_server()
     url = f"http://127.0.0.1:{server.port}"

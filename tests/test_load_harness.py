@@ -6,7 +6,8 @@ import msgspec
 import pytest
 
 from participants import rundir
-from participants.bank import BankBehaviour, Outage, Treasury
+from participants.bank import BankBehaviour, Outage
+from participants.treasury import Treasury
 from participants.harness import LoadConfig, LoadRun, Scenario, inprocess_target, write_result
 from participants.transport import RailUnreachable
 from test_participants_fakes import FakeRail, JsonCodec

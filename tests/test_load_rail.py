@@ -14,7 +14,8 @@ import msgspec
 import pytest
 
 from participants import rundir
-from participants.bank import BankBehaviour, Outage, Treasury
+from participants.bank import BankBehaviour, Outage
+from participants.treasury import Treasury
 from participants.cli import codec_factory
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, inprocess_target
 from rail.service import RailService

@@ -28,6 +28,7 @@ from test_rail_e2e import (
 )
 from test_rail_restart import ADMIN, Client
 
+from participants.sandbox import start_sandbox_banks
 from rail import iso20022
 from rail.failover import LEASE_TTL_S, LeaderLease, LeaseHeld
 from rail.nats_journal import JournalFenced, NatsJournal
@@ -271,6 +272,7 @@ async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp
     service = await RailService.open(
         tmp_path, journal=journal, sandbox_accept_delay_ms_min=1, sandbox_accept_delay_ms_max=2
     )
+    await start_sandbox_banks(service)
     killed = None
     settled: list[str] = []
     try:

@@ -10,7 +10,9 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from participants.bank import BankBehaviour, Iso20022Codec, Outage, SimulatedBank, settlement_balance_paisa
+from participants.bank import BankBehaviour, Outage, SimulatedBank
+from participants.codec import Iso20022Codec
+from participants.treasury import settlement_balance_paisa
 from participants.transport import HttpTransport
 from rail import iso20022
 from rail.scheme import default_scheme
@@ -28,8 +30,8 @@ def bank(rail: FakeRail, bic: str, behaviour: BankBehaviour | None = None, clock
                          behaviour or BankBehaviour(), seed=1, run_clock=clock)
 
 
-def final(uetr: str, status: str, reason: str = "") -> dict:
-    return {"messages": [{"seq": 1, "msg_type": "pacs.002.001.10",
+def final(uetr: str, status: str, reason: str = "", seq: int = 1) -> dict:
+    return {"messages": [{"seq": seq, "msg_type": "pacs.002.001.10",
                           "message": orjson.dumps({"type": "pacs.002", "uetr": uetr, "status": status,
                                                    "reason": reason}).decode()}]}
 
@@ -46,8 +48,8 @@ async def test_debtor_books_hold_then_refund_on_rjct_and_creditor_credits_exactl
     b.handle_batch({"messages": [{"seq": 1, "msg_type": "pacs.008.001.08", "message": orjson.dumps(
         {"type": "pacs.008", "uetr": "u-2", "amount": 700, "dbtr_bic": "BNK0PKKA", "cdtr_bic": "BNK1PKKA",
          "cdtr_iban": b.customer(1).iban}).decode()}]})
-    b.handle_batch(final("u-2", "ACSC"))
-    b.handle_batch(final("u-2", "ACSC"))
+    b.handle_batch(final("u-2", "ACSC", seq=2))
+    b.handle_batch(final("u-2", "ACSC", seq=3))
     assert b.books[b.customer(1).iban] == 700 and b.credited_uetrs == {"u-2"}
     await asyncio.sleep(0.05)  # let the scheduled answer go out
     await b.stop()
@@ -59,16 +61,21 @@ def test_creditor_decisions_follow_outages_and_rates():
     behaviour = BankBehaviour(reject_rate=0.3, outages=[Outage(start_s=10, end_s=20, bic="BNK1PKKA", mode="no_answer"),
                                                         Outage(start_s=30, end_s=40, mode="reject", reason="AB09")])
     b = bank(rail, "BNK1PKKA", behaviour, clock=lambda: now[0])
-    decisions = [b.decide(None)[0] for _ in range(2000)]
-    assert 0.25 < decisions.count("reject") / 2000 < 0.35 and "none" not in decisions
-    reasons = {b.decide(None)[1] for _ in range(500)} - {""}
+
+    def decide() -> tuple[str, str, float]:
+        verdict = b.policy.payment("PK00BNK10000000000000001", now[0])
+        return verdict.decision, verdict.reason, verdict.delay_s
+
+    decisions = [decide()[0] for _ in range(2000)]
+    assert 0.25 < decisions.count("reject") / 2000 < 0.35 and "silent" not in decisions
+    reasons = {decide()[1] for _ in range(500)} - {""}
     assert reasons <= {"AC04", "AC06", "AC01", "BE01", "AG01", "RR04"} and len(reasons) >= 4
     now[0] = 15.0
-    assert b.decide(None) == ("none", "", 0.0)
+    assert decide() == ("silent", "", 0.0)
     now[0] = 35.0
-    assert b.decide(None) == ("reject", "AB09", 0.0)
+    assert decide() == ("reject", "AB09", 0.0)
     now[0] = 50.0
-    delays = sorted(b.decide(None)[2] for _ in range(2000))
+    delays = sorted(decide()[2] for _ in range(2000))
     assert all(0 <= d <= behaviour.accept_latency_ms_max / 1000 for d in delays)
     median_ms = delays[len(delays) // 2] * 1000
     assert 12 < median_ms < 18  # log-normal around the configured 15 ms median
@@ -90,17 +97,18 @@ amounts = st.integers(min_value=1, max_value=10**13)
 def test_fast_path_reads_exactly_what_the_full_decoder_reads(uetr, amount, status, reason):
     codec = Iso20022Codec("xml")
     debtor, creditor = HBL.customers[0], UBL.customers[1]
-    pacs008 = codec.pacs008(uetr=uetr, msg_id="HABBPKKA" + uetr[:8], amount_paisa=amount, debtor_bic=HBL.bic,
-                            debtor_name=debtor.name, debtor_iban=debtor.iban, creditor_bic=UBL.bic,
-                            creditor_name=creditor.name, creditor_iban=creditor.iban)
+    pacs008 = codec.encode(codec.pacs008(uetr=uetr, msg_id="HABBPKKA" + uetr[:8], amount_paisa=amount,
+                                         debtor_bic=HBL.bic, debtor_name=debtor.name, debtor_iban=debtor.iban,
+                                         creditor_bic=UBL.bic, creditor_name=creditor.name,
+                                         creditor_iban=creditor.iban))
     full = codec.read(pacs008)
     fast = codec.read(pacs008.decode(), msg_type="pacs.008.001.08")
     assert type(fast.original).__name__ == "PeekedPacs008"  # the fast path was taken
     for field in ("uetr", "amount_paisa", "creditor_iban", "debtor_bic", "creditor_bic"):
         assert getattr(fast, field) == getattr(full, field), field
     # the answer built from the peeked ids equals the one built from the full struct, and is profile-valid
-    answer_fast = codec.pacs002_answer(fast.original, from_bic=UBL.bic, status=status,
-                                       reason=reason if status == "RJCT" else None)
+    answer_fast = codec.encode(codec.pacs002_answer(fast.original, from_bic=UBL.bic, status=status,
+                                                    reason=reason if status == "RJCT" else None))
     decoded = iso20022.decode(answer_fast, "application/xml").message
     assert iso20022.validate(decoded, iso20022.RAAST_PROFILE, {HBL.bic, UBL.bic}) == []
     tx = decoded.tx
@@ -111,7 +119,7 @@ def test_fast_path_reads_exactly_what_the_full_decoder_reads(uetr, amount, statu
 
 
 def test_fast_path_declines_what_it_does_not_recognise():
-    from participants.bank import _peek
+    from participants.codec import peek as _peek
 
     prefixed = '<?xml version="1.0"?><p:Document xmlns:p="urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"/>'
     assert _peek(prefixed, "pacs.002.001.10") is None
@@ -150,9 +158,10 @@ async def test_lean_http_client_reads_chunked_and_closing_responses():
 def test_codec_builds_profile_valid_pacs008(rendering):
     codec = Iso20022Codec(rendering)
     c0, c1 = HBL.customers[0], UBL.customers[0]
-    body = codec.pacs008(uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f", msg_id="HABBPKKA0000001", amount_paisa=250_000,
-                         debtor_bic=HBL.bic, debtor_name=c0.name, debtor_iban=c0.iban, creditor_bic=UBL.bic,
-                         creditor_name=c1.name, creditor_iban=c1.iban)
+    body = codec.encode(codec.pacs008(uetr="3f2b7c9e-8a41-4d6b-9c3e-1a2b3c4d5e6f", msg_id="HABBPKKA0000001",
+                                      amount_paisa=250_000, debtor_bic=HBL.bic, debtor_name=c0.name,
+                                      debtor_iban=c0.iban, creditor_bic=UBL.bic, creditor_name=c1.name,
+                                      creditor_iban=c1.iban))
     decoded = iso20022.decode(body, codec.content_type)
     assert iso20022.validate(decoded.message, iso20022.RAAST_PROFILE, {HBL.bic, UBL.bic}) == []
     assert decoded.message.tx.amount_paisa == 250_000
@@ -188,7 +197,7 @@ def test_message_ids_do_not_repeat_across_bank_instances_unless_a_replay_asks_fo
     # answered RJCT AM05. Only a deliberate replay (--same-uetrs, id_tag="") repeats them.
     def first_id(id_tag):
         sim = SimulatedBank(HBL.bic, HBL.name, HBL.customers, None, JsonCodec(), id_tag=id_tag)
-        return sim._next_msg_id()
+        return sim.next_msg_id()
 
     assert first_id(None) != first_id(None)
     assert first_id("") == first_id("") == f"{HBL.bic}{1:015d}"

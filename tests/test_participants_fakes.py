@@ -16,7 +16,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from participants.bank import Parsed
+from participants.codec import Parsed
 
 JSON = "application/json"
 
@@ -51,15 +51,19 @@ class JsonCodec:
     """A BankCodec speaking a flat JSON stand-in for pacs.008/pacs.002 (what the fake rail understands)."""
 
     content_type = JSON
+    rendering = "json"
 
     def pacs008(self, *, uetr, msg_id, amount_paisa, debtor_bic, debtor_name, debtor_iban, creditor_bic,
-                creditor_name, creditor_iban) -> bytes:
-        return orjson.dumps({"type": "pacs.008", "uetr": uetr, "amount": amount_paisa, "dbtr_bic": debtor_bic,
-                             "cdtr_bic": creditor_bic, "cdtr_iban": creditor_iban})
+                creditor_name, creditor_iban) -> dict:
+        return {"type": "pacs.008", "uetr": uetr, "amount": amount_paisa, "dbtr_bic": debtor_bic,
+                "cdtr_bic": creditor_bic, "cdtr_iban": creditor_iban}
 
-    def pacs002_answer(self, original, *, from_bic, status, reason) -> bytes:
-        return orjson.dumps({"type": "pacs.002", "uetr": original["uetr"], "status": status, "reason": reason or "",
-                             "from": from_bic})
+    def pacs002_answer(self, original, *, from_bic, status, reason) -> dict:
+        return {"type": "pacs.002", "uetr": original["uetr"], "status": status, "reason": reason or "",
+                "from": from_bic}
+
+    def encode(self, message: dict) -> bytes:
+        return orjson.dumps(message)
 
     def read(self, message: Any, msg_type=None, content_type=None) -> Parsed:
         doc = orjson.loads(message) if isinstance(message, (str, bytes)) else message
@@ -114,6 +118,10 @@ class FakeRail:
         if doc["type"] == "pacs.008":
             return self._pacs008(bic, doc)
         return self._pacs002(bic, doc)
+
+    async def dispatch(self, bic: str, accepted) -> Reply:
+        """A message handed over as it was built (participants/transport.py's InProcessTransport.post)."""
+        return await self.submit(bic, orjson.dumps(accepted.message), JSON)
 
     def _reply(self, status: int, doc: dict) -> Reply:
         return Reply(status, JSON, orjson.dumps(doc))

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from participants.sandbox import start_sandbox_banks
 from rail import iso20022
 from rail.http import create_app
 from rail.iso20022 import (
@@ -212,6 +213,7 @@ def parse_inbox_message(item: dict):
 @pytest.fixture
 async def rail(tmp_path):
     service = await RailService.open(tmp_path / "data", **FAST)
+    await start_sandbox_banks(service)
     server = TestServer(create_app(service), host="127.0.0.1", port=0)
     await server.start_server()
     session = aiohttp.ClientSession()

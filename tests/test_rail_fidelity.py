@@ -148,7 +148,7 @@ class Rail:
     def __init__(self, tmp_path) -> None:
         self.loop = asyncio.new_event_loop()
         self.service = self.run(
-            RailService.open(tmp_path, fsync=False, simulate_banks=False, creditor_timeout_ms=60_000)
+            RailService.open(tmp_path, fsync=False, creditor_timeout_ms=60_000)
         )
         for bic in (DEBTOR, CREDITOR):
             self.run(self.service.add_participant(bic, bic))

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_rail_e2e import A_IBAN, BANK_A, credit_transfer, creditor_answer, payment_return
 
+from participants.sandbox import start_sandbox_banks
 import rail.core as core_module
 from rail import iso20022
 from rail.core import SettlementCore, apply_command
@@ -108,6 +109,7 @@ async def test_replay_rebuilds_exactly_the_same_state_and_snapshot_round_trips(t
         sandbox_accept_delay_ms_min=1,
         sandbox_accept_delay_ms_max=2,
     )
+    await start_sandbox_banks(service)
     await service.add_participant(BANK_A, "A")
     await service.liquidity(BANK_A, 1_000_000, "in")
     for suffix in ("5000", "0001", "0090"):
@@ -131,7 +133,7 @@ async def test_replay_rebuilds_exactly_the_same_state_and_snapshot_round_trips(t
 
 
 async def test_late_arrival_ab06_return_window_tm01_and_over_return_am09(tmp_path):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False, return_window_s=0)
+    service = await RailService.open(tmp_path, fsync=False, return_window_s=0)
     try:
         await service.add_participant(BANK_A, "A")
         await service.add_participant("MEZNPKKA", "M")
@@ -162,7 +164,7 @@ async def test_late_arrival_ab06_return_window_tm01_and_over_return_am09(tmp_pat
 
 
 async def test_full_core_queue_sheds_load_with_503(tmp_path, monkeypatch):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant(BANK_A, "A")
         monkeypatch.setattr(core_module, "QUEUE_COMMANDS_MAX", 0)
@@ -209,6 +211,7 @@ async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(t
         sandbox_accept_delay_ms_min=1,
         sandbox_accept_delay_ms_max=2,
     )
+    await start_sandbox_banks(service)
     try:
         await service.add_participant(BANK_A, "A")
         await service.liquidity(BANK_A, 1_000_000, "in")
@@ -244,7 +247,7 @@ async def test_every_message_the_rail_builds_is_valid_against_the_official_xsd(t
 
 async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from_it(tmp_path, monkeypatch):
     monkeypatch.setattr(core_module, "SNAPSHOT_EVERY_COMMANDS", 5)
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant(BANK_A, "A")
         for _ in range(6):
@@ -254,7 +257,7 @@ async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from
         posted = (await service.balances())["accounts"][BANK_A]["posted_paisa"]
     finally:
         await service.close()
-    reopened = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    reopened = await RailService.open(tmp_path, fsync=False)
     try:
         assert (await reopened.balances())["accounts"][BANK_A]["posted_paisa"] == posted == 6_000
         assert reopened.core.replayed_commands < 7
@@ -275,7 +278,7 @@ def test_hot_path_tallies_are_exposed_as_prometheus_counters():
 
 
 async def test_each_agent_reads_its_own_final_status_report(tmp_path):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         debtor, creditor = "HABBPKKA", "MEZNPKKA"
         await service.add_participant(debtor, "debtor")
@@ -309,7 +312,7 @@ async def test_each_agent_reads_its_own_final_status_report(tmp_path):
 async def test_a_batch_that_breaks_conservation_is_neither_journaled_nor_answered(tmp_path):
     # The runtime half of the conservation invariant (the other half runs after replay): a bug that
     # creates money must stop the core before the batch is made durable or anyone is told it settled.
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant(BANK_A, "A")
         await service.liquidity(BANK_A, 1_000_000, "in")
@@ -349,7 +352,7 @@ class _GatedJournal:
 async def _two_batches_in_flight(tmp_path):
     """A rail whose journal appends wait for the test: yields (service, gated journal, first and second
     submitter's pending answer), both batches applied and appending, neither durable."""
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     gated = None
     try:
         await service.add_participant(BANK_A, "A")
@@ -404,7 +407,7 @@ async def test_a_failed_append_fails_its_batch_and_every_later_one_in_flight(tmp
 
 
 async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit(tmp_path):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant(BANK_A, "A")
         await service.add_participant("MEZNPKKA", "creditor taken over from the default scheme")
@@ -450,7 +453,7 @@ async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit
 
 @pytest.mark.parametrize("from_snapshot", [True, False])
 async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_snapshot):
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.add_participant("SLOWPKKA", "Slow", requests_per_s=1, requests_burst=2)
         await service.add_participant("SLOWPKKA", "Slow, re-keyed")  # a new token keeps the limit
@@ -460,7 +463,7 @@ async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_s
     if not from_snapshot:  # rebuilt from the journal alone
         for snapshot in (tmp_path / "journal").glob("snapshot-*"):
             snapshot.unlink()
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         participant = service.core.settlement.participants["SLOWPKKA"]
         assert (participant.requests_per_s, participant.requests_burst) == (1.0, 2.0)
@@ -472,7 +475,7 @@ async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_s
 
 async def test_the_admin_token_survives_restarts_and_a_given_one_replaces_it(tmp_path):
     async def start(given: str | None = None) -> RailService:
-        return await RailService.open(tmp_path, fsync=False, simulate_banks=False, admin_token=given)
+        return await RailService.open(tmp_path, fsync=False, admin_token=given)
 
     service = await start()
     generated = service.admin_token

@@ -30,7 +30,7 @@ MEMORY_BYTES_PER_PAYMENT_MAX = 1_024
 
 
 async def open_rail(data, **params) -> RailService:
-    service = await RailService.open(data, fsync=False, simulate_banks=False, **params)
+    service = await RailService.open(data, fsync=False, **params)
     for bic in (BANK_A, BANK_B):
         await service.add_participant(bic, bic)
     await service.liquidity(BANK_A, 1_000_000, "in")
@@ -75,7 +75,7 @@ async def test_a_packed_payment_still_gets_its_original_answer_across_a_restart(
         assert {settled.tx.uetr, poor.tx.uetr} <= set(book.final) and not book.live
     finally:
         await service.close()
-    service = await RailService.open(tmp_path, fsync=False, simulate_banks=False)
+    service = await RailService.open(tmp_path, fsync=False)
     try:
         await service.liquidity(BANK_A, 10**10, "in")
         status, again = await send(service, BANK_A, settled)

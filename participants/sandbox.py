@@ -1,0 +1,74 @@
+"""The sandbox's built-in counterparties: the default scheme's banks, answering from inside the rail process.
+
+So that an integrator has counterparties from the first minute, each default-scheme bank the rail still
+simulates (not taken over by an external client) runs as the one simulated bank (participants/bank.py) over
+the in-process transport, answering by the scheme's test-account table (participants/creditor.py's
+TestAccountTable, README "Test accounts"). Each reads its inbox and answers through the same RailService an
+external bank uses (its answers as structs, RailService.dispatch: the state-machine half of every message),
+so nothing about a payment is decided here that the rail would not decide for a real bank.
+
+The application wiring starts them (rail serve, rail demo; `start_sandbox_banks`), not the rail itself.
+Registering a default bank's BIC from outside (`POST /admin/participants`) makes its simulator stand down
+before the new token is returned: RailService tells its companions of every admission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from participants.bank import BankBehaviour, SimulatedBank
+from participants.codec import Iso20022Codec
+from participants.creditor import TestAccountTable
+from participants.transport import InProcessTransport
+from rail.scheme import Bank
+
+log = logging.getLogger(__name__)
+
+INBOX_PAGE_MAX = 500  # messages a sandbox bank takes per poll
+INBOX_WAIT_S = 1.0
+# A sandbox bank runs as long as the rail: it remembers this many payments (for exactly-once answers and
+# credits), a bound whatever traffic integrators send it.
+PAYMENTS_REMEMBERED_MAX = 200_000
+SANDBOX_BEHAVIOUR = BankBehaviour(inbox_wait_s=INBOX_WAIT_S, inbox_batch_max=INBOX_PAGE_MAX, inbox_linger_ms=0.0)
+
+
+class SandboxBanks:
+    """The running simulators of one RailService (a RailService companion: stopped with it)."""
+
+    def __init__(self, service) -> None:
+        self.service = service
+        self.banks: dict[str, SimulatedBank] = {}
+
+    def start_bank(self, spec: Bank) -> SimulatedBank:
+        bank = SimulatedBank(
+            spec.bic, spec.name, spec.customers, InProcessTransport(self.service, spec.bic), Iso20022Codec("json"),
+            SANDBOX_BEHAVIOUR, policy=TestAccountTable.for_scheme(self.service.scheme.params),
+            remember_max=PAYMENTS_REMEMBERED_MAX,
+        )
+        self.banks[spec.bic] = bank
+        bank.start()
+        return bank
+
+    async def participant_admitted(self, bic: str) -> None:
+        """An external client now drives `bic`: its simulator stands down (acknowledging what it handled)."""
+        bank = self.banks.pop(bic, None)
+        if bank is not None:
+            await bank.stop()
+
+    async def stop(self) -> None:
+        banks, self.banks = list(self.banks.values()), {}
+        await asyncio.gather(*(bank.stop() for bank in banks))
+
+
+async def start_sandbox_banks(service) -> SandboxBanks:
+    """Start a simulator for every participant the rail still simulates; they stop when the service closes."""
+    sandbox = SandboxBanks(service)
+    for bic in await service.simulated_participants():
+        spec = service.scheme.bank(bic)
+        if spec is None:
+            log.warning("no default-scheme bank %s to simulate: left unanswered", bic)
+            continue
+        sandbox.start_bank(spec)
+    service.add_companion(sandbox)
+    return sandbox
