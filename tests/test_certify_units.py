@@ -88,6 +88,8 @@ def test_only_required_cases_decide_the_verdict_and_junit_says_which_failed():
     assert not not_run.passed
     xml = junit_xml(not_run).decode()
     assert 'failures="1"' in xml and 'skipped="1"' in xml and 'message="not run: why"' in xml
+    stopped = msgspec.structs.replace(run, interrupted=True)  # Ctrl-C: what ran is kept, never as a pass
+    assert not stopped.passed and "interrupted before every selected case ran" in junit_xml(stopped).decode()
 
 
 async def test_a_webhook_that_takes_an_unsigned_push_fails_x02_and_one_that_refuses_it_passes():

@@ -163,7 +163,8 @@ def _certify(job: Run, suite, cases: list, restart, out: Path) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
-        partial = Certification(suite.version, job.target, job.participant, job.examiner_bic, "", 0.0, done)
+        partial = Certification(suite.version, job.target, job.participant, job.examiner_bic, "", 0.0, done,
+                                interrupted=True)
         write_pack(partial, out)
         print(f"{PROG}: interrupted; the {len(done)} finished cases are in {out}", file=sys.stderr)
         return 130

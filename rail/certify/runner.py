@@ -67,11 +67,12 @@ class Certification(msgspec.Struct):
     started_at: str
     seconds: float
     results: list[CaseResult]
+    interrupted: bool = False  # stopped (Ctrl-C) before every selected case ran: never a pass
 
     @property
     def passed(self) -> bool:
         """Every required case passed: the exit code's 0."""
-        return all(r.outcome is Outcome.PASSED for r in self.results if r.required)
+        return not self.interrupted and all(r.outcome is Outcome.PASSED for r in self.results if r.required)
 
 
 class CertifyError(Exception):
