@@ -316,6 +316,16 @@ async def post_liquidity(request: web.Request) -> web.Response:
     return _json(result, 200 if result["ok"] else 422)
 
 
+async def post_redeliver(request: web.Request) -> web.Response:
+    _admin(request)
+    data = await _json_body(request)
+    try:
+        result = await _service(request).redeliver(data.get("uetr"))
+    except ValueError as exc:
+        return _error(422, "bad_redelivery", str(exc))
+    return _json(result, 200 if result["ok"] else (404 if result["reason"] == "NOOR" else 422))
+
+
 async def get_balances(request: web.Request) -> web.Response:
     _admin(request)
     return _json(await _service(request).balances())
@@ -784,6 +794,7 @@ def create_app(service: RailService) -> web.Application:
     app.router.add_post("/admin/participants", post_participant)
     app.router.add_post("/admin/liquidity", post_liquidity)
     app.router.add_get("/admin/balances", get_balances)
+    app.router.add_post("/admin/redeliver", post_redeliver)
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/openapi.json", get_openapi)

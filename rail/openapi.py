@@ -143,6 +143,12 @@ SCHEMAS: dict[str, dict] = {
     "ParticipantToken": _object(
         {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"}}, ("bic", "token")
     ),
+    "Redelivery": _object({"uetr": {"type": "string"}}, ("uetr",)),
+    "RedeliveryResult": _object(
+        {"ok": {"type": "boolean"}, "uetr": {"type": "string"}, "creditor_agent": _BIC, "reason": _CODE,
+         "text": {"type": "string"}},
+        ("ok", "uetr"),
+    ),
     "LiquidityMove": _object(
         {"bic": _BIC, "amount": _PAISA, "direction": {"type": "string", "enum": ["in", "out"]}},
         ("bic", "amount", "direction"),
@@ -297,6 +303,12 @@ ROUTES: tuple[tuple, ...] = (
       "422": ("refused (AM04, RC01 ...)", "LiquidityResult"), "500": None}),
     ("/admin/balances", "get", "getBalances", "Every settlement account and the conservation check", _ADMIN, [],
      None, {"200": ("balances", "Balances"), "401": None, "500": None}),
+    ("/admin/redeliver", "post", "redeliverPayment",
+     "Deliver a forwarded pacs.008 to its creditor agent once more (sandbox: test duplicate handling)", _ADMIN,
+     [], "Redelivery",
+     {"200": ("put in the creditor agent's inbox again", "RedeliveryResult"), "400": None, "401": None,
+      "404": ("no such forwarded payment", "RedeliveryResult"), "413": None,
+      "422": ("refused (the creditor's inbox is full: AB08)", "RedeliveryResult"), "500": None}),
     ("/metrics", "get", "getMetrics", "Prometheus metrics", None, [], None,
      {"200": {"description": "Prometheus text exposition format",
               "content": {"text/plain": {"schema": {"type": "string"}}}}, "500": None}),

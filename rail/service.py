@@ -54,6 +54,7 @@ from rail.core import (
     CreditorStatus,
     Liquidity,
     Overloaded,
+    Redeliver,
     SetAdminToken,
     SetParams,
     SettlementCore,
@@ -528,6 +529,15 @@ class RailService:
     async def balances(self) -> dict:
         """Every settlement account, as of the last durable batch (read in the core's order)."""
         return await self.core.query(Settlement.balances)
+
+    async def redeliver(self, uetr: str) -> dict:
+        """Deliver a forwarded pacs.008 to its creditor agent once more (admin; for testing duplicate handling)."""
+        if not isinstance(uetr, str) or not uetr:
+            raise ValueError("uetr must be the UETR of a forwarded payment")
+        outcome = await self._execute(Redeliver(uetr=uetr))
+        if outcome.kind != "done":
+            return {"ok": False, "uetr": uetr, "reason": outcome.reason, "text": outcome.text}
+        return {"ok": True, "uetr": uetr, "creditor_agent": outcome.payment.creditor_agent}
 
     async def _execute(self, command) -> Outcome:
         return await self.core.execute(command)
