@@ -29,7 +29,7 @@ USAGE_QUANTUM = Decimal("0.001")
 
 
 class PaymentEvent(msgspec.Struct, frozen=True):
-    """The fields of a run's payment row this module needs (participants.rundir.PaymentRow has them)."""
+    """The fields of a run's payment row this module needs (rail.rundir.PaymentRow has them)."""
 
     debtor_bic: str
     creditor_bic: str
@@ -131,7 +131,7 @@ class UsageLine(msgspec.Struct, frozen=True):
 
 
 def usage(system: SystemLiquidity, observed: Mapping[str, object]) -> list[UsageLine]:
-    """Join the indicators with each bank's record (participants.rundir.LiquidityRecord fields:
+    """Join the indicators with each bank's record (rail.rundir.LiquidityRecord fields:
     ``opening_balance_paisa``, ``min_balance_paisa``, ``topups_paisa``)."""
     lines = []
     for bank in system.banks:

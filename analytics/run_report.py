@@ -1,6 +1,6 @@
 """`rail report run RUN_DIR`: what a load run did, as one self-contained HTML page (+ JSON and CSV).
 
-Reads the run directory through participants.rundir (the structs the load harness writes) and shows:
+Reads the run directory through rail.rundir (the structs the load harness writes) and shows:
 throughput over time, latency percentiles per stage, outcomes by status and reason code, each bank's
 liquidity use set against the simulator indicators (upper/lower bound from the settled payments, see
 analytics.liquidity), and what the run's simulated remittances would have cost their senders over each
@@ -19,7 +19,7 @@ import msgspec
 from analytics import costs, datasets, liquidity
 from analytics.costs import source_for
 from analytics.htmlkit import Column, Figure, Report, Section, Table, charts, utc_now, write_report
-from participants import rundir
+from rail import rundir
 
 RUN_REPORT_HTML = "report.html"
 PAISA_PER_RUPEE = Decimal(100)

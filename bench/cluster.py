@@ -52,11 +52,11 @@ from rich.table import Table
 from participants.sandbox import start_sandbox_banks
 from participants.transport import HttpTransport
 from rail import iso20022
-from rail.journal import FileJournal
-from rail.nats_journal import NatsJournal
-from rail.nats_local import LocalNatsCluster, nats_server_path
+from rail.api.service import RailService
+from rail.cluster.nats_journal import NatsJournal
+from rail.cluster.nats_local import LocalNatsCluster, nats_server_path
 from rail.scheme import default_scheme
-from rail.service import RailService
+from rail.settlement.journal import FileJournal
 
 
 def _bench_rail_module():

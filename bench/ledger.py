@@ -37,8 +37,10 @@ from rich.table import Table
 
 # `python bench/ledger.py` puts bench/ first on sys.path, where bench/rail.py would shadow the rail package.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench.ledger_service
 
-from rail.ledger import (
+from bench.ledger_service import LedgerService
+from rail.settlement.ledger import (
     Account,
     AccountFlags,
     CreateTransferResult,
@@ -46,7 +48,6 @@ from rail.ledger import (
     Transfer,
     TransferFlags,
 )
-from rail.ledger_service import LedgerService
 
 EVENTS_DEFAULT = 1_000_000
 BATCH_EVENTS = 8_192
@@ -276,7 +277,7 @@ CREATE TABLE transfers (
     flags int NOT NULL,
     state smallint NOT NULL  -- 0 posted/final, 1 pending, 2 posted later, 3 voided
 );
--- The same rules as rail.ledger for the events in the workload: duplicates, reservations, posts, voids,
+-- The same rules as rail.settlement.ledger for the events in the workload: duplicates, reservations, posts, voids,
 -- liquidity check; returns a CreateTransferResult value.
 CREATE FUNCTION create_transfer(p_id bigint, p_debit bigint, p_credit bigint, p_amount bigint,
                                 p_pending_id bigint, p_flags int) RETURNS int AS $$

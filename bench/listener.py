@@ -9,7 +9,7 @@ The handler is the shape of an inbox poll: GET /v1/inbox with a Bearer token loo
 N-byte body, read whole, then the same answer. The servers, each on uvloop in a process of its own:
 - listener: rail/api/listener.py with that handler behind rail/api/http_types.HttpApplication;
 - aiohttp:  a plain aiohttp `web.Application`, one route, the same handler (the baseline of the ratios);
-- fastlane: today's rail/http.py app (its aiohttp fast lane serves GET /v1/inbox) over a stand-in service that
+- fastlane: today's rail/api/http.py app (its aiohttp fast lane serves GET /v1/inbox) over a stand-in service that
   answers the same page: what the listener is to replace.
 The load is wrk (Debian package `wrk`; C, one thread, CONNECTIONS keep-alive connections, one request at a time
 each) in another process. Rounds interleave the servers, so drifting machine load hits them alike; each figure
@@ -131,7 +131,7 @@ def aiohttp_app():
 
 
 class _StandInService:
-    """What rail/http.py's fast lane calls for GET /v1/inbox, answering the same page."""
+    """What rail/api/http.py's fast lane calls for GET /v1/inbox, answering the same page."""
 
     def authenticate(self, token: str) -> str | None:
         return TOKENS.get(token)
@@ -146,7 +146,7 @@ class _StandInService:
         return inbox_page(bic)
 
     async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None):
-        from rail.service import Reply
+        from rail.api.service import Reply
 
         return Reply(200, "application/json", orjson.dumps(inbox_page(bic)))
 
@@ -168,7 +168,7 @@ async def _serve(kind: str) -> None:
     if kind == "aiohttp":
         app = aiohttp_app()
     else:
-        from rail.http import create_app
+        from rail.api.http import create_app
 
         app = create_app(_StandInService())
     runner = web.AppRunner(app, access_log=None)

@@ -34,9 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from participants import rundir  # noqa: E402
 from participants.cli import codec_factory  # noqa: E402
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, load_scenario  # noqa: E402
+from rail import rundir  # noqa: E402
 
 TARGET_RATE_PER_S = 1_000
 TARGET_P99_MS = 250.0

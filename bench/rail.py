@@ -46,8 +46,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rail import iso20022
+from rail.api.service import RailService
 from rail.iso20022 import CdtTrfTxInf, Pacs008
-from rail.service import RailService
 
 DEBTOR = "HABBPKKA"
 CREDITOR = "MEZNPKKA"

@@ -43,8 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import aiohttp
 
-from participants import rundir
-from rail import iso20022
+from rail import iso20022, rundir
 from rail.scheme import default_scheme
 
 ADMIN = "soak-admin-" + uuid.uuid4().hex
@@ -53,7 +52,7 @@ MARKER_IBAN = iso20022.make_pk_iban("SOAK", "0000000000000001")
 MARKER_FUNDS_PAISA = 10**12
 MARKERS_WINDOW_S = 60.0
 BYTES_PER_PAYMENT_BUDGET = 1_024
-PACK_WAIT_S = 15.0  # a final payment is packed 10 s after it became final (rail/payment_book.py)
+PACK_WAIT_S = 15.0  # a final payment is packed 10 s after it became final (rail/settlement/payment_book.py)
 START_TIMEOUT_S = 60.0
 BASELINE_PAYMENTS = 100_000
 # `rail load` takes over the first LOAD_BANKS default banks; the markers go to the others, which the rail's own

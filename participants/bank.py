@@ -3,7 +3,7 @@
 The same bank is the sandbox's built-in counterparty (participants/sandbox.py: the default scheme's banks, in
 process, answering by the scheme's test-account table), the load harness's participant (participants/harness.py:
 over HTTP or in process, answering by the load model) and the participant a `rail certify` run examines
-(participants/bank_cli.py). What it answers is its :class:`~participants.creditor.CreditorPolicy`; how it talks
+(rail/app/bank_cli.py). What it answers is its :class:`~participants.creditor.CreditorPolicy`; how it talks
 to the rail is its transport (participants/transport.py); messages are built and read by its codec
 (participants/codec.py).
 

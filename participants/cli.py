@@ -28,7 +28,6 @@ import msgspec
 from rich.live import Live
 from rich.table import Table
 
-from participants import rundir
 from participants.harness import (
     LoadConfig,
     LoadResult,
@@ -40,6 +39,7 @@ from participants.harness import (
     write_result,
 )
 from participants.transport import HttpTransport, RailRefused, RailUnreachable, TransportError
+from rail import rundir
 from rail.terminal import console as make_console
 
 PROG = "rail load"

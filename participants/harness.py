@@ -38,11 +38,11 @@ from typing import Any
 import msgspec
 from hdrh.histogram import HdrHistogram
 
-from participants import rundir
 from participants.bank import BankBehaviour, SimulatedBank
 from participants.remittance import MAX_PAYMENTS_PER_RUN, LoadModel, PlannedPayment, RemittanceLoad
 from participants.transport import RailUnreachable, TransportError
 from participants.treasury import TreasuryDesk, posted_balance_paisa, settlement_balance_paisa
+from rail import rundir
 
 TOOL_VERSION = "0.1.0"
 

@@ -18,7 +18,7 @@ payment code path is the same in-process and over HTTP:
 
 :class:`HttpTransport` speaks the rail's HTTP API with aiohttp (keep-alive, a bounded connection pool), to one
 rail or to an active rail and its standbys (several URLs: it switches over by itself, see the class);
-:class:`InProcessTransport` calls :class:`rail.service.RailService` directly. Failures to reach the rail
+:class:`InProcessTransport` calls :class:`rail.api.service.RailService` directly. Failures to reach the rail
 raise :class:`RailUnreachable` (the harness counts them as a gap and retries idempotent calls);
 answers the rail refuses raise :class:`RailRefused` with the status and the rail's own text.
 """
@@ -35,7 +35,7 @@ import aiohttp
 import msgspec
 import orjson
 
-from rail.service import Accepted
+from rail.api.service import Accepted
 
 # A bank's concurrent requests: enough for ~2,000 payments/s at ~10 ms a request, bounded so a slow rail
 # shows up as queueing in the harness (counted as late sends), not as thousands of sockets.

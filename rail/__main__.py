@@ -1,5 +1,5 @@
 import sys
 
-from rail.cli import main
+from rail.app.cli import main
 
 sys.exit(main())

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+from pathlib import Path
 
-from rail.ledger import Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
-from rail.ledger_service import LedgerService
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench.ledger_service
+
+from bench.ledger_service import LedgerService
+from rail.settlement.ledger import Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
 
 CENTRAL_BANK = 1
 PARTICIPANTS = [2, 3, 4, 5, 6, 7]

@@ -1,5 +1,5 @@
 """The run report and the liquidity indicators, over a small run directory written with the harness's
-own structs (participants.rundir), so the report reads exactly what `rail load` / `rail demo` write."""
+own structs (rail.rundir), so the report reads exactly what `rail load` / `rail demo` write."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from test_analytics_report import _json, _same, assert_renders
 
 from analytics import costs, datasets, liquidity, run_report
 from analytics.liquidity import PaymentEvent
-from participants import rundir
+from rail import rundir
 
 BANKS = ("BANKAPKA", "BANKBPKA", "BANKCPKA", "BANKDPKA")
 OPENING_PAISA = 50_000_000 * 100
@@ -296,7 +296,7 @@ def test_run_totals_are_like_for_like_against_the_rpw_average(written, run_dir):
 
 
 def test_demo_entry_point_writes_the_report(tmp_path):
-    from rail.demo import _write_report
+    from rail.app.demo import _write_report
 
     path = make_run_dir(tmp_path / "demo", n_payments=40)
     assert _write_report(path) == path / "report.html"

@@ -9,14 +9,14 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 
-from participants.bank_cli import declaration_of, make_bank, serve_hook
+from rail.app.bank_cli import declaration_of, make_bank, serve_hook
 from participants.creditor import Fault
 from participants.transport import HttpTransport
 from rail.certify.context import Options
 from rail.certify.runner import Outcome, Run, certify
 from rail.certify.suite import ROLES, load_suite
-from rail.http import create_app
-from rail.service import RailService
+from rail.api.http import create_app
+from rail.api.service import RailService
 
 CREDITOR_TIMEOUT_MS = 1_500  # the rail's AB05 timer, short so the 'late' bank's cases end quickly
 DOWNTIME_S = 0.5  # between a bank's crash and its restart: payments arrive meanwhile

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_rail_e2e import A_IBAN, BANK_A, Rail, bank, credit_transfer, rail  # noqa: F401 - the fixture
 
-from participants import rundir
+from rail import rundir
 
 RAIL = [sys.executable, "-m", "rail"]
 

@@ -15,15 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from rail.journal import FileJournal
-from rail.ledger import NS_PER_S, Account, AccountFlags, CreateTransferResult, Transfer, TransferFlags
-from rail.ledger_service import (
+from bench.ledger_service import (
     BatchTooLarge,
     LedgerBusy,
     LedgerRecord,
     LedgerService,
     LedgerServiceClosed,
     recover_ledger,
+)
+from rail.settlement.journal import FileJournal
+from rail.settlement.ledger import (
+    NS_PER_S,
+    Account,
+    AccountFlags,
+    CreateTransferResult,
+    Transfer,
+    TransferFlags,
 )
 
 R = CreateTransferResult
@@ -215,7 +222,7 @@ def test_sigkill_at_random_points_loses_no_acknowledged_batch(tmp_path: Path) ->
 
 def test_child_requests_always_succeed_in_memory() -> None:
     """Guards the crash test's own premise: every request applies whatever came before."""
-    from rail.ledger import Ledger
+    from rail.settlement.ledger import Ledger
 
     ledger = Ledger()
     ledger.create_accounts(crash_child.accounts())
@@ -242,7 +249,7 @@ async def test_journal_failure_fails_waiting_callers_and_stops_the_service(tmp_p
 
 
 async def test_broken_invariant_fails_the_batch_instead_of_hanging(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rail.ledger import ConservationError, Ledger
+    from rail.settlement.ledger import ConservationError, Ledger
 
     service = await LedgerService.open(None)
     await service.create_accounts(funded_accounts())

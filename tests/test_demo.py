@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from participants import rundir
+from rail import rundir
 
 
 def run_demo(tmp_path, *args: str) -> subprocess.CompletedProcess:

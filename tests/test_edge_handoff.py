@@ -1,4 +1,4 @@
-"""The edge's batched hand-off (rail/edge.py HandOff) against a stand-in NATS connection: one message per
+"""The edge's batched hand-off (rail/cluster/edge.py HandOff) against a stand-in NATS connection: one message per
 event-loop tick, split under max_payload, answers matched by ref, a missing core reported at once."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import msgspec
 import pytest
 
-from rail.edge import EdgeAnswers, EdgeReply, EdgeSubmitBatch, HandOff
+from rail.cluster.edge import EdgeAnswers, EdgeReply, EdgeSubmitBatch, HandOff
 
 
 class FakeNats:
@@ -67,7 +67,7 @@ async def test_a_tick_larger_than_max_payload_is_split_and_nothing_is_lost():
 
 
 async def test_no_core_serving_is_known_at_once_not_after_the_timeout():
-    from rail.edge import CoreUnavailable
+    from rail.cluster.edge import CoreUnavailable
 
     hand_off = HandOff(FakeNats(core=None), "subject")
     await hand_off.start()

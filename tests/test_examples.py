@@ -9,7 +9,7 @@ from conftest import REPO
 from test_iso_codec import assert_xsd_valid
 
 from rail import iso20022 as iso
-from rail.examples import EXAMPLES, write_examples
+from rail.app.examples import EXAMPLES, write_examples
 from rail.scheme import default_scheme
 
 EXAMPLES_DIR = REPO / "docs" / "examples"
@@ -22,7 +22,7 @@ def test_the_committed_examples_are_what_the_generator_writes(tmp_path: Path):
     assert sorted(p.name for p in written) == sorted(p.name for p in EXAMPLES_DIR.iterdir())
     for path in written:
         assert path.read_bytes() == (EXAMPLES_DIR / path.name).read_bytes(), (
-            f"{path.name} is stale: run python3 -m rail.examples docs/examples"
+            f"{path.name} is stale: run python3 -m rail.app.examples docs/examples"
         )
 
 

@@ -17,12 +17,12 @@ from aiohttp.test_utils import TestServer
 from test_rail_e2e import A_IBAN, B_IBAN, BANK_A, BANK_B, credit_transfer, creditor_answer
 
 from rail import iso20022
-from rail.core import Ack, load_settlement
-from rail.http import create_app
+from rail.api.http import create_app
+from rail.api.service import RailService
 from rail.iso20022 import Pacs028, StsReqTxInf
-from rail.journal import FileJournal
 from rail.scheme import default_scheme
-from rail.service import RailService
+from rail.settlement.core import Ack, load_settlement
+from rail.settlement.journal import FileJournal
 
 ROUNDS = 10
 FUNDS_PAISA = 100_000_000

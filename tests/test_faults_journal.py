@@ -20,7 +20,7 @@ from conftest import REPO
 from faults import DEBTOR, DEBTOR_IBAN, Client, RailProcess, accept_now_iban, rail_command, serve_command
 from test_rail_e2e import credit_transfer
 
-from rail.journal import HIGHWATER_EVERY_S, encode_frame, inspect_journal, iter_frames
+from rail.settlement.journal import HIGHWATER_EVERY_S, encode_frame, inspect_journal, iter_frames
 
 PAYMENTS = 120
 

@@ -25,10 +25,10 @@ from test_rail_e2e import (  # noqa: F401 - `rail` is the fixture
 )
 
 from rail import iso20022
+from rail.api.service import RailService
 from rail.money import AMOUNT_MAX_PAISA, MONEY_ISSUED_MAX_PAISA
-from rail.payments import Settlement
 from rail.scheme import default_scheme
-from rail.service import RailService
+from rail.settlement.payments import Settlement
 
 OVER = [AMOUNT_MAX_PAISA + 1, 2**63, 2**64 - 1, 2**64, 10**30]
 

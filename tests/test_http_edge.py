@@ -19,13 +19,13 @@ from test_rail_e2e import A_IBAN, BANK_A, FAST, Rail, bank, credit_transfer, rai
 
 from participants.bank import BankBehaviour, SimulatedBank
 from participants.codec import Iso20022Codec
-from participants.transport import HttpTransport
 from participants.sandbox import start_sandbox_banks
+from participants.transport import HttpTransport
 from rail import iso20022
-from rail.auth import VERIFIED_TOKENS_MAX, TokenTable, new_token, token_hash
-from rail.http import create_app
+from rail.api.auth import VERIFIED_TOKENS_MAX, TokenTable, new_token, token_hash
+from rail.api.http import create_app
+from rail.api.service import RailService
 from rail.scheme import default_scheme
-from rail.service import RailService
 
 SCHEME = default_scheme()
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rail.journal import (
+from rail.settlement.journal import (
     _FRAME_HEADER,
     _SEGMENT_HEADER,
     FileJournal,
@@ -113,7 +113,7 @@ async def test_torn_tail_partial_frame_is_truncated_and_logged(tmp_path: Path, c
     wal = segments(tmp_path)[-1]
     good_size = wal.stat().st_size
     append_bytes(wal, next_frame(tmp_path, 4, [3])[:-3])  # the write never completed
-    with caplog.at_level(logging.WARNING, logger="rail.journal"), FileJournal.open(tmp_path) as journal:
+    with caplog.at_level(logging.WARNING, logger="rail.settlement.journal"), FileJournal.open(tmp_path) as journal:
         assert journal.truncated_bytes > 0
         assert wal.stat().st_size == good_size
         assert [r for _, r in batches(journal)] == [[0], [1], [2]]

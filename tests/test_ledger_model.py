@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from rail.ledger import (
+from rail.settlement.ledger import (
     AMOUNT_MAX,
     NS_PER_S,
     U128_MAX,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rail.ledger import (
+from rail.settlement.ledger import (
     AMOUNT_MAX,
     NS_PER_S,
     U128_MAX,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from test_participants_fakes import FakeRail, JsonCodec
 
-from participants import rundir
 from participants.bank import BankBehaviour, Outage
-from participants.treasury import Treasury
 from participants.harness import LoadConfig, LoadRun, Scenario, inprocess_target, write_result
 from participants.transport import RailUnreachable
-from test_participants_fakes import FakeRail, JsonCodec
+from participants.treasury import Treasury
+from rail import rundir
 
 FAST_BANKS = BankBehaviour(accept_latency_ms_median=2.0, accept_latency_sigma=0.3, reject_rate=0.05,
                            inbox_wait_s=0.2)

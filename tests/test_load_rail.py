@@ -13,12 +13,12 @@ import time
 import msgspec
 import pytest
 
-from participants import rundir
 from participants.bank import BankBehaviour, Outage
-from participants.treasury import Treasury
 from participants.cli import codec_factory
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, inprocess_target
-from rail.service import RailService
+from participants.treasury import Treasury
+from rail import rundir
+from rail.api.service import RailService
 
 FAST = BankBehaviour(accept_latency_ms_median=3.0, accept_latency_sigma=0.4, reject_rate=0.02, inbox_wait_s=0.5)
 

@@ -11,9 +11,9 @@ import pytest
 from test_iso_codec import assert_xsd_valid
 
 from rail import iso20022 as iso
-from rail.cli import main
+from rail.app.cli import main
+from rail.app.message_cli import MessageError, parse_amount
 from rail.iso20022._values import PKT
-from rail.message_cli import MessageError, parse_amount
 from rail.scheme import default_scheme
 
 KNOWN_BICS = {b.bic for b in default_scheme().banks} | {"SBPPPKKA", "TESTPKKA"}

@@ -19,7 +19,7 @@ import pytest
 from test_rail_e2e import A_IBAN, BANK_A, credit_transfer
 
 from rail import iso20022
-from rail.nats_local import LocalNatsCluster, nats_server_path
+from rail.cluster.nats_local import LocalNatsCluster, nats_server_path
 
 pytestmark = pytest.mark.skipif(
     nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"

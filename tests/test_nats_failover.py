@@ -30,9 +30,9 @@ from test_rail_restart import ADMIN, Client
 
 from participants.sandbox import start_sandbox_banks
 from rail import iso20022
-from rail.failover import LEASE_TTL_S, LeaderLease, LeaseHeld
-from rail.nats_journal import JournalFenced, NatsJournal
-from rail.nats_local import LocalNatsCluster, nats_server_path
+from rail.cluster.failover import LEASE_TTL_S, LeaderLease, LeaseHeld
+from rail.cluster.nats_journal import JournalFenced, NatsJournal
+from rail.cluster.nats_local import LocalNatsCluster, nats_server_path
 
 pytestmark = pytest.mark.skipif(
     nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"
@@ -224,7 +224,7 @@ def _serve(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess:
 
 
 def test_serve_with_a_wrong_or_unreachable_nats_url_says_so_in_one_line(tmp_path):
-    from rail.nats_local import free_port
+    from rail.cluster.nats_local import free_port
 
     wrong = _serve("--data", str(tmp_path), "--journal", "http://127.0.0.1:4222")
     assert wrong.returncode == 1
@@ -262,8 +262,8 @@ async def test_clean_stop_hands_the_lease_over_at_once(cluster, tmp_path):
 
 @pytest.mark.slow
 async def test_rail_keeps_settling_when_the_stream_leader_node_dies(cluster, tmp_path):
-    from rail.core import load_settlement
-    from rail.service import RailService
+    from rail.api.service import RailService
+    from rail.settlement.core import load_settlement
 
     url = f"{cluster.url}/K{next(_names)}"
     journal = NatsJournal.open(url)
@@ -328,7 +328,7 @@ async def test_load_pointed_at_both_cores_switches_over_by_itself_when_the_activ
     """`rail load --target ACTIVE,STANDBY`: the active core is SIGKILLed mid-run; every simulated bank's
     transport moves to the standby by itself, the run completes and reconciles (every payment the harness saw
     settle is in the standby's books: balances moved by exactly those, conservation holds)."""
-    from rail.nats_local import free_port
+    from rail.cluster.nats_local import free_port
 
     journal_url = f"{cluster.url}/S{next(_names)}"
     active = CoreProcess(journal_url, tmp_path / "a", standby=False)

@@ -1,4 +1,4 @@
-"""The replicated journal (rail/nats_journal.py) on a real 3-node NATS JetStream cluster on loopback.
+"""The replicated journal (rail/cluster/nats_journal.py) on a real 3-node NATS JetStream cluster on loopback.
 
 Skipped, with the reason, only when nats-server is not installed (Debian package `nats-server`; .ci/run
 installs it).
@@ -13,16 +13,16 @@ import time
 
 import pytest
 
-from rail.failover import LeaderLease
-from rail.journal import JournalError
-from rail.nats_journal import (
+from rail.cluster.failover import LeaderLease
+from rail.cluster.nats_journal import (
     JournalFenced,
     JournalUnavailable,
     NatsJournal,
     StreamReader,
     parse_nats_url,
 )
-from rail.nats_local import LocalNatsCluster, free_port, nats_server_path
+from rail.cluster.nats_local import LocalNatsCluster, free_port, nats_server_path
+from rail.settlement.journal import JournalError
 
 pytestmark = pytest.mark.skipif(
     nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"

@@ -33,7 +33,7 @@ def test_ci_runs_the_readme_test_command_verbatim_in_a_copy_without_shared_besid
 
 
 def test_rail_help_lists_every_command():
-    from rail.cli import COMMANDS
+    from rail.app.cli import COMMANDS
 
     out = subprocess.run(
         [sys.executable, "-m", "rail", "--help"], capture_output=True, text=True, check=True
@@ -45,7 +45,7 @@ def test_rail_help_lists_every_command():
 def test_every_command_module_has_configure_and_run():
     import importlib
 
-    from rail.cli import COMMANDS
+    from rail.app.cli import COMMANDS
 
     for name, (module_name, _) in COMMANDS.items():
         module = importlib.import_module(module_name)

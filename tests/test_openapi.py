@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from rail.openapi import ROUTES, openapi_document
+from rail.api.openapi import ROUTES, openapi_document
 
 PARTICIPANT_ERRORS = {"401", "429", "500"}
 JSON_BODY_ERRORS = {"400", "413"}

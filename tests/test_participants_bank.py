@@ -9,14 +9,14 @@ import pytest
 from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_participants_fakes import FakeRail, JsonCodec, serve
 
 from participants.bank import BankBehaviour, Outage, SimulatedBank
 from participants.codec import Iso20022Codec
-from participants.treasury import settlement_balance_paisa
 from participants.transport import HttpTransport
+from participants.treasury import settlement_balance_paisa
 from rail import iso20022
 from rail.scheme import default_scheme
-from test_participants_fakes import FakeRail, JsonCodec, serve
 
 SCHEME = default_scheme()
 HBL, UBL = SCHEME.banks[0], SCHEME.banks[1]

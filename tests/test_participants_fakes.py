@@ -210,7 +210,7 @@ class FakeRail:
         return {"bic": bic}
 
     async def balances(self) -> dict:
-        # The real rail's report format (rail/payments.py Settlement.balances).
+        # The real rail's report format (rail/settlement/payments.py Settlement.balances).
         accounts = {bic: {"posted_paisa": v, "pending_debits_paisa": self.pending.get(bic, 0),
                           "available_paisa": v - self.pending.get(bic, 0)} for bic, v in self.posted.items()}
         return {"accounts": accounts, "conserved": sum(self.posted.values()) == 0}

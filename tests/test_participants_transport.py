@@ -7,11 +7,11 @@ import socket
 
 import orjson
 import pytest
+from test_participants_fakes import FakeRail, JsonCodec, http_app, serve
 
 from participants.bank import BankBehaviour
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target
 from participants.transport import HttpTransport, InProcessTransport, RailRefused, RailUnreachable
-from test_participants_fakes import FakeRail, JsonCodec, http_app, serve
 
 
 def pacs008(uetr: str, debtor: str, creditor: str, amount: int = 1000) -> bytes:

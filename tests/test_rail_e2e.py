@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from participants.sandbox import start_sandbox_banks
 from rail import iso20022
-from rail.http import create_app
+from rail.api.http import create_app
+from rail.api.service import RailService
 from rail.iso20022 import (
     Acmt023,
     Camt029,
@@ -37,7 +38,6 @@ from rail.iso20022 import (
     TxInfAndSts,
     Vrfctn,
 )
-from rail.service import RailService
 
 BANK_A = "TESTPKKA"
 BANK_B = "DEMOPKKA"

@@ -21,12 +21,12 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from iso_checks import assert_schema_valid, xsd_value
 from lxml import etree
 
-from iso_checks import assert_schema_valid, xsd_value
 from rail import iso20022
+from rail.api.service import RailService
 from rail.iso20022 import convert, schema
-from rail.service import RailService
 
 DEBTOR, CREDITOR, RAIL = "HABBPKKA", "MEZNPKKA", "SBPPPKKA"
 XML, JSON = "application/xml", "application/json"

@@ -13,8 +13,8 @@ import uuid
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from rail.payments import IN_FLIGHT, NS_PER_MS, CreditTransfer, Settlement
 from rail.scheme import Bank, Scheme, SchemeParams
+from rail.settlement.payments import IN_FLIGHT, NS_PER_MS, CreditTransfer, Settlement
 
 BANKS = ("AAAAPKKA", "BBBBPKKA", "CCCCPKKA")
 PREFUND_PAISA = 1_000_000

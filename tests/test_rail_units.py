@@ -13,16 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_rail_e2e import A_IBAN, BANK_A, credit_transfer, creditor_answer, payment_return
 
+import rail.settlement.core as core_module
 from participants.sandbox import start_sandbox_banks
-import rail.core as core_module
 from rail import iso20022
-from rail.core import SettlementCore, apply_command
-from rail.directory import AliasDirectory, DirectoryError, TokenBucket
-from rail.journal import FileJournal
-from rail.metrics import RailMetrics
-from rail.payments import Settlement, settlement_from_state, settlement_to_state
+from rail.api.metrics import RailMetrics
+from rail.api.service import RailService
 from rail.scheme import TEST_ACCOUNTS, default_scheme, sandbox_creditor_decision
-from rail.service import RailService
+from rail.settlement.core import SettlementCore, apply_command
+from rail.settlement.directory import AliasDirectory, DirectoryError, TokenBucket
+from rail.settlement.journal import FileJournal
+from rail.settlement.payments import Settlement, settlement_from_state, settlement_to_state
 
 
 def test_default_scheme_customers_have_valid_ibans_and_raast_ids():

@@ -2,8 +2,8 @@
 cut mid-phrase on the way out.
 
 Two sources: the RAAST profile's violations (reached by breaking every field of an example of every message,
-one at a time, with wrong, blank, overlong and missing values) and the rail's own rejections in rail/payments.py,
-rail/service.py and rail/directory.py (read from the source: each literal or f-string given as a reason text,
+one at a time, with wrong, blank, overlong and missing values) and the rail's own rejections in rail/settlement/payments.py,
+rail/api/service.py and rail/settlement/directory.py (read from the source: each literal or f-string given as a reason text,
 its placeholders counted at 36 characters, the longest identifier the rail repeats: a UETR).
 """
 
@@ -91,7 +91,7 @@ def _reason_texts(tree: ast.AST):
 
 def test_every_reason_text_of_the_rail_itself_fits_in_addtl_inf():
     checked = 0
-    for name in ("payments.py", "service.py", "directory.py"):
+    for name in ("settlement/payments.py", "api/service.py", "settlement/directory.py"):
         tree = ast.parse((REPO / "rail" / name).read_text())
         for line, node in _reason_texts(tree):
             length = _worst_case_length(node)

@@ -1,4 +1,4 @@
-"""The duplicate check holds for the whole retention window, in bounded memory (rail/payment_book.py).
+"""The duplicate check holds for the whole retention window, in bounded memory (rail/settlement/payment_book.py).
 
 A resend gets its original answer however long ago the payment was packed, across restarts; a payment leaves
 only when its window has passed, never to make room (beyond the limit new payments are refused); replay rebuilds
@@ -17,12 +17,13 @@ import uuid
 import msgspec
 from test_rail_e2e import A_IBAN, B_IBAN, BANK_A, BANK_B, credit_transfer, creditor_answer, payment_return
 
-from rail import iso20022, payment_book
-from rail.core import replay_batch
-from rail.journal import FileJournal
-from rail.payments import CreditTransfer, Settlement
+from rail import iso20022
+from rail.api.service import RailService
 from rail.scheme import default_scheme
-from rail.service import RailService
+from rail.settlement import payment_book
+from rail.settlement.core import replay_batch
+from rail.settlement.journal import FileJournal
+from rail.settlement.payments import CreditTransfer, Settlement
 
 XML = "application/xml"
 MEMORY_PAYMENTS = 100_000

@@ -18,8 +18,8 @@ from participants.creditor import TestAccountTable
 from participants.sandbox import start_sandbox_banks
 from participants.transport import InProcessTransport
 from rail import iso20022
+from rail.api.service import RailService
 from rail.scheme import TEST_ACCOUNTS, default_scheme
-from rail.service import RailService
 
 REASONS = sorted({t.reason for t in TEST_ACCOUNTS if t.kind == "reject"})
 CODEC = Iso20022Codec("json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rail.cli import main
+from rail.app.cli import main
 from rail.iso20022 import iban_is_valid, normalise_pk_mobile
 from rail.scheme import TEST_ACCOUNTS
 

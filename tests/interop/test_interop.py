@@ -16,12 +16,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from lxml import etree
-
 from iso_checks import assert_schema_valid, xsd
+from lxml import etree
+from test_rail_fidelity import CREDITOR, DEBTOR, Rail
+
 from rail import iso20022
 from rail.iso20022 import convert
-from test_rail_fidelity import CREDITOR, DEBTOR, Rail
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = tomllib.loads((HERE / "manifest.toml").read_text())

@@ -5,7 +5,7 @@ together and in one order, and that order must be the journal's order, so that r
 A single task needs no locks and lets every tick be one group commit:
 
     each event-loop tick: take up to BATCH_COMMANDS_MAX commands from the bounded queue (plus due timers)
-        -> apply each to the state machine (rail/payments.py; pure, microseconds)
+        -> apply each to the state machine (rail/settlement/payments.py; pure, microseconds)
         -> journal.append([now_ns, command, command, ...])   # ONE fdatasync for the whole tick
         -> only then: publish inbox entries, resolve the submitters' futures, wake Prefer: wait requests
 
@@ -29,13 +29,13 @@ import heapq
 import logging
 import time
 from collections import deque
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import msgspec
 
-from rail.journal import FileJournal
-from rail.metrics import RailMetrics
-from rail.payments import (
+from rail.scheme import Scheme, SchemeParams
+from rail.settlement.journal import FileJournal
+from rail.settlement.payments import (
     IN_FLIGHT,
     CreditTransfer,
     Outcome,
@@ -45,7 +45,6 @@ from rail.payments import (
     settlement_from_state,
     settlement_to_state,
 )
-from rail.scheme import Scheme, SchemeParams
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +58,21 @@ SNAPSHOT_EVERY_S = 300.0
 # one syncs (TigerBeetle pipelines its prepares the same way). Answers still leave only after their own batch
 # and every earlier one are durable; 2 hides one fdatasync behind the next batch's work.
 PIPELINE_BATCHES_MAX = 2
+
+
+class CoreMetrics(Protocol):
+    """What the core reports about its work (rail/api/metrics.py's RailMetrics is one; the core knows no
+    Prometheus)."""
+
+    def batch_durable(
+        self, commands: int, transfers: int, apply_s: float, journal_s: float, queue_depth: int
+    ) -> None:
+        """One batch applied and made durable: its size, its two stages' latency, the queue behind it."""
+        ...
+
+    def payment_final(self, status: str, reason: str, accepted_to_final_s: float | None) -> None:
+        """A payment's final status is durable (`accepted_to_final_s` None: it never reached the ledger)."""
+        ...
 
 
 # ---- journaled commands (tagged, compact) ---------------------------------------------------------------------
@@ -348,7 +362,7 @@ class _Batch(NamedTuple):
 class SettlementCore:
     """The single writer. Create with `await SettlementCore.open(...)`, then `start()`."""
 
-    def __init__(self, journal: FileJournal, settlement: Settlement, metrics: RailMetrics) -> None:
+    def __init__(self, journal: FileJournal, settlement: Settlement, metrics: CoreMetrics) -> None:
         self.journal = journal
         self.settlement = settlement
         self.metrics = metrics
@@ -375,13 +389,13 @@ class SettlementCore:
         cls,
         journal: FileJournal,
         scheme: Scheme,
-        metrics: RailMetrics,
+        metrics: CoreMetrics,
         settlement: Settlement | None = None,
     ) -> SettlementCore:
         """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis.
 
         `settlement`: books already rebuilt from this journal by the caller (a standby core taking over,
-        rail/failover.py); then nothing is replayed here.
+        rail/cluster/failover.py); then nothing is replayed here.
         """
         replayed = 0
         if settlement is None:
@@ -645,12 +659,13 @@ class SettlementCore:
         for inbox, upto, acked_upto in batch.published:
             inbox.publish(upto, acked_upto)
         self._release(batch.answers, batch.finalised)
-        metrics = self.metrics
-        metrics.batch_commands.observe(batch.commands)
-        metrics.ledger_transfers.inc(batch.transfers)
-        metrics.latency_batch.observe(batch.applied_s - batch.started_s)
-        metrics.latency_journal.observe(durable_s - batch.applied_s)
-        metrics.core_queue_depth.set(len(self._queue))
+        self.metrics.batch_durable(
+            batch.commands,
+            batch.transfers,
+            batch.applied_s - batch.started_s,
+            durable_s - batch.applied_s,
+            len(self._queue),
+        )
 
     def _wake(self, _append: asyncio.Future) -> None:
         self._wakeup.set()
@@ -672,13 +687,11 @@ class SettlementCore:
             log.exception("snapshot at batch %d failed", seq)
 
     def _release(self, answers: list, finalised: list[Payment]) -> None:
-        count_final = self.metrics.payments_final.inc
-        observe_settlement = self.metrics.observe_settlement
+        payment_final = self.metrics.payment_final
         for payment in finalised:
             self._unreleased.discard(payment.uetr)
-            count_final((payment.status, payment.reason or ""))
-            if payment.transfer_id:
-                observe_settlement((payment.final_ns - payment.received_ns) / 1e9)
+            settled_s = (payment.final_ns - payment.received_ns) / 1e9 if payment.transfer_id else None
+            payment_final(payment.status, payment.reason or "", settled_s)
             waiters = self._final_waiters.pop(payment.uetr, None)
             if waiters:
                 final = (payment.status, payment.reason, payment.reason_text)  # final: never changes again

@@ -139,9 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from rail.http import create_app
-    from rail.journal import JournalCorruption, JournalError
-    from rail.service import RailService
+    from rail.api.http import create_app
+    from rail.api.service import RailService
+    from rail.settlement.journal import JournalCorruption, JournalError
 
     params = {}
     if args.creditor_timeout_ms is not None:
@@ -169,7 +169,7 @@ async def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     if args.journal:
-        from rail.failover import LeaseHeld, open_replicated
+        from rail.cluster.failover import LeaseHeld, open_replicated
 
         try:
             journal, takeover = await open_replicated(
@@ -211,7 +211,7 @@ async def _serve(args: argparse.Namespace) -> int:
     app = create_app(service)
     stop_workers = None
     if args.workers:
-        from rail.edge_core import start_workers
+        from rail.cluster.edge_core import start_workers
 
         try:
             port, stop_workers = await start_workers(

@@ -21,8 +21,8 @@ from collections import deque
 
 import msgspec
 
-from rail.journal import FileJournal, Journal
-from rail.ledger import Account, CreateAccountResult, CreateTransferResult, Ledger, Transfer
+from rail.settlement.journal import FileJournal, Journal
+from rail.settlement.ledger import Account, CreateAccountResult, CreateTransferResult, Ledger, Transfer
 
 #: Events (transfers + accounts) waiting for the writer; beyond this, submissions are refused (LedgerBusy).
 QUEUE_EVENTS_MAX = 1_048_576

@@ -27,7 +27,7 @@ from enum import IntEnum, IntFlag
 import msgspec
 
 # Only the payload codec (msgpack that also carries u128 integers); the ledger itself does no I/O.
-from rail.journal import PayloadCodec
+from rail.settlement.journal import PayloadCodec
 
 U128_MAX = (1 << 128) - 1
 #: Posting a pending transfer with this amount (or 0) posts the full reserved amount, as in TigerBeetle.

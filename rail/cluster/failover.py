@@ -20,7 +20,7 @@ The lease is one key in a KV bucket (`<NAME>_LEASE`, replicated like the stream,
   (GC, VM freeze) cannot write after the new leader: the stream refuses it.
 
 The standby rebuilds the books from the newest snapshot and then applies each batch as it arrives (the same
-replay code path as a restart, rail/core.py), so a takeover only reads the last few batches: in-flight
+replay code path as a restart, rail/settlement/core.py), so a takeover only reads the last few batches: in-flight
 payments then resolve through the normal recovery path (timers re-armed from their deadlines; creditors see
 their unacknowledged inbox messages again and answer, or the payment times out with AB05).
 """
@@ -38,10 +38,10 @@ from typing import Any
 
 import orjson
 
-from rail.journal import JournalCorruption
-from rail.nats_journal import JournalFenced, JournalUnavailable, NatsJournal, StreamReader, retry_api
-from rail.payments import Settlement
+from rail.cluster.nats_journal import JournalFenced, JournalUnavailable, NatsJournal, StreamReader, retry_api
 from rail.scheme import Scheme
+from rail.settlement.journal import JournalCorruption
+from rail.settlement.payments import Settlement
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,9 @@ class StandbyFollower:
 
     async def _load(self) -> None:
         """Books from the newest snapshot (and whatever is in the stream after it, as a restart would)."""
-        from rail.core import load_settlement  # the core imports the rail's whole state machine: only here
+        from rail.settlement.core import (
+            load_settlement,  # the core imports the rail's whole state machine: only here
+        )
 
         loop = asyncio.get_running_loop()
         settlement, after_seq, _replayed = await loop.run_in_executor(
@@ -286,7 +288,7 @@ class StandbyFollower:
         await self._nats(self.reader.follow())
 
     async def _apply_new_batches(self, wait_s: float, end_seq: int | None = None) -> None:
-        from rail.core import replay_batch
+        from rail.settlement.core import replay_batch
 
         batches = await self._nats(self.reader.read(end_seq, idle_timeout_s=wait_s))
         for _seq, records in self.journal.decode_batches(batches):

@@ -3,7 +3,7 @@
 Starts the rail in-process with its default scheme (journal fsynced in the run directory), a fleet of
 simulated banks over the in-process transport (or, with --http, the rail's real HTTP server on a loopback
 port and the banks over HTTP), runs ~30 s of seeded remittance load with a live progress display, writes
-the run directory (participants/rundir.py) and the analytics run report when available, and prints the
+the run directory (rail/rundir.py) and the analytics run report when available, and prints the
 headline figures and where everything is.
 """
 
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from participants import cli as load_cli
-from participants import rundir
 from participants.harness import (
     LoadConfig,
     LoadRun,
@@ -26,6 +25,7 @@ from participants.harness import (
     load_scenario,
     write_result,
 )
+from rail import rundir
 from rail.scheme import default_scheme
 
 PROG = "rail demo"
@@ -73,7 +73,7 @@ def _fail(message: str) -> int:
 
 async def _demo(config: LoadConfig, out_dir: Path, use_http: bool, stop: load_cli.Interruption):
     from participants.sandbox import start_sandbox_banks
-    from rail.service import RailService
+    from rail.api.service import RailService
 
     out_dir.mkdir(parents=True, exist_ok=True)
     journal_dir = out_dir / rundir.JOURNAL_DIR
@@ -107,7 +107,7 @@ async def _serve_http(service) -> tuple:
     """The rail's real HTTP server on a free loopback port, in this process."""
     from aiohttp import web
 
-    from rail.http import create_app
+    from rail.api.http import create_app
 
     runner = web.AppRunner(create_app(service), access_log=None)
     await runner.setup()

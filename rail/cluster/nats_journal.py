@@ -1,9 +1,9 @@
 """The settlement core's journal as a replicated NATS JetStream stream (`--journal nats://h1,h2,h3`).
 
-Same interface as rail/journal.py's FileJournal (the `Journal` protocol), so the core does not know which one
+Same interface as rail/settlement/journal.py's FileJournal (the `Journal` protocol), so the core does not know which one
 it writes to. The mapping:
 
-- a batch is published to one stream subject as the same frame FileJournal writes (rail.journal.encode_frame:
+- a batch is published to one stream subject as the same frame FileJournal writes (rail.settlement.journal.encode_frame:
   header with checksums, sequence, then the msgpack payload; the chain field is 0, as the stream itself
   orders messages and fences writers), and the journal
   position of a batch IS its JetStream stream sequence (the frame repeats it, so replay checks both agree);
@@ -19,13 +19,13 @@ it writes to. The mapping:
   expected-last-sequence fencing; a batch whose writer died between parts was never acknowledged, and
   replay drops it (it is followed by another batch's first part, or by nothing);
 - snapshots go to a JetStream object store (chunked, replicated like the stream), in FileJournal's snapshot
-  format (rail.journal.encode_snapshot); messages older than SNAPSHOT_KEEP_MESSAGES before the
+  format (rail.settlement.journal.encode_snapshot); messages older than SNAPSHOT_KEEP_MESSAGES before the
   newest snapshot are purged, so the stream stays bounded while a slow follower keeps some slack.
 
 The nats-py client is asyncio; the Journal protocol also has synchronous calls (replay, snapshots,
 append_blocking at start-up). So the connection lives on its own event loop in one dedicated thread; the
 core's loop hands each append over with run_coroutine_threadsafe (one hop per batch, not per payment).
-That thread also keeps the failover lease (rail/failover.py) renewed while the core's loop is busy.
+That thread also keeps the failover lease (rail/cluster/failover.py) renewed while the core's loop is busy.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from concurrent.futures import Future
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from rail.journal import (
+from rail.settlement.journal import (
     _FRAME_HEADER,
     JournalCorruption,
     JournalError,
@@ -230,7 +230,7 @@ class NatsJournal:
         self._max_part_bytes = 0
         self._failure: BaseException | None = None
         self._closed = False
-        #: Set by the failover lease (rail/failover.py): awaited on the NATS thread before every publish;
+        #: Set by the failover lease (rail/cluster/failover.py): awaited on the NATS thread before every publish;
         #: waits while the lease is unconfirmed, raises JournalFenced once it may have passed to another core.
         self.write_guard: Callable[[], Awaitable[None]] | None = None
         #: Coroutine functions run on the NATS thread by close() before disconnecting (lease release).

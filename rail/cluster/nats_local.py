@@ -199,7 +199,7 @@ class LocalNatsCluster:
 
 
 def main() -> int:
-    """`python -m rail.nats_local DIR [NODES]`: run a local cluster in the foreground until Ctrl-C."""
+    """`python -m rail.cluster.nats_local DIR [NODES]`: run a local cluster in the foreground until Ctrl-C."""
     import sys
 
     directory = Path(sys.argv[1] if len(sys.argv) > 1 else "nats-data")

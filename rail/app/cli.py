@@ -17,16 +17,16 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose
 
 # name -> (module, one-line help). Order is the order `rail --help` lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("rail.demo", "run the whole system on this machine: rail, simulated banks, load, report"),
-    "serve": ("rail.server", "start the participant sandbox endpoint (HTTP, ISO 20022 XML or JSON)"),
-    "scheme": ("rail.scheme_cli", "list the default scheme's banks, customers' IBANs and Raast IDs, and test accounts"),
-    "message": ("rail.message_cli", "print a ready-to-send ISO 20022 message (fresh ids, today's dates), XML or JSON"),
-    "iban": ("rail.iban_cli", "make a valid Pakistani IBAN for a bank code and account, or explain what is wrong with one"),
+    "demo": ("rail.app.demo", "run the whole system on this machine: rail, simulated banks, load, report"),
+    "serve": ("rail.app.server", "start the participant sandbox endpoint (HTTP, ISO 20022 XML or JSON)"),
+    "scheme": ("rail.app.scheme_cli", "list the default scheme's banks, customers' IBANs and Raast IDs, and test accounts"),
+    "message": ("rail.app.message_cli", "print a ready-to-send ISO 20022 message (fresh ids, today's dates), XML or JSON"),
+    "iban": ("rail.app.iban_cli", "make a valid Pakistani IBAN for a bank code and account, or explain what is wrong with one"),
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "certify": ("rail.certify.cli", "certify a bank's RAAST integration against a rail: receiver, sender and security cases"),
-    "bank": ("participants.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
+    "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
-    "journal": ("rail.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
+    "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 
 DESCRIPTION = """\

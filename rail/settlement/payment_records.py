@@ -1,7 +1,7 @@
 """What the rail records of a payment: the compact view of a pacs.008 and the payment with its returns and recalls.
 
-Plain msgspec structs, shared by the state machine (rail/payments.py) and the payment book that keeps them for the
-retention window (rail/payment_book.py).
+Plain msgspec structs, shared by the state machine (rail/settlement/payments.py) and the payment book that keeps them for the
+retention window (rail/settlement/payment_book.py).
 """
 
 from __future__ import annotations

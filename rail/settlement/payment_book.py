@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from rail.payment_records import IN_FLIGHT, Payment
+from rail.settlement.payment_records import IN_FLIGHT, Payment
 
 NS_PER_S = 1_000_000_000
 #: A final payment stays whole this long (its status reports are read in the next seconds), then is packed.

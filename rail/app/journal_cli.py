@@ -24,7 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rail.journal import (
+from rail.settlement.journal import (
     _SEGMENT_HEADER,
     FRAME_SEAL,
     HIGHWATER_NAME,

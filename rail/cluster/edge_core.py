@@ -1,11 +1,11 @@
-"""The core's side of the edge workers (rail/edge.py): `rail serve --workers N` starts N local edge processes on
+"""The core's side of the edge workers (rail/cluster/edge.py): `rail serve --workers N` starts N local edge processes on
 the public port and answers every edge over NATS, from the core process.
 
 CoreEndpoint serves three subjects: batches of validated submits (each run through RailService.dispatch, the
 state-machine half of a submit, with the per-participant rate limit, which must be global; the answers of one
 tick leave as one message per edge), relayed HTTP requests (answered by the core's own HTTP app on a private
-loopback port, so every rule of rail/http.py applies unchanged), and the participant config edges authenticate
-with. It also receives each edge's metrics and exposes them on the core's /metrics (rail/edge_metrics.py).
+loopback port, so every rule of rail/api/http.py applies unchanged), and the participant config edges authenticate
+with. It also receives each edge's metrics and exposes them on the core's /metrics (rail/cluster/edge_metrics.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
-from rail.edge import (
+from rail.cluster.edge import (
     _ENCODER,
     PROXY_TIMEOUT_S,
     REPLY_PART_OVERHEAD_BYTES,
@@ -38,7 +38,7 @@ from rail.edge import (
     _unavailable,
     subjects,
 )
-from rail.edge_metrics import EdgeMetricsCollector, decode_snapshot
+from rail.cluster.edge_metrics import EdgeMetricsCollector, decode_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class CoreEndpoint:
     """Serves edge workers from the core process: validated submits, relayed HTTP, participant config."""
 
     def __init__(self, service: Any, nats_url: str, private_http_url: str) -> None:
-        from rail.nats_journal import parse_nats_url
+        from rail.cluster.nats_journal import parse_nats_url
 
         self.service = service
         self.nats_url = nats_url
@@ -161,7 +161,7 @@ class CoreEndpoint:
             task.add_done_callback(self._tasks.discard)
 
     async def _submit(self, reply_to: str, request: EdgeSubmit) -> None:
-        from rail.service import Accepted
+        from rail.api.service import Accepted
 
         service = self.service
         try:
@@ -286,7 +286,7 @@ class EdgeWorkers:
                     [
                         sys.executable,
                         "-m",
-                        "rail.edge",
+                        "rail.cluster.edge",
                         "--nats",
                         self.nats_url,
                         "--host",
@@ -326,7 +326,7 @@ class EdgeWorkers:
 async def start_workers(service: Any, app: web.Application, nats_url: str, host: str, port: int, count: int):
     """`rail serve --workers N`: serve `app` privately on loopback for relayed requests, answer edges on NATS,
     start N local edge processes on host:port. Returns (public port, async cleanup)."""
-    from rail.nats_local import free_port
+    from rail.cluster.nats_local import free_port
 
     private = web.AppRunner(app, access_log=None)
     await private.setup()

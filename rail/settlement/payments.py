@@ -2,11 +2,11 @@
 
 `Settlement` owns the books of one rail: the ledger, the payment table, the alias directory, the participant
 inboxes and the duplicate-check indexes. Its `apply_*` methods are called only by the settlement core
-(rail/core.py, the single writer), one command at a time, with the command's own timestamp: they never read a
+(rail/settlement/core.py, the single writer), one command at a time, with the command's own timestamp: they never read a
 clock, never do I/O and never render a message, so replaying the journal reproduces exactly the same state.
 
 Each method returns an `Outcome` (what the submitter is told) and may push message *references* into inboxes
-(rail/delivery.py): the outbound ISO 20022 message is built later, in the recipient's rendering.
+(rail/settlement/delivery.py): the outbound ISO 20022 message is built later, in the recipient's rendering.
 
 Lifecycle of a credit transfer (ISO20022.md §2, the '5-step' model: the rail owns the timer and the final status):
     pacs.008 -> [dup check] -> pending ledger transfer debtor -> creditor settlement account (AM04 if not covered)
@@ -21,12 +21,20 @@ from __future__ import annotations
 
 import msgspec
 
-from rail.delivery import Inbox
-from rail.directory import AliasDirectory, AliasEntry, DirectoryError
-from rail.ledger import Account, AccountFlags, CreateTransferResult, Ledger, Transfer, TransferFlags
 from rail.money import AMOUNT_MAX_PAISA, MONEY_ISSUED_MAX_PAISA, amount_problem
-from rail.payment_book import BookState, PaymentBook
-from rail.payment_records import (  # noqa: F401 - re-exported: the state machine's vocabulary
+from rail.scheme import Scheme
+from rail.settlement.delivery import Inbox
+from rail.settlement.directory import AliasDirectory, AliasEntry, DirectoryError
+from rail.settlement.ledger import (
+    Account,
+    AccountFlags,
+    CreateTransferResult,
+    Ledger,
+    Transfer,
+    TransferFlags,
+)
+from rail.settlement.payment_book import BookState, PaymentBook
+from rail.settlement.payment_records import (  # noqa: F401 - re-exported: the state machine's vocabulary
     HISTORY_EVENTS_MAX,
     IN_FLIGHT,
     INTERIM_CREDITOR_STATUSES,
@@ -40,7 +48,6 @@ from rail.payment_records import (  # noqa: F401 - re-exported: the state machin
     ReturnRecord,
     business_key,
 )
-from rail.scheme import Scheme
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -133,7 +140,7 @@ class Settlement:
 
     def _push(self, bic: str, ref: tuple) -> None:
         """An inbox entry: a reference the service renders on delivery. One carrying a message carries the
-        message's bytes too, so it delivers even after the payment is packed (rail/payment_book.py)."""
+        message's bytes too, so it delivers even after the payment is packed (rail/settlement/payment_book.py)."""
         inbox = self.inboxes.get(bic)
         if inbox is None:
             return

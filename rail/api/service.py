@@ -1,13 +1,13 @@
 """RailService: the one code path for everything a participant can do, whatever the transport.
 
-HTTP handlers (rail/http.py) and in-process participants (participants/transport.py: the load harness's banks
+HTTP handlers (rail/api/http.py) and in-process participants (participants/transport.py: the load harness's banks
 and the sandbox's built-in counterparties, participants/sandbox.py) all call these methods; nothing that
 decides what a payment does lives anywhere else.
 
 The edge runs here, *before* the settlement core: hardened decode (admi.002 on failure), RAAST profile
 validation (pacs.002 RJCT with the ISO reason and the element path), authorisation (a participant acts only as
 itself: 403, nothing enqueued), and the extraction of the compact command the core applies. The core then does
-only the microseconds of state-machine work that must be serialised (rail/core.py). Outbound messages are
+only the microseconds of state-machine work that must be serialised (rail/settlement/core.py). Outbound messages are
 built here too, lazily, from the inbox references the core produced, in the recipient's rendering.
 
 HTTP status of a POST /v1/messages answer (the body is always an ISO 20022 message in the request's rendering):
@@ -44,29 +44,9 @@ import msgspec
 import orjson
 
 from rail import iso20022
-from rail.auth import TokenTable, admin_token_matches, new_token, token_hash
-from rail.core import (
-    Ack,
-    AddParticipant,
-    AliasDelete,
-    AliasRegister,
-    CoreStopped,
-    CreditorStatus,
-    Liquidity,
-    Overloaded,
-    Redeliver,
-    SetAdminToken,
-    SetParams,
-    SettlementCore,
-    SubmitCreditTransfer,
-    SubmitRecall,
-    SubmitRequestToPay,
-    SubmitRequestToPayStatus,
-    SubmitResolution,
-    SubmitReturn,
-)
-from rail.delivery import INBOX_FETCH_MAX, WebhookPusher
-from rail.directory import RateLimiter
+from rail.api.auth import TokenTable, admin_token_matches, new_token, token_hash
+from rail.api.metrics import RailMetrics
+from rail.api.webhooks import WebhookPusher
 from rail.iso20022 import MessageRejected, bah, forward
 from rail.iso20022.builders import resolution
 from rail.iso20022.profile import reason_text
@@ -86,10 +66,32 @@ from rail.iso20022.structs import (
     TxInfAndSts,
     VrfctnRpt,
 )
-from rail.journal import FileJournal
-from rail.metrics import RailMetrics
 from rail.money import amount_problem
-from rail.payments import (
+from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
+from rail.settlement.core import (
+    Ack,
+    AddParticipant,
+    AliasDelete,
+    AliasRegister,
+    CoreStopped,
+    CreditorStatus,
+    Liquidity,
+    Overloaded,
+    Redeliver,
+    SetAdminToken,
+    SetParams,
+    SettlementCore,
+    SubmitCreditTransfer,
+    SubmitRecall,
+    SubmitRequestToPay,
+    SubmitRequestToPayStatus,
+    SubmitResolution,
+    SubmitReturn,
+)
+from rail.settlement.delivery import INBOX_FETCH_MAX
+from rail.settlement.directory import RateLimiter
+from rail.settlement.journal import FileJournal
+from rail.settlement.payments import (
     IN_FLIGHT,
     REJECTED,
     SETTLED,
@@ -99,7 +101,6 @@ from rail.payments import (
     Payment,
     Settlement,
 )
-from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +326,8 @@ class RailService:
 
         `params` override SchemeParams fields, e.g. `creditor_timeout_ms=300` for fast tests.
         `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
-        rail/nats_journal.py). `takeover`: `async (scheme) -> Settlement`, the books of a standby core that
-        has just become the leader (rail/failover.py): the core starts from them instead of replaying.
+        rail/cluster/nats_journal.py). `takeover`: `async (scheme) -> Settlement`, the books of a standby core that
+        has just become the leader (rail/cluster/failover.py): the core starts from them instead of replaying.
         """
         self = cls()
         base = scheme or default_scheme()
@@ -586,7 +587,7 @@ class RailService:
 
     def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
         """The edge half of submit: decode, RAAST profile, message type. Touches no settlement state, so edge
-        worker processes run it too (rail/edge.py); a refusal is the Reply, else what dispatch needs."""
+        worker processes run it too (rail/cluster/edge.py); a refusal is the Reply, else what dispatch needs."""
         started_s = time.perf_counter()
         if bic not in self._known_bics or bic == self.scheme.central_bank_bic:
             return self.admi002_reply(

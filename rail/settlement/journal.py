@@ -31,7 +31,7 @@ logged. Anything else (a checksum mismatch before the end or on a complete frame
 from another journal, a missing or unexpected sequence, a broken chain, a snapshot the journal does not
 reach, no segment at all beside a snapshot) stops the open with `JournalCorruption` naming the file, the
 offset and what was found. The way out is an operator's decision, with `rail journal verify` and
-`rail journal salvage --upto SEQ` (rail/journal_cli.py, docs/operations.md).
+`rail journal salvage --upto SEQ` (rail/app/journal_cli.py, docs/operations.md).
 
 Durability: `append` returns only after the frame is written and fdatasync'ed. The checksums, the write and the
 sync run in one dedicated worker thread, so the event loop keeps accepting work while the disk syncs, and
@@ -194,7 +194,7 @@ class Journal(Protocol):
     def close(self) -> None: ...
 
 
-# ---- frames and snapshots as bytes (also the replicated journal's message format, rail/nats_journal.py) --------
+# ---- frames and snapshots as bytes (also the replicated journal's message format, rail/cluster/nats_journal.py) --------
 
 
 def _frame_header(seq: int, payload: bytes | memoryview, prev_chain: int, kind: int = FRAME_BATCH) -> bytes:

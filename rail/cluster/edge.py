@@ -2,7 +2,7 @@
 over NATS request/reply.
 
     rail serve --workers 2 --nats nats://127.0.0.1:4222     # core + 2 local edge processes on --port
-    python -m rail.edge --nats nats://core-host:4222 --port 8080   # one more edge, on another machine
+    python -m rail.cluster.edge --nats nats://core-host:4222 --port 8080   # one more edge, on another machine
 
 Why: the settlement core is single-writer and fast (microseconds a command); what costs CPU per payment is
 HTTP framing, the hardened XML/JSON decode and the RAAST profile checks (hundreds of microseconds). Those run
@@ -16,15 +16,15 @@ per-participant rate limit, which must be global) and returns the Reply. The han
 (HandOff, CoreEndpoint._answer): all the submits an edge accepted in one event-loop tick travel as one NATS
 message, all the answers the core finished in one tick go back to each edge as one. Every other route (inbox,
 ack, payments, admin, metrics, healthz, openapi) is relayed as an HTTP request over the `http` subject; the
-core answers it with its own HTTP app on a private loopback port, so every rule of rail/http.py applies
-unchanged. Connections start in rail/http.py's HTTP/1.1 fast lane, with EdgeFastLaneService as its service:
+core answers it with its own HTTP app on a private loopback port, so every rule of rail/api/http.py applies
+unchanged. Connections start in rail/api/http.py's HTTP/1.1 fast lane, with EdgeFastLaneService as its service:
 POST /v1/messages and GET /v1/inbox skip aiohttp's per-request machinery at the edge as they do in the core.
 
-Each edge counts its own work (rail/edge_metrics.py) and pushes the counts to the core every second; the core's
+Each edge counts its own work (rail/cluster/edge_metrics.py) and pushes the counts to the core every second; the core's
 /metrics shows them with an `edge` label.
 
 This module is the edge process and the wire between edge and core; the core's side (CoreEndpoint, and the
-local edge processes of `rail serve --workers N`) is rail/edge_core.py.
+local edge processes of `rail serve --workers N`) is rail/cluster/edge_core.py.
 
 Edges learn participants (token hashes, BICs) from the core (EDGE_CONFIG) at start, every
 CONFIG_REFRESH_S, and at once when a token they do not know is presented (concurrent misses share one fetch).
@@ -52,7 +52,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
-from rail.edge_metrics import (
+from rail.cluster.edge_metrics import (
     EDGE_METRICS_PUSH_S,
     EdgeMetrics,
     encode_snapshot,
@@ -90,8 +90,8 @@ def subjects(name: str) -> dict[str, str]:
 
 def route_labels() -> Callable[[str], str]:
     """path -> the rail's route template (`/v1/payments/{uetr}`), or "other": a bounded label set for the
-    edge's request counter, taken from rail/http.py's own route table."""
-    from rail.http import create_app
+    edge's request counter, taken from rail/api/http.py's own route table."""
+    from rail.api.http import create_app
 
     exact, templated = set(), []
     for resource in create_app(None).router.resources():  # only the route table is read
@@ -166,7 +166,7 @@ _CONFIG_DECODER = msgspec.msgpack.Decoder(EdgeConfig)
 async def _connect(url: str, what: str) -> Any:
     import nats
 
-    from rail.nats_journal import OPEN_TIMEOUT_S, parse_nats_url
+    from rail.cluster.nats_journal import OPEN_TIMEOUT_S, parse_nats_url
 
     servers, _name = parse_nats_url(url)
     last_error: list[BaseException] = []
@@ -369,7 +369,7 @@ class Edge:
     """One edge worker: an aiohttp server on a shared port, a NATS client to the core."""
 
     def __init__(self, nats_url: str, index: int = 0) -> None:
-        from rail.nats_journal import parse_nats_url
+        from rail.cluster.nats_journal import parse_nats_url
 
         self.nats_url = nats_url
         self.index = index
@@ -391,8 +391,8 @@ class Edge:
 
     async def refresh_config(self, force: bool = False, newer_than: float = 0.0) -> None:
         """Fetch participants from the core, unless a fetch sent after `newer_than` (monotonic) completed."""
+        from rail.api.service import RailService
         from rail.scheme import Scheme
-        from rail.service import RailService
 
         async with self._config_lock:
             if not force and self._config_sent_at > newer_than:
@@ -432,7 +432,7 @@ class Edge:
         """The BIC a bearer token belongs to, or None. A token this edge does not know may belong to a
         participant added a moment ago: the core is asked, unless a fetch sent after this call began has
         already answered (concurrent misses share one fetch)."""
-        from rail.auth import token_hash
+        from rail.api.auth import token_hash
 
         if not token or len(token) > TOKEN_CHARS_MAX:
             return None
@@ -446,7 +446,7 @@ class Edge:
 
     def known_token(self, token: str) -> str | None:
         """The BIC of a token this edge already knows (no waiting); None otherwise."""
-        from rail.auth import token_hash
+        from rail.api.auth import token_hash
 
         if not token or len(token) > TOKEN_CHARS_MAX:
             return None
@@ -464,8 +464,8 @@ class Edge:
     async def _submit(
         self, bic: str | None, token: str, body: bytes | None, content_type: str, wait_s: float | None
     ) -> Any:
-        from rail.http import BODY_BYTES_MAX
-        from rail.service import Reply
+        from rail.api.http import BODY_BYTES_MAX
+        from rail.api.service import Reply
 
         if bic is None:
             bic = await self.authenticate(token)
@@ -507,7 +507,7 @@ class Edge:
 
     async def post_message(self, request: web.Request) -> web.Response:
         """aiohttp's POST /v1/messages: what the fast lane hands over (HTTP/1.0, Expect, chunked, ...)."""
-        from rail.http import prefer_wait_s
+        from rail.api.http import prefer_wait_s
 
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
@@ -524,10 +524,10 @@ class Edge:
         return _reply(await self.relay(request.method, request.path_qs, headers, await request.read()))
 
     def app(self) -> web.Application:
-        """The edge's HTTP app: connections start in rail/http.py's fast lane (POST /v1/messages and
+        """The edge's HTTP app: connections start in rail/api/http.py's fast lane (POST /v1/messages and
         GET /v1/inbox without aiohttp's per-request machinery), served through EdgeFastLaneService; whatever
         the fast lane hands over goes to these aiohttp routes."""
-        from rail import http
+        from rail.api import http
 
         application_class = getattr(http, "RailApplication", web.Application)  # plain aiohttp if it moved
         app = application_class(client_max_size=http.BODY_BYTES_MAX)
@@ -558,8 +558,8 @@ def _json_reply(status: int, code: str, text: str, headers: dict[str, str]) -> E
 
 
 def _unauthenticated(token: str) -> EdgeReply:
-    """The 401 of rail/http.py, from what an edge knows: the Bearer token (if any), not the admin token's."""
-    from rail.auth import why_unauthenticated
+    """The 401 of rail/api/http.py, from what an edge knows: the Bearer token (if any), not the admin token's."""
+    from rail.api.auth import why_unauthenticated
 
     why = why_unauthenticated(
         f"Bearer {token}" if token else "", wanted="participant", is_admin=lambda _: False,
@@ -578,7 +578,7 @@ class _EdgeIdentity(str):
 
 
 class EdgeFastLaneService:
-    """The service rail/http.py's fast lane calls (authenticate, rate_limit, submit, ack, inbox), answered by
+    """The service rail/api/http.py's fast lane calls (authenticate, rate_limit, submit, ack, inbox), answered by
     an edge: the fast lane's HTTP/1.1 framing, limits and error answers run unchanged, with this edge's
     accept + hand-off behind POST /v1/messages and a relay to the core behind GET /v1/inbox.
 
@@ -603,12 +603,12 @@ class EdgeFastLaneService:
         return await self.edge.submit(str(bic) or None, bic.token, body, content_type, wait_s)
 
     async def ack(self, bic: _EdgeIdentity, upto: int) -> None:
-        bic.ack_upto = upto  # carried by the relayed poll that follows at once (rail/http.py's _inbox_page)
+        bic.ack_upto = upto  # carried by the relayed poll that follows at once (rail/api/http.py's _inbox_page)
 
     async def inbox(self, bic: _EdgeIdentity, wait_s: float, max_n: int, rendering: str | None) -> dict:
         from urllib.parse import urlencode
 
-        from rail.http import refuse
+        from rail.api.http import refuse
 
         query = {"wait": f"{wait_s:g}", "max": str(max_n)}
         if rendering is not None:
@@ -675,7 +675,7 @@ async def serve_edge(nats_url: str, host: str, port: int, index: int, parent_pid
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rail.edge", description="one rail edge worker")
+    parser = argparse.ArgumentParser(prog="python -m rail.cluster.edge", description="one rail edge worker")
     parser.add_argument("--nats", required=True, help="NATS URL of the core's hand-off, nats://HOST[:PORT]")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)

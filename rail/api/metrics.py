@@ -31,7 +31,7 @@ _LATENCY_BUCKETS_S = (
     10.0,
     20.0,
 )
-LATENCY_BUCKETS_S = _LATENCY_BUCKETS_S  # the edge workers' histograms use the same (rail/edge_metrics.py)
+LATENCY_BUCKETS_S = _LATENCY_BUCKETS_S  # the edge workers' histograms use the same (rail/cluster/edge_metrics.py)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -141,6 +141,22 @@ class RailMetrics:
         self.latency_settlement = self.stage_latency.labels("acceptance_to_final")
         self._edge_samples = 0
         self._settlement_samples = 0
+
+    def batch_durable(
+        self, commands: int, transfers: int, apply_s: float, journal_s: float, queue_depth: int
+    ) -> None:
+        """The settlement core's report of one durable batch (rail/settlement/core.py's CoreMetrics)."""
+        self.batch_commands.observe(commands)
+        self.ledger_transfers.inc(transfers)
+        self.latency_batch.observe(apply_s)
+        self.latency_journal.observe(journal_s)
+        self.core_queue_depth.set(queue_depth)
+
+    def payment_final(self, status: str, reason: str, accepted_to_final_s: float | None) -> None:
+        """The settlement core's report of a durable final status (CoreMetrics)."""
+        self.payments_final.inc((status, reason))
+        if accepted_to_final_s is not None:
+            self.observe_settlement(accepted_to_final_s)
 
     def observe_edge(self, seconds: float) -> None:
         self._edge_samples += 1

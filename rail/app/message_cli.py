@@ -9,7 +9,7 @@ is what the rail itself would accept: XML (pretty-printed) or, with --json, the 
 (pacs.002, pacs.004, camt.029, pain.014 ...) is built from the message it answers, read from a file: the
 message itself (XML or JSON) or an inbox page saved from GET /v1/inbox (the first message of the right type,
 or the one --seq names). docs/examples/ holds one of each, made by this module with a fixed clock
-(rail/examples.py).
+(rail/app/examples.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Handlers only do transport work: authentication, body limit, rate limit (429 Retry-After), content negotiation,
 `Prefer: wait=N` (RFC 7240, answered with Preference-Applied), JSON framing. Every decision about a payment is
-made behind RailService (rail/service.py), the same code path the in-process participants use.
+made behind RailService (rail/api/service.py), the same code path the in-process participants use.
 
 The two requests on a payment's path (POST /v1/messages, GET /v1/inbox) are served by a lean HTTP/1.1 fast lane
 in front of aiohttp when they are well-formed and ordinary, through the same functions; see "the fast lane"
@@ -27,11 +27,11 @@ from aiohttp import __version__ as aiohttp_version
 from aiohttp import web
 from aiohttp.tcp_helpers import tcp_nodelay
 
-from rail.auth import bearer_token, why_unauthenticated
-from rail.core import CoreStopped, Overloaded, journal_last_seq
+from rail.api.auth import bearer_token, why_unauthenticated
+from rail.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from rail.api.service import WAIT_S_MAX, RailService, Reply
 from rail.iso20022 import canonical_bic
-from rail.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from rail.service import WAIT_S_MAX, RailService, Reply
+from rail.settlement.core import CoreStopped, Overloaded, journal_last_seq
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class _Refusal(Exception):
 
 
 def refuse(status: int, code: str, text: str, headers: dict | None = None) -> _Refusal:
-    """The exception a handler (or a fast-lane service, e.g. rail/edge.py's) raises to answer with a JSON
+    """The exception a handler (or a fast-lane service, e.g. rail/cluster/edge.py's) raises to answer with a JSON
     error: `raise refuse(401, "unauthorized", "...")`."""
     return _Refusal(status, code, text, headers)
 
@@ -354,7 +354,7 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    from rail.openapi import openapi_document
+    from rail.api.openapi import openapi_document
 
     return _json(openapi_document())
 
@@ -759,7 +759,7 @@ with warnings.catch_warnings():
         The fast lane serves POST /v1/messages and GET /v1/inbox itself, calling the object stored under
         SERVICE_KEY: `authenticate(token) -> bic | None`, `rate_limit(bic) -> seconds to wait (0.0: go)`,
         `await submit(bic, body, content_type, wait_s) -> Reply`, `await ack(bic, upto)` and
-        `await inbox(bic, wait_s, max_n, rendering) -> dict`. RailService is one; rail/edge.py's
+        `await inbox(bic, wait_s, max_n, rendering) -> dict`. RailService is one; rail/cluster/edge.py's
         EdgeFastLaneService (which hands messages to a core over NATS) is the other. Anything else, or anything
         unusual, goes to the aiohttp routes."""
 

@@ -1,6 +1,6 @@
 """What each edge worker counts, and how the core exposes every edge's figures on its own GET /metrics.
 
-An edge (rail/edge.py) counts its own work in its own registry: requests by route and status, the RAAST
+An edge (rail/cluster/edge.py) counts its own work in its own registry: requests by route and status, the RAAST
 decode/profile refusals by reason code and the messages it accepted (its RailService half's counters), its
 decode+validate latency, the hand-off latency to the core and the hand-offs in flight. Every
 EDGE_METRICS_PUSH_S it publishes a snapshot of them to the core over NATS (`rail.NAME.edge.metrics`); the
@@ -28,7 +28,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client.core import Metric
 
-from rail.metrics import LATENCY_BUCKETS_S, Tally
+from rail.api.metrics import LATENCY_BUCKETS_S, Tally
 
 #: An edge publishes its figures this often.
 EDGE_METRICS_PUSH_S = 1.0
