@@ -309,7 +309,7 @@ async def run_to_simulated_bank(payments: int, open_rail=open_with_sandbox_banks
                 "payments": payments,
                 "payments_per_s": payments / elapsed,
                 "payments_per_cpu_s": payments / cpu_s,
-                "conserved": service.balances()["conserved"],
+                "conserved": (await service.balances())["conserved"],
             }
         finally:
             await service.close()

@@ -47,6 +47,7 @@ from rail import iso20022
 from rail.api.auth import TokenTable, admin_token_matches, new_token, token_hash
 from rail.api.metrics import RailMetrics
 from rail.api.webhooks import WebhookPusher
+from rail.clock import REAL_CLOCK, Clock
 from rail.iso20022 import MessageRejected, bah, forward
 from rail.iso20022.builders import resolution
 from rail.iso20022.profile import reason_text
@@ -67,6 +68,7 @@ from rail.iso20022.structs import (
     VrfctnRpt,
 )
 from rail.money import amount_problem
+from rail.recent import RecentDict
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 from rail.settlement.core import (
     Ack,
@@ -303,9 +305,9 @@ class RailService:
         self._temp_dir: str | None = None
         self._msg_ids = itertools.count(1)
         self._msg_id_prefix = f"RAAST{int(time.time()):010d}"
-        self._final_reports: dict[tuple[str, str, str], bytes] = {}
-        self._final_report_structs: dict[tuple[str, str], Pacs002] = {}
-        self._forwarded: dict[str, Pacs008] = {}
+        self._final_reports: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status, rendering)
+        self._final_report_structs: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status)
+        self._forwarded: RecentDict = RecentDict(FORWARDED_STRUCTS_CACHED_MAX)  # uetr -> Pacs008
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -320,6 +322,8 @@ class RailService:
         admin_token: str | None = None,
         journal=None,
         takeover=None,
+        clock: Clock = REAL_CLOCK,
+        snapshots: bool = True,
         **params,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
@@ -328,6 +332,7 @@ class RailService:
         `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
         rail/cluster/nats_journal.py). `takeover`: `async (scheme) -> Settlement`, the books of a standby core that
         has just become the leader (rail/cluster/failover.py): the core starts from them instead of replaying.
+        `clock`, `snapshots`: the core's (rail/settlement/core.py); `rail simulate` runs the rail in simulated time.
         """
         self = cls()
         base = scheme or default_scheme()
@@ -348,7 +353,9 @@ class RailService:
             )
         self.journal = journal
         settlement = await takeover(base) if takeover is not None else None
-        self.core = SettlementCore.open(self.journal, base, self.metrics, settlement=settlement)
+        self.core = SettlementCore.open(
+            self.journal, base, self.metrics, settlement=settlement, clock=clock, snapshots=snapshots
+        )
         settlement = self.core.settlement
         self.scheme = msgspec.structs.replace(settlement.scheme, params=base.params)  # as SetParams makes it
         p = base.params
@@ -760,9 +767,7 @@ class RailService:
         forwarded = self._forwarded
         fresh = ct.uetr not in forwarded
         if fresh:  # before the core runs: the creditor may read its inbox before this coroutine resumes
-            if len(forwarded) >= FORWARDED_STRUCTS_CACHED_MAX:
-                del forwarded[next(iter(forwarded))]
-            forwarded[ct.uetr] = m
+            forwarded.remember(ct.uetr, m)
         try:
             outcome = await self.core.execute(command)
         except BaseException:
@@ -1194,9 +1199,7 @@ class RailService:
         shared = self._shared_final_report(p, status, reason, text)
         if body is None:
             body = iso20022.encode(shared, rendering)
-            if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
-                del self._final_reports[next(iter(self._final_reports))]
-            self._final_reports[key] = body
+            self._final_reports.remember(key, body)
         copy_id = _copy_msg_id(shared.msg_id, p, to_bic).encode()
         mark = b">" if rendering == iso20022.XML else b'"'
         return body.replace(mark + shared.msg_id.encode() + mark, mark + copy_id + mark, 1)
@@ -1214,9 +1217,7 @@ class RailService:
         report = self._final_report_structs.get(key)
         if report is None:
             report = self._status_report(p, None, status, reason, text)
-            if len(self._final_report_structs) >= FINAL_REPORTS_CACHED_MAX:
-                del self._final_report_structs[next(iter(self._final_report_structs))]
-            self._final_report_structs[key] = report
+            self._final_report_structs.remember(key, report)
         return report
 
     def _status_report(
