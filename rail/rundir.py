@@ -40,7 +40,7 @@ A **simulated day** (``rail simulate``, rail/sim/) writes a run directory of its
 payments.csv are milliseconds since midnight PKT of the simulated day; ``final_status`` UNSENT: never offered,
 its bank was down), ``balances.csv`` (:data:`BALANCE_COLUMNS`: each bank's settlement account per sampling
 instant, after the journal batch ``batch_seq``), ``journal/`` (every segment from the genesis, no snapshot:
-the digest covers them), ``sweep.json`` (:class:`SweepFile`, what-if reruns, each in ``sweep/<percent>/``).
+the digest covers them), ``sweep.json`` (:class:`SweepFile`, what-if reruns, each in ``sweep/<position>/``).
 Read back with :func:`read_sim_summary`, :func:`read_balances` and :func:`read_sweep`.
 """
 
@@ -329,6 +329,7 @@ class SimSummary(msgspec.Struct):
     tick_ms: int
     payments_requested: int | None  # --payments; None: the scenario's day volume
     prefund_percent: float
+    scripted_topups: bool  # False: the scenario's scheduled top-ups were left out (a what-if rerun)
     banks: list[SimBank]
     events: dict  # the scenario's [sim] table (outages, slow creditors, top-ups...)
     dns_cycles_per_day: list[int]
@@ -364,22 +365,27 @@ class BalanceRow(msgspec.Struct, frozen=True):
 
 
 class SweepPoint(msgspec.Struct, frozen=True):
-    """One what-if rerun: the same scenario and seed with every bank's prefunding at `percent` of the run's."""
+    """One what-if rerun: the same scenario and seed, every bank opening with `position` percent of the way from
+    its lower (0) to its upper (100) bound of liquidity, and no scheduled top-ups."""
 
-    percent: float
+    position: int
     run_dir: str  # relative to the main run directory
-    payments: int
+    prefund_paisa: dict[str, int]
+    planned: int
     settled: int
     settled_paisa: int
     am04: int
-    am04_paisa: int
     ab05: int
+    delayed: int
     lowest_available_paisa: dict[str, int]
     journal_digest: str
 
 
 class SweepFile(msgspec.Struct):
-    payments: int  # expected payments of each rerun (the scale it ran at)
+    """sweep.json: the what-if reruns, and the bounds (of the main run's demand) their levels come from."""
+
+    lower_bound_paisa: dict[str, int]
+    upper_bound_paisa: dict[str, int]
     points: list[SweepPoint]
 
 

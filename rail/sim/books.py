@@ -78,8 +78,7 @@ class BookWatch:
             low = lows[i]
             if low is None or available < low:
                 lows[i] = available
-            if reserved > highs[i]:
-                highs[i] = reserved
+            highs[i] = max(highs[i], reserved)
         if batch_ns >= self.next_sample_ns:
             self.sample(seq, batch_ns)
 

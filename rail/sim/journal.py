@@ -36,6 +36,7 @@ class SimJournal:
     def __init__(self, journal: FileJournal) -> None:
         self._journal = journal
         self.after_batch: Callable[[int, int], None] | None = None
+        self.last_batch_ns = 0  # the timestamp of the last batch written
 
     @classmethod
     def create(cls, directory: Path, journal_id: bytes) -> SimJournal:
@@ -52,6 +53,7 @@ class SimJournal:
 
     def append_blocking(self, records: list) -> int:
         seq = self._journal.append_inline(records)
+        self.last_batch_ns = records[0]
         if self.after_batch is not None:
             self.after_batch(seq, records[0])
         return seq

@@ -1,15 +1,17 @@
 """What a simulated day records as it runs: every payment's outcome and the banks' balance curves, streamed to
 the run directory (a day of millions of payments is never held in memory), and the running counts.
 
-payments.csv is rail/rundir.py's format (one row per payment, written when its debtor agent learns its final
-status, so rows are in order of settlement); balances.csv holds rail/sim/books.py's samples. Both are what the
-run report reads and what `rail replay` checks the journal against.
+payments.csv is rail/rundir.py's format, one row per payment in the order of the day's plan (intended time):
+a payment's row waits until every payment planned before it has its final status, so the file can be read in
+one pass in time order (the liquidity bounds need that order; analytics/liquidity.py). The rows waiting are those
+of the last minute or so, more during an outage (its held payments). balances.csv holds rail/sim/books.py's
+samples. Both are what the run report reads and what `rail replay` checks the journal against.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 from typing import IO
 
@@ -53,8 +55,14 @@ class Recorder:
         self._balances = csv.writer(self._balances_file)
         self._balances.writerow(rundir.BALANCE_COLUMNS)
         self._rows: list[tuple] = []
+        self._order: deque[int] = deque()  # plan seq of every payment the day handled, in plan order
+        self._waiting: dict[int, tuple] = {}  # plan seq -> its row, until the rows before it are written
 
     # ---- payments
+
+    def planned(self, p: PlannedPayment) -> None:
+        """The day reached `p` in its plan (offered now, held or dropped): its row takes this place in the file."""
+        self._order.append(p.seq)
 
     def offered_payment(self, p: PlannedPayment) -> None:
         self.offered += 1
@@ -98,11 +106,14 @@ class Recorder:
             self.delayed += 1
 
     def _row(self, p: PlannedPayment, status: str, reason: str, intended_ms: int, latency: str) -> None:
-        self._rows.append((p.uetr, p.kind, p.corridor, self.bics[p.debtor_bank], self.bics[p.creditor_bank],
-                           p.amount_paisa, intended_ms, status, reason, latency))
-        if len(self._rows) >= ROWS_PER_FLUSH:
-            self._payments.writerows(self._rows)
-            self._rows.clear()
+        self._waiting[p.seq] = (p.uetr, p.kind, p.corridor, self.bics[p.debtor_bank], self.bics[p.creditor_bank],
+                                p.amount_paisa, intended_ms, status, reason, latency)
+        order, waiting, rows = self._order, self._waiting, self._rows
+        while order and order[0] in waiting:
+            rows.append(waiting.pop(order.popleft()))
+        if len(rows) >= ROWS_PER_FLUSH:
+            self._payments.writerows(rows)
+            rows.clear()
 
     # ---- liquidity
 
@@ -116,6 +127,8 @@ class Recorder:
                                  sample.available_paisa, sample.min_available_paisa, sample.max_reserved_paisa))
 
     def close(self) -> None:
+        # After a complete day nothing waits; after a failure, what has a row is kept (in plan order).
+        self._rows.extend(self._waiting.pop(seq) for seq in sorted(self._waiting))
         self._payments.writerows(self._rows)
         self._rows.clear()
         self._payments_file.close()

@@ -71,6 +71,10 @@ class SimConfig(msgspec.Struct, frozen=True):
     seed: int = 1
     payments: int | None = None  # expected payments of the day (None: the scenario's volume for its day)
     prefund_percent: float = 100.0
+    # Each bank's opening balance in paisa, in the scheme's bank order, instead of the scenario's prefunding
+    # (the what-if sweep, rail/sim/sweep.py); then `prefund_percent` is not applied.
+    prefund_paisa: tuple[int, ...] | None = None
+    scripted_topups: bool = True  # False: the scenario's [[sim.topups]] do not happen (the sweep's levels are all)
     # Only the payments intended in [from_s, until_s) of the day are offered (the same payments, UETRs and times
     # as the whole day's): a slice of a day at its full density, e.g. the peak hours.
     from_s: float = 0.0
@@ -90,7 +94,9 @@ class Progress(msgspec.Struct, frozen=True):
 def sim_scheme(config: SimConfig) -> Scheme:
     """The default scheme's banks with the scenario's prefunding, and a payment book sized for the day."""
     base = default_scheme()
-    prefund = prefunding_paisa(config.scenario, len(base.banks), config.prefund_percent)
+    prefund = config.prefund_paisa or prefunding_paisa(config.scenario, len(base.banks), config.prefund_percent)
+    if len(prefund) != len(base.banks) or min(prefund) < 0:
+        raise ValueError(f"give {len(base.banks)} opening balances of at least 0 paisa, one per bank")
     banks = [msgspec.structs.replace(b, prefund_paisa=p) for b, p in zip(base.banks, prefund, strict=True)]
     expected = config.payments or config.scenario.sim.payments_per_day
     retained = max(SchemeParams().payments_retained_max, int(expected * 2 * RETAINED_HEADROOM))
@@ -161,7 +167,7 @@ class Day:
         s, seed = self.scenario, self.config.seed
         self.journal = SimJournal.create(
             self.out_dir / rundir.JOURNAL_DIR, journal_id_for(s.name, s.sim.day, seed, self.config.payments,
-                                                              self.config.prefund_percent))
+                                                              [b.prefund_paisa for b in self.scheme.banks]))
         self.journal.after_batch = self.watch.after_batch
 
         async def takeover(_scheme: Scheme):
@@ -214,6 +220,7 @@ class Day:
             if p.intended_s > now_s():
                 await asyncio.sleep(p.intended_s - now_s())
             debtor = self.bics[p.debtor_bank]
+            self.recorder.planned(p)
             sends = self.down.get(debtor)
             if sends is None:
                 self._launch(p)
@@ -273,7 +280,8 @@ class Day:
         if self.service is not None:
             await self.service.close()
         if self.journal is not None:
-            self.watch.sample(self.journal.last_seq, self.clock.now_ns())  # the end of the day, for replay
+            # The end of the day, after the last batch (what replay can take again from the journal alone)
+            self.watch.sample(self.journal.last_seq, self.journal.last_batch_ns)
         self.recorder.close()
 
     # ---- events
@@ -295,8 +303,8 @@ class Day:
 
     async def _top_ups(self) -> None:
         prefunding = {b.bic: b.prefund_paisa for b in self.scheme.banks}
-        schedule = [(seconds_of_day(t.at), bic, amount) for t in self.scenario.sim.topups
-                    for bic, amount in top_up_amounts(t, prefunding)]
+        topups = self.scenario.sim.topups if self.config.scripted_topups else []
+        schedule = [(seconds_of_day(t.at), bic, amount) for t in topups for bic, amount in top_up_amounts(t, prefunding)]
         for at_s, bic, amount in sorted(schedule, key=lambda e: e[0]):
             await sleep_until(self.now_s, at_s)
             assert self.service is not None
@@ -360,7 +368,7 @@ class Day:
             schema_version=rundir.SIM_SCHEMA_VERSION, tool_version=TOOL_VERSION, scenario=s.name,
             scenario_file=s.path, description=s.description, seed=self.config.seed, day=s.sim.day,
             tick_ms=s.sim.tick_ms, payments_requested=self.config.payments,
-            prefund_percent=self.config.prefund_percent,
+            prefund_percent=self.config.prefund_percent, scripted_topups=self.config.scripted_topups,
             banks=[rundir.SimBank(b.bic, b.name, round(w / sum(weights), 4), b.prefund_paisa)
                    for b, w in zip(self.scheme.banks, weights, strict=True)],
             events=msgspec.to_builtins(s.sim), dns_cycles_per_day=list(s.sim.dns_cycles_per_day),

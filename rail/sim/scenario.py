@@ -25,8 +25,8 @@ SECONDS_PER_DAY = 86_400
 AVERAGE_DAY_PAYMENTS = 5_900_000
 DEFAULT_DAY = "2025-09-17"  # an ordinary Wednesday of Q1 FY26, mid-month (no salary or Eid uplift)
 DEFAULT_TICK_MS = 100
-# Prefunding of the whole system (split by bank size): enough that an average day rarely runs a bank dry, so
-# the sweep's lower levels show what a leaner position costs. ASSUMPTION (RAAST's prefunding is not published).
+# Prefunding of the whole system (split by bank size): enough that an average day rarely runs a bank dry.
+# ASSUMPTION (RAAST's prefunding is not published); the what-if sweep's levels come from the day's own bounds.
 DEFAULT_PREFUND_TOTAL_PKR = 40_000_000_000
 DAYS_SIMULATED_MAX = 1  # one calendar day per run
 PAYMENTS_PER_DAY_MAX = 30_000_000  # a 5x Eid peak of an average day; memory ~0.8 KB a payment (docs/simulate.md)
@@ -75,8 +75,9 @@ class SimTable(msgspec.Struct, frozen=True):
     prefund_total_pkr: int = DEFAULT_PREFUND_TOTAL_PKR
     # Deferred net settlement comparison: settlement cycles per day (24 = hourly; 10 = NPCI's UPI; 3 = UK FPS).
     dns_cycles_per_day: list[int] = msgspec.field(default_factory=lambda: [24, 10, 3])
-    # What-if prefunding levels, percent of this scenario's prefunding (rail simulate --sweep).
-    sweep_percent: list[int] = msgspec.field(default_factory=lambda: [25, 50, 100, 200])
+    # What-if prefunding levels (rail simulate --sweep): each bank opens with this percent of the way from its
+    # lower bound of liquidity (0) to its upper bound (100), as the day's own payments define them.
+    sweep_positions: list[int] = msgspec.field(default_factory=lambda: [0, 50, 100, 150])
     treasury: bool = False  # run the [bank.treasury] desk (threshold top-ups) besides the scheduled top-ups
     sample_every_s: int = 60  # balance curve resolution
     delayed_after_s: float = 5.0  # a payment final later than this after its intended time counts as delayed
@@ -140,8 +141,8 @@ def check(s: SimScenario) -> None:
         raise ValueError("[sim] prefund_total_pkr must be positive")
     if any(c < 1 or c > 1_440 for c in sim.dns_cycles_per_day):
         raise ValueError("[sim] dns_cycles_per_day: each between 1 and 1440 (one a minute)")
-    if any(p <= 0 or p > 1_000 for p in sim.sweep_percent):
-        raise ValueError("[sim] sweep_percent: each between 1 and 1000")
+    if any(p < 0 or p > 1_000 for p in sim.sweep_positions):
+        raise ValueError("[sim] sweep_positions: each between 0 (the lower bound) and 1000 (10x the upper bound)")
     for window in [*sim.outages, *sim.slow_creditors]:
         if seconds_of_day(window.start) >= seconds_of_day(window.end):
             raise ValueError(f"[sim] {window.bic}: start {window.start} is not before end {window.end}")
