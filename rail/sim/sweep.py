@@ -90,7 +90,8 @@ def run_sweep(config: SimConfig, run_dir: Path, bounds: SystemLiquidity, positio
                 continue  # the workers got the same Ctrl-C: they stop offering and write what they have
             for future in done:
                 future.result()  # a rerun that failed fails the sweep, with its error
-                point = point_of(*futures[future], run_dir)
+                position, sub_dir = futures[future]
+                point = point_of(position, run_dir, sub_dir)
                 sweep.points.append(point)
                 if on_point is not None:
                     on_point(point)
