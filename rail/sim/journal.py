@@ -37,6 +37,7 @@ class SimJournal:
         self._journal = journal
         self.after_batch: Callable[[int, int], None] | None = None
         self.last_batch_ns = 0  # the timestamp of the last batch written
+        self.commands = 0  # written, over every batch
 
     @classmethod
     def create(cls, directory: Path, journal_id: bytes) -> SimJournal:
@@ -54,6 +55,7 @@ class SimJournal:
     def append_blocking(self, records: list) -> int:
         seq = self._journal.append_inline(records)
         self.last_batch_ns = records[0]
+        self.commands += len(records) - 1
         if self.after_batch is not None:
             self.after_batch(seq, records[0])
         return seq

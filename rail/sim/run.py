@@ -360,7 +360,7 @@ class Day:
 
     def summary(self, started_at: str, wall_s: float) -> rundir.SimSummary:
         s, r = self.scenario, self.recorder
-        assert self.service is not None
+        assert self.journal is not None
         digest, size = journal_digest(self.out_dir / rundir.JOURNAL_DIR)
         weights = bank_weights(len(self.scheme.banks), s.scenario.load.bank_size_exponent)
         simulated_s = self.now_s()
@@ -375,7 +375,7 @@ class Day:
             delayed_after_s=s.sim.delayed_after_s, payments_offered=r.offered, payments_final=r.final,
             counts_by_status=dict(sorted(r.by_status.items())), counts_by_reason=dict(sorted(r.by_reason.items())),
             payments_delayed=r.delayed, payments_held=r.held, journal_digest=digest, journal_bytes=size,
-            journal_batches=self.service.core.batches, journal_commands=self.service.core.commands_applied,
+            journal_batches=self.journal.last_seq, journal_commands=self.journal.commands,
             simulated_s=round(simulated_s, 3), started_at=started_at, wall_s=round(wall_s, 3),
             payments_per_wall_s=round(r.offered / wall_s, 1) if wall_s > 0 else 0.0,
             sim_to_real=round(simulated_s / wall_s, 1) if wall_s > 0 else 0.0,
