@@ -348,6 +348,7 @@ class SimSummary(msgspec.Struct):
     started_at: str
     wall_s: float
     payments_per_wall_s: float
+    offering_wall_s: float  # wall time from the first payment offered (no set-up, no plan skipped before --from)
     sim_to_real: float  # simulated seconds per wall-clock second
     peak_rss_mb: float
     interrupted: bool = False

@@ -140,6 +140,7 @@ class Day:
         self._sends: set[asyncio.Task] = set()
         self._failure: BaseException | None = None
         self._wall0 = time.perf_counter()
+        self.first_offer_wall: float | None = None  # perf_counter at the first payment offered (after any skip)
 
     def now_s(self) -> float:
         return self.clock.monotonic()
@@ -217,6 +218,8 @@ class Day:
                 return
             if p.intended_s < from_s:
                 continue
+            if self.first_offer_wall is None:
+                self.first_offer_wall = time.perf_counter()
             if p.intended_s > now_s():
                 await asyncio.sleep(p.intended_s - now_s())
             debtor = self.bics[p.debtor_bank]
@@ -364,6 +367,8 @@ class Day:
         digest, size = journal_digest(self.out_dir / rundir.JOURNAL_DIR)
         weights = bank_weights(len(self.scheme.banks), s.scenario.load.bank_size_exponent)
         simulated_s = self.now_s()
+        # From the first payment offered to the end: without the set-up and the plan skipped before --from
+        offering_s = wall_s - ((self.first_offer_wall or self._wall0) - self._wall0)
         return rundir.SimSummary(
             schema_version=rundir.SIM_SCHEMA_VERSION, tool_version=TOOL_VERSION, scenario=s.name,
             scenario_file=s.path, description=s.description, seed=self.config.seed, day=s.sim.day,
@@ -378,6 +383,7 @@ class Day:
             journal_batches=self.journal.last_seq, journal_commands=self.journal.commands,
             simulated_s=round(simulated_s, 3), started_at=started_at, wall_s=round(wall_s, 3),
             payments_per_wall_s=round(r.offered / wall_s, 1) if wall_s > 0 else 0.0,
+            offering_wall_s=round(offering_s, 3),
             sim_to_real=round(simulated_s / wall_s, 1) if wall_s > 0 else 0.0,
             peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             interrupted=self.interrupted, notes=self.notes,
