@@ -70,7 +70,7 @@ async def test_inbox_poll_with_ack_acknowledges_before_reading(rail: Rail):  # n
         page = await response.json()
     assert page["acked_upto"] == upto
     assert all(m["seq"] > upto for m in page["messages"])
-    assert rail.service.core.settlement.inboxes[BANK_A].acked_upto == upto
+    assert rail.service.core._settlement.inboxes[BANK_A].acked_upto == upto
     for bad in ("-1", "x", "1.5", "\u00b2", "9" * 25):
         async with rail.session.get(f"{rail.url}/v1/inbox", params={"wait": "0", "ack": bad},
                                     headers=rail.auth(BANK_A)) as response:
@@ -119,7 +119,7 @@ async def test_bank_acknowledges_through_its_next_poll_on_our_rail(tmp_path):
     finally:
         await sim.stop()
         await transport.close()
-    inbox = service.core.settlement.inboxes[debtor.bic]
+    inbox = service.core._settlement.inboxes[debtor.bic]
     assert len(inbox) == 0 and inbox.acked_upto == inbox.next_seq - 1  # stop() sent the last one
     assert sim.counters["duplicates"] == 0
     await server.close()

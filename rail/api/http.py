@@ -31,7 +31,7 @@ from rail.api.auth import bearer_token, why_unauthenticated
 from rail.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.api.service import WAIT_S_MAX, RailService, Reply
 from rail.iso20022 import canonical_bic
-from rail.settlement.core import CoreStopped, Overloaded, journal_last_seq
+from rail.settlement.core import CoreStopped, Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _rendering_of_content_type(content_type: str) -> str:
 
 
 def _too_large(service: RailService, rendering: str) -> Reply:
-    return service.admi002_reply(413, rendering, None, "FF01", f"body above {BODY_BYTES_MAX} bytes")
+    return service.replies.too_large(rendering, BODY_BYTES_MAX)
 
 
 async def _inbox_page(service: RailService, bic: str, query: Mapping[str, str]) -> dict:
@@ -326,19 +326,20 @@ async def get_balances(request: web.Request) -> web.Response:
 
 async def get_metrics(request: web.Request) -> web.Response:
     service = _service(request)
-    metrics, book = service.metrics, service.core.settlement.payments
-    metrics.core_queue_depth.set(service.core.queue_depth)
-    metrics.payments_retained.labels("whole").set(len(book.live))
-    metrics.payments_retained.labels("packed").set(len(book.final))
-    metrics.payments_forgotten.set(book.forgotten)
+    metrics, health = service.metrics, service.core.health()
+    metrics.core_queue_depth.set(health.queue_depth)
+    metrics.payments_retained.labels("whole").set(health.payments_whole)
+    metrics.payments_retained.labels("packed").set(health.payments_packed)
+    metrics.payments_forgotten.set(health.payments_forgotten)
     return web.Response(body=service.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 async def get_healthz(request: web.Request) -> web.Response:
     service = _service(request)
-    ok = service.core._failure is None and not service.core._stopping
+    health = service.core.health()
+    ok = health.serving
     return _json(
-        {"ok": ok, "journal_seq": journal_last_seq(service.journal), "queue_depth": service.core.queue_depth},
+        {"ok": ok, "journal_seq": health.journal_seq, "queue_depth": health.queue_depth},
         200 if ok else 503,
     )
 

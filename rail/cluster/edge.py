@@ -365,6 +365,25 @@ class HandOff:
                 await self._subscription.unsubscribe()
 
 
+class EdgeHalf:
+    """The accept step (rail/api/accept.py) and its answers, in an edge process without a core."""
+
+    def __init__(self, scheme: Any, known_bics: list[str], msg_id_prefix: str) -> None:
+        from rail.api.accept import Acceptor
+        from rail.api.metrics import RailMetrics
+        from rail.api.replies import Replies
+
+        self.metrics = RailMetrics()
+        self.known_bics = set(known_bics)
+        self.replies = Replies(scheme.central_bank_bic, self.metrics, msg_id_prefix)
+        self.acceptor = Acceptor(scheme.central_bank_bic, self.known_bics, self.replies, self.metrics)
+
+    def set_known_bics(self, known_bics: list[str]) -> None:
+        """Participants added at the core: the set the accept step reads, changed in place."""
+        self.known_bics.clear()
+        self.known_bics.update(known_bics)
+
+
 class Edge:
     """One edge worker: an aiohttp server on a shared port, a NATS client to the core."""
 
@@ -375,7 +394,7 @@ class Edge:
         self.index = index
         self.subjects = subjects(parse_nats_url(nats_url)[1])
         self._nc: Any = None
-        self.service: Any = None  # RailService.for_edge: the edge half only
+        self.service: EdgeHalf | None = None  # the accept step, once the core's scheme is known
         self._tokens: dict[str, str] = {}
         self._config_sent_at = 0.0
         self._config_lock = asyncio.Lock()
@@ -391,7 +410,6 @@ class Edge:
 
     async def refresh_config(self, force: bool = False, newer_than: float = 0.0) -> None:
         """Fetch participants from the core, unless a fetch sent after `newer_than` (monotonic) completed."""
-        from rail.api.service import RailService
         from rail.scheme import Scheme
 
         async with self._config_lock:
@@ -403,7 +421,7 @@ class Edge:
             scheme = msgspec.msgpack.decode(config.scheme, type=Scheme)
             if self.service is None:
                 prefix = f"RAAST{int(time.time()):010d}E{self.index % 100:02d}"
-                self.service = RailService.for_edge(scheme, config.known_bics, prefix)
+                self.service = EdgeHalf(scheme, config.known_bics, prefix)
             else:
                 self.service.set_known_bics(config.known_bics)
             self._tokens = config.tokens
@@ -465,7 +483,7 @@ class Edge:
         self, bic: str | None, token: str, body: bytes | None, content_type: str, wait_s: float | None
     ) -> Any:
         from rail.api.http import BODY_BYTES_MAX
-        from rail.api.service import Reply
+        from rail.api.replies import Reply
 
         if bic is None:
             bic = await self.authenticate(token)
@@ -473,8 +491,8 @@ class Edge:
             return _unauthenticated(token)
         rendering = "json" if "json" in content_type else "xml"
         if body is None or len(body) > BODY_BYTES_MAX:
-            return self.service.admi002_reply(413, rendering, None, "FF01", "body too large")
-        accepted = self.service.accept(bic, body, content_type)
+            return self.service.replies.admi002(413, rendering, None, "FF01", "body too large")
+        accepted = self.service.acceptor.accept(bic, body, content_type)
         if isinstance(accepted, Reply):
             return accepted
         message = msgspec.msgpack.encode(accepted.message)
@@ -486,7 +504,7 @@ class Edge:
         except CoreUnavailable as error:  # a clear, retryable answer
             log.warning("core did not answer a submit: %s", error)
             text = "settlement core unavailable"
-            return self.service.admi002_reply(
+            return self.service.replies.admi002(
                 503, rendering, None, "AB10", text, headers={"Retry-After": "1"}
             )
         self.metrics.handoff_latency.observe(time.perf_counter() - handed_at)

@@ -161,7 +161,7 @@ class CoreEndpoint:
             task.add_done_callback(self._tasks.discard)
 
     async def _submit(self, reply_to: str, request: EdgeSubmit) -> None:
-        from rail.api.service import Accepted
+        from rail.api.accept import Accepted
 
         service = self.service
         try:
@@ -169,12 +169,12 @@ class CoreEndpoint:
             if retry_s:
                 retry_after = {"Retry-After": str(max(1, int(retry_s + 0.999)))}
                 text = "request rate limit reached"
-                reply = service.admi002_reply(429, request.rendering, None, "AB10", text, headers=retry_after)
+                reply = service.replies.admi002(429, request.rendering, None, "AB10", text, headers=retry_after)
             else:
                 decoder = self._decoders.get(request.msg_type)
                 if decoder is None:  # an edge of another version: refuse rather than guess
                     text = f"{request.msg_type} is not accepted from an edge"
-                    reply = service.admi002_reply(400, request.rendering, None, "FF01", text)
+                    reply = service.replies.admi002(400, request.rendering, None, "FF01", text)
                 else:
                     header = None if request.header is None else self._header_decoder.decode(request.header)
                     accepted = Accepted(
@@ -246,7 +246,7 @@ class CoreEndpoint:
 
     async def _on_config(self, msg) -> None:
         service = self.service
-        participants = service.core.settlement.participants.values()
+        participants = await service.core.query(lambda s: list(s.participants.values()))
         config = EdgeConfig(
             scheme=_ENCODER.encode(service.scheme),
             tokens={p.token_hash: p.bic for p in participants if p.token_hash},

@@ -34,11 +34,14 @@ from typing import NamedTuple, Protocol
 import msgspec
 
 from rail.scheme import Scheme, SchemeParams
-from rail.settlement.journal import FileJournal
+from rail.settlement.delivery import Inbox
+from rail.settlement.journal import Journal
 from rail.settlement.payments import (
     IN_FLIGHT,
     CreditTransfer,
+    MessageFormat,
     Outcome,
+    OutcomeKind,
     Payment,
     Settlement,
     SettlementState,
@@ -125,7 +128,7 @@ class SubmitCreditTransfer(Command, tag="p8"):
     rendering: str
     ct: CreditTransfer
     message: bytes
-    message_format: str = "msgpack"  # xml | json: the inbound bytes themselves
+    message_format: MessageFormat = MessageFormat.MSGPACK  # xml | json: the inbound bytes themselves
 
 
 class CreditorStatus(Command, tag="p2"):
@@ -148,6 +151,7 @@ class SubmitReturn(Command, tag="p4"):
     amount_paisa: int
     reason: str
     message: bytes
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
 
 class SubmitRecall(Command, tag="c56"):
@@ -157,6 +161,7 @@ class SubmitRecall(Command, tag="c56"):
     uetr: str
     reason: str
     message: bytes
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
 
 class SubmitResolution(Command, tag="c29"):
@@ -166,6 +171,7 @@ class SubmitResolution(Command, tag="c29"):
     status: str
     reason: str | None
     message: bytes
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
 
 class SubmitRequestToPay(Command, tag="p13"):
@@ -174,6 +180,7 @@ class SubmitRequestToPay(Command, tag="p13"):
     msg_id: str
     payer_agent: str
     message: bytes
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
 
 class SubmitRequestToPayStatus(Command, tag="p14"):
@@ -184,6 +191,7 @@ class SubmitRequestToPayStatus(Command, tag="p14"):
     reason: str | None
     message: bytes
     payee_agent: str | None = None  # the pain.014's CdtrAgt: whose MsgId it answers
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
 
 class AliasRegister(Command, tag="ar"):
@@ -227,12 +235,6 @@ _COMMAND_DECODER = msgspec.msgpack.Decoder(AnyCommand)
 _STATE_DECODER = msgspec.msgpack.Decoder(SettlementState)
 
 
-def journal_last_seq(journal) -> int:
-    """The journal's last appended batch (a property or a method, depending on the journal's version)."""
-    value = journal.last_seq
-    return value() if callable(value) else value
-
-
 def encode_command(command: Command) -> bytes:
     return _ENCODER.encode(command)
 
@@ -250,18 +252,26 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
         return s.apply_timeout(c.uetr, now_ns)
     if kind is SubmitReturn:
         return s.apply_return(
-            c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message, now_ns
-        )
+            c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message, now_ns,
+            c.message_format,
+        )  # fmt: skip
     if kind is SubmitRecall:
-        return s.apply_recall(c.sender, c.rendering, c.cancellation_id, c.uetr, c.reason, c.message, now_ns)
+        return s.apply_recall(
+            c.sender, c.rendering, c.cancellation_id, c.uetr, c.reason, c.message, now_ns, c.message_format
+        )
     if kind is SubmitResolution:
-        return s.apply_resolution(c.sender, c.rendering, c.uetr, c.status, c.reason, c.message, now_ns)
+        return s.apply_resolution(
+            c.sender, c.rendering, c.uetr, c.status, c.reason, c.message, now_ns, c.message_format
+        )
     if kind is SubmitRequestToPay:
-        return s.apply_request_to_pay(c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns)
+        return s.apply_request_to_pay(
+            c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns, c.message_format
+        )
     if kind is SubmitRequestToPayStatus:
         return s.apply_request_to_pay_status(
-            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns, c.payee_agent
-        )
+            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns, c.payee_agent,
+            c.message_format,
+        )  # fmt: skip
     if kind is AliasRegister:
         return s.apply_alias_register(c.sender, c.alias, c.iban, c.name)
     if kind is AliasDelete:
@@ -279,10 +289,10 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
         return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
     if kind is SetAdminToken:
         s.admin_token_hash = c.token_hash
-        return Outcome("done")
+        return Outcome(OutcomeKind.DONE)
     if kind is SetParams:
         s.configure(c.params)
-        return Outcome("done")
+        return Outcome(OutcomeKind.DONE)
     if kind is Genesis:
         if c.scheme is not None:  # the journaled scheme, parameters included (SetParams changes them later)
             s.scheme = c.scheme
@@ -291,7 +301,7 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
     raise AssertionError(f"unknown command {kind.__name__}")
 
 
-def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
+def load_settlement(journal: Journal, scheme: Scheme) -> tuple[Settlement, int, int]:
     """The books as of the journal's end: newest snapshot plus every batch after it.
 
     Returns (settlement, snapshot sequence, commands replayed).
@@ -349,12 +359,30 @@ class _Batch(NamedTuple):
         return self.append is None or self.append.done()
 
 
-class SettlementCore:
-    """The single writer. Create with `await SettlementCore.open(...)`, then `start()`."""
+class CoreHealth(msgspec.Struct, frozen=True):
+    """The core as an operator sees it (GET /healthz, /metrics), read without touching the books' contents."""
 
-    def __init__(self, journal: FileJournal, settlement: Settlement, metrics: CoreMetrics) -> None:
+    serving: bool
+    problem: str | None  # why it is not serving: stopping, or the failure that stopped it
+    journal_seq: int  # the last batch appended
+    queue_depth: int
+    payments_whole: int  # payments remembered in full (in flight, or final a moment ago)
+    payments_packed: int  # final payments packed for the retention window
+    payments_forgotten: int  # payments that left the retention window since this start
+
+
+class SettlementCore:
+    """The single writer. Create with `SettlementCore.open(...)`, then `start()`.
+
+    The books (rail/settlement/payments.py's Settlement) are private: the API layer changes them only by
+    `execute(command)` and reads them only by `query(function)` (in the core's order, answered once durable),
+    except for reads that are safe at any moment and sit on the hot path: `inbox(bic)` (whose readers see only
+    durable entries), `payment_record(uetr)` (for a message about a payment an inbox already shows),
+    `rendering_of(bic)` and `health()`."""
+
+    def __init__(self, journal: Journal, settlement: Settlement, metrics: CoreMetrics) -> None:
         self.journal = journal
-        self.settlement = settlement
+        self._settlement = settlement
         self.metrics = metrics
         # (command or None, encoded command, future, query function or None)
         self._queue: deque[tuple] = deque()
@@ -377,7 +405,7 @@ class SettlementCore:
     @classmethod
     def open(
         cls,
-        journal: FileJournal,
+        journal: Journal,
         scheme: Scheme,
         metrics: CoreMetrics,
         settlement: Settlement | None = None,
@@ -438,6 +466,40 @@ class SettlementCore:
     @property
     def queue_depth(self) -> int:
         return len(self._queue)
+
+    def health(self) -> CoreHealth:
+        problem = None
+        if self._failure is not None:
+            problem = f"the settlement core stopped: {self._failure!r}"
+        elif self._stopping:
+            problem = "the settlement core is stopping"
+        book = self._settlement.payments
+        return CoreHealth(
+            problem is None and self._task is not None,
+            problem,
+            self.journal.last_seq,
+            len(self._queue),
+            len(book.live),
+            len(book.final),
+            book.forgotten,
+        )
+
+    def inbox(self, bic: str) -> Inbox | None:
+        """`bic`'s inbox, for reading (its `visible`, `wait` and `durable_acked_upto` show only durable state) and
+        for its length (what the state machine counts); None when `bic` has none."""
+        return self._settlement.inboxes.get(bic)
+
+    def rendering_of(self, bic: str) -> str:
+        """The rendering `bic` last sent a payment in ('xml' until it has): what its inbox is read in unless
+        it asks for another."""
+        participant = self._settlement.participants.get(bic)
+        return participant.rendering if participant is not None else "xml"
+
+    def payment_record(self, uetr: str) -> Payment | None:
+        """A payment, to render a message about it that an inbox already shows (a final pacs.002): what such a
+        message reads of it (ids, acceptance, the final time, the original message) never changes once the
+        inbox entry is visible."""
+        return self._settlement.payments.get(uetr)
 
     def _check_open(self) -> None:
         if self._failure is not None or self._stopping:
@@ -561,7 +623,7 @@ class SettlementCore:
         """Apply what is queued (and due timers) to the books and start its journal append; nothing of it is
         answered or made visible until `_retire` has seen the append durable."""
         started_s = time.perf_counter()
-        s = self.settlement
+        s = self._settlement
         transfers_before = s.next_transfer_id  # ids are a counter: transfers submitted to the ledger
         now_ns = time.time_ns()
         records: list = [now_ns]
@@ -666,8 +728,8 @@ class SettlementCore:
         )
 
     async def _snapshot_async(self) -> None:
-        seq = journal_last_seq(self.journal)
-        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        seq = self.journal.last_seq
+        state = _ENCODER.encode(settlement_to_state(self._settlement))
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
         self._last_snapshot_s = time.monotonic()
@@ -698,10 +760,10 @@ class SettlementCore:
 
     def _snapshot_now(self) -> None:
         """Snapshot the whole state at the last durable batch; replay then starts after it."""
-        seq = journal_last_seq(self.journal)
+        seq = self.journal.last_seq
         if seq <= self.journal.snapshot_seq:
             return
-        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        state = _ENCODER.encode(settlement_to_state(self._settlement))
         self.journal.write_snapshot(state, seq)
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0

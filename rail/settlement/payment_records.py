@@ -6,13 +6,34 @@ retention window (rail/settlement/payment_book.py).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import msgspec
 
 HISTORY_EVENTS_MAX = 32  # per payment: a payment has a handful of events, a bound stops a chatty client
 
-IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
-SETTLED = "ACSC"
-REJECTED = "RJCT"
+
+class PaymentStatus(StrEnum):
+    """A payment's status at the rail, as pacs.002 TxSts spells it."""
+
+    IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
+    SETTLED = "ACSC"
+    REJECTED = "RJCT"
+
+
+IN_FLIGHT = PaymentStatus.IN_FLIGHT
+SETTLED = PaymentStatus.SETTLED
+REJECTED = PaymentStatus.REJECTED
+
+
+class MessageFormat(StrEnum):
+    """How the rail keeps a message it forwards: the sender's own text (XML or JSON, forwarded whole), or, for a
+    message a participant in this process handed over as a struct, msgpack of that struct."""
+
+    XML = "xml"
+    JSON = "json"
+    MSGPACK = "msgpack"
+
 POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
 MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
 # Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
@@ -99,7 +120,7 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     )
     rendering: str  # the debtor agent's rendering of the original
     transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
-    status: str
+    status: PaymentStatus
     reason: str | None
     reason_text: str | None
     received_ns: int
@@ -113,7 +134,7 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     history: list[tuple[int, str, str]] = []
     # 'xml' or 'json': `message` is the debtor agent's own bytes, forwarded as they are to a creditor agent using
     # the same rendering (ISO20022.md §6.4: re-emit the inbound bytes); 'msgpack': the decoded struct.
-    message_format: str = "msgpack"
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
     def business_key(self) -> tuple:
         return business_key(self)
