@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "rail.money": 0,  # the one amount maximum: the ISO 20022 profile checks it too
     "rail.rundir": 0,  # the run-directory format: written by the harness, read by the run report
     "rail.terminal": 0,  # how the CLIs print tables
+    "rail.runtime": 0,  # how a process tunes the garbage collector (the application decides when)
     "rail.iso20022": 1,
     "rail.scheme": 2,
     "rail.settlement": 3,

@@ -78,6 +78,12 @@ class RailMetrics:
             ("msg_type", "rendering"),
             registry,
         )
+        self.requests = Tally(
+            "rail_requests_total",
+            "Requests the API layer answered (any transport), by route template and HTTP status",
+            ("route", "status"),
+            registry,
+        )
         self.messages_rejected = Counter(
             "rail_messages_rejected_total",
             "Messages refused at the edge (admi.002 or rule failure), by code",

@@ -18,8 +18,6 @@ import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
 
@@ -139,8 +137,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from rail.api.http import create_app
+    from rail.api.listener import Listener
+    from rail.api.routes import RailApi
     from rail.api.service import RailService
+    from rail.runtime import tune_gc_for_long_lived_state
     from rail.settlement.journal import JournalCorruption, JournalError
 
     params = {}
@@ -208,32 +208,27 @@ async def _serve(args: argparse.Namespace) -> int:
             journal.close()
         return 1
     simulated = await _start_simulated_banks(service) if args.simulate_banks else []
-    app = create_app(service)
-    stop_workers = None
+    api = RailApi(service)
+    stop_workers = listener = None
     if args.workers:
         from rail.cluster.edge_core import start_workers
 
         try:
-            port, stop_workers = await start_workers(
-                service, app, edge_nats, args.host, args.port, args.workers
-            )
+            port, stop_workers = await start_workers(api, edge_nats, args.host, args.port, args.workers)
         except (ConnectionError, RuntimeError, OSError, ValueError) as exc:
             print(f"rail serve: cannot start {args.workers} edge workers: {exc}", file=sys.stderr)
             await service.close()
             return 1
-        runner = None
     else:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
+        listener = Listener(api)
         try:
-            await site.start()
+            await listener.start(args.host, args.port)
         except OSError as exc:
             print(f"rail serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-            await runner.cleanup()
             await service.close()
             return 1
-        port = runner.addresses[0][1] if runner.addresses else args.port
+        port = listener.port
+    tune_gc_for_long_lived_state()
     print(
         f"rail: listening on http://{args.host}:{port}  ({'journal' if args.journal else 'data'}: {where}, "
         f"{f'{args.workers} edge workers, ' if args.workers else ''}"
@@ -269,7 +264,7 @@ async def _serve(args: argparse.Namespace) -> int:
         print("rail: stopping", flush=True)
     if stop_workers is not None:
         await stop_workers()
-    if runner is not None:
-        await runner.cleanup()
+    if listener is not None:
+        await listener.close()
     await service.close()
     return 3 if lost.done() else 0
