@@ -322,7 +322,7 @@ class LoadRun:
         for index, sb in enumerate(scheme_banks):
             callback_url = f"{hooks_url}/hooks/{sb.bic}" if hooks_url else None
             token = await admin.add_participant(sb.bic, f"{sb.name} (simulated by rail load)", callback_url)
-            customers = [c for c in sb.customers if getattr(c, "behaviour", "accept") == "accept"] or sb.customers
+            customers = [c for c in sb.customers if c.behaviour == "accept"] or sb.customers
             bank = SimulatedBank(
                 sb.bic, sb.name, customers, self.target.participant(sb.bic, token), self.codec_factory(),
                 behaviour=behaviour, seed=cfg.seed * 1000 + index, run_clock=self.run_s, on_final=self._on_final,
@@ -594,6 +594,7 @@ class LoadRun:
     # ---- results ------------------------------------------------------------------------------------
 
     def _result(self, started_at: dt.datetime, balances_after: dict | None, metrics_text: str | None) -> LoadResult:
+        # long: the run summary, field by field in the order of rundir.RunSummary, from the run's counters.
         cfg = self.config
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}

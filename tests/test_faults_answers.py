@@ -21,7 +21,8 @@ from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.iso20022 import Pacs028, StsReqTxInf
 from rail.scheme import default_scheme
-from rail.settlement.core import Ack, load_settlement
+from rail.settlement.commands import Ack
+from rail.settlement.core import load_settlement
 from rail.settlement.journal import FileJournal
 
 ROUNDS = 10

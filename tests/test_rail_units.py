@@ -13,14 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_rail_e2e import A_IBAN, BANK_A, credit_transfer, creditor_answer, payment_return
 
+import rail.settlement.commands as commands_module
 import rail.settlement.core as core_module
 from participants.sandbox import start_sandbox_banks
 from rail import iso20022
+from rail.api.identity import TokenBucket
 from rail.api.metrics import RailMetrics
 from rail.api.service import RailService
 from rail.scheme import TEST_ACCOUNTS, default_scheme, sandbox_creditor_decision
-from rail.settlement.core import SettlementCore, apply_command
-from rail.api.identity import TokenBucket
+from rail.settlement.commands import apply_command
+from rail.settlement.core import SettlementCore
 from rail.settlement.directory import AliasDirectory, DirectoryError
 from rail.settlement.journal import FileJournal
 from rail.settlement.payments import Settlement, settlement_from_state, settlement_to_state
@@ -182,9 +184,9 @@ async def test_full_core_queue_sheds_load_with_503(tmp_path, monkeypatch):
 
 def test_apply_command_is_the_only_dispatch_for_every_command_type():
     # Every journaled command type is handled (an unknown one would be a silent replay gap).
-    names = {cls.__name__ for cls in core_module.AnyCommand.__args__}
+    names = {cls.__name__ for cls in commands_module.AnyCommand.__args__}
     settlement = Settlement(default_scheme())
-    apply_command(settlement, core_module.Genesis(), 1)
+    apply_command(settlement, commands_module.Genesis(), 1)
     assert "Genesis" in names and len(names) == 16
 
 

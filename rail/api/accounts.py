@@ -8,7 +8,8 @@ from __future__ import annotations
 from rail import iso20022
 from rail.api.dispatch import alias_key
 from rail.api.replies import utc
-from rail.settlement.core import AliasDelete, AliasRegister, SettlementCore
+from rail.settlement.commands import AliasDelete, AliasRegister
+from rail.settlement.core import SettlementCore
 from rail.settlement.payments import OutcomeKind, Payment, Settlement
 
 HOLDER_NAME_CHARS_MAX = 140

@@ -15,7 +15,8 @@ from rail.api.outbox import Outbox
 from rail.api.webhooks import WebhookPusher
 from rail.money import amount_problem
 from rail.scheme import Scheme
-from rail.settlement.core import AddParticipant, Liquidity, SettlementCore
+from rail.settlement.commands import AddParticipant, Liquidity
+from rail.settlement.core import SettlementCore
 from rail.settlement.payments import OutcomeKind, Settlement
 
 CALLBACK_URL_CHARS_MAX = 2_048

@@ -46,11 +46,8 @@ from rail.iso20022.structs import (
     VrfctnRpt,
 )
 from rail.scheme import Scheme
-from rail.settlement.core import (
-    CoreStopped,
+from rail.settlement.commands import (
     CreditorStatus,
-    Overloaded,
-    SettlementCore,
     SubmitCreditTransfer,
     SubmitRecall,
     SubmitRequestToPay,
@@ -58,6 +55,7 @@ from rail.settlement.core import (
     SubmitResolution,
     SubmitReturn,
 )
+from rail.settlement.core import CoreStopped, Overloaded, SettlementCore
 from rail.settlement.directory import AliasEntry
 from rail.settlement.payments import (
     IN_FLIGHT,

@@ -71,6 +71,7 @@ class Tally:
 
 class RailMetrics:
     def __init__(self) -> None:
+        # long: one declaration per metric (name, help, labels), read as the list of what the rail exposes.
         self.registry = registry = CollectorRegistry()
         self.messages_received = Tally(
             "rail_messages_received_total",

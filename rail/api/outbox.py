@@ -19,7 +19,8 @@ from rail.api.metrics import RailMetrics
 from rail.api.replies import CONTENT_TYPES, MSG_NAMES, InboundMessage, Replies, utc
 from rail.iso20022 import bah, forward
 from rail.iso20022.structs import AppHdr, Camt029, Camt056, Pacs004, Pacs008, Pain013, Pain014
-from rail.settlement.core import Ack, SettlementCore
+from rail.settlement.commands import Ack
+from rail.settlement.core import SettlementCore
 from rail.settlement.delivery import (
     INBOX_FETCH_MAX,
     ForwardedPayment,

@@ -32,7 +32,8 @@ from rail.api.metrics import RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
 from rail.api.replies import Replies, Reply
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
-from rail.settlement.core import SetAdminToken, SetParams, SettlementCore
+from rail.settlement.commands import SetAdminToken, SetParams
+from rail.settlement.core import SettlementCore
 from rail.settlement.journal import FileJournal, Journal
 from rail.settlement.payments import Participant, Settlement
 

@@ -142,3 +142,67 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     def note(self, at_ns: int, event: str, detail: str = "") -> None:
         if len(self.history) < HISTORY_EVENTS_MAX:
             self.history.append((at_ns, event, detail))
+
+
+# ---- what the state machine keeps beside payments, and what it answers
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+# Ledger transfer codes: what kind of business event moved the money (shown by the ledger to auditors).
+CODE_PAYMENT = 1
+CODE_RETURN = 2
+CODE_LIQUIDITY = 3
+RTPS_MAX = 500_000
+
+
+class RequestToPay(msgspec.Struct, array_like=True, gc=False):
+    msg_id: str  # the pain.013 MsgId: the key pain.014 refers to
+    payee_agent: str
+    payer_agent: str
+    message: bytes
+    rendering: str
+    at_ns: int
+    status: str = "PDNG"
+    reason: str | None = None
+    answer: bytes = b""
+    answer_rendering: str = ""
+
+
+class Participant(msgspec.Struct, array_like=True, gc=False):
+    bic: str
+    name: str
+    account_id: int
+    token_hash: str | None
+    callback_url: str | None
+    rendering: str = "xml"
+    simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
+    requests_per_s: float | None = None  # its own request rate limit (None: the scheme's default)
+    requests_burst: float | None = None
+
+
+class OutcomeKind(StrEnum):
+    """What became of a command: the API layer answers by it (rail/api/dispatch.py)."""
+
+    ACCEPTED = "accepted"  # taken, in flight (a payment waiting for its creditor agent)
+    FINAL = "final"  # reached a final status now
+    REJECTED = "rejected"  # refused by a rule (reason code); a payment may be recorded as RJCT
+    DUPLICATE = "duplicate"  # the same message again: the original answer
+    FORBIDDEN = "forbidden"  # the sender may not do this to this payment
+    NOT_FOUND = "not_found"  # no such payment or request
+    RELAYED = "relayed"  # passed on to the counterparty
+    DONE = "done"  # an operation without a payment (admin, alias, acknowledgement)
+    UNAVAILABLE = "unavailable"  # not recorded, retry later (the payment book is at its retention limit)
+
+
+class Outcome(msgspec.Struct, gc=False):
+    """What the submitter of a command is told. `kind` drives the HTTP status; codes are ISO reasons.
+    status/reason/text are the payment's as of the command (not as read later: the live payment may have moved
+    on in a batch that is not durable yet)."""
+
+    kind: OutcomeKind
+    status: str | None = None
+    reason: str | None = None
+    text: str | None = None
+    payment: Payment | None = None
+    detail: object = None
