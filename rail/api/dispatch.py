@@ -83,10 +83,13 @@ def alias_key(alias: str | None) -> str | None:
         return None
 
 
+_FORMAT_OF_RENDERING = {"xml": MessageFormat.XML, "json": MessageFormat.JSON}  # a dict: no Enum call per message
+
+
 def _kept(raw: bytes | None, m: InboundMessage, rendering: str) -> tuple[bytes, MessageFormat]:
     """What the rail keeps of a message it relays: the sender's own bytes, or msgpack of a struct handed over."""
     if raw is not None:
-        return raw, MessageFormat(rendering)
+        return raw, _FORMAT_OF_RENDERING[rendering]
     return _PACKER.encode(m), MessageFormat.MSGPACK
 
 

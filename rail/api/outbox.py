@@ -46,25 +46,17 @@ _UNPACKERS = {
 InboxItem = tuple[int, str, InboundMessage]  # (seq, msg_type, message struct): an in-process inbox read
 
 
-class ForwardedStructs:
-    """pacs.008 structs by UETR, from the debtor's submit to the creditor's read (bounded, oldest out first)."""
-
-    def __init__(self) -> None:
-        self._by_uetr: dict[str, Pacs008] = {}
-
-    def __contains__(self, uetr: str) -> bool:
-        return uetr in self._by_uetr
-
-    def get(self, uetr: str) -> Pacs008 | None:
-        return self._by_uetr.get(uetr)
+class ForwardedStructs(dict[str, Pacs008]):
+    """pacs.008 structs by UETR, from the debtor's submit to the creditor's read (bounded, oldest out first). A
+    dict, so that `in` and `get` on the hot path are the dict's own."""
 
     def keep(self, uetr: str, message: Pacs008) -> None:
-        if len(self._by_uetr) >= FORWARDED_STRUCTS_CACHED_MAX:
-            del self._by_uetr[next(iter(self._by_uetr))]
-        self._by_uetr[uetr] = message
+        if len(self) >= FORWARDED_STRUCTS_CACHED_MAX:
+            del self[next(iter(self))]
+        self[uetr] = message
 
     def drop(self, uetr: str) -> None:
-        self._by_uetr.pop(uetr, None)
+        self.pop(uetr, None)
 
 
 def _identity(ref: InboxRef) -> tuple:
