@@ -3,7 +3,7 @@
 The same bank is the sandbox's built-in counterparty (participants/sandbox.py: the default scheme's banks, in
 process, answering by the scheme's test-account table), the load harness's participant (participants/harness.py:
 over HTTP or in process, answering by the load model) and the participant a `rail certify` run examines
-(participants/bank_cli.py). What it answers is its :class:`~participants.creditor.CreditorPolicy`; how it talks
+(rail/app/bank_cli.py). What it answers is its :class:`~participants.creditor.CreditorPolicy`; how it talks
 to the rail is its transport (participants/transport.py); messages are built and read by its codec
 (participants/codec.py).
 
@@ -54,7 +54,7 @@ from participants.creditor import (
     Outage,
     RecallDecision,
 )
-from participants.transport import Answer, RailRefused, RailUnreachable, TransportError
+from participants.transport import RailRefused, RailUnreachable, TransportError
 from participants.treasury import Treasury
 
 # Bounds (STYLE: a limit on everything).
@@ -140,11 +140,14 @@ class Outgoing(msgspec.Struct, gc=False):
 
 
 class SendResult(msgspec.Struct, frozen=True, gc=False):
-    """The rail's synchronous answer to a pacs.008: ACTC (accepted, final status later) or RJCT now."""
+    """The rail's synchronous answer to a message this bank started (a pacs.008: ACTC, accepted and the final
+    status later, or RJCT now), with the bytes sent and the answer's (what a certification hook reports)."""
 
-    status: str  # ACTC | RJCT | ACSC (when the rail answered with the final status already)
+    status: str  # ACTC | RJCT | ACSC (when the rail answered with the final status already) | PDNG (pacs.028)
     reason: str = ""
     http_status: int = 0
+    sent: bytes = b""
+    answer: bytes = b""
 
 
 FinalListener = Callable[[str, str, str], None]  # (uetr, status, reason)
@@ -252,7 +255,7 @@ class SimulatedBank:
             self._mark_unreachable()
             raise
         self._mark_reachable()
-        result = self._read_reply(status, content_type, reply)
+        result = self._read_reply(status, content_type, reply, body)
         if result.status in ("RJCT", "ACSC"):
             self._final(uetr, result.status, result.reason)
         return result
@@ -271,12 +274,12 @@ class SimulatedBank:
             self._status_due.append((self.run_clock() + after_s, uetr))
         return out
 
-    def _read_reply(self, http_status: int, content_type: str, body: bytes) -> SendResult:
+    def _read_reply(self, http_status: int, content_type: str, body: bytes, sent: bytes = b"") -> SendResult:
         if http_status == 202:
-            return SendResult("ACTC", http_status=http_status)
+            return SendResult("ACTC", http_status=http_status, sent=sent, answer=body)
         if http_status in RETRYABLE_HTTP:
             # The rail shed load with a clear answer; nothing moved (the rail's own contract).
-            return SendResult("RJCT", reason=f"HTTP{http_status}", http_status=http_status)
+            return SendResult("RJCT", f"HTTP{http_status}", http_status, sent, body)
         try:
             head = body[:200]
             msg_type = "pacs.002.001.10" if b"pacs.002.001" in head else ("admi.002.001.01" if b"admi.002" in head
@@ -284,13 +287,13 @@ class SimulatedBank:
             parsed = self.codec.read(body.decode("utf-8", "replace") if msg_type else body, msg_type=msg_type,
                                      content_type=content_type)
         except Exception:  # the rail answered with something unreadable: record it, do not crash the run
-            return SendResult("RJCT", reason=f"HTTP{http_status}", http_status=http_status)
+            return SendResult("RJCT", f"HTTP{http_status}", http_status, sent, body)
         if parsed.msg_type.startswith("admi.002"):
-            return SendResult("RJCT", reason=parsed.reason or "FF01", http_status=http_status)
+            return SendResult("RJCT", parsed.reason or "FF01", http_status, sent, body)
         status = parsed.status or ("ACTC" if http_status < 300 else "RJCT")
         reason = parsed.reason if status == "RJCT" else ""
-        return SendResult(status, reason=reason or ("" if status != "RJCT" else f"HTTP{http_status}"),
-                          http_status=http_status)
+        return SendResult(status, reason or ("" if status != "RJCT" else f"HTTP{http_status}"), http_status, sent,
+                          body)
 
     def _final(self, uetr: str, status: str, reason: str) -> None:
         out = self.outgoing.get(uetr)
@@ -323,20 +326,34 @@ class SimulatedBank:
         out = self.outgoing[uetr]
         out.status_requests += 1
         message = self.codec.status_request(out.message, msg_id=self.next_msg_id(), from_bic=self.bic)
-        answer = await self.transport.post("pacs.028", message, self.codec)
-        result = self._read_reply(answer.status, answer.content_type, answer.body)
-        if result.status in ("RJCT", "ACSC") and answer.status < 400:
+        result = await self.originate("pacs.028", message)
+        if result.status in ("RJCT", "ACSC") and result.http_status < 400:
             self._final(uetr, result.status, result.reason)
         return result
 
-    async def recall(self, uetr: str, reason: str = "CUST") -> Answer:
+    async def recall(self, uetr: str, reason: str = "CUST") -> SendResult:
         """camt.056 recalling a payment this bank sent (its creditor answers with a pacs.004 or a camt.029).
         KeyError for a payment it did not send, or one settled too long ago (RECALLABLE_MAX)."""
         original = self.outgoing[uetr].message
         if original is None:
             raise KeyError(f"{uetr}: no longer kept for a recall")
-        message = self.codec.recall(original, msg_id=self.next_msg_id(), reason=reason)
-        return await self.transport.post("camt.056", message, self.codec)
+        return await self.originate("camt.056", self.codec.recall(original, msg_id=self.next_msg_id(), reason=reason))
+
+    async def request_to_pay(self, uetr: str, end_to_end_id: str, amount_paisa: int, payer_bic: str,
+                             payer_name: str, payer_iban: str, payee_index: int = 0) -> SendResult:
+        """pain.013 as the payee's (a merchant's) bank: ask `payer_iban` at `payer_bic` to pay a customer."""
+        payee = self.customer(payee_index)
+        message = self.codec.request_to_pay(
+            msg_id=self.next_msg_id(), end_to_end_id=end_to_end_id, uetr=uetr, amount_paisa=amount_paisa,
+            payee_bic=self.bic, payee_name=payee.name, payee_iban=payee.iban, payer_bic=payer_bic,
+            payer_name=payer_name, payer_iban=payer_iban,
+        )
+        return await self.originate("pain.013", message)
+
+    async def originate(self, msg_type: str, message: Any) -> SendResult:
+        """Send a message this bank starts (not an answer); the rail's reply, with both sides' bytes."""
+        answer = await self.transport.post(msg_type, message, self.codec)
+        return self._read_reply(answer.status, answer.content_type, answer.body, self.codec.encode(message))
 
     async def _chase_late_payments(self) -> None:
         """Ask the rail (pacs.028) about payments still without a final status when they are due."""
@@ -456,15 +473,8 @@ class SimulatedBank:
 
     async def _answer(self, msg: Parsed, verdict: CreditorVerdict) -> None:
         status = "ACSP" if verdict.decision is Decision.ACCEPT else "RJCT"
-        message = self.codec.pacs002_answer(msg.original, from_bic=self.bic, status=status,
-                                            reason=verdict.reason if status == "RJCT" else None)
         try:
-            try:  # the hot path, one answer per payment: one attempt, and the retries only when it failed
-                answer = await self.transport.post("pacs.002", message, self.codec)
-                sent = answer.status not in RETRYABLE_HTTP
-            except RailUnreachable:
-                sent = False
-            if not sent and not await self._post_answer("pacs.002", message):
+            if not await self.answer_payment(msg.original, status, verdict.reason if status == "RJCT" else None):
                 return
             inbound = self.inbound.get(msg.uetr)
             if inbound is not None:
@@ -472,6 +482,18 @@ class SimulatedBank:
             self.counters["answered_accept" if status == "ACSP" else "answered_reject"] += 1
         finally:
             self.answers_pending -= 1
+
+    async def answer_payment(self, original: Any, status: str, reason: str | None = None) -> bool:
+        """Send the creditor agent's pacs.002 (ACSP, or RJCT with `reason`) for a payment it received, the
+        pacs.008 as read (`Parsed.original`); False when it could not be sent."""
+        message = self.codec.pacs002_answer(original, from_bic=self.bic, status=status, reason=reason)
+        try:  # the hot path, one answer per payment: one attempt, and the retries only when it failed
+            answer = await self.transport.post("pacs.002", message, self.codec)
+            if answer.status not in RETRYABLE_HTTP:
+                return True
+        except RailUnreachable:
+            pass
+        return await self._post_answer("pacs.002", message)
 
     async def _post_answer(self, msg_type: str, message: Any) -> bool:
         """Send an answer (idempotent at the rail), retrying across a blip; False when it could not be sent."""

@@ -349,6 +349,18 @@ class HttpTransport:
     async def balances(self) -> dict:
         return await self._json("GET", "/admin/balances", admin=True)
 
+    async def redeliver(self, uetr: str) -> dict:
+        """Have the rail deliver a forwarded pacs.008 to its creditor agent once more (sandbox testing)."""
+        return await self._json("POST", "/admin/redeliver", {"uetr": uetr}, admin=True)
+
+    async def register_alias(self, alias: str, iban: str, name: str) -> dict:
+        """POST /v1/aliases: link a Raast ID to one of this participant's IBANs."""
+        return await self._json("POST", "/v1/aliases", {"alias": alias, "iban": iban, "name": name})
+
+    async def own_balance(self) -> dict:
+        """GET /v1/balance: this participant's settlement account (also proves its token works)."""
+        return await self._json("GET", "/v1/balance")
+
     async def metrics(self) -> str | None:
         try:
             status, _, data = await self._request("GET", "/metrics")

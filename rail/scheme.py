@@ -222,14 +222,19 @@ def _test_customer(bank_index: int, test: TestAccount, bank_code: str) -> Custom
     )
 
 
+def bank_customers(bank_index: int, bank_code: str) -> list[Customer]:
+    """A simulated bank's customers: regular ones (accounts ending 5xxx), then one per test account."""
+    customers = [_regular_customer(bank_index, i, bank_code) for i in range(REGULAR_CUSTOMERS_PER_BANK)]
+    return customers + [_test_customer(bank_index, t, bank_code) for t in TEST_ACCOUNTS]
+
+
 def default_scheme(params: SchemeParams | None = None, prefund_paisa: int = DEFAULT_PREFUND_PAISA) -> Scheme:
     banks = []
     for index, (bic, name) in enumerate(DEFAULT_BANKS):
         code = bic[:4]
-        customers = [_regular_customer(index, i, code) for i in range(REGULAR_CUSTOMERS_PER_BANK)]
-        customers += [_test_customer(index, t, code) for t in TEST_ACCOUNTS]
         banks.append(
-            Bank(bic=bic, name=name, bank_code=code, prefund_paisa=prefund_paisa, customers=customers)
+            Bank(bic=bic, name=name, bank_code=code, prefund_paisa=prefund_paisa,
+                 customers=bank_customers(index, code))
         )
     return Scheme(
         central_bank_bic=CENTRAL_BANK_BIC,

@@ -1,5 +1,5 @@
 """The layout shows the architecture, and the imports keep it: arrows run one way,
-app -> (analytics, participants, cluster) -> api -> settlement -> scheme -> iso20022 -> the neutral leaves,
+app -> certify -> (analytics, participants, cluster) -> api -> settlement -> scheme -> iso20022 -> the neutral leaves,
 and no module imports itself back through others (no import circle), lazy imports inside functions included.
 docs/architecture.md draws the same picture."""
 
@@ -25,8 +25,9 @@ LAYERS: dict[str, int] = {
     "rail.cluster": 5,
     "participants": 5,
     "analytics": 5,
-    "rail.app": 6,
-    "rail.__main__": 7,  # python -m rail
+    "rail.certify": 6,  # an application over the public API: it drives the one simulated bank as its examiner
+    "rail.app": 7,
+    "rail.__main__": 8,  # python -m rail
     "rail": 0,  # the package itself: a docstring
 }
 SIBLING_ARROWS = {("participants", "analytics")}  # the load model reads the cost data's flows

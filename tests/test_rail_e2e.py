@@ -437,6 +437,26 @@ async def _settled_a_to_b(rail: Rail, amount_paisa: int) -> Pacs008:
     return message
 
 
+async def test_the_operator_redelivers_a_payment_and_a_second_answer_shows_in_its_history(rail: Rail):
+    message = await _settled_a_to_b(rail, 6_000)
+    uetr = message.tx.uetr
+    url = f"{rail.url}/admin/redeliver"
+    async with rail.session.post(url, json={"uetr": uetr}, headers=rail.auth(BANK_A)) as response:
+        assert response.status == 401  # the operator's, not a participant's
+    async with rail.session.post(url, json={"uetr": str(uuid.uuid4())}, headers=rail.admin()) as response:
+        assert response.status == 404 and (await response.json())["reason"] == "NOOR"
+    async with rail.session.post(url, json={"uetr": uetr}, headers=rail.admin()) as response:
+        assert response.status == 200 and (await response.json())["creditor_agent"] == BANK_B
+    again = parse_inbox_message((await rail.inbox(BANK_B))[0])
+    assert isinstance(again, Pacs008) and again.tx.uetr == uetr and again.msg_id == message.msg_id
+    status, answer, _ = await rail.send(BANK_B, creditor_answer(message, BANK_B, "ACSP"))
+    assert (status, answer.tx.tx_sts) == (200, "ACSC")  # the final status stands
+    _, view = await rail.payment(BANK_A, uetr)
+    events = [event["event"] for event in view["history"]]
+    assert "redelivered" in events and events[-1] == "creditor ACSP after final"
+    assert events.count("creditor ACSP") == 1
+
+
 async def test_return_settles_back_and_cannot_exceed_the_original(rail: Rail):
     message = await _settled_a_to_b(rail, 40_000)
     status, answer, _ = await rail.send(BANK_B, payment_return(message, BANK_B, 30_000))

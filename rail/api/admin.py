@@ -15,7 +15,7 @@ from rail.api.outbox import Outbox
 from rail.api.webhooks import WebhookPusher
 from rail.money import amount_problem
 from rail.scheme import Scheme
-from rail.settlement.commands import AddParticipant, Liquidity
+from rail.settlement.commands import AddParticipant, Liquidity, Redeliver
 from rail.settlement.core import SettlementCore
 from rail.settlement.payments import OutcomeKind, Settlement
 
@@ -107,6 +107,15 @@ class Admin:
         else:
             result.update(reason=outcome.reason, text=outcome.text)
         return result
+
+    async def redeliver(self, uetr: str) -> dict:
+        """Deliver a forwarded pacs.008 to its creditor agent once more (sandbox: testing duplicate handling)."""
+        if not isinstance(uetr, str) or not uetr:
+            raise ValueError("uetr must be the UETR of a forwarded payment")  # noqa: TRY004 - shown as HTTP 422
+        outcome = await self.core.execute(Redeliver(uetr=uetr))
+        if outcome.kind != OutcomeKind.DONE:
+            return {"ok": False, "uetr": uetr, "reason": outcome.reason, "text": outcome.text}
+        return {"ok": True, "uetr": uetr, "creditor_agent": outcome.payment.creditor_agent}
 
     async def balances(self) -> dict:
         """Every settlement account, as of the last durable batch (read in the core's order)."""

@@ -189,6 +189,15 @@ async def post_liquidity(rail: RailService, request: Request) -> Response:
     return json_response(result, 200 if result["ok"] else 422)
 
 
+async def post_redeliver(rail: RailService, request: Request) -> Response:
+    data = _json_body(request)
+    try:
+        result = await rail.redeliver(data.get("uetr"))
+    except ValueError as exc:
+        raise Refusal(422, "bad_redelivery", str(exc)) from None
+    return json_response(result, 200 if result["ok"] else (404 if result["reason"] == "NOOR" else 422))
+
+
 async def get_balances(rail: RailService, request: Request) -> Response:
     return json_response(await rail.balances())
 

@@ -145,6 +145,12 @@ SCHEMAS: dict[str, dict] = {
     "ParticipantToken": _object(
         {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"}}, ("bic", "token")
     ),
+    "Redelivery": _object({"uetr": {"type": "string"}}, ("uetr",)),
+    "RedeliveryResult": _object(
+        {"ok": {"type": "boolean"}, "uetr": {"type": "string"}, "creditor_agent": _BIC, "reason": _CODE,
+         "text": {"type": "string"}},
+        ("ok", "uetr"),
+    ),
     "LiquidityMove": _object(
         {"bic": _BIC, "amount": _PAISA, "direction": {"type": "string", "enum": ["in", "out"]}},
         ("bic", "amount", "direction"),

@@ -114,6 +114,12 @@ ROUTES: tuple[Route, ...] = (
         "LiquidityMove")),
     Route("GET", "/admin/balances", A, 0, handlers.get_balances, Operation(
         "getBalances", "Every settlement account and the conservation check", {"200": ("balances", "Balances")})),
+    Route("POST", "/admin/redeliver", A, J, handlers.post_redeliver, Operation(
+        "redeliverPayment",
+        "Deliver a forwarded pacs.008 to its creditor agent once more (sandbox: test duplicate handling)",
+        {"200": ("put in the creditor agent's inbox again", "RedeliveryResult"),
+         "404": ("no such forwarded payment", "RedeliveryResult"),
+         "422": ("refused (the creditor's inbox is full: AB08)", "RedeliveryResult")}, (), "Redelivery")),
     Route("GET", "/metrics", PUBLIC, 0, handlers.get_metrics, Operation(
         "getMetrics", "Prometheus metrics",
         {"200": {"description": "Prometheus text exposition format",

@@ -207,6 +207,9 @@ class RailService:
     async def balances(self) -> dict:
         return await self.admin.balances()
 
+    async def redeliver(self, uetr: str) -> dict:
+        return await self.admin.redeliver(uetr)
+
     def add_companion(self, companion: Companion) -> None:
         self.admin.add_companion(companion)
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "message": ("rail.app.message_cli", "print a ready-to-send ISO 20022 message (fresh ids, today's dates), XML or JSON"),
     "iban": ("rail.app.iban_cli", "make a valid Pakistani IBAN for a bank code and account, or explain what is wrong with one"),
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
+    "certify": ("rail.certify.cli", "certify a bank's RAAST integration against a rail: receiver, sender and security cases"),
+    "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }

@@ -142,6 +142,13 @@ class Ack(Command, tag="ack"):
     upto: int
 
 
+class Redeliver(Command, tag="rdl"):
+    """The operator puts a forwarded pacs.008 in its creditor agent's inbox once more (sandbox testing of
+    duplicate handling: an at-least-once transport may deliver a message twice)."""
+
+    uetr: str
+
+
 AnyCommand = (
     Genesis
     | AddParticipant
@@ -159,6 +166,7 @@ AnyCommand = (
     | Ack
     | SetAdminToken
     | SetParams
+    | Redeliver
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -217,6 +225,8 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
         )
     if kind is Liquidity:
         return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
+    if kind is Redeliver:
+        return s.apply_redeliver(c.uetr, now_ns)
     if kind is SetAdminToken:
         s.admin_token_hash = c.token_hash
         return Outcome(OutcomeKind.DONE)

@@ -413,7 +413,10 @@ class Settlement(Relays):
         if sender != payment.creditor_agent:
             return Outcome(OutcomeKind.FORBIDDEN, text="only the creditor agent may answer this payment")
         if payment.status != IN_FLIGHT:
-            # Late or repeated answer: the payment's final status stands and is what the creditor is told.
+            # Late or repeated answer: the payment's final status stands and is what the creditor is told. It
+            # is noted, so that the payment's history shows a creditor answering twice or after the timeout.
+            payment = self.payments.for_update(uetr)  # a packed payment is a copy: note on the kept one
+            payment.note(now_ns, f"creditor {status} after final", reason or "")
             return Outcome(
                 OutcomeKind.FINAL,
                 status=payment.status,
@@ -492,6 +495,21 @@ class Settlement(Relays):
         self._push(payment.debtor_agent, report)
         self._push(payment.creditor_agent, report)
         return Outcome(OutcomeKind.FINAL, status=REJECTED, reason="AB05", text=text, payment=payment)
+
+    def apply_redeliver(self, uetr: str, now_ns: int) -> Outcome:
+        """A forwarded pacs.008 delivered to its creditor agent once more (the operator's Redeliver)."""
+        payment = self.payments.get(uetr)
+        if payment is None or payment.transfer_id == 0:
+            return Outcome(OutcomeKind.NOT_FOUND, reason="NOOR", text=f"no payment with UETR {uetr} was forwarded")
+        if not payment.message:  # packed for the retention window: its messages are no longer kept
+            return Outcome(OutcomeKind.NOT_FOUND, reason="NOOR", text=f"payment {uetr} is too old to redeliver")
+        creditor = payment.creditor_agent
+        if len(self.inboxes[creditor]) >= self.params.inbox_messages_max:
+            return Outcome(OutcomeKind.REJECTED, reason="AB08", text="the creditor agent is not taking its messages")
+        payment = self.payments.for_update(uetr)
+        payment.note(now_ns, "redelivered", "pacs.008")
+        self._push(creditor, ForwardedPayment(uetr, payment.message, payment.message_format, payment.received_ns))
+        return Outcome(OutcomeKind.DONE, payment=payment)
 
     def in_flight(self) -> list[Payment]:
         return [p for p in self.payments.live_payments() if p.status == IN_FLIGHT]
