@@ -121,6 +121,7 @@ def _ms(value: float) -> Decimal:
 
 
 def _throughput_section(run: RunData) -> Section:
+    # long: one section of the report page: its words, tables and chart in the order the page shows them.
     ts = run.timeseries
     section = Section(
         "Throughput over time",
@@ -238,6 +239,7 @@ def _latency_section(run: RunData) -> Section:
 
 
 def _outcomes_section(run: RunData) -> Section:
+    # long: one section of the report page: its words, tables and chart in the order the page shows them.
     s = run.summary
     section = Section(
         "Outcomes by status and reason code",
@@ -322,6 +324,7 @@ def _outcomes_section(run: RunData) -> Section:
 
 
 def _liquidity_section(run: RunData) -> tuple[Section, liquidity.SystemLiquidity]:
+    # long: one section of the report page: its words, tables and chart in the order the page shows them.
     system = liquidity.indicators(run.payments, run.summary.banks)
     lines = liquidity.usage(system, run.liquidity)
     section = Section(
@@ -399,6 +402,7 @@ def _liquidity_section(run: RunData) -> tuple[Section, liquidity.SystemLiquidity
 
 
 def _remittance_section(run: RunData, data: datasets.Datasets) -> Section:
+    # long: one section of the report page: its words, tables and chart in the order the page shows them.
     rate, rate_ref = costs.pkr_per_usd(data)
     # Only settled remittances moved money and cost their senders anything: rejected or timed-out ones are
     # counted in the outcomes section, never priced.

@@ -2,15 +2,15 @@
 handler, in the same run: requests/s, p99 latency, and server CPU per request.
 
     python bench/listener.py [--seconds 10] [--rounds 5] [--connections 64] [--body-bytes 0]
-                             [--servers listener,aiohttp,fastlane]
+                             [--servers listener,aiohttp]
 
 The handler is the shape of an inbox poll: GET /v1/inbox with a Bearer token looked up in a dict, answered with a
 ~300-byte JSON page (orjson). With --body-bytes N it is the shape of a submit instead: POST /v1/messages with an
 N-byte body, read whole, then the same answer. The servers, each on uvloop in a process of its own:
 - listener: rail/api/listener.py with that handler behind rail/api/http_types.HttpApplication;
-- aiohttp:  a plain aiohttp `web.Application`, one route, the same handler (the baseline of the ratios);
-- fastlane: today's rail/api/http.py app (its aiohttp fast lane serves GET /v1/inbox) over a stand-in service that
-  answers the same page: what the listener is to replace.
+- aiohttp:  a plain aiohttp `web.Application`, one route, the same handler (the baseline of the ratios).
+(Until issue 13 a third server, the aiohttp "fast lane" the listener replaced, was measured here too; its figures
+stay in bench/RESULTS.md.)
 The load is wrk (Debian package `wrk`; C, one thread, CONNECTIONS keep-alive connections, one request at a time
 each) in another process. Rounds interleave the servers, so drifting machine load hits them alike; each figure
 is the median over rounds. CPU per request = the server process's user+system CPU seconds (/proc/PID/stat)
@@ -46,7 +46,7 @@ sys.path.insert(0, str(_BENCH_DIR.parent))
 
 import orjson
 
-SERVERS = ("listener", "aiohttp", "fastlane")
+SERVERS = ("listener", "aiohttp")
 BASELINE = "aiohttp"
 PATH = "/v1/inbox"
 SUBMIT_PATH = "/v1/messages"
@@ -130,27 +130,6 @@ def aiohttp_app():
     return app
 
 
-class _StandInService:
-    """What rail/api/http.py's fast lane calls for GET /v1/inbox, answering the same page."""
-
-    def authenticate(self, token: str) -> str | None:
-        return TOKENS.get(token)
-
-    def is_admin(self, token: str) -> bool:
-        return False
-
-    def rate_limit(self, bic: str) -> float:
-        return 0.0
-
-    async def inbox(self, bic: str, wait_s: float, max_n: int, rendering: str | None) -> dict:
-        return inbox_page(bic)
-
-    async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None):
-        from rail.api.service import Reply
-
-        return Reply(200, "application/json", orjson.dumps(inbox_page(bic)))
-
-
 async def _serve(kind: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -165,13 +144,7 @@ async def _serve(kind: str) -> None:
         return
     from aiohttp import web
 
-    if kind == "aiohttp":
-        app = aiohttp_app()
-    else:
-        from rail.api.http import create_app
-
-        app = create_app(_StandInService())
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(aiohttp_app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

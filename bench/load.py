@@ -1,6 +1,7 @@
 """Benchmark: the whole rail over real HTTP with XML, driven by the load harness, on this machine.
 
     python bench/load.py [--rates 1000,2000] [--duration 15] [--warmup 3] [--instant-rate 5000]
+    python bench/load.py --baseline ../baseline-13 --rates 2000 --duration 20 --rounds 3   # same run, both designs
 
 1. `rail serve` (journal fsynced) runs as its own process; the harness (8 simulated banks + the open-loop
    load generator) runs in this one, over HTTP with XML messages, at each offered rate. Figures: achieved vs
@@ -35,10 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from participants.cli import codec_factory  # noqa: E402
+from bench.baseline import Side, compare, medians, print_comparison  # noqa: E402
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, load_scenario  # noqa: E402
+from rail.runtime import freeze_long_lived, thaw  # noqa: E402
 from rail import rundir  # noqa: E402
 
 TARGET_RATE_PER_S = 1_000
+# Figures the comparison with the previous design shows (the JSON has them all).
+COMPARED = ("rail_payments_per_cpu_s", "rail_cpu_us_per_payment", "achieved_per_s", "e2e_p50_ms", "e2e_p99_ms",
+            "e2e_p999_ms", "timeouts", "late_sends")
 TARGET_P99_MS = 250.0
 STRETCH_RATE_PER_S = 2_000
 HARNESS_TARGET_RATE_PER_S = 5_000
@@ -85,8 +91,8 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(cmd: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+def start(cmd: list[str], cwd: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -106,8 +112,10 @@ async def run_load(url: str, admin_token: str, rate: float, duration: float, war
                      payment_timeout_s=25.0, scenario=scenario, rendering="xml",
                      uetr_salt=secrets.randbits(128), books_settle_s=books_settle_s)
     try:
-        result = await LoadRun(target, cfg, codec_factory("xml")).run()
+        # As `rail load` does: the run's plan and banks out of the collector's way for the run, then back.
+        result = await LoadRun(target, cfg, codec_factory("xml"), on_ready=freeze_long_lived).run()
     finally:
+        thaw()
         await target.admin.close()
     return result.summary
 
@@ -175,32 +183,53 @@ def instant_server(port: int) -> None:
 # ---- main -----------------------------------------------------------------------------------------------
 
 
+async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenario: Scenario) -> dict:
+    """`side`'s `rail serve` (a fresh one, an empty dataset, as Mojaloop's method records it) under `rate`,
+    warmed up by a short unreported run so one-time costs (imports, encoder compilation, first connections) are
+    not counted."""
+    rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
+    data_dir = tempfile.mkdtemp(prefix="bench-load-")
+    rail = start(side.rail_serve("--port", str(rail_port), "--data", data_dir, "--admin-token", admin_token),
+                 cwd=side.root)  # fmt: skip
+    url = f"http://127.0.0.1:{rail_port}"
+    try:
+        await wait_healthy(url, SERVER_START_TIMEOUT_S)
+        await run_load(url, admin_token, WARMUP_RATE_PER_S, WARMUP_RUN_S, 0.0, scenario, books_settle_s=1.0)
+        harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid)
+        summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
+        f = figures(summary)
+        # CPU per payment is robust to other work on a shared machine, unlike rates and latencies.
+        sent = max(1, summary.payments_sent)
+        rail_cpu_s = process_cpu_s(rail.pid) - rail_cpu0
+        f["harness_cpu_us_per_payment"] = round((own_cpu_s() - harness_cpu0) / sent * 1e6, 1)
+        f["rail_cpu_us_per_payment"] = round(rail_cpu_s / sent * 1e6, 1)
+        f["rail_payments_per_cpu_s"] = round(sent / rail_cpu_s, 1) if rail_cpu_s else 0.0
+        return f
+    finally:
+        stop(rail)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 async def bench(args: argparse.Namespace) -> dict:
     scenario = load_scenario(None)
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                              "load_average_at_start": round(os.getloadavg()[0], 2)}}
+    sides = [Side.this()] + ([Side.baseline(args.baseline)] if args.baseline is not None else [])
     for rate in args.rates:
-        # A fresh rail per rate (an empty dataset, as Mojaloop's method records it), warmed up by a short
-        # unreported run so one-time costs (imports, encoder compilation, first connections) are not counted.
-        rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
-        data_dir = tempfile.mkdtemp(prefix="bench-load-")
-        rail = start([sys.executable, "-m", "rail", "serve", "--port", str(rail_port), "--data", data_dir,
-                      "--admin-token", admin_token])
-        url = f"http://127.0.0.1:{rail_port}"
-        try:
-            await wait_healthy(url, SERVER_START_TIMEOUT_S)
-            await run_load(url, admin_token, WARMUP_RATE_PER_S, WARMUP_RUN_S, 0.0, scenario, books_settle_s=1.0)
-            harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid)
-            summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
-            f = figures(summary)
-            # CPU per payment is robust to other work on a shared machine, unlike rates and latencies.
-            sent = max(1, summary.payments_sent)
-            f["harness_cpu_us_per_payment"] = round((own_cpu_s() - harness_cpu0) / sent * 1e6, 1)
-            f["rail_cpu_us_per_payment"] = round((process_cpu_s(rail.pid) - rail_cpu0) / sent * 1e6, 1)
-            out[f"http_xml_{int(rate)}"] = f
-        finally:
-            stop(rail)
-            shutil.rmtree(data_dir, ignore_errors=True)
+        runs: dict[str, list[dict]] = {side.name: [] for side in sides}
+        for round_ in range(max(1, args.rounds)):
+            for side in sides if round_ % 2 == 0 else sides[::-1]:  # alternate who goes first
+                print(f"{rate:g}/s round {round_ + 1}: {side.name}", file=sys.stderr, flush=True)
+                runs[side.name].append(await measure_rail(side, rate, args, scenario))
+        for name, side_runs in runs.items():
+            prefix = "" if name == "this" else f"{name}_"
+            out[f"{prefix}http_xml_{int(rate)}"] = _median_run(side_runs)
+        if args.baseline is not None:
+            out[f"comparison_http_xml_{int(rate)}"] = compare(
+                medians(runs["this"]), medians(runs["baseline"])
+            )
+    if args.baseline is not None:
+        return out  # the comparison is what was asked for; the harness's own limits are another run
     fake_port = free_port()
     fake = start([sys.executable, str(Path(__file__).resolve()), "--instant-server", str(fake_port)])
     fake_url = f"http://127.0.0.1:{fake_port}"
@@ -242,6 +271,12 @@ async def bench(args: argparse.Namespace) -> dict:
     return out
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """One run's figures: the run with the median end-to-end p99 (its figures belong together)."""
+    ordered = sorted(runs, key=lambda f: f["e2e_p99_ms"])
+    return ordered[len(ordered) // 2]
+
+
 def print_table(out: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -251,16 +286,22 @@ def print_table(out: dict) -> None:
                 "CPU µs/payment harness/rail"):
         table.add_column(col, justify="right")
     for key, f in out.items():
-        if key.startswith("http_xml_"):
+        if key.startswith(("http_xml_", "baseline_http_xml_")):
             table.add_row(key, f"{f['offered_per_s']:,.0f}", f"{f['achieved_per_s']:,.0f}", f"{f['e2e_p50_ms']:.1f}",
                           f"{f['e2e_p99_ms']:.1f}", str(f["late_sends"]), str(f["timeouts"]), str(f["reconciled"]),
                           f"{f['harness_cpu_us_per_payment']:.0f} / {f['rail_cpu_us_per_payment']:.0f}")
     for key, label in (("harness_instant", "harness vs instant fake"),
                        ("harness_instant_aiohttp_client", "same, aiohttp client")):
-        h = out[key]
+        h = out.get(key)
+        if h is None:
+            continue
         table.add_row(label, f"{h['offered_per_s']:,.0f}", f"{h['finals_per_s']:,.0f}", "",
                       f"{h['e2e_p99_ms']:.1f}", str(h["late_sends"]), "", "n/a", "")
     Console().print(table)
+    for key, comparison in out.items():
+        if key.startswith("comparison_"):
+            print_comparison(f"{key[len('comparison_'):]}: this design against the baseline (medians)", comparison,
+                             COMPARED)
 
 
 def main() -> int:
@@ -271,6 +312,10 @@ def main() -> int:
     parser.add_argument("--instant-rate", type=float, default=HARNESS_TARGET_RATE_PER_S)
     parser.add_argument("--instant-duration", type=float, default=5.0)
     parser.add_argument("--instant-server", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", type=Path, default=None, metavar="PATH",
+                        help="a checkout of the previous design with its own .venv (bench/baseline.py): its `rail "
+                             "serve` is measured beside this one's, by the same harness, rounds alternating")
+    parser.add_argument("--rounds", type=int, default=1, help="runs per rate and side (the median is kept)")
     args = parser.parse_args()
     if args.instant_server is not None:
         instant_server(args.instant_server)

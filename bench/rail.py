@@ -1,6 +1,7 @@
 """Benchmark of the rail: full payment lifecycle in-process (XML and JSON) and over HTTP.
 
     python bench/rail.py [--payments 6000] [--http-payments 300] [--only inprocess] [--repeat 3]
+    python bench/rail.py --baseline ../baseline-13 --rounds 3     # against the previous design, same run
 
 In-process: two banks taken over from the default scheme (debtor HABBPKKA, creditor MEZNPKKA) call RailService
 directly, as participants/transport.py's in-process transport does: pacs.008 in, the forwarded pacs.008 read
@@ -37,7 +38,8 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The checkout whose rail is measured: this one, or the previous design's (bench/baseline.py sets RAIL_BENCH_ROOT).
+sys.path.insert(0, os.environ.get("RAIL_BENCH_ROOT") or str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import msgspec
@@ -46,7 +48,16 @@ from rich.console import Console
 from rich.table import Table
 
 from rail import iso20022
-from rail.api.service import RailService
+
+try:  # this design (issue 13 on): the application tunes the GC once the rail is open, as `rail serve` does
+    from rail.api.service import RailService
+    from rail.runtime import tune_gc_for_long_lived_state
+except ImportError:  # the design before it, measured by --baseline: RailService.open tuned the GC itself
+
+    from rail.service import RailService  # type: ignore[no-redef]
+
+    def tune_gc_for_long_lived_state() -> None:
+        return None
 from rail.iso20022 import CdtTrfTxInf, Pacs008
 
 DEBTOR = "HABBPKKA"
@@ -171,6 +182,7 @@ async def run_in_process(rendering: str, payments: int, structs: bool = True) ->
     would see them (RailService.inbox: every message rendered in XML/JSON)."""
     with tempfile.TemporaryDirectory(prefix="rail-bench-") as data_dir:
         service = await RailService.open(Path(data_dir), fsync=True)
+        tune_gc_for_long_lived_state()  # as `rail serve` does once the rail is open (rail/runtime.py)
         try:
             await service.add_participant(DEBTOR, "bench debtor")
             await service.add_participant(CREDITOR, "bench creditor")
@@ -269,6 +281,7 @@ async def open_with_sandbox_banks(data_dir: Path) -> RailService:
     service = await RailService.open(data_dir, fsync=True, sandbox_accept_delay_ms_min=0,
                                      sandbox_accept_delay_ms_max=0)
     await start_sandbox_banks(service)
+    tune_gc_for_long_lived_state()  # as `rail serve` does once the rail is open (rail/runtime.py)
     return service
 
 
@@ -499,7 +512,18 @@ def main() -> int:
         default=1,
         help="in-process runs per rendering; the best CPU-time figure is kept (noisy shared machines)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a checkout of the previous design with its own .venv (bench/baseline.py): both run this benchmark "
+        "with the same options, in alternating rounds, and the ratios are printed",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: alternating rounds (medians)")
     args = parser.parse_args()
+    if args.baseline is not None:
+        return compare_with_baseline(args)
     try:
         import uvloop
 
@@ -614,6 +638,43 @@ def main() -> int:
             http_echo_requests_per_s=round(http["echo_requests_per_s"], 1),
         )
     print(json.dumps(figures))
+    return 0
+
+
+# Figures the comparison with the previous design shows (the JSON has them all).
+COMPARED = (
+    "inprocess_xml_payments_per_cpu_s",
+    "inprocess_json_payments_per_cpu_s",
+    "inprocess_json_to_simulated_bank_payments_per_cpu_s",
+    "inprocess_xml_payments_per_s",
+    "inprocess_json_payments_per_s",
+    "inprocess_xml_rendered_inbox_payments_per_s",
+    "inprocess_json_rendered_inbox_payments_per_s",
+    "inprocess_json_to_simulated_bank_payments_per_s",
+    "http_single_payment_p50_ms",
+    "http_single_payment_p99_ms",
+)
+
+
+def compare_with_baseline(args: argparse.Namespace) -> int:
+    """This design and the baseline's, each running its own copy of this benchmark, rounds alternating."""
+    from bench.baseline import Side, compare, medians, print_comparison, run_script
+
+    this, baseline = Side.this(), Side.baseline(args.baseline)
+    options = ["--payments", str(args.payments), "--http-payments", str(args.http_payments), "--only", args.only,
+               "--repeat", str(args.repeat)]  # fmt: skip
+    runs: dict[str, list[dict]] = {"this": [], "baseline": []}
+    for round_ in range(max(1, args.rounds)):
+        for side in (this, baseline) if round_ % 2 == 0 else (baseline, this):
+            print(f"round {round_ + 1}/{args.rounds}: {side.name} ({side.root})", file=sys.stderr, flush=True)
+            runs[side.name].append(run_script(side, Path(__file__).resolve(), options))
+    comparison = compare(medians(runs["this"]), medians(runs["baseline"]))
+    print_comparison(
+        f"bench/rail.py against {args.baseline} (medians of {args.rounds} rounds; per CPU-second: higher is better)",
+        comparison,
+        COMPARED,
+    )
+    print(json.dumps({"rounds": args.rounds, "baseline": str(args.baseline), "comparison": comparison}))
     return 0
 
 

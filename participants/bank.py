@@ -195,7 +195,7 @@ class SimulatedBank:
         self.on_final = on_final
         self.books: dict[str, int] = {c.iban: 0 for c in self.customers}
         # The last `remember_max` payments (a payment not final yet is never forgotten)
-        self.outgoing: RecentDict = RecentDict(remember_max, keep=_not_final)  # uetr -> Outgoing
+        self.outgoing: RecentDict = RecentDict(remember_max, must_stay=_not_final)  # uetr -> Outgoing
         self.inbound: RecentDict = RecentDict(remember_max)  # uetr -> Inbound
         self._credited: RecentDict = RecentDict(remember_max)  # uetr -> None, the oldest forgotten first
         self.answers_pending = 0

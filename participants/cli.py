@@ -40,6 +40,7 @@ from participants.harness import (
 )
 from participants.transport import HttpTransport, RailRefused, RailUnreachable, TransportError
 from rail import rundir
+from rail.runtime import freeze_long_lived
 from rail.terminal import console as make_console
 
 PROG = "rail load"
@@ -118,7 +119,10 @@ async def _load(config: LoadConfig, url: str, admin_token: str, out_dir: Path, s
     try:
         display = ProgressDisplay(config, f"rail load -> {url}")
         with display:
-            run = LoadRun(target, config, codec_factory(config.rendering), on_progress=display.update)
+            # The plan and the banks live for the whole run: out of the collector's way, so that a full
+            # collection mid-run does not pause the scheduler (a pause would show as late sends).
+            run = LoadRun(target, config, codec_factory(config.rendering), on_progress=display.update,
+                          on_ready=freeze_long_lived)
             stop.watch(run)
             result = await run.run()
     finally:

@@ -197,9 +197,7 @@ class Iso20022Codec:
         else:  # a JSON rendering embedded as an object in the inbox document
             body = orjson.dumps(message)
             content_type = iso20022.CONTENT_TYPES["json"]
-        if content_type is None:
-            content_type = iso20022.CONTENT_TYPES["json" if body[:1] in (b"{", b"[") else "xml"]
-        decoded = iso20022.decode(body, content_type.split(";")[0].strip())
+        decoded = iso20022.decode(body, content_type)  # no content type: iso20022.rendering_of reads the body
         return parsed_struct(decoded.msg_type, decoded.message)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import math
 import os
 import time
@@ -40,7 +39,7 @@ from hdrh.histogram import HdrHistogram
 
 from participants.bank import BankBehaviour, SimulatedBank
 from participants.remittance import MAX_PAYMENTS_PER_RUN, LoadModel, PlannedPayment, RemittanceLoad
-from participants.transport import RailUnreachable, TransportError
+from participants.transport import InProcessRail, RailUnreachable, TransportError
 from participants.treasury import TreasuryDesk, posted_balance_paisa, settlement_balance_paisa
 from rail import rundir
 
@@ -175,12 +174,12 @@ def http_target(url: str, admin_token: str | None, scheme: Any | None = None, cl
     return Target(admin, lambda bic, token: HttpTransport(url, token, client=client), scheme, url, "http")
 
 
-def inprocess_target(service: Any) -> Target:
+def inprocess_target(rail: InProcessRail) -> Target:
+    """The rail in this process (rail/api/routes.py's RailApi, or a test double), as the operator and its banks."""
     from participants.transport import InProcessTransport
 
-    admin = InProcessTransport(service)
-    return Target(admin, lambda bic, token: InProcessTransport(service, bic), service.scheme, "in-process",
-                  "inprocess")
+    admin = InProcessTransport(rail)
+    return Target(admin, lambda bic, token: InProcessTransport(rail, bic), rail.scheme, "in-process", "inprocess")
 
 
 class Progress(msgspec.Struct):
@@ -244,13 +243,17 @@ class LoadRun:
     """One run of the harness against one target. Use `await LoadRun(...).run()`."""
 
     def __init__(self, target: Target, config: LoadConfig, codec_factory: Callable[[], Any],
-                 on_progress: Callable[[Progress], None] | None = None, progress_interval_s: float = 0.5):
+                 on_progress: Callable[[Progress], None] | None = None, progress_interval_s: float = 0.5,
+                 on_ready: Callable[[], None] | None = None):
         config = checked_config(config, [b.bic for b in target.scheme.banks])
         self.target = target
         self.config = config
         self.codec_factory = codec_factory
         self.on_progress = on_progress
         self.progress_interval_s = progress_interval_s
+        # Called once the plan and the banks are set up, before the first payment: where an application tunes
+        # its process for what lives the whole run (rail/runtime.py's freeze_long_lived), if it wants to.
+        self.on_ready = on_ready
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by run()
         self.t0 = 0.0  # loop time of intended offset 0
         self.phase = "setup"
@@ -319,7 +322,7 @@ class LoadRun:
         for index, sb in enumerate(scheme_banks):
             callback_url = f"{hooks_url}/hooks/{sb.bic}" if hooks_url else None
             token = await admin.add_participant(sb.bic, f"{sb.name} (simulated by rail load)", callback_url)
-            customers = [c for c in sb.customers if getattr(c, "behaviour", "accept") == "accept"] or sb.customers
+            customers = [c for c in sb.customers if c.behaviour == "accept"] or sb.customers
             bank = SimulatedBank(
                 sb.bic, sb.name, customers, self.target.participant(sb.bic, token), self.codec_factory(),
                 behaviour=behaviour, seed=cfg.seed * 1000 + index, run_clock=self.run_s, on_final=self._on_final,
@@ -528,10 +531,8 @@ class LoadRun:
         self.loop = asyncio.get_running_loop()
         started_at = dt.datetime.now(dt.timezone.utc)
         await self.setup()
-        # The plan and the banks live for the whole run: move them out of the collector's way so that a
-        # full collection mid-run does not pause the scheduler (a pause would show as late sends).
-        gc.collect()
-        gc.freeze()
+        if self.on_ready is not None:
+            self.on_ready()
         for bank in self.banks:
             bank.start()
         assert self.treasury is not None
@@ -563,7 +564,6 @@ class LoadRun:
             metrics_text = None
         for task in list(self._tasks):
             task.cancel()
-        gc.unfreeze()  # the run's objects may be collected again once the caller drops the result
         result = self._result(started_at, balances_after, metrics_text)
         for bank in self.banks:
             await bank.transport.close()
@@ -594,6 +594,7 @@ class LoadRun:
     # ---- results ------------------------------------------------------------------------------------
 
     def _result(self, started_at: dt.datetime, balances_after: dict | None, metrics_text: str | None) -> LoadResult:
+        # long: the run summary, field by field in the order of rundir.RunSummary, from the run's counters.
         cfg = self.config
         counts: dict[str, int] = {}
         reasons: dict[str, int] = {}

@@ -4,7 +4,7 @@ So that an integrator has counterparties from the first minute, each default-sch
 simulates (not taken over by an external client) runs as the one simulated bank (participants/bank.py) over
 the in-process transport, answering by the scheme's test-account table (participants/creditor.py's
 TestAccountTable, README "Test accounts"). Each reads its inbox and answers through the same RailService an
-external bank uses (its answers as structs, RailService.dispatch: the state-machine half of every message),
+external bank uses (its answers as structs, the API layer's dispatch: the state-machine half of every message),
 so nothing about a payment is decided here that the rail would not decide for a real bank.
 
 The application wiring starts them (rail serve, rail demo; `start_sandbox_banks`), not the rail itself.
@@ -21,6 +21,8 @@ from participants.bank import BankBehaviour, SimulatedBank
 from participants.codec import Iso20022Codec
 from participants.creditor import TestAccountTable
 from participants.transport import InProcessTransport
+from rail.api.routes import RailApi
+from rail.api.service import RailService
 from rail.scheme import Bank
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,14 @@ SANDBOX_BEHAVIOUR = BankBehaviour(inbox_wait_s=INBOX_WAIT_S, inbox_batch_max=INB
 class SandboxBanks:
     """The running simulators of one RailService (a RailService companion: stopped with it)."""
 
-    def __init__(self, service) -> None:
+    def __init__(self, service: RailService) -> None:
         self.service = service
+        self.api = RailApi(service)
         self.banks: dict[str, SimulatedBank] = {}
 
     def start_bank(self, spec: Bank) -> SimulatedBank:
         bank = SimulatedBank(
-            spec.bic, spec.name, spec.customers, InProcessTransport(self.service, spec.bic), Iso20022Codec("json"),
+            spec.bic, spec.name, spec.customers, InProcessTransport(self.api, spec.bic), Iso20022Codec("json"),
             SANDBOX_BEHAVIOUR, policy=TestAccountTable.for_scheme(self.service.scheme.params),
             remember_max=PAYMENTS_REMEMBERED_MAX,
         )
@@ -61,7 +64,7 @@ class SandboxBanks:
         await asyncio.gather(*(bank.stop() for bank in banks))
 
 
-async def start_sandbox_banks(service) -> SandboxBanks:
+async def start_sandbox_banks(service: RailService) -> SandboxBanks:
     """Start a simulator for every participant the rail still simulates; they stop when the service closes."""
     sandbox = SandboxBanks(service)
     for bic in await service.simulated_participants():

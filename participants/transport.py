@@ -16,17 +16,17 @@ payment code path is the same in-process and over HTTP:
 * admin (need the admin token over HTTP): ``add_participant``, ``liquidity``, ``balances``; and
   ``metrics()`` (text or None) and ``healthz()``.
 
-:class:`HttpTransport` speaks the rail's HTTP API with aiohttp (keep-alive, a bounded connection pool), to one
-rail or to an active rail and its standbys (several URLs: it switches over by itself, see the class);
-:class:`InProcessTransport` calls :class:`rail.api.service.RailService` directly. Failures to reach the rail
-raise :class:`RailUnreachable` (the harness counts them as a gap and retries idempotent calls);
-answers the rail refuses raise :class:`RailRefused` with the status and the rail's own text.
+`Transport` is that interface. :class:`HttpTransport` speaks the rail's HTTP API (keep-alive, a bounded
+connection pool: participants/http_client.py, or aiohttp's client for https), to one rail or to an active rail
+and its standbys (several URLs: it switches over by itself, see the class); :class:`InProcessTransport` drives the
+rail's API layer in this process (rail/api/routes.py), as httpx's ASGI transport drives an app. Failures to reach
+the rail raise :class:`RailUnreachable` (the harness counts them as a gap and retries idempotent calls); answers
+the rail refuses raise :class:`RailRefused` with the status and the rail's own text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -35,13 +35,15 @@ import aiohttp
 import msgspec
 import orjson
 
-from rail.api.service import Accepted
+from participants.http_client import HTTP_CONNECT_TIMEOUT_S, Http11Pool
+from rail.api.accept import Accepted
+from rail.api.http_types import HttpApplication, RequestHead, Response, respond
+from rail.api.routes import OPERATOR
 
 # A bank's concurrent requests: enough for ~2,000 payments/s at ~10 ms a request, bounded so a slow rail
 # shows up as queueing in the harness (counted as late sends), not as thousands of sockets.
 HTTP_POOL_CONNECTIONS_MAX = 64
 BASE_URLS_MAX = 8  # an active rail and its standbys
-HTTP_CONNECT_TIMEOUT_S = 3.0
 # A request that is not a long poll gets this long; long polls get their wait plus this margin.
 HTTP_REQUEST_TIMEOUT_S = 15.0
 LONG_POLL_MARGIN_S = 5.0
@@ -83,186 +85,33 @@ class HttpAnswer(msgspec.Struct, frozen=True, gc=False):
     body: bytes
 
 
-class _Http11Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection: one request at a time, response framed by Content-Length or
-    chunked encoding (what aiohttp servers send)."""
+class Transport(Protocol):
+    """How a participant talks to a rail (see the module docstring); HttpTransport and InProcessTransport."""
 
-    __slots__ = ("_timer", "buf", "closed", "transport", "waiter")
+    kind: str  # "http" | "inprocess"
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.waiter: asyncio.Future | None = None
-        self.closed = False
-        self._timer: asyncio.TimerHandle | None = None
+    async def send(self, body: bytes, content_type: str = ..., wait_s: float | None = None) -> tuple[int, str, bytes]:
+        ...
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    async def post(self, msg_type: str, message: Any, codec: Any) -> Answer: ...
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._fail(exc or ConnectionResetError("the rail closed the connection"))
+    async def inbox(self, wait_s: float = ..., max_n: int = ..., ack_upto: int | None = None) -> dict: ...
 
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if self.waiter is not None and not self.waiter.done():
-            try:
-                parsed = _parse_response(self.buf)
-            except ValueError as exc:
-                self._fail(exc)
-                return
-            if parsed is not None:
-                response, used = parsed
-                del self.buf[:used]
-                self._settle(response)
+    async def ack(self, upto: int) -> dict: ...
 
-    def _settle(self, response: tuple) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
+    async def payment(self, uetr: str) -> dict: ...
 
-    def _fail(self, exc: BaseException) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
-        self.close()
+    async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str: ...
 
-    def _timed_out(self) -> None:
-        self._timer = None
-        self._fail(TimeoutError())
+    async def liquidity(self, bic: str, amount_paisa: int, direction: str = ...) -> dict: ...
 
-    def request(self, data: bytes, timeout_s: float) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        self.waiter = loop.create_future()
-        self.buf.clear()
-        self._timer = loop.call_later(timeout_s, self._timed_out)
-        assert self.transport is not None
-        self.transport.write(data)
-        return self.waiter
+    async def balances(self) -> dict: ...
 
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
+    async def metrics(self) -> str | None: ...
 
+    async def healthz(self) -> bool: ...
 
-RESPONSE_HEADER_BYTES_MAX = 64 * 1024
-RESPONSE_BODY_BYTES_MAX = 64 * 1024 * 1024
-
-
-def _parse_response(buf: bytearray) -> tuple[tuple[int, str, bytes, bool], int] | None:
-    """((status, content_type, body, keep_alive), bytes used) once a whole response is in buf, else None."""
-    end = buf.find(b"\r\n\r\n")
-    if end < 0:
-        if len(buf) > RESPONSE_HEADER_BYTES_MAX:
-            raise ValueError("HTTP response header too large")
-        return None
-    head = bytes(buf[:end]).decode("latin-1").split("\r\n")
-    parts = head[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise ValueError(f"not an HTTP response: {head[0][:80]!r}")
-    status = int(parts[1])
-    headers = {}
-    for line in head[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    keep_alive = headers.get("connection", "").lower() != "close" and parts[0] != "HTTP/1.0"
-    start = end + 4
-    if "content-length" in headers:
-        length = int(headers["content-length"])
-        if length > RESPONSE_BODY_BYTES_MAX:
-            raise ValueError("HTTP response body too large")
-        if len(buf) < start + length:
-            return None
-        return (status, headers.get("content-type", ""), bytes(buf[start:start + length]), keep_alive), start + length
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = bytearray()
-        pos = start
-        while True:
-            line_end = buf.find(b"\r\n", pos)
-            if line_end < 0:
-                return None
-            size = int(bytes(buf[pos:line_end]).split(b";")[0], 16)
-            if size == 0:
-                trailer_end = buf.find(b"\r\n\r\n", line_end)
-                if trailer_end < 0 and buf[line_end:line_end + 4] != b"\r\n\r\n":
-                    return None
-                used = (trailer_end + 4) if trailer_end >= 0 else line_end + 4
-                return (status, headers.get("content-type", ""), bytes(body), keep_alive), used
-            if len(buf) < line_end + 2 + size + 2:
-                return None
-            body += buf[line_end + 2:line_end + 2 + size]
-            if len(body) > RESPONSE_BODY_BYTES_MAX:
-                raise ValueError("HTTP response body too large")
-            pos = line_end + 2 + size + 2
-    if status in (204, 304) or 100 <= status < 200:
-        return (status, headers.get("content-type", ""), b"", keep_alive), start
-    raise ValueError("HTTP response without Content-Length or chunked encoding")
-
-
-class _Http11Pool:
-    """A bounded pool of keep-alive connections to one host: at most `size` requests in flight."""
-
-    def __init__(self, host: str, port: int, size: int):
-        self.host = host
-        self.port = port
-        self.host_header = f"Host: {host}:{port}\r\n"
-        self.idle: list[_Http11Connection] = []
-        self.slots = asyncio.Semaphore(size)
-
-    async def _connect(self) -> _Http11Connection:
-        loop = asyncio.get_running_loop()
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(_Http11Connection, self.host, self.port), HTTP_CONNECT_TIMEOUT_S
-        )
-        return conn
-
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None,
-                      timeout_s: float) -> tuple[int, str, bytes]:
-        head = [f"{method} {path} HTTP/1.1\r\n", self.host_header]
-        for name, value in headers.items():
-            head.append(f"{name}: {value}\r\n")
-        head.append(f"Content-Length: {len(body) if body else 0}\r\n\r\n")
-        data = "".join(head).encode("latin-1") + (body or b"")
-        async with self.slots:
-            # A reused connection the server closed while idle fails at once: retry that case on a fresh
-            # connection (every call the harness makes is idempotent at the rail: resends answer the same).
-            for attempt in range(2):
-                conn = None
-                while self.idle and conn is None:
-                    candidate = self.idle.pop()
-                    conn = None if candidate.closed else candidate  # the server closed it while idle
-                reused = conn is not None
-                if conn is None:
-                    conn = await self._connect()
-                try:
-                    status, content_type, payload, keep_alive = await conn.request(data, timeout_s)
-                except ConnectionError:
-                    # Only a reused connection that turned out dead is retried (not timeouts: a stalled
-                    # rail must not cost twice the timeout).
-                    if reused and attempt == 0:
-                        continue
-                    raise
-                except BaseException:
-                    conn.close()
-                    raise
-                if keep_alive and not conn.closed:
-                    self.idle.append(conn)
-                else:
-                    conn.close()
-                return status, content_type, payload
-            raise ConnectionResetError("the rail closed the connection")
-
-    def close(self) -> None:
-        for conn in self.idle:
-            conn.close()
-        self.idle.clear()
+    async def close(self) -> None: ...
 
 
 def _payment_path(uetr: str) -> str:
@@ -325,7 +174,7 @@ class HttpTransport:
         # Plain http goes through the lean keep-alive client (an aiohttp client request costs ~150-250 µs of
         # CPU, which made the load generator the limit of a measurement); https, and client="aiohttp", use aiohttp.
         self._lean_targets = [_lean_target(url) if client == "lean" else None for url in self.base_urls]
-        self._lean_pools: dict[int, _Http11Pool] = {}
+        self._lean_pools: dict[int, Http11Pool] = {}
 
     @property
     def base_url(self) -> str:
@@ -418,7 +267,7 @@ class HttpTransport:
         if lean_target is not None:
             pool = self._lean_pools.get(index)
             if pool is None:
-                pool = self._lean_pools[index] = _Http11Pool(*lean_target, self._pool_connections_max)
+                pool = self._lean_pools[index] = Http11Pool(*lean_target, self._pool_connections_max)
             try:
                 return await pool.request(method, path, headers or {}, body, timeout_s)
             except (TimeoutError, OSError) as exc:
@@ -451,12 +300,7 @@ class HttpTransport:
             body = orjson.dumps(payload)
             headers["Content-Type"] = JSON
         status, _, data = await self._request(method, path, body=body, headers=headers, timeout_s=timeout_s)
-        if status >= 400:
-            raise RailRefused(status, data.decode("utf-8", "replace"))
-        try:
-            return orjson.loads(data) if data else {}
-        except orjson.JSONDecodeError:
-            raise RailRefused(status, f"not JSON: {data[:200]!r}") from None
+        return _json_answer(status, data)
 
     # ---- participant API ----------------------------------------------------------------------------
 
@@ -529,23 +373,38 @@ class HttpTransport:
         return status == 200
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+class InProcessRail(Protocol):
+    """What the in-process transport drives (rail/api/routes.py's RailApi is one): the API layer's application,
+    admitting a caller it trusts without a token (every call, as HTTP would make it), and its struct lane for
+    messages a participant in this process built itself."""
+
+    scheme: Any
+
+    def as_caller(self, caller: str) -> HttpApplication: ...
+
+    async def dispatch(self, bic: str, accepted: Accepted) -> Answer: ...
+
+    async def inbox_structs(self, bic: str, wait_s: float, max_n: int) -> list[tuple[int, str, Any]]: ...
 
 
 class InProcessTransport:
-    """The same interface over a RailService in this process: no sockets, same code path in the rail.
+    """The same interface over the rail in this process, as httpx's ASGI transport drives an app: each call is the
+    request HTTP would make, answered by the same route table, handlers and limits, without a socket. Two calls
+    take the struct lane instead: `post` hands over the message struct a bank built (nothing to decode or
+    re-validate), and `inbox` reads the inbox as structs (nothing to render): the sandbox's hot path.
 
-    The service is trusted as the operator for admin calls (whoever holds the object runs the rail)."""
+    The caller is trusted as `bic` (whoever holds the rail object runs the rail), and as the operator for admin
+    calls when it has no BIC."""
 
     kind = "inprocess"
 
-    def __init__(self, service: Any, bic: str | None = None):
-        self.service = service
+    def __init__(self, rail: InProcessRail, bic: str | None = None):
+        self.rail = rail
         self.bic = bic
+        self._app = rail.as_caller(bic if bic is not None else OPERATOR)
 
     def with_bic(self, bic: str) -> InProcessTransport:
-        return InProcessTransport(self.service, bic)
+        return InProcessTransport(self.rail, bic)
 
     async def close(self) -> None:
         return None
@@ -555,74 +414,80 @@ class InProcessTransport:
             raise TransportError("this in-process transport has no participant BIC")
         return self.bic
 
+    async def _call(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                    query: str = "") -> Response:
+        return await respond(self._app, RequestHead(method, path, query, headers or {}), body)
+
+    async def _json(self, method: str, path: str, payload: Any = None) -> Any:
+        body = b"" if payload is None else orjson.dumps(payload)
+        headers = {} if payload is None else {"content-type": JSON}
+        response = await self._call(method, path, body, headers)
+        return _json_answer(response.status, response.body)
+
     async def send(self, body: bytes, content_type: str = XML, wait_s: float | None = None) -> tuple[int, str, bytes]:
-        reply = await _maybe_await(self.service.submit(self._need_bic(), body, content_type, wait_s=wait_s))
-        return reply.status, reply.content_type, reply.body
+        self._need_bic()
+        headers = {"content-type": content_type}
+        if wait_s is not None:
+            headers["prefer"] = f"wait={wait_s:g}"
+        response = await self._call("POST", "/v1/messages", body, headers)
+        return response.status, response.headers.get("Content-Type", ""), response.body
 
     async def post(self, msg_type: str, message: Any, codec: Any) -> Answer:
-        """The struct itself to the state-machine half of the rail (RailService.dispatch): what the wire half
+        """The struct itself to the state-machine half of the rail (the rail's dispatch): what the wire half
         would do is decode and profile-check bytes, and this message was built, not received. `msg_type` is
         its short name (pacs.002); the rail renders what it forwards in `codec.rendering`."""
-        bic = self.bic if self.bic is not None else self._need_bic()
-        return await self.service.dispatch(bic, Accepted(msg_type[:8], codec.rendering, message, None))
+        return await self.rail.dispatch(self._need_bic(), Accepted(msg_type[:8], codec.rendering, message, None))
 
     async def inbox(self, wait_s: float = 1.0, max_n: int = 1000, ack_upto: int | None = None) -> dict:
+        """The inbox as structs (same inbox, order and acknowledgement as GET /v1/inbox; only the rendering step
+        is skipped). `ack_upto` is acknowledged first, as the `ack=` of a poll is."""
         wait_s = min(max(0.0, wait_s), INBOX_WAIT_S_MAX)
         max_n = min(max(1, max_n), INBOX_BATCH_MAX)
+        page: dict[str, Any] = {}
         if ack_upto:
-            # In-process an acknowledgement costs no request: acknowledge first, then read the next page.
-            await self.ack(ack_upto)
-            page = await self.inbox(wait_s, max_n)
-            return {**page, "acked_upto": max(int(ack_upto), int(page.get("acked_upto") or 0))}
-        structs = getattr(self.service, "inbox_structs", None)
-        if structs is not None:
-            # Same inbox, same order and acknowledgement; only the rendering step is skipped in-process.
-            entries = await structs(self._need_bic(), wait_s, max_n)
-            return {"messages": [{"seq": seq, "msg_type": msg_type, "message": message}
-                                 for seq, msg_type, message in entries]}
-        return await _maybe_await(self.service.inbox(self._need_bic(), wait_s, max_n))
+            page["acked_upto"] = (await self.ack(ack_upto))["acked_upto"]
+        entries = await self.rail.inbox_structs(self._need_bic(), wait_s, max_n)
+        page["messages"] = [{"seq": seq, "msg_type": msg_type, "message": message}
+                            for seq, msg_type, message in entries]
+        return page
 
     async def ack(self, upto: int) -> dict:
-        result = await _maybe_await(self.service.ack(self._need_bic(), int(upto)))
-        return result if isinstance(result, dict) else {"upto": upto}
+        self._need_bic()
+        return await self._json("POST", "/v1/inbox/ack", {"upto": int(upto)})
 
     async def payment(self, uetr: str) -> dict:
-        result = await _maybe_await(self.service.payment(self._need_bic(), uetr))
-        return _as_dict(result)
+        self._need_bic()
+        return await self._json("GET", _payment_path(uetr))
 
     async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
-        result = await _maybe_await(self.service.add_participant(bic, name, callback_url=callback_url))
-        return result["token"] if isinstance(result, dict) else result
+        payload: dict[str, Any] = {"bic": bic, "name": name}
+        if callback_url:
+            payload["callback_url"] = callback_url
+        return (await self._json("POST", "/admin/participants", payload))["token"]
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str = "in") -> dict:
-        return _as_dict(await _maybe_await(self.service.liquidity(bic, int(amount_paisa), direction)))
+        payload = {"bic": bic, "amount": int(amount_paisa), "direction": direction}
+        return await self._json("POST", "/admin/liquidity", payload)
 
     async def balances(self) -> dict:
-        return await _maybe_await(self.service.balances())
+        return await self._json("GET", "/admin/balances")
 
     async def metrics(self) -> str | None:
-        metrics = getattr(self.service, "metrics", None)
-        render = getattr(metrics, "exposition", None)
-        if render is None:
-            return None
-        text = await _maybe_await(render())
-        return text.decode() if isinstance(text, bytes) else text
+        response = await self._call("GET", "/metrics")
+        return response.body.decode("utf-8", "replace") if response.status == 200 else None
 
     async def healthz(self) -> bool:
-        return True
+        return (await self._call("GET", "/healthz")).status == 200
 
 
-def _as_dict(value: Any) -> dict:
-    if isinstance(value, dict):
-        return value
-    if value is None:
-        return {}
+def _json_answer(status: int, data: bytes) -> Any:
+    """A JSON answer of the rail, or RailRefused with its status and text (either transport)."""
+    if status >= 400:
+        raise RailRefused(status, data.decode("utf-8", "replace"))
     try:
-        import msgspec
-
-        return msgspec.to_builtins(value)
-    except TypeError:
-        return {"result": str(value)}
+        return orjson.loads(data) if data else {}
+    except orjson.JSONDecodeError:
+        raise RailRefused(status, f"not JSON: {data[:200]!r}") from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,5 +1,5 @@
-"""A dict that forgets its oldest entries in O(1): the bounded caches of RailService and the memories of the
-simulated banks.
+"""A dict that forgets its oldest entries in O(1): the bounded caches of the API layer (rail/api/replies.py,
+outbox.py) and the memories of the simulated banks.
 
 Why not `del d[next(iter(d))]`: a dict keeps the slots of deleted entries at the front of its entry table until
 it is resized, and `iter()` steps over them one by one, so when the oldest entry is deleted again and again each
@@ -16,15 +16,16 @@ from typing import Any
 
 class RecentDict(dict):
     """A dict bounded to `limit` entries by `remember`: beyond it the oldest remembered entries leave, except an
-    entry `keep(value)` says must stay (then the dict may exceed `limit` until it may go). Plain reads, `pop`
-    and `del` are the dict's own; a key removed that way is forgotten from the order when its turn comes."""
+    entry `must_stay(value)` says must stay (then the dict may exceed `limit` until it may go). Plain reads, `pop`
+    and `del` are the dict's own; a key removed that way is forgotten from the order when its turn comes (a key
+    removed and remembered again may then leave early: a bound is never exceeded, an entry may go sooner)."""
 
-    __slots__ = ("_order", "keep", "limit")
+    __slots__ = ("_order", "limit", "must_stay")
 
-    def __init__(self, limit: int, keep: Callable[[Any], bool] | None = None) -> None:
+    def __init__(self, limit: int, must_stay: Callable[[Any], bool] | None = None) -> None:
         super().__init__()
         self.limit = limit
-        self.keep = keep
+        self.must_stay = must_stay
         self._order: deque = deque()
 
     def remember(self, key: Hashable, value: Any) -> None:
@@ -35,7 +36,7 @@ class RecentDict(dict):
         order = self._order
         while len(order) > self.limit:
             oldest = order[0]
-            if self.keep is not None and oldest in self and self.keep(self[oldest]):
+            if self.must_stay is not None and oldest in self and self.must_stay(self[oldest]):
                 return
             order.popleft()
             self.pop(oldest, None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from rail.app.bank_cli import declaration_of, make_bank, serve_hook
 from participants.creditor import Fault
@@ -15,7 +14,8 @@ from participants.transport import HttpTransport
 from rail.certify.context import Options
 from rail.certify.runner import Outcome, Run, certify
 from rail.certify.suite import ROLES, load_suite
-from rail.api.http import create_app
+from rail.api.listener import Listener
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 
 CREDITOR_TIMEOUT_MS = 1_500  # the rail's AB05 timer, short so the 'late' bank's cases end quickly
@@ -73,9 +73,9 @@ async def _participant(service: RailService, url: str, bic: str, fault: Fault | 
 async def test_our_bank_passes_and_each_broken_bank_fails_exactly_the_cases_naming_its_fault(tmp_path):
     service = await RailService.open(tmp_path, fsync=False, creditor_timeout_ms=CREDITOR_TIMEOUT_MS,
                                      hard_stop_ms=2 * CREDITOR_TIMEOUT_MS)
-    server = TestServer(create_app(service), host="127.0.0.1", port=0)
-    await server.start_server()
-    url = f"http://127.0.0.1:{server.port}"
+    server = Listener(RailApi(service))
+    await server.start()
+    url = server.url
     suite = load_suite()
     participants = {bic: await _participant(service, url, bic, fault) for bic, fault in PARTICIPANTS.items()}
     good = participants["GOODPKKA"]

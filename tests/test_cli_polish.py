@@ -128,7 +128,7 @@ async def test_401_says_why_and_never_echoes_the_token(rail: Rail):  # noqa: F81
             assert response.status == 401, (path, headers, body)
             assert why in json.loads(body)["detail"], (why, body)
             assert participant not in body and admin not in body
-    # The payment path (its fast lane) answers the same way.
+    # The payment path answers the same way.
     async with rail.session.post(f"{rail.url}/v1/messages", data=b"<x/>",
                                  headers={"Authorization": f"Bearer {admin}"}) as response:
         assert response.status == 401 and "admin token cannot act" in (await response.json())["detail"]

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import msgspec
 import pytest
 
-from rail.cluster.edge import EdgeAnswers, EdgeReply, EdgeSubmitBatch, HandOff
+from rail.api.http_types import Response
+from rail.cluster.edge import HandOff
+from rail.cluster.edge_wire import EdgeAnswers, EdgeSubmitBatch
 
 
 class FakeNats:
@@ -37,7 +39,7 @@ class FakeNats:
         if self.core is None:  # NATS "no responders": an empty message with status 503
             await callback(SimpleNamespace(subject=reply, data=b"", headers={"Status": "503"}))
             return
-        answers = [(s.ref, EdgeReply(202, "application/xml", self.core(s))) for s in batch.submits]
+        answers = [(s.ref, Response(202, {"Content-Type": "application/xml"}, self.core(s))) for s in batch.submits]
         await callback(
             SimpleNamespace(subject=reply, data=msgspec.msgpack.encode(EdgeAnswers(answers)), headers=None)
         )

@@ -13,15 +13,16 @@ import shutil
 from pathlib import Path
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 from test_rail_e2e import A_IBAN, B_IBAN, BANK_A, BANK_B, credit_transfer, creditor_answer
 
 from rail import iso20022
-from rail.api.http import create_app
+from rail.api.listener import Listener
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.iso20022 import Pacs028, StsReqTxInf
 from rail.scheme import default_scheme
-from rail.settlement.core import Ack, load_settlement
+from rail.settlement.commands import Ack
+from rail.settlement.core import load_settlement
 from rail.settlement.journal import FileJournal
 
 ROUNDS = 10
@@ -175,9 +176,9 @@ async def test_journal_failure_answers_503_everywhere_and_loses_nothing_acknowle
     failed batch is answered 503, every route then answers 503 (never 500), and after a restart every
     acknowledged payment is there."""
     service, journal = await open_rail(tmp_path)
-    server = TestServer(create_app(service), host="127.0.0.1", port=0)
-    await server.start_server()
-    url = str(server.make_url(""))
+    server = Listener(RailApi(service))
+    await server.start()
+    url = server.url
     tokens = {bic: await service.add_participant(bic, bic) for bic in (BANK_A, BANK_B)}
     write_all = journal._write_all
     writes = []

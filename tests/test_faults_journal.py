@@ -20,7 +20,8 @@ from conftest import REPO
 from faults import DEBTOR, DEBTOR_IBAN, Client, RailProcess, accept_now_iban, rail_command, serve_command
 from test_rail_e2e import credit_transfer
 
-from rail.settlement.journal import HIGHWATER_EVERY_S, encode_frame, inspect_journal, iter_frames
+from rail.settlement.journal_format import HIGHWATER_EVERY_S, encode_frame, iter_frames
+from rail.settlement.journal_scan import inspect_journal
 
 PAYMENTS = 120
 

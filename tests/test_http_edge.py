@@ -13,7 +13,6 @@ import uuid
 
 import orjson
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from test_participants_fakes import JsonCodec, serve
 from test_rail_e2e import A_IBAN, BANK_A, FAST, Rail, bank, credit_transfer, rail  # noqa: F401 - the fixture
 
@@ -23,7 +22,8 @@ from participants.sandbox import start_sandbox_banks
 from participants.transport import HttpTransport
 from rail import iso20022
 from rail.api.auth import VERIFIED_TOKENS_MAX, TokenTable, new_token, token_hash
-from rail.api.http import create_app
+from rail.api.listener import HEAD_BYTES_MAX, Listener
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.scheme import default_scheme
 
@@ -70,7 +70,7 @@ async def test_inbox_poll_with_ack_acknowledges_before_reading(rail: Rail):  # n
         page = await response.json()
     assert page["acked_upto"] == upto
     assert all(m["seq"] > upto for m in page["messages"])
-    assert rail.service.core.settlement.inboxes[BANK_A].acked_upto == upto
+    assert rail.service.core._settlement.inboxes[BANK_A].acked_upto == upto
     for bad in ("-1", "x", "1.5", "\u00b2", "9" * 25):
         async with rail.session.get(f"{rail.url}/v1/inbox", params={"wait": "0", "ack": bad},
                                     headers=rail.auth(BANK_A)) as response:
@@ -93,8 +93,8 @@ class _CountingTransport(HttpTransport):
 async def test_bank_acknowledges_through_its_next_poll_on_our_rail(tmp_path):
     service = await RailService.open(tmp_path / "data", **FAST)
     await start_sandbox_banks(service)
-    server = TestServer(create_app(service), host="127.0.0.1", port=0)
-    await server.start_server()
+    server = Listener(RailApi(service))
+    await server.start()
     url = f"http://127.0.0.1:{server.port}"
     debtor, creditor = SCHEME.banks[0], SCHEME.banks[1]  # the debtor is taken over; the rail answers for the other
     token = await HttpTransport(url, admin_token=service.admin_token).add_participant(debtor.bic, debtor.name)
@@ -119,7 +119,7 @@ async def test_bank_acknowledges_through_its_next_poll_on_our_rail(tmp_path):
     finally:
         await sim.stop()
         await transport.close()
-    inbox = service.core.settlement.inboxes[debtor.bic]
+    inbox = service.core._settlement.inboxes[debtor.bic]
     assert len(inbox) == 0 and inbox.acked_upto == inbox.next_seq - 1  # stop() sent the last one
     assert sim.counters["duplicates"] == 0
     await server.close()
@@ -183,7 +183,7 @@ async def test_poll_ack_of_nothing_is_accepted(rail: Rail):  # noqa: F811 - the 
         assert (await response.json())["acked_upto"] == 0
 
 
-# ---- the fast lane: raw HTTP/1.1 on one connection, so which server answers is under the test's control ----------
+# ---- raw HTTP/1.1 on one connection: pipelining and unusual requests are under the test's control ----------------
 
 
 class _Conn:
@@ -246,30 +246,26 @@ def _post(path: str, token: str, body: bytes, extra: str = "", content_type: str
             f"\r\nContent-Length: {len(body)}\r\n{extra}\r\n").encode() + body
 
 
-async def test_fast_lane_pipelines_in_order_then_hands_over_to_aiohttp(rail: Rail):  # noqa: F811
+async def test_pipelined_requests_on_every_route_are_answered_in_order_on_one_connection(rail: Rail):  # noqa: F811
     token = rail.tokens[BANK_A]
     creditor_iban = bank(rail.service, "MEZNPKKA").customers[0].iban
     payment = iso20022.encode(credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban), "xml")
     conn = await _connect(rail)
-    # Three pipelined requests in one write: two fast-lane ones, then one for aiohttp (another route).
+    # Three pipelined requests in one write, on three routes: all answered by the rail's own listener, in order.
     await conn.send(_post("/v1/messages", token, payment, "Prefer: wait=5\r\n")
                     + _get("/v1/inbox?wait=0&max=5&max=7", token) + _get("/healthz", None))
     status, headers, body = await conn.response()
     assert status == 200 and headers["content-type"] == "application/xml; charset=utf-8"
     assert headers["preference-applied"] == "wait=5" and "date" in headers
-    assert "server" not in headers  # answered by the fast lane, not by aiohttp (which names itself)
+    assert "server" not in headers  # the rail names no server software
     assert iso20022.decode(body, "application/xml").message.tx.tx_sts == "ACSC"
     status, headers, body = await conn.response()
     assert status == 200 and headers["content-type"] == "application/json" and "server" not in headers
     page = orjson.loads(body)
     assert [m["msg_type"] for m in page["messages"]] == ["pacs.002.001.10"]
     status, headers, body = await conn.response()
-    assert status == 200 and orjson.loads(body)["ok"] is True and "aiohttp" in headers.get("server", "")
-    # aiohttp served that one request and closed: it never parses a request head the fast lane has not read.
-    assert headers["connection"].lower() == "close"
-    assert await asyncio.wait_for(conn.reader.read(), 5) == b""
-    conn.writer.close()
-    conn = await _connect(rail)  # a new connection starts in the fast lane again
+    assert status == 200 and orjson.loads(body)["ok"] is True and "connection" not in headers
+    # The connection stays open for the next request, whatever route the previous ones took.
     await conn.send(_get(f"/v1/inbox?wait=0&ack={page['messages'][-1]['seq']}", token))
     status, headers, body = await conn.response()
     assert status == 200 and orjson.loads(body)["messages"] == [] and "server" not in headers
@@ -283,7 +279,7 @@ async def test_fast_lane_pipelines_in_order_then_hands_over_to_aiohttp(rail: Rai
         conn.writer.close()
 
 
-async def test_unusual_requests_get_aiohttps_answers(rail: Rail):  # noqa: F811 - the fixture
+async def test_unusual_requests_get_the_rails_own_answers(rail: Rail):  # noqa: F811 - the fixture
     token = rail.tokens[BANK_A]
     # Over the body limit: refused from the headers alone, with the admi.002 of the normal path.
     conn = await _connect(rail)
@@ -292,7 +288,7 @@ async def test_unusual_requests_get_aiohttps_answers(rail: Rail):  # noqa: F811 
     status, _, body = await conn.response()
     assert status == 413 and b"admi.002" in body
     conn.writer.close()
-    # A chunked body and Expect: 100-continue are aiohttp's to parse; the answer is the rail's own admi.002.
+    # A chunked body and Expect: 100-continue are read by the listener; the answer is the rail's own admi.002.
     conn = await _connect(rail)
     await conn.send(b"POST /v1/messages HTTP/1.1\r\nHost: rail\r\nAuthorization: Bearer " + token.encode()
                     + b"\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -309,25 +305,25 @@ async def test_unusual_requests_get_aiohttps_answers(rail: Rail):  # noqa: F811 
     status, _, body = await conn.response()
     assert status == 400 and b"admi.002" in body
     conn.writer.close()
-    # Connection: close is honoured (aiohttp answers and closes).
+    # Connection: close is honoured (answered, then closed).
     conn = await _connect(rail)
     await conn.send(_get("/v1/inbox?wait=0", token, "Connection: close\r\n"))
     status, _, _ = await conn.response()
     assert status == 200 and await conn.closed()
-    # A repeated Content-Length (a smuggling shape) never reaches a handler through the fast lane.
+    # A repeated Content-Length (a smuggling shape) never reaches a handler.
     conn = await _connect(rail)
     await conn.send(b"POST /v1/messages HTTP/1.1\r\nHost: rail\r\nAuthorization: Bearer " + token.encode()
                     + b"\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\n<x/>")
     status, _, _ = await conn.response()
     assert status == 400
     conn.writer.close()
-    # A head above aiohttp's limit is aiohttp's to refuse, not the fast lane's to serve.
+    # A head above the listener's limit is refused before any route sees it.
     conn = await _connect(rail)
-    await conn.send(_get("/v1/inbox?wait=0", token, f"X-Padding: {'p' * 9000}\r\n"))
+    await conn.send(_get("/v1/inbox?wait=0", token, f"X-Padding: {'p' * HEAD_BYTES_MAX}\r\n"))
     status, _, _ = await conn.response()
     assert status in (400, 431)
     conn.writer.close()
-    # A bad query on the fast lane: the same JSON error as through aiohttp.
+    # A bad query: a JSON error saying which parameter.
     conn = await _connect(rail)
     await conn.send(_get("/v1/inbox?wait=soon", token) + _get("/v1/inbox?rendering=csv", token))
     for code in ("bad_query", "bad_query"):
@@ -336,7 +332,7 @@ async def test_unusual_requests_get_aiohttps_answers(rail: Rail):  # noqa: F811 
     conn.writer.close()
 
 
-async def test_fast_lane_applies_the_participant_rate_limit(rail: Rail):  # noqa: F811 - the fixture
+async def test_the_listener_applies_the_participant_rate_limit(rail: Rail):  # noqa: F811 - the fixture
     async with rail.session.post(f"{rail.url}/admin/participants",
                                  json={"bic": "LIMTPKKA", "name": "Limited", "requests_per_s": 1,
                                        "requests_burst": 1}, headers=rail.admin()) as response:

@@ -469,7 +469,7 @@ def _pacs008_variant_strategy() -> st.SearchStrategy:
 def test_pacs008_fast_gate_agrees_with_the_detailed_rules(msg, profile, known_bics):
     from rail.iso20022 import profile as profile_module
 
-    detailed = profile_module._Checker(profile, known_bics)
+    detailed = profile_module.Checker(profile, known_bics)
     profile_module._pacs008(msg, detailed, gate=False)
     assert iso.validate(msg, profile, known_bics) == detailed.out
     if profile_module._pacs008_tx_clean(msg, msg.tx, profile, known_bics):
@@ -536,7 +536,7 @@ def _pacs002_variant_strategy() -> st.SearchStrategy:
 def test_pacs002_fast_gate_agrees_with_the_detailed_rules(msg, profile, known_bics):
     from rail.iso20022 import profile as profile_module
 
-    detailed = profile_module._Checker(profile, known_bics)
+    detailed = profile_module.Checker(profile, known_bics)
     profile_module._pacs002(msg, detailed)
     assert iso.validate(msg, profile, known_bics) == detailed.out
     if profile_module._pacs002_clean(msg, profile, known_bics):

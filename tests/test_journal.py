@@ -14,21 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rail.settlement.journal import (
-    _FRAME_HEADER,
-    _SEGMENT_HEADER,
-    FileJournal,
-    Journal,
+from rail.settlement.journal import FileJournal, Journal
+from rail.settlement.journal_format import (
+    FRAME_HEADER,
+    SEGMENT_HEADER,
     JournalCorruption,
     JournalError,
     JournalLocked,
     PayloadCodec,
     encode_frame,
-    inspect_journal,
 )
+from rail.settlement.journal_scan import inspect_journal
 
-FRAME_HEADER_BYTES = _FRAME_HEADER.size
-SEGMENT_HEADER_BYTES = _SEGMENT_HEADER.size
+FRAME_HEADER_BYTES = FRAME_HEADER.size
+SEGMENT_HEADER_BYTES = SEGMENT_HEADER.size
 
 
 def segments(directory: Path) -> list[Path]:

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "rail.recent": 0,  # a dict that forgets its oldest entries: the service's caches, the banks' memories
     "rail.rundir": 0,  # the run-directory format: written by the harness, read by the run report
     "rail.terminal": 0,  # how the CLIs print tables
+    "rail.runtime": 0,  # how a process tunes the garbage collector (the application decides when)
     "rail.iso20022": 1,
     "rail.scheme": 2,
     "rail.settlement": 3,
@@ -69,7 +70,9 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> set[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base]) if base else ".".join(anchor)
             # `from rail import iso20022` imports the module rail.iso20022; `from rail.x import name`, rail.x
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            names = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
         else:
             continue
         for name in names:

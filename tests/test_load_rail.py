@@ -18,6 +18,7 @@ from participants.cli import codec_factory
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, inprocess_target
 from participants.treasury import Treasury
 from rail import rundir
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 
 FAST = BankBehaviour(accept_latency_ms_median=3.0, accept_latency_sigma=0.4, reject_rate=0.02, inbox_wait_s=0.5)
@@ -34,7 +35,7 @@ async def test_real_rail_in_process_settles_reconciles_and_records_liquidity():
         treasury = Treasury(opening_balance_paisa=3_000_000_00, threshold_paisa=2_000_000_00,
                             topup_paisa=5_000_000_00, check_interval_ms=50)
         behaviour = msgspec.structs.replace(FAST, treasury=treasury)
-        result = await LoadRun(inprocess_target(service), cfg(200, 2.0, behaviour), codec_factory("xml")).run()
+        result = await LoadRun(inprocess_target(RailApi(service)), cfg(200, 2.0, behaviour), codec_factory("xml")).run()
     finally:
         await service.close()
     s = result.summary
@@ -52,7 +53,7 @@ async def test_real_rail_times_out_a_silent_bank_with_ab05_and_the_rest_settle()
         silent = service.scheme.banks[1].bic
         behaviour = msgspec.structs.replace(
             FAST, reject_rate=0.0, outages=[Outage(start_s=0.5, end_s=60, bic=silent, mode="no_answer")])
-        result = await LoadRun(inprocess_target(service), cfg(150, 1.5, behaviour), codec_factory("xml")).run()
+        result = await LoadRun(inprocess_target(RailApi(service)), cfg(150, 1.5, behaviour), codec_factory("xml")).run()
     finally:
         await service.close()
     to_silent = [p for p in result.payments if p.creditor_bic == silent and p.intended_at_ms > 600]

@@ -121,13 +121,13 @@ async def test_payments_through_edge_workers_settle_and_refusals_come_from_the_e
         async with session.get(url + "/v1/inbox?max=100", headers=headers) as r:
             messages = (await r.json())["messages"]
             assert len(messages) == 6
-        # The edge's fast lane serves the poll and relays it to the core, acknowledgement included.
+        # The edge relays the poll to the core's API layer, acknowledgement included.
         async with session.get(url + f"/v1/inbox?max=100&ack={messages[2]['seq']}", headers=headers) as r:
             page = await r.json()
             assert page["acked_upto"] == messages[2]["seq"] and len(page["messages"]) == 3
         async with session.get(url + "/v1/inbox", headers={"Authorization": "Bearer nobody"}) as r:
             assert r.status == 401 and (await r.json())["error"] == "unauthenticated"
-        # What the fast lane hands over to aiohttp (here: Connection: close) is served the same way.
+        # An unusual request (here: Connection: close) is served the same way.
         message = credit_transfer(BANK_A, "MEZNPKKA", A_IBAN, creditor_iban, 2_000)
         async with session.post(
             url + "/v1/messages",

@@ -22,7 +22,7 @@ from rail.cluster.nats_journal import (
     parse_nats_url,
 )
 from rail.cluster.nats_local import LocalNatsCluster, free_port, nats_server_path
-from rail.settlement.journal import JournalError
+from rail.settlement.journal_format import JournalError
 
 pytestmark = pytest.mark.skipif(
     nats_server_path() is None, reason="nats-server is not installed (apt-get install nats-server)"

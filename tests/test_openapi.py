@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from rail.api.openapi import ROUTES, openapi_document
+from rail.api.routes import ROUTES, openapi_document
 
 PARTICIPANT_ERRORS = {"401", "429", "500"}
 JSON_BODY_ERRORS = {"400", "413"}
@@ -79,7 +79,7 @@ def test_a_generated_client_imports_and_talks_to_a_real_rail(tmp_path: Path):
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     for route in ROUTES:  # one module per operation: nothing was skipped
-        module = "".join(f"_{c.lower()}" if c.isupper() else c for c in route[2])
+        module = "".join(f"_{c.lower()}" if c.isupper() else c for c in route.operation.operation_id)
         assert (tmp_path / "rail_client" / "api" / "default" / f"{module}.py").exists(), module
     serve = subprocess.Popen([sys.executable, "-m", "rail", "serve", "--port", "0", "--data", "data",
                               "--admin-token", "adm1n"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)

@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from participants.codec import Parsed
+from rail.api.http_types import Admit, Request, RequestHead, Response
 
 JSON = "application/json"
 
@@ -214,6 +215,54 @@ class FakeRail:
         accounts = {bic: {"posted_paisa": v, "pending_debits_paisa": self.pending.get(bic, 0),
                           "available_paisa": v - self.pending.get(bic, 0)} for bic, v in self.posted.items()}
         return {"accounts": accounts, "conserved": sum(self.posted.values()) == 0}
+
+    # ---- what participants/transport.py's InProcessTransport drives (its InProcessRail protocol)
+
+    def as_caller(self, caller: str) -> FakeApi:
+        return FakeApi(self, caller)
+
+    async def inbox_structs(self, bic: str, wait_s: float, max_n: int) -> list[tuple[int, str, str]]:
+        page = await self.inbox(bic, wait_s, max_n)
+        return [(m["seq"], m["msg_type"], m["message"]) for m in page["messages"]]  # its messages are JSON text
+
+
+class FakeApi:
+    """The fake rail's routes as an HttpApplication (rail/api/http_types.py), for one trusted caller."""
+
+    def __init__(self, rail: FakeRail, caller: str) -> None:
+        self.rail = rail
+        self.caller = caller
+
+    def head(self, head: RequestHead) -> Admit:
+        return Admit(head.path, 1 << 20, self.caller)
+
+    def body_too_large(self, head: RequestHead, admit: Admit) -> Response:
+        return Response(413)
+
+    async def handle(self, request: Request) -> Response:
+        rail, bic, path = self.rail, self.caller, request.head.path
+        body = orjson.loads(request.body) if request.body and path != "/v1/messages" else {}
+        if path == "/v1/messages":
+            reply = await rail.submit(bic, request.body, JSON)
+            return Response(reply.status, {"Content-Type": reply.content_type}, reply.body)
+        if path == "/v1/inbox/ack":
+            answer = await rail.ack(bic, body["upto"])
+            answer = {"acked_upto": answer["upto"]}
+        elif path.startswith("/v1/payments/"):
+            answer = await rail.payment(bic, path.rpartition("/")[2])
+        elif path == "/admin/participants":
+            answer = {"bic": body["bic"], "token": await rail.add_participant(body["bic"], body["name"])}
+        elif path == "/admin/liquidity":
+            answer = await rail.liquidity(body["bic"], body["amount"], body["direction"])
+        elif path == "/admin/balances":
+            answer = await rail.balances()
+        elif path == "/healthz":
+            answer = {"ok": True}
+        elif path == "/metrics":
+            return Response(200, {"Content-Type": "text/plain"}, f"fake_rail_submits_total {rail.submits}\n".encode())
+        else:
+            return Response(404, {"Content-Type": JSON}, b'{"error": "not_found"}')
+        return Response(200, {"Content-Type": JSON}, orjson.dumps(answer))
 
 
 def http_app(rail: FakeRail, admin_token: str = "admin") -> web.Application:

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from participants.sandbox import start_sandbox_banks
 from rail import iso20022
-from rail.api.http import create_app
+from rail.api.listener import Listener
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.iso20022 import (
     Acmt023,
@@ -132,11 +133,11 @@ def decode(body: bytes, content_type: str):
 class Rail:
     """The running sandbox plus the bookkeeping every test's final checks need."""
 
-    def __init__(self, service: RailService, server: TestServer, session: aiohttp.ClientSession) -> None:
+    def __init__(self, service: RailService, server: Listener, session: aiohttp.ClientSession) -> None:
         self.service = service
         self.server = server
         self.session = session
-        self.url = str(server.make_url(""))
+        self.url = server.url
         self.tokens: dict[str, str] = {}
         self.acknowledged: dict[str, tuple[str, str]] = {}  # uetr -> (debtor agent, status told)
 
@@ -214,8 +215,8 @@ def parse_inbox_message(item: dict):
 async def rail(tmp_path):
     service = await RailService.open(tmp_path / "data", **FAST)
     await start_sandbox_banks(service)
-    server = TestServer(create_app(service), host="127.0.0.1", port=0)
-    await server.start_server()
+    server = Listener(RailApi(service))
+    await server.start()
     session = aiohttp.ClientSession()
     env = Rail(service, server, session)
     for bic, name in ((BANK_A, "Test Bank A"), (BANK_B, "Demo Bank B")):

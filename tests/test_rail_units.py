@@ -13,14 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_rail_e2e import A_IBAN, BANK_A, credit_transfer, creditor_answer, payment_return
 
+import rail.settlement.commands as commands_module
 import rail.settlement.core as core_module
 from participants.sandbox import start_sandbox_banks
 from rail import iso20022
+from rail.api.identity import TokenBucket
 from rail.api.metrics import RailMetrics
 from rail.api.service import RailService
 from rail.scheme import TEST_ACCOUNTS, default_scheme, sandbox_creditor_decision
-from rail.settlement.core import SettlementCore, apply_command
-from rail.settlement.directory import AliasDirectory, DirectoryError, TokenBucket
+from rail.settlement.commands import apply_command
+from rail.settlement.core import SettlementCore
+from rail.settlement.directory import AliasDirectory, DirectoryError
 from rail.settlement.journal import FileJournal
 from rail.settlement.payments import Settlement, settlement_from_state, settlement_to_state
 
@@ -96,7 +99,7 @@ def test_token_bucket_refills_at_its_rate():
 def _replay(journal_dir, scheme) -> Settlement:
     journal = FileJournal.open(journal_dir, fsync=False)
     try:
-        return SettlementCore.open(journal, scheme, RailMetrics()).settlement
+        return SettlementCore.open(journal, scheme, RailMetrics())._settlement
     finally:
         journal.close()
 
@@ -181,9 +184,9 @@ async def test_full_core_queue_sheds_load_with_503(tmp_path, monkeypatch):
 
 def test_apply_command_is_the_only_dispatch_for_every_command_type():
     # Every journaled command type is handled (an unknown one would be a silent replay gap).
-    names = {cls.__name__ for cls in core_module.AnyCommand.__args__}
+    names = {cls.__name__ for cls in commands_module.AnyCommand.__args__}
     settlement = Settlement(default_scheme())
-    apply_command(settlement, core_module.Genesis(), 1)
+    apply_command(settlement, commands_module.Genesis(), 1)
     assert "Genesis" in names and len(names) == 17
 
 
@@ -316,7 +319,7 @@ async def test_a_batch_that_breaks_conservation_is_neither_journaled_nor_answere
     try:
         await service.add_participant(BANK_A, "A")
         await service.liquidity(BANK_A, 1_000_000, "in")
-        settlement = service.core.settlement
+        settlement = service.core._settlement
         account_id = settlement.participants[BANK_A].account_id
         settlement.ledger._accounts[account_id].credits_posted += 1  # money from nowhere
         durable_before = service.journal.durable_seq
@@ -382,8 +385,8 @@ async def _until(condition) -> None:
 
 async def test_the_next_batch_is_applied_while_one_syncs_and_answers_wait_for_their_own_batch(tmp_path):
     async with _two_batches_in_flight(tmp_path) as (service, gated, first, second):
-        inbox = service.core.settlement.inboxes["MEZNPKKA"]
-        assert len(service.core.settlement.payments) == 2  # both applied while the first is not durable
+        inbox = service.core._settlement.inboxes["MEZNPKKA"]
+        assert len(service.core._settlement.payments) == 2  # both applied while the first is not durable
         assert not first.done() and not second.done()
         assert inbox.visible(10) == []  # nothing durable yet
         gated.gates[0].set_result(None)
@@ -403,7 +406,7 @@ async def test_a_failed_append_fails_its_batch_and_every_later_one_in_flight(tmp
         await _until(lambda: first.done() and second.done())
         for answer in (first, second):
             assert answer.result().status == 503
-        assert service.core.settlement.inboxes["MEZNPKKA"].visible(10) == []
+        assert service.core._settlement.inboxes["MEZNPKKA"].visible(10) == []
 
 
 async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit(tmp_path):
@@ -442,7 +445,7 @@ async def test_submit_many_answers_a_page_in_order_with_the_same_rules_as_submit
             iso20022.decode(replies[i].body, replies[i].content_type).message.tx.tx_sts for i in (0, 2, 5)
         ]
         assert statuses == ["ACSC", "RJCT", "ACSC"]
-        payments = service.core.settlement.payments
+        payments = service.core._settlement.payments
         assert [payments[m.tx.uetr].status for m in sent] == ["ACSC", "RJCT", "ACTC"]
         debtor_inbox = await service.inbox_structs(BANK_A, 1.0, 10)
         assert sorted(m.tx.tx_sts for _, _, m in debtor_inbox) == ["ACSC", "RJCT"]
@@ -465,7 +468,7 @@ async def test_a_participants_own_rate_limit_survives_a_restart(tmp_path, from_s
             snapshot.unlink()
     service = await RailService.open(tmp_path, fsync=False)
     try:
-        participant = service.core.settlement.participants["SLOWPKKA"]
+        participant = service.core._settlement.participants["SLOWPKKA"]
         assert (participant.requests_per_s, participant.requests_burst) == (1.0, 2.0)
         assert [service.rate_limit("SLOWPKKA") > 0 for _ in range(3)] == [False, False, True]
         assert service.rate_limit(BANK_A) == 0.0  # others keep the scheme default

@@ -72,7 +72,7 @@ async def test_a_packed_payment_still_gets_its_original_answer_across_a_restart(
         status, rejected = await send(service, BANK_A, poor)
         assert (status, rejected.sts_rsn_cd) == (422, "AM04")
         await next_batch(service)
-        book = service.core.settlement.payments
+        book = service.core._settlement.payments
         assert {settled.tx.uetr, poor.tx.uetr} <= set(book.final) and not book.live
     finally:
         await service.close()
@@ -90,7 +90,7 @@ async def test_a_packed_payment_still_gets_its_original_answer_across_a_restart(
         assert (status, returned.tx_sts) == (200, "ACSC")
         await next_batch(service)
         assert (await service.payment(BANK_A, settled.tx.uetr))["returned_paisa"] == 4_000
-        assert settled.tx.uetr in service.core.settlement.payments.final
+        assert settled.tx.uetr in service.core._settlement.payments.final
     finally:
         await service.close()
 
@@ -100,7 +100,7 @@ async def test_a_payment_leaves_only_when_its_window_has_passed(tmp_path, monkey
     service = await open_rail(tmp_path, retention_days=1.5 / 86_400, return_window_s=0)
     try:
         settled = await settle(service)
-        book = service.core.settlement.payments
+        book = service.core._settlement.payments
         await next_batch(service)
         assert settled.tx.uetr in book and book.forgotten == 0
         await asyncio.sleep(1.6)  # past the window
@@ -144,7 +144,7 @@ async def test_replay_rebuilds_exactly_the_book_the_live_rail_had(tmp_path, monk
         for _ in range(2):
             await settle(service)
         await next_batch(service)
-        book = service.core.settlement.payments
+        book = service.core._settlement.payments
         assert book.forgotten == 3 and len(book.final) == 2
         live = msgspec.msgpack.encode(book.to_state())
     finally:

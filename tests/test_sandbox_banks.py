@@ -18,6 +18,7 @@ from participants.creditor import TestAccountTable
 from participants.sandbox import start_sandbox_banks
 from participants.transport import InProcessTransport
 from rail import iso20022
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.scheme import TEST_ACCOUNTS, default_scheme
 
@@ -119,7 +120,7 @@ async def test_a_bank_asks_the_rail_pacs028_about_a_payment_whose_final_status_n
     try:
         await start_sandbox_banks(service)
         await service.add_participant(debtor.bic, debtor.name)
-        bank = SimulatedBank(debtor.bic, debtor.name, debtor.customers, InProcessTransport(service, debtor.bic),
+        bank = SimulatedBank(debtor.bic, debtor.name, debtor.customers, InProcessTransport(RailApi(service), debtor.bic),
                              Iso20022Codec("xml"), BankBehaviour(delivery="webhook", status_request_after_s=0.2),
                              on_final=lambda uetr, status, reason: finals.__setitem__(uetr, status))
         bank.start()
@@ -145,7 +146,7 @@ async def test_a_bank_acknowledging_after_answering_loses_nothing_when_it_crashe
 
     def instance() -> SimulatedBank:
         return SimulatedBank(creditor.bic, creditor.name, creditor.customers,
-                             InProcessTransport(service, creditor.bic), Iso20022Codec("json"), behaviour,
+                             InProcessTransport(RailApi(service), creditor.bic), Iso20022Codec("json"), behaviour,
                              policy=slow)
 
     try:

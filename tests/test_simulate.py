@@ -20,6 +20,7 @@ from analytics.sim_report import build_sim_report
 from participants.codec import Iso20022Codec
 from participants.transport import InProcessTransport
 from rail import rundir
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.clock import NS_PER_S, VirtualClock
 from rail.scheme import SchemeParams
@@ -69,7 +70,7 @@ def test_a_silent_creditor_times_out_by_the_clock_not_by_sleeping(tmp_path):
         journal = SimJournal.create(tmp_path / "journal", journal_id_for("clock-test"))
         service = await RailService.open(tmp_path, journal=journal, clock=clock, snapshots=False)
         try:
-            debtor = InProcessTransport(service, "HABBPKKA")
+            debtor = InProcessTransport(RailApi(service), "HABBPKKA")
             codec = Iso20022Codec("json", clock)
             payer, payee = (_customer(service, bic) for bic in ("HABBPKKA", "MEZNPKKA"))
             message = codec.pacs008(

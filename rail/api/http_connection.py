@@ -244,7 +244,11 @@ class HttpConnection(asyncio.Protocol):
         limits = self._limits
         self._head_bytes += len(name) + len(value)
         self._header_count += 1
-        if self._head_bytes > limits.head_bytes_max or self._header_count > limits.header_count_max:
+        if (
+            self._head_bytes > limits.head_bytes_max
+            or self._header_count > limits.header_count_max
+            or len(value) > limits.field_bytes_max
+        ):
             raise _Fatal(_head_too_large(limits))
         if self._incoming is not None:
             return  # a trailer field (after a chunked body): dropped, as RFC 9110 6.5.1 allows
@@ -565,7 +569,10 @@ class HttpConnection(asyncio.Protocol):
 
 
 def _head_too_large(limits: ListenerLimits) -> Response:
-    detail = f"request head above {limits.head_bytes_max} bytes or {limits.header_count_max} headers"
+    detail = (
+        f"request head above {limits.head_bytes_max} bytes, {limits.header_count_max} headers, or a header value "
+        f"above {limits.field_bytes_max} bytes"
+    )
     return error_response(431, "header_fields_too_large", detail)
 
 

@@ -22,7 +22,7 @@ Memory per connection is bounded whatever a client sends or fails to read:
 - write flow control: no queued request is started while the transport's write buffer is above
   WRITE_BUFFER_HIGH_BYTES (pause_writing/resume_writing); a client that pipelines and never reads is left
   with at most the queue above and one answer in the buffer, and is cut off after WRITE_STALL_TIMEOUT_S.
-- head size (URL_BYTES_MAX -> 414, HEAD_BYTES_MAX and HEADER_COUNT_MAX -> 431), slow clients
+- head size (URL_BYTES_MAX -> 414, HEAD_BYTES_MAX, FIELD_BYTES_MAX and HEADER_COUNT_MAX -> 431), slow clients
   (REQUEST_READ_TIMEOUT_S -> 408), idle keep-alive (KEEP_ALIVE_TIMEOUT_S), connections (CONNECTIONS_MAX -> 503).
 
 HTTP/1.1 as RFC 9112 has it: keep-alive and `Connection: close`, HTTP/1.0 (with or without keep-alive),
@@ -46,6 +46,7 @@ from rail.api.listener_limits import (
     CONNECTIONS_MAX,
     DISCARD_BODY_BYTES_MAX,
     FEED_SLICE_BYTES,
+    FIELD_BYTES_MAX,
     HEAD_BYTES_MAX,
     HEADER_COUNT_MAX,
     KEEP_ALIVE_TIMEOUT_S,
@@ -68,6 +69,7 @@ __all__ = [
     "CONNECTIONS_MAX",
     "DISCARD_BODY_BYTES_MAX",
     "FEED_SLICE_BYTES",
+    "FIELD_BYTES_MAX",
     "HEADER_COUNT_MAX",
     "HEAD_BYTES_MAX",
     "KEEP_ALIVE_TIMEOUT_S",
@@ -95,6 +97,7 @@ class Listener:
         self.limits = limits or ListenerLimits()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start
         self._server: asyncio.Server | None = None
+        self.host: str | None = None
         self._port: int | None = None
         self._connections: set[HttpConnection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
@@ -112,6 +115,7 @@ class Listener:
         """Listen on host:port (port 0: one the OS picks, see `port`), or on an already bound `sock`.
         `reuse_port`: several processes share the port (the edge workers, SO_REUSEPORT)."""
         self.loop = asyncio.get_running_loop()
+        self.host = host
         self._all_closed = asyncio.Event()
         factory = lambda: HttpConnection(self)
         if sock is not None:
@@ -128,6 +132,11 @@ class Listener:
         """The port listened on (the OS's pick for port 0)."""
         assert self._port is not None, "start() first"
         return self._port
+
+    @property
+    def url(self) -> str:
+        """http://HOST:PORT of this listener."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def connection_count(self) -> int:

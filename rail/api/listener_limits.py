@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 URL_BYTES_MAX = 8_190  # the request target; aiohttp's request-line limit
 HEAD_BYTES_MAX = 16_384  # the target plus every header name and value
+FIELD_BYTES_MAX = 8_192  # one header value (8 KiB: nginx bounds a header line so): a 9 KB "token" is refused
 HEADER_COUNT_MAX = 64  # the rail's clients send fewer than ten
 PIPELINE_REQUESTS_MAX = 16  # requests queued on one connection, the one being served included
 # Bodies buffered for queued requests (the one being read may still reach its own route's limit).
@@ -32,6 +33,7 @@ SWEEP_EVERY_S_MAX = 1.0  # timeouts are checked by one sweep over all connection
 class ListenerLimits:
     url_bytes_max: int = URL_BYTES_MAX
     head_bytes_max: int = HEAD_BYTES_MAX
+    field_bytes_max: int = FIELD_BYTES_MAX
     header_count_max: int = HEADER_COUNT_MAX
     pipeline_requests_max: int = PIPELINE_REQUESTS_MAX
     queued_body_bytes_max: int = QUEUED_BODY_BYTES_MAX

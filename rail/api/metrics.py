@@ -71,11 +71,18 @@ class Tally:
 
 class RailMetrics:
     def __init__(self) -> None:
+        # long: one declaration per metric (name, help, labels), read as the list of what the rail exposes.
         self.registry = registry = CollectorRegistry()
         self.messages_received = Tally(
             "rail_messages_received_total",
             "ISO 20022 messages received, by type and rendering",
             ("msg_type", "rendering"),
+            registry,
+        )
+        self.requests = Tally(
+            "rail_requests_total",
+            "Requests the API layer answered (any transport), by route template and HTTP status",
+            ("route", "status"),
             registry,
         )
         self.messages_rejected = Counter(

@@ -1,18 +1,19 @@
-"""The OpenAPI 3 description of the sandbox endpoint (served at GET /openapi.json).
+"""The OpenAPI 3 description of the sandbox endpoint (served at GET /openapi.json), generated from the one route
+table (rail/api/routes.py).
 
-Plain data, so that one route table can generate it later: ``SCHEMAS`` (the JSON bodies, typed), ``ROUTES``
-(path, method, operationId, who may call it, what it answers), and ``openapi_document()`` assembling them.
-Every route lists every error status the rail can answer it with; the JSON error body is always ``Error``.
-tests/test_openapi.py validates the document and generates a client from it.
+``SCHEMAS`` are the JSON bodies, typed; each route carries its ``Operation`` (operationId, summary, parameters,
+request body, what it answers); ``openapi_document(routes)`` assembles them, adding the answers a route's shape
+implies (its authentication, its body limit, the settlement core behind it, the listener's limits on a request
+head), so every route lists every error status the rail can answer it with. The JSON error body is always
+``Error``. tests/test_openapi.py validates the document and generates a client from it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
-WAIT_S_MAX = 30  # rail/api/service.py WAIT_S_MAX: the cap on Prefer: wait and on the inbox long-poll
-INBOX_MAX = 1000
 _EXAMPLE_AT = dt.datetime(2026, 1, 15, 10, 30, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=5)))  # Karachi
 
 _PAISA = {"type": "integer", "format": "int64", "description": "integer paisa (1/100 rupee)"}
@@ -226,11 +227,14 @@ _ERROR_TEXT = {
     "400": "unreadable request: bad JSON body or query parameter",
     "401": "no usable token (the detail says which; the token is never repeated)",
     "404": "not found among this participant's own",
-    "413": "body too large",
+    "413": "body above this route's limit (a route without a request body takes none): refused from its "
+           "Content-Length, before it is read",
+    "414": "request target (path and query) too long",
+    "431": "request head too large (too many or too long header lines)",
     "422": "refused (reason code and text in the body)",
     "429": "rate limited: see Retry-After",
     "500": "unexpected failure, logged; the answer never carries a traceback",
-    "503": "overloaded or stopping: see Retry-After",
+    "503": "overloaded, stopping, or its journal failed: see Retry-After",
 }
 
 
@@ -242,85 +246,64 @@ def _iso_answer(text: str) -> dict:
     return {"description": text, "content": _iso_content()}
 
 
-_PARTICIPANT = [{"participantToken": []}]
-_ADMIN = [{"adminToken": []}]
+class Operation(NamedTuple):
+    """A route's OpenAPI operation. `answers`: status -> None (the Error body, with the usual words for the
+    status), (description, schema name) for a JSON body, or a whole OpenAPI response object."""
 
-_MESSAGE_ANSWERS = {
+    operation_id: str
+    summary: str
+    answers: dict[str, object]
+    parameters: tuple[dict, ...] = ()
+    request_body: str | None = None  # "iso": one ISO 20022 message; else the name of the JSON body's schema
+
+
+class DocumentedRoute(Protocol):
+    """What the document reads of a route (rail/api/routes.py's Route)."""
+
+    method: str
+    path: str
+    auth: str  # "public" | "participant" | "admin"
+    body_bytes_max: int
+    operation: Operation
+
+
+_SECURITY = {"participant": [{"participantToken": []}], "admin": [{"adminToken": []}]}
+
+MESSAGE_ANSWERS: dict[str, object] = {
     "200": _iso_answer("final pacs.002 (ACSC/RJCT) with Prefer: wait, a resend's original answer, pacs.002 for "
                        "pacs.028, acmt.024 for acmt.023"),
     "202": _iso_answer("pacs.002 ACTC: accepted and in flight, or relayed to the counterparty"),
     "400": _iso_answer("admi.002: unreadable (malformed, wrong namespace or root, bad UTF-8, entity tricks)"),
-    "401": _error("401"),
     "403": _iso_answer("admi.002 reason AUTH: the message names another participant as its sender"),
     "404": _iso_answer("pacs.002 RJCT NOOR: a payment this participant is not an agent of"),
-    "413": _iso_answer("admi.002: body above 1 MiB"),
+    "413": _iso_answer("admi.002: body above 1 MiB (refused from its Content-Length, before it is read)"),
     "422": _iso_answer("pacs.002 RJCT with the ISO reason and the element path (camt.029 RJCR for a recall)"),
-    "429": _error("429"),
-    "500": _error("500"),
-    "503": _iso_answer("admi.002: overloaded or stopping; see Retry-After"),
-}
-
-# (path, method, operationId, summary, security, parameters, request body, {status: answer}).
-ROUTES: tuple[tuple, ...] = (
-    ("/v1/messages", "post", "submitMessage", "Submit one ISO 20022 message (XML or JSON)", _PARTICIPANT,
-     [{"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"}, "example": "wait=15",
-       "description": f"RFC 7240: hold a pacs.008's answer until its final status (ACSC or RJCT), at most "
-                      f"{WAIT_S_MAX} s; answered with Preference-Applied"}],
-     "iso", _MESSAGE_ANSWERS),
-    ("/v1/inbox", "get", "readInbox", "Long-poll the participant's inbox", _PARTICIPANT,
-     [{"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": WAIT_S_MAX},
-       "description": f"seconds to wait for a message when none waits (capped at {WAIT_S_MAX})"},
-      {"name": "max", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": INBOX_MAX}},
-      {"name": "rendering", "in": "query", "schema": {"type": "string", "enum": ["xml", "json"]},
-       "description": "default: the rendering of the participant's last message"},
-      {"name": "ack", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 0},
-       "description": "first acknowledge every message up to this seq, as POST /v1/inbox/ack would"}],
-     None, {"200": ("the waiting messages, in order", "InboxPage"), "400": None, "401": None, "429": None,
-            "500": None}),
-    ("/v1/inbox/ack", "post", "acknowledgeInbox", "Acknowledge inbox messages up to a sequence (inclusive)",
-     _PARTICIPANT, [], "Ack",
-     {"200": ("the sequence actually acknowledged", "AckResult"), "400": None, "401": None, "413": None,
-      "429": None, "500": None}),
-    ("/v1/payments/{uetr}", "get", "getPayment", "A payment's status and history (its two agents only)",
-     _PARTICIPANT, [{"name": "uetr", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
-     None, {"200": ("the payment", "Payment"), "401": None, "404": None, "429": None, "500": None}),
-    ("/v1/balance", "get", "getOwnBalance", "The participant's own settlement account", _PARTICIPANT, [], None,
-     {"200": ("the balance", "OwnBalance"), "401": None, "429": None, "500": None}),
-    ("/v1/aliases", "post", "registerAlias", "Link (or move) a Raast ID to one of the participant's IBANs",
-     _PARTICIPANT, [], "NewAlias",
-     {"201": ("linked", "AliasResult"), "400": None, "401": None, "413": None,
-      "422": ("refused, e.g. DUPL: linked at another participant", "AliasResult"), "429": None, "500": None}),
-    ("/v1/aliases/{alias}", "delete", "deleteAlias", "De-link a Raast ID", _PARTICIPANT,
-     [{"name": "alias", "in": "path", "required": True, "schema": {"type": "string"}}], None,
-     {"200": ("de-linked", "AliasResult"), "401": None, "404": ("unknown alias", "AliasResult"),
-      "422": ("linked at another participant", "AliasResult"), "429": None, "500": None}),
-    ("/admin/participants", "post", "addParticipant", "Add a participant (or issue a fresh token for one)", _ADMIN,
-     [], "NewParticipant",
-     {"201": ("its token, shown once", "ParticipantToken"), "400": None, "401": None, "413": None,
-      "422": None, "500": None}),
-    ("/admin/liquidity", "post", "moveLiquidity", "Move central-bank money into or out of a settlement account",
-     _ADMIN, [], "LiquidityMove",
-     {"200": ("moved", "LiquidityResult"), "400": None, "401": None, "413": None,
-      "422": ("refused (AM04, RC01 ...)", "LiquidityResult"), "500": None}),
-    ("/admin/balances", "get", "getBalances", "Every settlement account and the conservation check", _ADMIN, [],
-     None, {"200": ("balances", "Balances"), "401": None, "500": None}),
-    ("/admin/redeliver", "post", "redeliverPayment",
-     "Deliver a forwarded pacs.008 to its creditor agent once more (sandbox: test duplicate handling)", _ADMIN,
-     [], "Redelivery",
-     {"200": ("put in the creditor agent's inbox again", "RedeliveryResult"), "400": None, "401": None,
-      "404": ("no such forwarded payment", "RedeliveryResult"), "413": None,
-      "422": ("refused (the creditor's inbox is full: AB08)", "RedeliveryResult"), "500": None}),
-    ("/metrics", "get", "getMetrics", "Prometheus metrics", None, [], None,
-     {"200": {"description": "Prometheus text exposition format",
-              "content": {"text/plain": {"schema": {"type": "string"}}}}, "500": None}),
-    ("/healthz", "get", "getHealth", "Liveness", None, [], None,
-     {"200": ("running", "Health"), "503": ("not running", "Health"), "500": None}),
-    ("/openapi.json", "get", "getOpenApi", "This document", None, [], None,
-     {"200": {"description": "OpenAPI 3", "content": _json_content({"type": "object"})}, "500": None}),
-)
+    "429": {
+        "description": "rate limited, see Retry-After: the request rate limit answers the Error body; the "
+                       "alias-lookup limit (acmt.023, against scanning) answers admi.002 AM18",
+        "content": {
+            "application/json": {"schema": {"oneOf": [_ref("Error"), _iso_content()["application/json"]["schema"]]}},
+            "application/xml": _iso_content()["application/xml"],
+        },
+    },
+    "503": _iso_answer("admi.002 AB10: overloaded, stopping, your own inbox full, or the payment book at its "
+                       "retention limit; see Retry-After"),
+}  # fmt: skip
 
 
-def _answer(status: str, answer) -> dict:
+def _implied_answers(route: DocumentedRoute) -> dict[str, object]:
+    """The error answers a route's shape implies, whatever its handler does."""
+    answers: dict[str, object] = {"413": None, "414": None, "431": None, "500": None}
+    if route.auth == "participant":
+        answers.update({"401": None, "429": None, "503": None})
+    elif route.auth == "admin":
+        answers.update({"401": None, "503": None})
+    if route.operation.request_body not in (None, "iso"):
+        answers["400"] = None  # an unreadable JSON body
+    return answers
+
+
+def _answer(status: str, answer: object) -> dict:
     if answer is None:
         return _error(status)
     if isinstance(answer, tuple):
@@ -329,22 +312,25 @@ def _answer(status: str, answer) -> dict:
     return answer
 
 
-def _operation(route: tuple, examples: dict[str, bytes]) -> dict:
-    _, _, operation_id, summary, security, parameters, body, answers = route
-    operation = {"operationId": operation_id, "summary": summary}
-    if security is not None:
-        operation["security"] = security
-    if parameters:
-        operation["parameters"] = parameters
-    if body == "iso":
+def _operation(route: DocumentedRoute, examples: dict[str, bytes]) -> dict:
+    op = route.operation
+    operation: dict = {"operationId": op.operation_id, "summary": op.summary}
+    if route.auth in _SECURITY:
+        operation["security"] = _SECURITY[route.auth]
+    if op.parameters:
+        operation["parameters"] = list(op.parameters)
+    if op.request_body == "iso":
         operation["requestBody"] = {
             "required": True,
             "description": "one message; the answer comes in the same rendering (Content-Type)",
             "content": _iso_content(examples),
         }
-    elif body is not None:
-        operation["requestBody"] = {"required": True, "content": _json_content(_ref(body))}
-    operation["responses"] = {status: _answer(status, answer) for status, answer in answers.items()}
+    elif op.request_body is not None:
+        operation["requestBody"] = {"required": True, "content": _json_content(_ref(op.request_body))}
+    answers = {**_implied_answers(route), **op.answers}
+    if route.body_bytes_max == 0:
+        answers.setdefault("413", None)
+    operation["responses"] = {status: _answer(status, answers[status]) for status in sorted(answers)}
     return operation
 
 
@@ -370,12 +356,12 @@ def _request_examples() -> dict:
     return {"xml": iso.encode(message, iso.XML), "json_object": orjson.loads(iso.encode(message, iso.JSON))}
 
 
-@lru_cache(maxsize=1)
-def openapi_document() -> dict:
+def openapi_document(routes: Sequence[DocumentedRoute]) -> dict:
+    """The OpenAPI document of `routes` (the rail's: rail/api/routes.py's `openapi_document()`, cached)."""
     examples = _request_examples()
     paths: dict[str, dict] = {}
-    for route in ROUTES:
-        paths.setdefault(route[0], {})[route[1]] = _operation(route, examples)
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, examples)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -387,7 +373,9 @@ def openapi_document() -> dict:
                 "(forwarded pacs.008, final pacs.002, pacs.004, camt.056, camt.029, pain.013, pain.014) in order, "
                 "at least once, by long-poll GET /v1/inbox or by webhook to their callback_url. Amounts in JSON "
                 "admin bodies are integer paisa. docs/sandbox.md has a walk-through and the test-account table; "
-                "`rail message` makes ready-to-send messages."
+                "`rail message` makes ready-to-send messages. Besides each route's own answers, any request may "
+                "be refused by the HTTP listener before it reaches a route: 400 (malformed HTTP), 408 (not sent "
+                "in time), 505 (not HTTP/1.x), 503 (too many connections); the connection is closed after them."
             ),
         },
         "servers": [

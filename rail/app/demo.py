@@ -1,7 +1,7 @@
 """`rail demo`: the whole system on this machine in one command.
 
 Starts the rail in-process with its default scheme (journal fsynced in the run directory), a fleet of
-simulated banks over the in-process transport (or, with --http, the rail's real HTTP server on a loopback
+simulated banks over the in-process transport (or, with --http, the rail's real HTTP listener on a loopback
 port and the banks over HTTP), runs ~30 s of seeded remittance load with a live progress display, writes
 the run directory (rail/rundir.py) and the analytics run report when available, and prints the
 headline figures and where everything is.
@@ -26,6 +26,7 @@ from participants.harness import (
     write_result,
 )
 from rail import rundir
+from rail.runtime import freeze_long_lived, tune_gc_for_long_lived_state
 from rail.scheme import default_scheme
 
 PROG = "rail demo"
@@ -73,6 +74,8 @@ def _fail(message: str) -> int:
 
 async def _demo(config: LoadConfig, out_dir: Path, use_http: bool, stop: load_cli.Interruption):
     from participants.sandbox import start_sandbox_banks
+    from rail.api.listener import Listener
+    from rail.api.routes import RailApi
     from rail.api.service import RailService
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -80,41 +83,31 @@ async def _demo(config: LoadConfig, out_dir: Path, use_http: bool, stop: load_cl
     admin_token = secrets.token_urlsafe(24)
     service = await RailService.open(journal_dir, fsync=True, admin_token=admin_token)
     await start_sandbox_banks(service)  # the default banks the load does not take over keep answering
-    runner = None
+    api = RailApi(service)
+    listener = None
     try:
-        if use_http:
-            runner, url = await _serve_http(service)
-            target = http_target(url, admin_token, service.scheme)
+        if use_http:  # the rail's real HTTP listener on a free loopback port, in this process
+            listener = Listener(api)
+            await listener.start("127.0.0.1", 0)
+            target = http_target(listener.url, admin_token, service.scheme)
         else:
-            target = inprocess_target(service)
+            target = inprocess_target(api)
+        tune_gc_for_long_lived_state()  # what recovery and start-up built lives as long as the rail
         display = load_cli.ProgressDisplay(config, f"rail demo: {target.label}, journal {journal_dir}")
         with display:
-            run = LoadRun(target, config, load_cli.codec_factory(config.rendering), on_progress=display.update)
+            run = LoadRun(target, config, load_cli.codec_factory(config.rendering), on_progress=display.update,
+                          on_ready=freeze_long_lived)
             stop.watch(run)
             result = await run.run()
         write_result(result, out_dir)
         if use_http:
             await target.admin.close()
     finally:
-        if runner is not None:
-            await runner.cleanup()
+        if listener is not None:
+            await listener.close()
         await service.close()
     report = _write_report(out_dir)
     return result, out_dir, report
-
-
-async def _serve_http(service) -> tuple:
-    """The rail's real HTTP server on a free loopback port, in this process."""
-    from aiohttp import web
-
-    from rail.api.http import create_app
-
-    runner = web.AppRunner(create_app(service), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 def _write_report(out_dir: Path) -> Path | None:

@@ -24,19 +24,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from rail.settlement.journal import (
-    _SEGMENT_HEADER,
+from rail.settlement.journal import fsync_directory, lock_directory
+from rail.settlement.journal_format import (
     FRAME_SEAL,
     HIGHWATER_NAME,
+    SEGMENT_HEADER,
     JournalError,
-    JournalReport,
-    _fsync_directory,
-    _highwater_slot,
-    _read_highwater,
-    inspect_journal,
+    highwater_slot,
     iter_frames,
-    lock_directory,
+    read_highwater,
 )
+from rail.settlement.journal_scan import JournalReport, inspect_journal
 
 EXIT_CLEAN = 0
 EXIT_DAMAGED = 1
@@ -206,7 +204,7 @@ def salvage(directory: Path, upto: int) -> int:
         aside = aside.with_name(f"{aside.name.split('~')[0]}~{attempt}")
     directory.rename(aside)
     staging.rename(directory)
-    _fsync_directory(directory.parent)
+    fsync_directory(directory.parent)
     beyond = _last_batch_known(aside, report)
     print(f"salvaged: {directory} now holds {'the snapshot and ' if start else ''}batches up to {upto}")
     print(f"the damaged journal is kept, unchanged, in {aside}")
@@ -225,7 +223,7 @@ def _last_batch_known(directory: Path, report: JournalReport) -> int:
         if name.startswith("wal-") and name.endswith(".log") and name[4:-4].isdigit():
             known.append(int(name[4:-4]) - 1)  # a segment starting at N exists: batch N - 1 did
     with contextlib.suppress(JournalError, OSError):
-        known.append(_read_highwater(directory / HIGHWATER_NAME)[0])
+        known.append(read_highwater(directory / HIGHWATER_NAME)[0])
     return max(known)
 
 
@@ -240,16 +238,16 @@ def _copy_upto(report: JournalReport, staging: Path, upto: int) -> None:
         data = segment.path.read_bytes()[: segment.valid_bytes]
         end, chain = _end_of_batch(data, segment.first_seq, upto)
         (staging / segment.path.name).write_bytes(data[:end])
-    (staging / HIGHWATER_NAME).write_bytes(2 * _highwater_slot(upto, chain, report.journal_id))
+    (staging / HIGHWATER_NAME).write_bytes(2 * highwater_slot(upto, chain, report.journal_id))
     for path in staging.iterdir():
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
-    _fsync_directory(staging)
+    fsync_directory(staging)
 
 
 def _end_of_batch(data: bytes, first_seq: int, upto: int) -> tuple[int, int]:
     """(offset after batch `upto`, or after the segment's last batch, without its seal; the chain there)."""
-    end, chain = _SEGMENT_HEADER.size, _SEGMENT_HEADER.unpack_from(data, 0)[4]
+    end, chain = SEGMENT_HEADER.size, SEGMENT_HEADER.unpack_from(data, 0)[4]
     for _offset, frame in iter_frames(data):  # every frame checks: `data` stops at the segment's valid bytes
         if frame.kind == FRAME_SEAL and frame.seq <= upto:
             return frame.end, chain  # the batch after it (upto) is in the next segment: keep the seal

@@ -16,9 +16,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-from aiohttp import web
 
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
@@ -87,6 +86,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not answer for the default scheme's banks from inside the rail",
     )
+    _cluster_options(parser)
+    parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Beyond one process (docs/cluster.md): a replicated journal, a standby core, edge workers."""
     parser.add_argument(
         "--journal",
         default=None,
@@ -111,7 +116,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="nats://HOST[:PORT]",
         help="NATS for the edge<->core hand-off of --workers (default: the --journal cluster)",
     )
-    parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
 
 
 async def _start_simulated_banks(service) -> list[str]:
@@ -138,11 +142,16 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    from rail.api.http import create_app
-    from rail.api.service import RailService
-    from rail.settlement.journal import JournalCorruption, JournalError
+class _Refused(Exception):
+    """A start that cannot go on: the message is printed, the exit code returned."""
 
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _scheme_params(args: argparse.Namespace) -> dict:
+    """The SchemeParams this start overrides from its options."""
     params = {}
     if args.creditor_timeout_ms is not None:
         params["creditor_timeout_ms"] = args.creditor_timeout_ms
@@ -155,19 +164,48 @@ async def _serve(args: argparse.Namespace) -> int:
         params["return_window_s"] = int(min(SchemeParams().return_window_s, args.retention_days * 86_400))
     if args.payments_retained_max is not None:
         params["payments_retained_max"] = args.payments_retained_max
-    admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
-    loop = asyncio.get_running_loop()
-    lease_lost = asyncio.Event()
-    journal = takeover = None
+    return params
+
+
+async def _serve(args: argparse.Namespace) -> int:
     if args.standby and not args.journal:
         print("rail serve: --standby needs --journal nats://HOST[,HOST...]", file=sys.stderr)
         return 2
-    edge_nats = args.nats or args.journal
-    if args.workers and not edge_nats:
+    if args.workers and not (args.nats or args.journal):
         print(
             "rail serve: --workers needs --nats nats://HOST[:PORT] (or --journal nats://...)", file=sys.stderr
         )
         return 2
+    lease_lost = asyncio.Event()
+    try:
+        service = await _open_rail(args, lease_lost)
+    except _Refused as refused:
+        print(f"rail serve: {refused}", file=sys.stderr)
+        return refused.exit_code
+    simulated = await _start_simulated_banks(service) if args.simulate_banks else []
+    try:
+        port, stop_serving = await _start_serving(args, service)
+    except _Refused as refused:
+        print(f"rail serve: {refused}", file=sys.stderr)
+        await service.close()
+        return refused.exit_code
+    from rail.runtime import tune_gc_for_long_lived_state
+
+    tune_gc_for_long_lived_state()  # what recovery and start-up built lives as long as the rail
+    _announce(args, service, port, simulated)
+    lost = await _wait_for_stop(lease_lost)
+    await stop_serving()
+    await service.close()
+    return 3 if lost else 0
+
+
+async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
+    """The rail, recovered from its journal (a file in --data, or the replicated one of --journal)."""
+    from rail.api.service import RailService
+    from rail.settlement.journal_format import JournalCorruption, JournalError
+
+    loop = asyncio.get_running_loop()
+    journal = takeover = None
     if args.journal:
         from rail.cluster.failover import LeaseHeld, open_replicated
 
@@ -176,64 +214,55 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.journal, standby=args.standby, on_lost=lambda: loop.call_soon_threadsafe(lease_lost.set)
             )
         except (ValueError, JournalError, LeaseHeld) as exc:
-            print(f"rail serve: {exc}", file=sys.stderr)
-            return 1
+            raise _Refused(str(exc), 1) from None
         if args.standby:
             print(f"rail: standby: following {args.journal}; serving once the active core's lease expires",
                   flush=True)  # fmt: skip
-    where = args.journal or args.data
+    admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     try:
-        service = await RailService.open(
-            args.data,
-            fsync=args.fsync,
-            admin_token=admin_token,
-            journal=journal,
-            takeover=takeover,
-            **params,
-        )
+        return await RailService.open(
+            args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
+            **_scheme_params(args),
+        )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
-        print(f"rail serve: {exc}", file=sys.stderr)
         if journal is not None:
             journal.close()
-        return 2
+        raise _Refused(str(exc), 2) from None
     except (JournalError, OSError) as exc:
-        print(f"rail serve: cannot open the journal in {where}: {exc}", file=sys.stderr)
-        if isinstance(exc, JournalCorruption):
-            print(
-                f"rail serve: nothing was changed. `rail journal verify --data {args.data}` shows what is damaged "
-                "and what `rail journal salvage` could keep (docs/operations.md)",
-                file=sys.stderr,
-            )
         if journal is not None:
             journal.close()
-        return 1
-    simulated = await _start_simulated_banks(service) if args.simulate_banks else []
-    app = create_app(service)
-    stop_workers = None
+        message = f"cannot open the journal in {args.journal or args.data}: {exc}"
+        if isinstance(exc, JournalCorruption):
+            message += (
+                f"\nrail serve: nothing was changed. `rail journal verify --data {args.data}` shows what is "
+                "damaged and what `rail journal salvage` could keep (docs/operations.md)"
+            )
+        raise _Refused(message, 1) from None
+
+
+async def _start_serving(args: argparse.Namespace, service) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """The rail's API on the public port: our own listener, or N edge worker processes sharing it."""
+    from rail.api.listener import Listener
+    from rail.api.routes import RailApi
+
+    api = RailApi(service)
     if args.workers:
         from rail.cluster.edge_core import start_workers
 
         try:
-            port, stop_workers = await start_workers(
-                service, app, edge_nats, args.host, args.port, args.workers
-            )
+            return await start_workers(api, args.nats or args.journal, args.host, args.port, args.workers)
         except (ConnectionError, RuntimeError, OSError, ValueError) as exc:
-            print(f"rail serve: cannot start {args.workers} edge workers: {exc}", file=sys.stderr)
-            await service.close()
-            return 1
-        runner = None
-    else:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError as exc:
-            print(f"rail serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-            await runner.cleanup()
-            await service.close()
-            return 1
-        port = runner.addresses[0][1] if runner.addresses else args.port
+            raise _Refused(f"cannot start {args.workers} edge workers: {exc}", 1) from None
+    listener = Listener(api)
+    try:
+        await listener.start(args.host, args.port)
+    except OSError as exc:
+        raise _Refused(f"cannot listen on {args.host}:{args.port}: {exc}", 1) from None
+    return listener.port, listener.close
+
+
+def _announce(args: argparse.Namespace, service, port: int, simulated: list[str]) -> None:
+    where = args.journal or args.data
     print(
         f"rail: listening on http://{args.host}:{port}  ({'journal' if args.journal else 'data'}: {where}, "
         f"{f'{args.workers} edge workers, ' if args.workers else ''}"
@@ -242,7 +271,7 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     if service.admin_token_generated:
         print(f"rail: admin token (generated): {service.admin_token}", flush=True)
-    elif not admin_token:
+    elif not (args.admin_token or os.environ.get(ADMIN_TOKEN_ENV)):
         print(
             "rail: admin token: the one set at an earlier start (kept as its hash in the journal); "
             f"--admin-token or {ADMIN_TOKEN_ENV} sets a new one",
@@ -254,6 +283,11 @@ async def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
+
+
+async def _wait_for_stop(lease_lost: asyncio.Event) -> bool:
+    """Until SIGINT/SIGTERM, or this core loses the leader lease (True)."""
+    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         # asyncio raises NotImplementedError where the platform has no signal handlers (Windows): Ctrl-C
@@ -267,9 +301,4 @@ async def _serve(args: argparse.Namespace) -> int:
               flush=True)  # fmt: skip
     else:
         print("rail: stopping", flush=True)
-    if stop_workers is not None:
-        await stop_workers()
-    if runner is not None:
-        await runner.cleanup()
-    await service.close()
-    return 3 if lost.done() else 0
+    return lost.done()

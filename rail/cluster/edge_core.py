@@ -1,11 +1,12 @@
 """The core's side of the edge workers (rail/cluster/edge.py): `rail serve --workers N` starts N local edge processes on
 the public port and answers every edge over NATS, from the core process.
 
-CoreEndpoint serves three subjects: batches of validated submits (each run through RailService.dispatch, the
+CoreEndpoint serves three subjects: batches of validated submits (each run through the API layer's dispatch, the
 state-machine half of a submit, with the per-participant rate limit, which must be global; the answers of one
-tick leave as one message per edge), relayed HTTP requests (answered by the core's own HTTP app on a private
-loopback port, so every rule of rail/api/http.py applies unchanged), and the participant config edges authenticate
-with. It also receives each edge's metrics and exposes them on the core's /metrics (rail/cluster/edge_metrics.py).
+tick leave as one message per edge), relayed requests (a RequestHead and body, answered by the core's API layer
+with `respond`, as its own listener would: the same route table, authentication, limits and handlers, no HTTP
+hop), and the participant config edges authenticate with. It also receives each edge's metrics and exposes them
+on the core's /metrics (rail/cluster/edge_metrics.py).
 """
 
 from __future__ import annotations
@@ -20,34 +21,34 @@ import time
 from typing import Any
 
 import msgspec
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
-from rail.cluster.edge import (
-    _ENCODER,
-    PROXY_TIMEOUT_S,
+from rail.api.accept import Accepted
+from rail.api.handlers import reply_response
+from rail.api.http_types import Response, respond
+from rail.api.identity import retry_after
+from rail.api.replies import Reply
+from rail.api.routes import RailApi
+from rail.cluster.edge_metrics import EdgeMetricsCollector, decode_snapshot
+from rail.cluster.edge_wire import (
+    ENCODER,
     REPLY_PART_OVERHEAD_BYTES,
+    REQUEST_DECODER,
+    SUBMIT_BATCH_DECODER,
     EdgeAnswers,
     EdgeConfig,
-    EdgeReply,
     EdgeSubmit,
-    EdgeSubmitBatch,
-    RelayedRequest,
-    _answer_size,
-    _connect,
-    _respond_in_parts,
-    _unavailable,
+    answer_size,
+    connect,
+    respond_in_parts,
     subjects,
+    unavailable,
 )
-from rail.cluster.edge_metrics import EdgeMetricsCollector, decode_snapshot
 
 log = logging.getLogger(__name__)
 
 #: Requests a core serves for edges at once; beyond it edges get 503 (the core's own queue is bounded too).
 EDGE_REQUESTS_IN_FLIGHT_MAX = 8_192
 EDGE_START_TIMEOUT_S = 20.0
-_RELAYED_RESPONSE_HEADERS = ("Content-Type", "Retry-After", "WWW-Authenticate", "Preference-Applied", "Allow")
-_SUBMIT_BATCH_DECODER = msgspec.msgpack.Decoder(EdgeSubmitBatch)
-_REQUEST_DECODER = msgspec.msgpack.Decoder(RelayedRequest)
 
 
 def _header_decoder() -> msgspec.msgpack.Decoder:
@@ -76,28 +77,24 @@ def _message_decoders() -> dict[str, msgspec.msgpack.Decoder]:
 class CoreEndpoint:
     """Serves edge workers from the core process: validated submits, relayed HTTP, participant config."""
 
-    def __init__(self, service: Any, nats_url: str, private_http_url: str) -> None:
+    def __init__(self, api: RailApi, nats_url: str) -> None:
         from rail.cluster.nats_journal import parse_nats_url
 
-        self.service = service
+        self.api = api
+        self.service = api.rail
         self.nats_url = nats_url
-        self.private_http_url = private_http_url
         self.subjects = subjects(parse_nats_url(nats_url)[1])
         self._nc: Any = None
-        self._session: ClientSession | None = None
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
         self._decoders = _message_decoders()
         self._header_decoder = _header_decoder()
-        self._answers: dict[str, list[tuple[int, EdgeReply]]] = {}
+        self._answers: dict[str, list[tuple[int, Response]]] = {}
         self._answers_flush_scheduled = False
         self.edge_metrics = EdgeMetricsCollector()
 
     async def start(self) -> None:
-        self._nc = await _connect(self.nats_url, "rail serve --workers")
-        self._session = ClientSession(
-            connector=TCPConnector(limit=256), timeout=ClientTimeout(total=PROXY_TIMEOUT_S)
-        )
+        self._nc = await connect(self.nats_url, "rail serve --workers")
         await self._nc.subscribe(self.subjects["submit"], queue="core", cb=self._on_submits)
         await self._nc.subscribe(self.subjects["http"], queue="core", cb=self._spawn(self._on_http))
         await self._nc.subscribe(self.subjects["config"], queue="core", cb=self._spawn(self._on_config))
@@ -141,19 +138,19 @@ class CoreEndpoint:
             self._in_flight -= 1
 
     async def _overloaded(self, msg, status: int = 503, text: str = "the rail is overloaded") -> None:
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(_unavailable(status, text)))
+        await respond_in_parts(self._nc, msg.reply, ENCODER.encode(unavailable(status, text)))
 
     async def _on_submits(self, msg) -> None:
         """One edge's batch of submits: each runs as its own task (a `Prefer: wait` one must not hold up the
         others); their answers go back batched by `_answer`."""
         try:
-            batch = _SUBMIT_BATCH_DECODER.decode(msg.data)
+            batch = SUBMIT_BATCH_DECODER.decode(msg.data)
         except msgspec.DecodeError:
             log.warning("an edge sent an unreadable hand-off batch (an edge of another version?)")
             return
         for submit in batch.submits:
             if self._in_flight >= EDGE_REQUESTS_IN_FLIGHT_MAX:
-                self._answer(msg.reply, submit.ref, _unavailable(503, "the rail is overloaded"))
+                self._answer(msg.reply, submit.ref, unavailable(503, "the rail is overloaded"))
                 continue
             self._in_flight += 1
             task = asyncio.create_task(self._submit(msg.reply, submit))
@@ -161,39 +158,33 @@ class CoreEndpoint:
             task.add_done_callback(self._tasks.discard)
 
     async def _submit(self, reply_to: str, request: EdgeSubmit) -> None:
-        from rail.api.service import Accepted
-
-        service = self.service
         try:
-            retry_s = service.rate_limit(request.bic)
-            if retry_s:
-                retry_after = {"Retry-After": str(max(1, int(retry_s + 0.999)))}
-                text = "request rate limit reached"
-                reply = service.admi002_reply(429, request.rendering, None, "AB10", text, headers=retry_after)
-            else:
-                decoder = self._decoders.get(request.msg_type)
-                if decoder is None:  # an edge of another version: refuse rather than guess
-                    text = f"{request.msg_type} is not accepted from an edge"
-                    reply = service.admi002_reply(400, request.rendering, None, "FF01", text)
-                else:
-                    header = None if request.header is None else self._header_decoder.decode(request.header)
-                    accepted = Accepted(
-                        request.msg_type,
-                        request.rendering,
-                        decoder.decode(request.message),
-                        request.raw_body,
-                        header,
-                    )
-                    reply = await service.dispatch(request.bic, accepted, request.wait_s)
-            answer = EdgeReply(reply.status, reply.content_type, reply.body, reply.headers)
+            answer = reply_response(await self._dispatch(request))
         except Exception:
             log.exception("a submit from an edge failed")
-            answer = _unavailable(500, "the rail could not process this request; it has been logged")
+            answer = unavailable(500, "the rail could not process this request; it has been logged")
         finally:
             self._in_flight -= 1
         self._answer(reply_to, request.ref, answer)
 
-    def _answer(self, reply_to: str, ref: int, reply: EdgeReply) -> None:
+    async def _dispatch(self, request: EdgeSubmit) -> Reply:
+        """The core half of a submit an edge accepted, under the participant's rate limit (global: here)."""
+        service = self.service
+        retry_s = service.rate_limit(request.bic)
+        if retry_s:
+            headers = {"Retry-After": retry_after(retry_s)}
+            text = "request rate limit reached"
+            return service.replies.admi002(429, request.rendering, None, "AB10", text, headers=headers)
+        decoder = self._decoders.get(request.msg_type)
+        if decoder is None:  # an edge of another version: refuse rather than guess
+            text = f"{request.msg_type} is not accepted from an edge"
+            return service.replies.admi002(400, request.rendering, None, "FF01", text)
+        header = None if request.header is None else self._header_decoder.decode(request.header)
+        message = decoder.decode(request.message)
+        accepted = Accepted(request.msg_type, request.rendering, message, request.raw_body, header)
+        return await service.dispatch(request.bic, accepted, request.wait_s)
+
+    def _answer(self, reply_to: str, ref: int, reply: Response) -> None:
         """Queue an answer; every answer queued in this tick leaves in one message per edge."""
         self._answers.setdefault(reply_to, []).append((ref, reply))
         if not self._answers_flush_scheduled:
@@ -209,17 +200,17 @@ class CoreEndpoint:
             chunk: list = []
             size = 0
             for ref, reply in items:
-                item_size = _answer_size(reply)
+                item_size = answer_size(reply)
                 if item_size > limit:  # never for a pacs.002 or admi.002: kept to a clear answer anyway
                     log.error("an answer of %d bytes does not fit a NATS message", item_size)
-                    reply = _unavailable(500, "the answer is too large to relay")
-                    item_size = _answer_size(reply)
+                    reply = unavailable(500, "the answer is too large to relay")
+                    item_size = answer_size(reply)
                 if chunk and size + item_size > limit:
-                    messages.append((reply_to, _ENCODER.encode(EdgeAnswers(chunk))))
+                    messages.append((reply_to, ENCODER.encode(EdgeAnswers(chunk))))
                     chunk, size = [], 0
                 chunk.append((ref, reply))
                 size += item_size
-            messages.append((reply_to, _ENCODER.encode(EdgeAnswers(chunk))))
+            messages.append((reply_to, ENCODER.encode(EdgeAnswers(chunk))))
         task = asyncio.create_task(self._publish_answers(messages))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -232,27 +223,20 @@ class CoreEndpoint:
                 log.warning("could not answer an edge on %s: %r", reply_to, error)
 
     async def _on_http(self, msg) -> None:
-        request = _REQUEST_DECODER.decode(msg.data)
-        async with self._session.request(
-            request.method,
-            self.private_http_url + request.path_qs,
-            headers=request.headers,
-            data=request.body or None,
-        ) as response:
-            body = await response.read()
-            headers = {k: v for k, v in response.headers.items() if k in _RELAYED_RESPONSE_HEADERS}
-            reply = EdgeReply(response.status, response.headers.get("Content-Type", ""), body, headers)
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(reply))
+        """A relayed request, answered by the core's API layer as its own listener would answer it."""
+        request = REQUEST_DECODER.decode(msg.data)
+        response = await respond(self.api, request.head, request.body)
+        await respond_in_parts(self._nc, msg.reply, ENCODER.encode(response))
 
     async def _on_config(self, msg) -> None:
         service = self.service
-        participants = service.core.settlement.participants.values()
+        participants = await service.core.query(lambda s: list(s.participants.values()))
         config = EdgeConfig(
-            scheme=_ENCODER.encode(service.scheme),
+            scheme=ENCODER.encode(service.scheme),
             tokens={p.token_hash: p.bic for p in participants if p.token_hash},
             known_bics=list(service.participants),
         )
-        await _respond_in_parts(self._nc, msg.reply, _ENCODER.encode(config))
+        await respond_in_parts(self._nc, msg.reply, ENCODER.encode(config))
 
     async def close(self) -> None:
         with contextlib.suppress(KeyError):
@@ -263,8 +247,6 @@ class CoreEndpoint:
             self._nc = None
         for task in list(self._tasks):
             task.cancel()
-        if self._session is not None:
-            await self._session.close()
 
 
 class EdgeWorkers:
@@ -323,34 +305,23 @@ class EdgeWorkers:
         self.processes.clear()
 
 
-async def start_workers(service: Any, app: web.Application, nats_url: str, host: str, port: int, count: int):
-    """`rail serve --workers N`: serve `app` privately on loopback for relayed requests, answer edges on NATS,
-    start N local edge processes on host:port. Returns (public port, async cleanup)."""
+async def start_workers(api: RailApi, nats_url: str, host: str, port: int, count: int):
+    """`rail serve --workers N`: answer edges on NATS from `api`, start N local edge processes on host:port.
+    Returns (public port, async cleanup)."""
     from rail.cluster.nats_local import free_port
 
-    private = web.AppRunner(app, access_log=None)
-    await private.setup()
-    site = web.TCPSite(private, "127.0.0.1", 0)
-    await site.start()
-    private_port = private.addresses[0][1]
-    endpoint = CoreEndpoint(service, nats_url, f"http://127.0.0.1:{private_port}")
-    try:
-        await endpoint.start()
-    except BaseException:
-        await private.cleanup()
-        raise
+    endpoint = CoreEndpoint(api, nats_url)
+    await endpoint.start()
     public_port = port or free_port()
     workers = EdgeWorkers(count, nats_url, host, public_port)
     try:
         await asyncio.get_running_loop().run_in_executor(None, workers.start)
     except BaseException:
         await endpoint.close()
-        await private.cleanup()
         raise
 
     async def cleanup() -> None:
         await asyncio.get_running_loop().run_in_executor(None, workers.stop)
         await endpoint.close()
-        await private.cleanup()
 
     return public_port, cleanup

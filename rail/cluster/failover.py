@@ -40,7 +40,7 @@ import orjson
 
 from rail.cluster.nats_journal import JournalFenced, JournalUnavailable, NatsJournal, StreamReader, retry_api
 from rail.scheme import Scheme
-from rail.settlement.journal import JournalCorruption
+from rail.settlement.journal_format import JournalCorruption
 from rail.settlement.payments import Settlement
 
 log = logging.getLogger(__name__)
@@ -272,9 +272,7 @@ class StandbyFollower:
 
     async def _load(self) -> None:
         """Books from the newest snapshot (and whatever is in the stream after it, as a restart would)."""
-        from rail.settlement.core import (
-            load_settlement,  # the core imports the rail's whole state machine: only here
-        )
+        from rail.settlement.core import load_settlement
 
         loop = asyncio.get_running_loop()
         settlement, after_seq, _replayed = await loop.run_in_executor(

@@ -42,8 +42,8 @@ from concurrent.futures import Future
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from rail.settlement.journal import (
-    _FRAME_HEADER,
+from rail.settlement.journal_format import (
+    FRAME_HEADER,
     JournalCorruption,
     JournalError,
     PayloadCodec,
@@ -285,7 +285,7 @@ class NatsJournal:
             await connection.connect()
         js = connection.js
         self._append_lock = asyncio.Lock()
-        self._max_part_bytes = connection.nc.max_payload - PART_OVERHEAD_BYTES - _FRAME_HEADER.size
+        self._max_part_bytes = connection.nc.max_payload - PART_OVERHEAD_BYTES - FRAME_HEADER.size
         try:
             info = await js.stream_info(self.stream)
         except NotFoundError:
@@ -654,7 +654,7 @@ class StreamReader:
             self._parts_expected = 0
             self.position = seq
             return
-        self._parts.append(memoryview(data)[_FRAME_HEADER.size :])
+        self._parts.append(memoryview(data)[FRAME_HEADER.size :])
         self.position = seq
         if part_index == part_count:
             payload = self._parts[0] if part_count == 1 else b"".join(self._parts)

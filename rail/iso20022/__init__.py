@@ -86,12 +86,19 @@ CONTENT_TYPES = {XML: "application/xml", JSON: "application/json"}
 _EXACT_CONTENT_TYPES = {"application/xml": XML, "text/xml": XML, "application/json": JSON}
 
 
-def rendering_of(content_type: str | None, body: bytes = b"") -> str:
+def rendering_of(content_type: str | None, body: bytes = b"", *, default: str | None = None) -> str:
     """'xml' or 'json' from a Content-Type (``application/xml``, ``text/xml``, ``application/json``,
-    ``+xml``/``+json`` suffixes, parameters ignored); without a usable one, sniffed from the first byte."""
+    ``+xml``/``+json`` suffixes, parameters ignored); without a usable one, sniffed from the first byte. The one
+    place that decides: with `default` (the rendering of an answer to a request that may be unreadable), that
+    instead of MessageRejected."""
     exact = _EXACT_CONTENT_TYPES.get(content_type)  # type: ignore[arg-type]
     if exact is not None:
         return exact
+    if default is not None:
+        try:
+            return rendering_of(content_type, body)
+        except MessageRejected:
+            return default
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media.endswith("xml"):
         return XML

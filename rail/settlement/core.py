@@ -37,11 +37,12 @@ from typing import NamedTuple, Protocol
 import msgspec
 
 from rail.clock import REAL_CLOCK, Clock
-from rail.scheme import Scheme, SchemeParams
-from rail.settlement.journal import FileJournal
+from rail.scheme import Scheme
+from rail.settlement.commands import COMMAND_DECODER, Command, Genesis, Timeout, apply_command, encode_command
+from rail.settlement.delivery import Inbox
+from rail.settlement.journal import Journal
 from rail.settlement.payments import (
     IN_FLIGHT,
-    CreditTransfer,
     Outcome,
     Payment,
     Settlement,
@@ -79,233 +80,11 @@ class CoreMetrics(Protocol):
         ...
 
 
-# ---- journaled commands (tagged, compact) ---------------------------------------------------------------------
-
-
-class Command(msgspec.Struct, tag=True, array_like=True, frozen=True, gc=False):
-    """Base of everything the core journals. The batch's timestamp is journaled once, beside them."""
-
-
-class Genesis(Command, tag="gen"):
-    """The scheme the rail was born with (banks, prefunding, customers' Raast IDs): journaled, so that a replay
-    rebuilds the same books even if the code's default scheme changes later."""
-
-    scheme: Scheme | None = None
-
-
-class AddParticipant(Command, tag="par"):
-    bic: str
-    name: str
-    token_hash: str | None
-    callback_url: str | None
-    # Its own request rate limit (admin's choice; None: the scheme default). Journaled: it survives restarts.
-    requests_per_s: float | None = None
-    requests_burst: float | None = None
-
-
-class SetParams(Command, tag="prm"):
-    """The scheme parameters in force from this batch on (timers, windows, limits). Journaled whenever a start
-    brings different ones: replay applies each command under the parameters it was applied with, whatever
-    the replaying process was started with."""
-
-    params: SchemeParams
-
-
-class SetAdminToken(Command, tag="adm"):
-    """The operator's token, as its SHA-256 (never the token): set at a start with --admin-token, or generated
-    at the first start without one; a restart without one keeps the last."""
-
-    token_hash: str
-
-
-class Liquidity(Command, tag="liq"):
-    bic: str
-    amount_paisa: int
-    direction: str
-
-
-class SubmitCreditTransfer(Command, tag="p8"):
-    sender: str
-    rendering: str
-    ct: CreditTransfer
-    message: bytes
-    message_format: str = "msgpack"  # xml | json: the inbound bytes themselves
-
-
-class CreditorStatus(Command, tag="p2"):
-    sender: str
-    uetr: str
-    status: str
-    reason: str | None
-    text: str | None
-
-
-class Timeout(Command, tag="to"):
-    uetr: str
-
-
-class SubmitReturn(Command, tag="p4"):
-    sender: str
-    rendering: str
-    return_id: str
-    uetr: str
-    amount_paisa: int
-    reason: str
-    message: bytes
-
-
-class SubmitRecall(Command, tag="c56"):
-    sender: str
-    rendering: str
-    cancellation_id: str
-    uetr: str
-    reason: str
-    message: bytes
-
-
-class SubmitResolution(Command, tag="c29"):
-    sender: str
-    rendering: str
-    uetr: str
-    status: str
-    reason: str | None
-    message: bytes
-
-
-class SubmitRequestToPay(Command, tag="p13"):
-    sender: str
-    rendering: str
-    msg_id: str
-    payer_agent: str
-    message: bytes
-
-
-class SubmitRequestToPayStatus(Command, tag="p14"):
-    sender: str
-    rendering: str
-    original_msg_id: str
-    status: str
-    reason: str | None
-    message: bytes
-    payee_agent: str | None = None  # the pain.014's CdtrAgt: whose MsgId it answers
-
-
-class AliasRegister(Command, tag="ar"):
-    sender: str
-    alias: str
-    iban: str
-    name: str
-
-
-class AliasDelete(Command, tag="ad"):
-    sender: str
-    alias: str
-
-
-class Ack(Command, tag="ack"):
-    bic: str
-    upto: int
-
-
-class Redeliver(Command, tag="rdl"):
-    """The operator puts a forwarded pacs.008 in its creditor agent's inbox once more (sandbox testing of
-    duplicate handling: an at-least-once transport may deliver a message twice)."""
-
-    uetr: str
-
-
-AnyCommand = (
-    Genesis
-    | AddParticipant
-    | Liquidity
-    | SubmitCreditTransfer
-    | CreditorStatus
-    | Timeout
-    | SubmitReturn
-    | SubmitRecall
-    | SubmitResolution
-    | SubmitRequestToPay
-    | SubmitRequestToPayStatus
-    | AliasRegister
-    | AliasDelete
-    | Ack
-    | SetAdminToken
-    | SetParams
-    | Redeliver
-)
-
 _ENCODER = msgspec.msgpack.Encoder()
-_COMMAND_DECODER = msgspec.msgpack.Decoder(AnyCommand)
 _STATE_DECODER = msgspec.msgpack.Decoder(SettlementState)
 
 
-def journal_last_seq(journal) -> int:
-    """The journal's last appended batch (a property or a method, depending on the journal's version)."""
-    value = journal.last_seq
-    return value() if callable(value) else value
-
-
-def encode_command(command: Command) -> bytes:
-    return _ENCODER.encode(command)
-
-
-def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
-    """The one dispatch from a command to the state machine: used live and by replay alike."""
-    kind = type(c)
-    if kind is SubmitCreditTransfer:
-        return s.apply_credit_transfer(c.sender, c.rendering, c.ct, c.message, now_ns, c.message_format)
-    if kind is CreditorStatus:
-        return s.apply_creditor_status(c.sender, c.uetr, c.status, c.reason, c.text, now_ns)
-    if kind is Ack:
-        return s.apply_ack(c.bic, c.upto)
-    if kind is Timeout:
-        return s.apply_timeout(c.uetr, now_ns)
-    if kind is SubmitReturn:
-        return s.apply_return(
-            c.sender, c.rendering, c.return_id, c.uetr, c.amount_paisa, c.reason, c.message, now_ns
-        )
-    if kind is SubmitRecall:
-        return s.apply_recall(c.sender, c.rendering, c.cancellation_id, c.uetr, c.reason, c.message, now_ns)
-    if kind is SubmitResolution:
-        return s.apply_resolution(c.sender, c.rendering, c.uetr, c.status, c.reason, c.message, now_ns)
-    if kind is SubmitRequestToPay:
-        return s.apply_request_to_pay(c.sender, c.rendering, c.msg_id, c.payer_agent, c.message, now_ns)
-    if kind is SubmitRequestToPayStatus:
-        return s.apply_request_to_pay_status(
-            c.sender, c.rendering, c.original_msg_id, c.status, c.reason, c.message, now_ns, c.payee_agent
-        )
-    if kind is AliasRegister:
-        return s.apply_alias_register(c.sender, c.alias, c.iban, c.name)
-    if kind is AliasDelete:
-        return s.apply_alias_delete(c.sender, c.alias)
-    if kind is AddParticipant:
-        return s.apply_add_participant(
-            c.bic,
-            c.name,
-            c.token_hash,
-            c.callback_url,
-            now_ns,
-            rate_limit=(c.requests_per_s, c.requests_burst),
-        )
-    if kind is Liquidity:
-        return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
-    if kind is Redeliver:
-        return s.apply_redeliver(c.uetr, now_ns)
-    if kind is SetAdminToken:
-        s.admin_token_hash = c.token_hash
-        return Outcome("done")
-    if kind is SetParams:
-        s.configure(c.params)
-        return Outcome("done")
-    if kind is Genesis:
-        if c.scheme is not None:  # the journaled scheme, parameters included (SetParams changes them later)
-            s.scheme = c.scheme
-            s.configure(c.scheme.params)
-        return s.apply_genesis(now_ns)
-    raise AssertionError(f"unknown command {kind.__name__}")
-
-
-def load_settlement(journal, scheme: Scheme) -> tuple[Settlement, int, int]:
+def load_settlement(journal: Journal, scheme: Scheme) -> tuple[Settlement, int, int]:
     """The books as of the journal's end: newest snapshot plus every batch after it.
 
     Returns (settlement, snapshot sequence, commands replayed).
@@ -331,7 +110,7 @@ def replay_batch(settlement: Settlement, records: list) -> int:
     now_ns = records[0]
     settlement.begin_batch(now_ns)
     for raw in records[1:]:
-        apply_command(settlement, _COMMAND_DECODER.decode(raw), now_ns)
+        apply_command(settlement, COMMAND_DECODER.decode(raw), now_ns)
     settlement.touched_inboxes.clear()
     settlement.finalised.clear()
     settlement.armed.clear()
@@ -363,19 +142,37 @@ class _Batch(NamedTuple):
         return self.append is None or self.append.done()
 
 
+class CoreHealth(msgspec.Struct, frozen=True):
+    """The core as an operator sees it (GET /healthz, /metrics), read without touching the books' contents."""
+
+    serving: bool
+    problem: str | None  # why it is not serving: stopping, or the failure that stopped it
+    journal_seq: int  # the last batch appended
+    queue_depth: int
+    payments_whole: int  # payments remembered in full (in flight, or final a moment ago)
+    payments_packed: int  # final payments packed for the retention window
+    payments_forgotten: int  # payments that left the retention window since this start
+
+
 class SettlementCore:
-    """The single writer. Create with `await SettlementCore.open(...)`, then `start()`."""
+    """The single writer. Create with `SettlementCore.open(...)`, then `start()`.
+
+    The books (rail/settlement/payments.py's Settlement) are private: the API layer changes them only by
+    `execute(command)` and reads them only by `query(function)` (in the core's order, answered once durable),
+    except for reads that are safe at any moment and sit on the hot path: `inbox(bic)` (whose readers see only
+    durable entries), `payment_record(uetr)` (for a message about a payment an inbox already shows),
+    `rendering_of(bic)` and `health()`."""
 
     def __init__(
         self,
-        journal: FileJournal,
+        journal: Journal,
         settlement: Settlement,
         metrics: CoreMetrics,
         clock: Clock = REAL_CLOCK,
         snapshots: bool = True,
     ) -> None:
         self.journal = journal
-        self.settlement = settlement
+        self._settlement = settlement
         self.metrics = metrics
         self.clock = clock
         # False: never snapshot (the simulator keeps every segment from the genesis, for its digest and replay).
@@ -401,7 +198,7 @@ class SettlementCore:
     @classmethod
     def open(
         cls,
-        journal: FileJournal,
+        journal: Journal,
         scheme: Scheme,
         metrics: CoreMetrics,
         settlement: Settlement | None = None,
@@ -465,6 +262,40 @@ class SettlementCore:
     def queue_depth(self) -> int:
         return len(self._queue)
 
+    def health(self) -> CoreHealth:
+        problem = None
+        if self._failure is not None:
+            problem = f"the settlement core stopped: {self._failure!r}"
+        elif self._stopping:
+            problem = "the settlement core is stopping"
+        book = self._settlement.payments
+        return CoreHealth(
+            problem is None and self._task is not None,
+            problem,
+            self.journal.last_seq,
+            len(self._queue),
+            len(book.live),
+            len(book.final),
+            book.forgotten,
+        )
+
+    def inbox(self, bic: str) -> Inbox | None:
+        """`bic`'s inbox, for reading (its `visible`, `wait` and `durable_acked_upto` show only durable state) and
+        for its length (what the state machine counts); None when `bic` has none."""
+        return self._settlement.inboxes.get(bic)
+
+    def rendering_of(self, bic: str) -> str:
+        """The rendering `bic` last sent a payment in ('xml' until it has): what its inbox is read in unless
+        it asks for another."""
+        participant = self._settlement.participants.get(bic)
+        return participant.rendering if participant is not None else "xml"
+
+    def payment_record(self, uetr: str) -> Payment | None:
+        """A payment, to render a message about it that an inbox already shows (a final pacs.002): what such a
+        message reads of it (ids, acceptance, the final time, the original message) never changes once the
+        inbox entry is visible."""
+        return self._settlement.payments.get(uetr)
+
     def _check_open(self) -> None:
         if self._failure is not None or self._stopping:
             raise CoreStopped(
@@ -484,7 +315,7 @@ class SettlementCore:
         try:
             encoded = encoded or encode_command(command)
             # What cannot be decoded could never be replayed: refuse it before it reaches the journal.
-            _COMMAND_DECODER.decode(encoded)
+            COMMAND_DECODER.decode(encoded)
         except (msgspec.ValidationError, OverflowError, TypeError) as error:
             raise ValueError(f"invalid {type(command).__name__}: {error}") from None
         future = asyncio.get_running_loop().create_future()
@@ -587,25 +418,13 @@ class SettlementCore:
         """Apply what is queued (and due timers) to the books and start its journal append; nothing of it is
         answered or made visible until `_retire` has seen the append durable."""
         started_s = time.perf_counter()
-        s = self.settlement
+        s = self._settlement
         transfers_before = s.next_transfer_id  # ids are a counter: transfers submitted to the ledger
         now_ns = self.clock.now_ns()
         records: list = [now_ns]
         answers: list[tuple[asyncio.Future, object]] = []
+        self._apply_due_timers(now_ns, records)
         timers = self._timers
-        while timers and timers[0][0] <= now_ns:
-            _deadline, uetr = heapq.heappop(timers)
-            payment = s.payments.in_flight(uetr)
-            if payment is None:
-                continue
-            if payment.deadline_ns > now_ns:  # extended (ACWP): re-arm
-                heapq.heappush(timers, (payment.deadline_ns, uetr))
-                continue
-            timeout = Timeout(uetr=uetr)
-            if len(records) == 1:
-                s.begin_batch(now_ns)  # before the batch's first journaled command, as replay does
-            apply_command(s, timeout, now_ns)
-            records.append(encode_command(timeout))
         queue = self._queue
         count = min(len(queue), BATCH_COMMANDS_MAX)
         for _ in range(count):
@@ -658,6 +477,23 @@ class SettlementCore:
             time.perf_counter(),
         )
 
+    def _apply_due_timers(self, now_ns: int, records: list) -> None:
+        """Every payment whose deadline has passed times out (a journaled Timeout, first in the batch)."""
+        s, timers = self._settlement, self._timers
+        while timers and timers[0][0] <= now_ns:
+            _deadline, uetr = heapq.heappop(timers)
+            payment = s.payments.in_flight(uetr)
+            if payment is None:
+                continue
+            if payment.deadline_ns > now_ns:  # extended (ACWP): re-arm
+                heapq.heappush(timers, (payment.deadline_ns, uetr))
+                continue
+            timeout = Timeout(uetr=uetr)
+            if len(records) == 1:
+                s.begin_batch(now_ns)  # before the batch's first journaled command, as replay does
+            apply_command(s, timeout, now_ns)
+            records.append(encode_command(timeout))
+
     def _retire(self, batch: _Batch) -> None:
         """`batch` is durable (its append completed): make it visible, i.e. inbox entries, answers, final-status
         waiters. If the append failed, its submitters are told the core stopped and the error stops the core."""
@@ -697,8 +533,8 @@ class SettlementCore:
         )
 
     async def _snapshot_async(self) -> None:
-        seq = journal_last_seq(self.journal)
-        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        seq = self.journal.last_seq
+        state = _ENCODER.encode(settlement_to_state(self._settlement))
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
         self._last_snapshot_s = self.clock.monotonic()
@@ -729,10 +565,10 @@ class SettlementCore:
 
     def _snapshot_now(self) -> None:
         """Snapshot the whole state at the last durable batch; replay then starts after it."""
-        seq = journal_last_seq(self.journal)
+        seq = self.journal.last_seq
         if seq <= self.journal.snapshot_seq:
             return
-        state = _ENCODER.encode(settlement_to_state(self.settlement))
+        state = _ENCODER.encode(settlement_to_state(self._settlement))
         self.journal.write_snapshot(state, seq)
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0

@@ -1,8 +1,8 @@
 """Per-participant ordered, durable inboxes: sequence numbers, long-poll, acknowledgement.
 
-An inbox entry is a *reference* (message type + a small key tuple, e.g. ("pacs.002", uetr, "ACSC", ...)), not a
-rendered message: the settlement core appends references while it applies a batch, and the message is built
-lazily, in the recipient's rendering, only when the participant fetches it. That keeps the core's per-payment
+An inbox entry is a *reference* (`InboxRef`: a forwarded pacs.008, a status report's uetr and status, a relayed
+message), not a rendered message: the settlement core appends references while it applies a batch, and the
+message is built lazily, in the recipient's rendering, only when the participant fetches it (rail/api/outbox.py). That keeps the core's per-payment
 work tiny and lets one inbox entry be rendered as XML or JSON.
 
 Durability comes from the journal, not from this module: inbox entries are produced deterministically by the
@@ -20,12 +20,62 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from typing import ClassVar
+
+import msgspec
+
+from rail.settlement.payment_records import MessageFormat, PaymentStatus
 
 log = logging.getLogger(__name__)
 
 INBOX_FETCH_MAX = 1_000  # messages returned by one long-poll or one webhook POST
 
-Ref = tuple  # (msg_type, *key) as produced by the state machine
+
+# ---- inbox references: what the state machine puts in an inbox (journaled in snapshots: tagged, compact) -------
+# Each carries what its message needs that may not outlive it elsewhere: a forwarded message carries the sender's
+# bytes (the payment may be packed away before it is read), a status report the status of the batch that made it.
+
+
+class ForwardedPayment(msgspec.Struct, tag="p8", array_like=True, frozen=True, gc=False):
+    """The debtor agent's pacs.008, for its creditor agent."""
+
+    msg_type: ClassVar[str] = "pacs.008"
+    uetr: str
+    message: bytes
+    message_format: MessageFormat
+    at_ns: int
+
+
+class StatusReport(msgspec.Struct, tag="p2", array_like=True, frozen=True, gc=False):
+    """A payment's final pacs.002 for one of its agents, with the status its batch gave it."""
+
+    msg_type: ClassVar[str] = "pacs.002"
+    uetr: str
+    status: PaymentStatus
+    reason: str | None
+    text: str | None
+
+
+class RelayedMessage(msgspec.Struct, tag="fw", array_like=True, frozen=True, gc=False):
+    """A participant's message the rail relays to another: pacs.004, camt.056 or camt.029 (key: the payment's
+    UETR), pain.013 or pain.014 (key: the request to pay's MsgId)."""
+
+    msg_type: str
+    key: str
+    message: bytes
+    message_format: MessageFormat
+    at_ns: int
+
+
+InboxRef = ForwardedPayment | StatusReport | RelayedMessage
+
+
+class InboxState(msgspec.Struct, array_like=True):
+    """An inbox in a snapshot: its counters and the entries not yet acknowledged."""
+
+    next_seq: int
+    acked_upto: int
+    entries: list[tuple[int, InboxRef]]
 
 
 def _end_wait(waiter: asyncio.Future) -> None:
@@ -41,7 +91,7 @@ class Inbox:
     def __init__(self, bic: str) -> None:
         self.bic = bic
         # Entries not yet acknowledged durably (those up to acked_upto leave at the publish that makes it so).
-        self.entries: deque[tuple[int, Ref]] = deque()
+        self.entries: deque[tuple[int, InboxRef]] = deque()
         self.next_seq = 1
         self.acked_upto = 0  # as applied by the state machine
         self.durable_acked_upto = 0  # as the journal knows it; what readers see
@@ -52,7 +102,7 @@ class Inbox:
         """Entries not acknowledged (as applied): what the state machine's limits count."""
         return self.next_seq - 1 - self.acked_upto
 
-    def push(self, ref: Ref) -> int:
+    def push(self, ref: InboxRef) -> int:
         seq = self.next_seq
         self.next_seq = seq + 1
         self.entries.append((seq, ref))
@@ -79,7 +129,7 @@ class Inbox:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    def visible(self, max_n: int) -> list[tuple[int, Ref]]:
+    def visible(self, max_n: int) -> list[tuple[int, InboxRef]]:
         out = []
         for seq, ref in self.entries:
             if seq > self.visible_upto or len(out) >= max_n:
@@ -107,15 +157,15 @@ class Inbox:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
-    def to_state(self) -> list:
+    def to_state(self) -> InboxState:
         """As applied (a snapshot is taken of durable state only: every acknowledgement is published)."""
-        entries = [[seq, list(ref)] for seq, ref in self.entries if seq > self.acked_upto]
-        return [self.next_seq, self.acked_upto, entries]
+        entries = [(seq, ref) for seq, ref in self.entries if seq > self.acked_upto]
+        return InboxState(self.next_seq, self.acked_upto, entries)
 
     @classmethod
-    def from_state(cls, bic: str, state: list) -> Inbox:
+    def from_state(cls, bic: str, state: InboxState) -> Inbox:
         inbox = cls(bic)
-        inbox.next_seq, inbox.acked_upto = state[0], state[1]
+        inbox.next_seq, inbox.acked_upto = state.next_seq, state.acked_upto
         inbox.durable_acked_upto = inbox.acked_upto
-        inbox.entries = deque((seq, tuple(ref)) for seq, ref in state[2])
+        inbox.entries = deque(state.entries)
         return inbox

@@ -11,8 +11,6 @@ the edge, not in the journaled state: a rate limit is a property of the running 
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 
 ALIASES_MAX = 5_000_000  # the whole directory; refuse registrations beyond it rather than grow unbounded
@@ -79,50 +77,3 @@ class AliasDirectory:
 
     def load(self, entries: list[AliasEntry]) -> None:
         self._entries = {e.alias: e for e in entries}
-
-
-class TokenBucket:
-    """A classic token bucket: `rate_per_s` sustained, `burst` at most; cheap enough to call per request."""
-
-    __slots__ = ("_tokens", "_updated_s", "burst", "rate_per_s")
-
-    def __init__(self, rate_per_s: float, burst: float, now_s: float | None = None) -> None:
-        assert rate_per_s > 0 and burst >= 1
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._tokens = burst
-        self._updated_s = time.monotonic() if now_s is None else now_s
-
-    def take(self, now_s: float | None = None) -> float:
-        """Take one token. Returns 0.0 when allowed, else the seconds to wait before retrying."""
-        now_s = time.monotonic() if now_s is None else now_s
-        elapsed_s = now_s - self._updated_s
-        if elapsed_s > 0:
-            self._tokens = min(self.burst, self._tokens + elapsed_s * self.rate_per_s)
-            self._updated_s = now_s
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return 0.0
-        return (1.0 - self._tokens) / self.rate_per_s
-
-
-class RateLimiter:
-    """One token bucket per participant BIC, all with the same limits; bounded by the number of participants."""
-
-    def __init__(self, rate_per_s: float, burst: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._buckets: dict[str, TokenBucket] = {}
-        self._overrides: dict[str, tuple[float, float]] = {}
-
-    def configure(self, bic: str, rate_per_s: float, burst: float) -> None:
-        """A per-participant limit (the issue: 'configurable per participant')."""
-        self._overrides[bic] = (rate_per_s, burst)
-        self._buckets.pop(bic, None)
-
-    def take(self, bic: str) -> float:
-        bucket = self._buckets.get(bic)
-        if bucket is None:
-            rate, burst = self._overrides.get(bic, (self.rate_per_s, self.burst))
-            bucket = self._buckets[bic] = TokenBucket(rate, burst)
-        return bucket.take()

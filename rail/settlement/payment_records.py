@@ -6,13 +6,34 @@ retention window (rail/settlement/payment_book.py).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import msgspec
 
 HISTORY_EVENTS_MAX = 32  # per payment: a payment has a handful of events, a bound stops a chatty client
 
-IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
-SETTLED = "ACSC"
-REJECTED = "RJCT"
+
+class PaymentStatus(StrEnum):
+    """A payment's status at the rail, as pacs.002 TxSts spells it."""
+
+    IN_FLIGHT = "ACTC"  # accepted by the rail, waiting for the creditor agent
+    SETTLED = "ACSC"
+    REJECTED = "RJCT"
+
+
+IN_FLIGHT = PaymentStatus.IN_FLIGHT
+SETTLED = PaymentStatus.SETTLED
+REJECTED = PaymentStatus.REJECTED
+
+
+class MessageFormat(StrEnum):
+    """How the rail keeps a message it forwards: the sender's own text (XML or JSON, forwarded whole), or, for a
+    message a participant in this process handed over as a struct, msgpack of that struct."""
+
+    XML = "xml"
+    JSON = "json"
+    MSGPACK = "msgpack"
+
 POSITIVE_CREDITOR_STATUSES = frozenset({"ACSP", "ACCP", "ACSC", "ACCC"})
 MORE_TIME_STATUSES = frozenset({"ACWP", "PDNG"})
 # Interim answers a creditor agent may send before its final one (ACTC: its technical validation passed;
@@ -99,7 +120,7 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     )
     rendering: str  # the debtor agent's rendering of the original
     transfer_id: int  # the pending ledger transfer (0: rejected before any money was reserved)
-    status: str
+    status: PaymentStatus
     reason: str | None
     reason_text: str | None
     received_ns: int
@@ -113,7 +134,7 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     history: list[tuple[int, str, str]] = []
     # 'xml' or 'json': `message` is the debtor agent's own bytes, forwarded as they are to a creditor agent using
     # the same rendering (ISO20022.md §6.4: re-emit the inbound bytes); 'msgpack': the decoded struct.
-    message_format: str = "msgpack"
+    message_format: MessageFormat = MessageFormat.MSGPACK
 
     def business_key(self) -> tuple:
         return business_key(self)
@@ -121,3 +142,67 @@ class Payment(msgspec.Struct, array_like=True, gc=False):
     def note(self, at_ns: int, event: str, detail: str = "") -> None:
         if len(self.history) < HISTORY_EVENTS_MAX:
             self.history.append((at_ns, event, detail))
+
+
+# ---- what the state machine keeps beside payments, and what it answers
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+
+# Ledger transfer codes: what kind of business event moved the money (shown by the ledger to auditors).
+CODE_PAYMENT = 1
+CODE_RETURN = 2
+CODE_LIQUIDITY = 3
+RTPS_MAX = 500_000
+
+
+class RequestToPay(msgspec.Struct, array_like=True, gc=False):
+    msg_id: str  # the pain.013 MsgId: the key pain.014 refers to
+    payee_agent: str
+    payer_agent: str
+    message: bytes
+    rendering: str
+    at_ns: int
+    status: str = "PDNG"
+    reason: str | None = None
+    answer: bytes = b""
+    answer_rendering: str = ""
+
+
+class Participant(msgspec.Struct, array_like=True, gc=False):
+    bic: str
+    name: str
+    account_id: int
+    token_hash: str | None
+    callback_url: str | None
+    rendering: str = "xml"
+    simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
+    requests_per_s: float | None = None  # its own request rate limit (None: the scheme's default)
+    requests_burst: float | None = None
+
+
+class OutcomeKind(StrEnum):
+    """What became of a command: the API layer answers by it (rail/api/dispatch.py)."""
+
+    ACCEPTED = "accepted"  # taken, in flight (a payment waiting for its creditor agent)
+    FINAL = "final"  # reached a final status now
+    REJECTED = "rejected"  # refused by a rule (reason code); a payment may be recorded as RJCT
+    DUPLICATE = "duplicate"  # the same message again: the original answer
+    FORBIDDEN = "forbidden"  # the sender may not do this to this payment
+    NOT_FOUND = "not_found"  # no such payment or request
+    RELAYED = "relayed"  # passed on to the counterparty
+    DONE = "done"  # an operation without a payment (admin, alias, acknowledgement)
+    UNAVAILABLE = "unavailable"  # not recorded, retry later (the payment book is at its retention limit)
+
+
+class Outcome(msgspec.Struct, gc=False):
+    """What the submitter of a command is told. `kind` drives the HTTP status; codes are ISO reasons.
+    status/reason/text are the payment's as of the command (not as read later: the live payment may have moved
+    on in a batch that is not durable yet)."""
+
+    kind: OutcomeKind
+    status: str | None = None
+    reason: str | None = None
+    text: str | None = None
+    payment: Payment | None = None
+    detail: object = None

@@ -23,7 +23,13 @@ import msgspec
 
 from rail.money import AMOUNT_MAX_PAISA, MONEY_ISSUED_MAX_PAISA, amount_problem
 from rail.scheme import Scheme
-from rail.settlement.delivery import Inbox
+from rail.settlement.delivery import (
+    ForwardedPayment,
+    Inbox,
+    InboxRef,
+    InboxState,
+    StatusReport,
+)
 from rail.settlement.directory import AliasDirectory, AliasEntry, DirectoryError
 from rail.settlement.ledger import (
     Account,
@@ -35,68 +41,32 @@ from rail.settlement.ledger import (
 )
 from rail.settlement.payment_book import BookState, PaymentBook
 from rail.settlement.payment_records import (  # noqa: F401 - re-exported: the state machine's vocabulary
+    CODE_LIQUIDITY,
+    CODE_PAYMENT,
+    CODE_RETURN,
     HISTORY_EVENTS_MAX,
     IN_FLIGHT,
     INTERIM_CREDITOR_STATUSES,
     MORE_TIME_STATUSES,
+    NS_PER_MS,
+    NS_PER_S,
     POSITIVE_CREDITOR_STATUSES,
     REJECTED,
+    RTPS_MAX,
     SETTLED,
     CreditTransfer,
+    MessageFormat,
+    Outcome,
+    OutcomeKind,
+    Participant,
     Payment,
+    PaymentStatus,
     RecallRecord,
+    RequestToPay,
     ReturnRecord,
     business_key,
 )
-
-NS_PER_MS = 1_000_000
-NS_PER_S = 1_000_000_000
-
-# Ledger transfer codes: what kind of business event moved the money (shown by the ledger to auditors).
-CODE_PAYMENT = 1
-CODE_RETURN = 2
-CODE_LIQUIDITY = 3
-RTPS_MAX = 500_000
-
-
-class RequestToPay(msgspec.Struct, array_like=True, gc=False):
-    msg_id: str  # the pain.013 MsgId: the key pain.014 refers to
-    payee_agent: str
-    payer_agent: str
-    message: bytes
-    rendering: str
-    at_ns: int
-    status: str = "PDNG"
-    reason: str | None = None
-    answer: bytes = b""
-    answer_rendering: str = ""
-
-
-class Participant(msgspec.Struct, array_like=True, gc=False):
-    bic: str
-    name: str
-    account_id: int
-    token_hash: str | None
-    callback_url: str | None
-    rendering: str = "xml"
-    simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
-    requests_per_s: float | None = None  # its own request rate limit (None: the scheme's default)
-    requests_burst: float | None = None
-
-
-class Outcome(msgspec.Struct, gc=False):
-    """What the submitter of a command is told. `kind` drives the HTTP status; codes are ISO reasons."""
-
-    # accepted | final | rejected | duplicate | forbidden | not_found | relayed | done | unavailable.
-    # status/reason/text are the payment's as of the command (not as read later: the live payment may have
-    # moved on in a batch that is not durable yet).
-    kind: str
-    status: str | None = None
-    reason: str | None = None
-    text: str | None = None
-    payment: Payment | None = None
-    detail: object = None
-
+from rail.settlement.relays import Relays
 
 CENTRAL_ACCOUNT_ID = 1  # participants' settlement accounts follow: 2, 3, ... in order of admission
 
@@ -104,7 +74,7 @@ CENTRAL_ACCOUNT_ID = 1  # participants' settlement accounts follow: 2, 3, ... in
 # ---- the books -----------------------------------------------------------------------------------------------
 
 
-class Settlement:
+class Settlement(Relays):
     """All state of the rail that the journal makes durable. Single writer: only the core calls apply_*."""
 
     def __init__(self, scheme: Scheme) -> None:
@@ -138,7 +108,7 @@ class Settlement:
         self.next_transfer_id = transfer_id + 1
         return transfer_id
 
-    def _push(self, bic: str, ref: tuple) -> None:
+    def _push(self, bic: str, ref: InboxRef) -> None:
         """An inbox entry: a reference the service renders on delivery. One carrying a message carries the
         message's bytes too, so it delivers even after the payment is packed (rail/settlement/payment_book.py)."""
         inbox = self.inboxes.get(bic)
@@ -192,7 +162,7 @@ class Settlement:
             for customer in bank.customers:
                 if customer.raast_id:
                     self.directory.register(bank.bic, customer.raast_id, customer.iban, customer.name)
-        return Outcome("done")
+        return Outcome(OutcomeKind.DONE)
 
     def apply_add_participant(
         self,
@@ -214,7 +184,7 @@ class Settlement:
             existing.callback_url = callback_url
             existing.name = name or existing.name
             existing.simulated = simulated
-            return Outcome("done", detail=existing)
+            return Outcome(OutcomeKind.DONE, detail=existing)
         # Ids in order of admission: deterministic under replay, and small (msgpack-friendly, < 2**63).
         account_id = CENTRAL_ACCOUNT_ID + len(self.participants)
         result = self.ledger.create_accounts(
@@ -233,29 +203,29 @@ class Settlement:
         )
         self.participants[bic] = participant
         self.inboxes[bic] = Inbox(bic)
-        return Outcome("done", detail=participant)
+        return Outcome(OutcomeKind.DONE, detail=participant)
 
     def apply_liquidity(self, bic: str, amount_paisa: int, direction: str, now_ns: int) -> Outcome:
         """The central bank funds (in) or defunds (out) a participant; detail: its posted balance after."""
         participant = self.participants.get(bic)
         if participant is None or bic == self.scheme.central_bank_bic:
-            return Outcome("not_found", reason="RC01", text=f"{bic} is not a participant")
+            return Outcome(OutcomeKind.NOT_FOUND, reason="RC01", text=f"{bic} is not a participant")
         problem = amount_problem(amount_paisa)
         if problem is not None:
-            return Outcome("rejected", reason="AM01" if amount_paisa <= 0 else "AM02", text=problem)
+            return Outcome(OutcomeKind.REJECTED, reason="AM01" if amount_paisa <= 0 else "AM02", text=problem)
         if direction == "in":
             debit, credit = self.central_account_id, participant.account_id
             issued = self.ledger.account(self.central_account_id)
             if issued.debits_posted - issued.credits_posted + amount_paisa > MONEY_ISSUED_MAX_PAISA:
                 return Outcome(
-                    "rejected",
+                    OutcomeKind.REJECTED,
                     reason="AM02",
                     text=f"the money issued into the rail would exceed {MONEY_ISSUED_MAX_PAISA} paisa",
                 )
         elif direction == "out":
             debit, credit = participant.account_id, self.central_account_id
         else:
-            return Outcome("rejected", reason="FF01", text="direction must be 'in' or 'out'")
+            return Outcome(OutcomeKind.REJECTED, reason="FF01", text="direction must be 'in' or 'out'")
         result = self._ledger_one(
             Transfer(
                 id=self._transfer_id(),
@@ -267,11 +237,13 @@ class Settlement:
             now_ns,
         )
         if result is CreateTransferResult.exceeds_credits:
-            return Outcome("rejected", reason="AM04", text="settlement account cannot cover the withdrawal")
+            return Outcome(
+                OutcomeKind.REJECTED, reason="AM04", text="settlement account cannot cover the withdrawal"
+            )
         if result is not CreateTransferResult.ok:
-            return Outcome("rejected", reason="AM12", text=f"ledger refused: {result.name}")
+            return Outcome(OutcomeKind.REJECTED, reason="AM12", text=f"ledger refused: {result.name}")
         account = self.ledger.account(participant.account_id)
-        return Outcome("done", detail=account.credits_posted - account.debits_posted)
+        return Outcome(OutcomeKind.DONE, detail=account.credits_posted - account.debits_posted)
 
     def apply_ack(self, bic: str, upto: int) -> Outcome:
         """Outcome.detail: the inbox's acknowledged sequence afterwards (an ack beyond the last message
@@ -280,21 +252,21 @@ class Settlement:
         if inbox is not None:
             inbox.ack(upto)
             self.touched_inboxes.add(bic)  # the acknowledged entries leave the inbox once this is durable
-        return Outcome("done", detail=inbox.acked_upto if inbox is not None else 0)
+        return Outcome(OutcomeKind.DONE, detail=inbox.acked_upto if inbox is not None else 0)
 
     def apply_alias_register(self, bic: str, alias: str, iban: str, name: str) -> Outcome:
         try:
             entry = self.directory.register(bic, alias, iban, name)
         except DirectoryError as exc:
-            return Outcome("rejected", reason=exc.code, text=exc.text)
-        return Outcome("done", detail=entry)
+            return Outcome(OutcomeKind.REJECTED, reason=exc.code, text=exc.text)
+        return Outcome(OutcomeKind.DONE, detail=entry)
 
     def apply_alias_delete(self, bic: str, alias: str) -> Outcome:
         try:
             entry = self.directory.delete(bic, alias)
         except DirectoryError as exc:
-            return Outcome("rejected", reason=exc.code, text=exc.text)
-        return Outcome("done", detail=entry)
+            return Outcome(OutcomeKind.REJECTED, reason=exc.code, text=exc.text)
+        return Outcome(OutcomeKind.DONE, detail=entry)
 
     def resolve_alias(self, alias: str) -> AliasEntry | None:
         return self.directory.resolve(alias)
@@ -308,43 +280,83 @@ class Settlement:
         ct: CreditTransfer,
         message: bytes,
         now_ns: int,
-        message_format: str = "msgpack",
+        message_format: MessageFormat = MessageFormat.MSGPACK,
     ) -> Outcome:
         # Authorisation is checked at the edge (403, nothing enqueued); the core asserts it (a bug otherwise).
         assert sender == ct.debtor_agent and sender == ct.instructing_agent, (sender, ct.debtor_agent)
+        refusal = self._not_recorded(ct)
+        if refusal is not None:
+            return refusal
+        participant = self.participants.get(sender)
+        if participant is not None:
+            participant.rendering = rendering
+        payment = self._new_payment(ct, message, rendering, message_format, now_ns)
+        self.payments.add(payment)
+        refusal = self._refused_early(payment, ct, now_ns)
+        if refusal is not None:
+            return refusal
+        transfer_id = self._transfer_id()
+        result = self._ledger_one(
+            Transfer(
+                id=transfer_id,
+                debit_account_id=self.participants[sender].account_id,
+                credit_account_id=self.participants[ct.creditor_agent].account_id,
+                amount=ct.amount_paisa,
+                code=CODE_PAYMENT,
+                flags=int(TransferFlags.PENDING),
+            ),
+            now_ns,
+        )
+        if result is not CreateTransferResult.ok:
+            if result is CreateTransferResult.exceeds_credits:
+                return self._reject_early(
+                    payment, "AM04", "debtor agent's settlement account cannot cover it", now_ns
+                )
+            return self._reject_early(
+                payment, "AM12", f"ledger refused the reservation: {result.name}", now_ns
+            )
+        payment.transfer_id = transfer_id
+        payment.note(now_ns, "reserved", str(ct.amount_paisa))
+        self._push(ct.creditor_agent, ForwardedPayment(ct.uetr, message, message_format, now_ns))
+        self.armed.append(payment)
+        return Outcome(OutcomeKind.ACCEPTED, status=IN_FLIGHT, payment=payment)
+
+    def _not_recorded(self, ct: CreditTransfer) -> Outcome | None:
+        """The answer to a pacs.008 the rail does not record (a resend, a used id, an impossible amount, a
+        full payment book), or None."""
         existing_uetr = self.payments.uetr_of(ct.instructing_agent, ct.tx_id)
         existing = self.payments.get(existing_uetr or ct.uetr)
         if existing is not None:
             if existing.business_key() == ct.business_key():
                 return Outcome(
-                    "duplicate",
+                    OutcomeKind.DUPLICATE,
                     status=existing.status,
                     reason=existing.reason,
                     text=existing.reason_text,
                     payment=existing,
                 )
             used = "TxId" if existing_uetr is not None else "UETR"
-            return Outcome(
-                "rejected",
-                status=REJECTED,
-                reason="AM05",
-                text=f"duplicate: {used} already used by another payment",
-            )
+            text = f"duplicate: {used} already used by another payment"
+            return Outcome(OutcomeKind.REJECTED, status=REJECTED, reason="AM05", text=text)
         if ct.amount_paisa > AMOUNT_MAX_PAISA:  # the edge refuses it first (profile AM02); never journaled
-            return Outcome("rejected", status=REJECTED, reason="AM02", text=amount_problem(ct.amount_paisa))
+            return Outcome(
+                OutcomeKind.REJECTED, status=REJECTED, reason="AM02", text=amount_problem(ct.amount_paisa)
+            )
         if self.payments.full():
             # Never forget a payment inside the retention window to make room: refuse the new one instead.
             return Outcome(
-                "unavailable",
+                OutcomeKind.UNAVAILABLE,
                 reason="AB10",
                 text=f"duplicate-check window full ({self.params.payments_retained_max} payments); retry later",
             )
-        participant = self.participants.get(sender)
-        if participant is not None:
-            participant.rendering = rendering
+        return None
+
+    def _new_payment(
+        self, ct: CreditTransfer, message: bytes, rendering: str, message_format: MessageFormat, now_ns: int
+    ) -> Payment:
         accepted_ns = ct.acceptance_ns if 0 < ct.acceptance_ns <= now_ns else now_ns
         hard_stop_ns = accepted_ns + self.params.hard_stop_ms * NS_PER_MS
-        payment = Payment(
+        return Payment(
             uetr=ct.uetr,
             tx_id=ct.tx_id,
             msg_id=ct.msg_id,
@@ -367,54 +379,29 @@ class Settlement:
             history=[(now_ns, "received", "pacs.008")],
             message_format=message_format,
         )
-        self.payments.add(payment)
+
+    def _refused_early(self, payment: Payment, ct: CreditTransfer, now_ns: int) -> Outcome | None:
+        """A recorded payment refused before any money is reserved (its rejection is its final status)."""
         creditor = self.participants.get(ct.creditor_agent)
         if creditor is None or ct.creditor_agent == self.scheme.central_bank_bic:
-            return self._reject_early(
-                payment, "CNOR", f"creditor agent {ct.creditor_agent} is not a participant", now_ns
-            )
+            text = f"creditor agent {ct.creditor_agent} is not a participant"
+            return self._reject_early(payment, "CNOR", text, now_ns)
         if ct.creditor_agent == ct.debtor_agent:
-            return self._reject_early(
-                payment, "AGNT", "debtor and creditor agent are the same participant: book it on-us", now_ns
-            )
-        if now_ns >= hard_stop_ns:
+            text = "debtor and creditor agent are the same participant: book it on-us"
+            return self._reject_early(payment, "AGNT", text, now_ns)
+        if now_ns >= payment.accepted_ns + self.params.hard_stop_ms * NS_PER_MS:
             return self._reject_early(
                 payment, "AB06", "arrived after the hard time-out from AccptncDtTm", now_ns
             )
         if len(self.inboxes[ct.creditor_agent]) >= self.params.inbox_messages_max:
             # Shed load with a clear answer rather than grow the creditor agent's backlog without limit.
             return self._reject_early(payment, "AB08", "creditor agent is not taking its messages", now_ns)
-        debtor = self.participants[sender]
-        transfer_id = self._transfer_id()
-        result = self._ledger_one(
-            Transfer(
-                id=transfer_id,
-                debit_account_id=debtor.account_id,
-                credit_account_id=creditor.account_id,
-                amount=ct.amount_paisa,
-                code=CODE_PAYMENT,
-                flags=int(TransferFlags.PENDING),
-            ),
-            now_ns,
-        )
-        if result is not CreateTransferResult.ok:
-            if result is CreateTransferResult.exceeds_credits:
-                return self._reject_early(
-                    payment, "AM04", "debtor agent's settlement account cannot cover it", now_ns
-                )
-            return self._reject_early(
-                payment, "AM12", f"ledger refused the reservation: {result.name}", now_ns
-            )
-        payment.transfer_id = transfer_id
-        payment.note(now_ns, "reserved", str(ct.amount_paisa))
-        self._push(ct.creditor_agent, ("pacs.008", ct.uetr, message, message_format, now_ns))
-        self.armed.append(payment)
-        return Outcome("accepted", status=IN_FLIGHT, payment=payment)
+        return None
 
     def _reject_early(self, payment: Payment, reason: str, text: str, now_ns: int) -> Outcome:
         """Rejected before reaching the creditor: recorded so that a resend gets the same answer."""
         self._finalise(payment, REJECTED, reason, text, now_ns)
-        return Outcome("rejected", status=REJECTED, reason=reason, text=text, payment=payment)
+        return Outcome(OutcomeKind.REJECTED, status=REJECTED, reason=reason, text=text, payment=payment)
 
     def apply_creditor_status(
         self, sender: str, uetr: str, status: str, reason: str | None, text: str | None, now_ns: int
@@ -422,16 +409,16 @@ class Settlement:
         """The creditor agent's pacs.002 for a forwarded pacs.008."""
         payment = self.payments.get(uetr)
         if payment is None:
-            return Outcome("not_found", reason="NOOR", text=f"no payment with UETR {uetr}")
+            return Outcome(OutcomeKind.NOT_FOUND, reason="NOOR", text=f"no payment with UETR {uetr}")
         if sender != payment.creditor_agent:
-            return Outcome("forbidden", text="only the creditor agent may answer this payment")
+            return Outcome(OutcomeKind.FORBIDDEN, text="only the creditor agent may answer this payment")
         if payment.status != IN_FLIGHT:
             # Late or repeated answer: the payment's final status stands and is what the creditor is told. It
             # is noted, so that the payment's history shows a creditor answering twice or after the timeout.
             payment = self.payments.for_update(uetr)  # a packed payment is a copy: note on the kept one
             payment.note(now_ns, f"creditor {status} after final", reason or "")
             return Outcome(
-                "final",
+                OutcomeKind.FINAL,
                 status=payment.status,
                 reason=payment.reason,
                 text=payment.reason_text,
@@ -443,33 +430,40 @@ class Settlement:
             result = self._resolve_pending(payment, TransferFlags.POST_PENDING_TRANSFER, now_ns)
             assert result is CreateTransferResult.ok, result
             self._finalise(payment, SETTLED, None, None, now_ns)
-            self._push(payment.debtor_agent, ("pacs.002", uetr, SETTLED, None, None))
-            self._push(payment.creditor_agent, ("pacs.002", uetr, SETTLED, None, None))
+            report = StatusReport(uetr, SETTLED, None, None)  # one frozen reference in both agents' inboxes
+            self._push(payment.debtor_agent, report)
+            self._push(payment.creditor_agent, report)
         elif status == REJECTED:
             result = self._resolve_pending(payment, TransferFlags.VOID_PENDING_TRANSFER, now_ns)
             assert result is CreateTransferResult.ok, result
             reason = reason or "MS03"
             text = text or "rejected by the creditor agent"
             self._finalise(payment, REJECTED, reason, text, now_ns)
-            self._push(payment.debtor_agent, ("pacs.002", uetr, REJECTED, reason, text))
+            self._push(payment.debtor_agent, StatusReport(uetr, REJECTED, reason, text))
         elif status in MORE_TIME_STATUSES:
             # 'Needs more time' (FedNow ACWP): wait up to the hard stop, never beyond it.
             payment.deadline_ns = payment.accepted_ns + self.params.hard_stop_ms * NS_PER_MS
             self.armed.append(payment)
-            return Outcome("accepted", status=IN_FLIGHT, payment=payment)
+            return Outcome(OutcomeKind.ACCEPTED, status=IN_FLIGHT, payment=payment)
         elif status in INTERIM_CREDITOR_STATUSES:
             return Outcome(
-                "accepted",
+                OutcomeKind.ACCEPTED,
                 status=IN_FLIGHT,
                 payment=payment,
                 text=f"{status} is interim: before the deadline send ACSP/ACCP, ACWP or RJCT+reason",
             )
         else:
             return Outcome(
-                "rejected", reason="FF01", text=f"TxSts {status} does not answer a pacs.008: send ACSP/ACCP, ACWP or RJCT"
+                OutcomeKind.REJECTED,
+                reason="FF01",
+                text=f"TxSts {status} does not answer a pacs.008: send ACSP/ACCP, ACWP or RJCT",
             )
         return Outcome(
-            "final", status=payment.status, reason=payment.reason, text=payment.reason_text, payment=payment
+            OutcomeKind.FINAL,
+            status=payment.status,
+            reason=payment.reason,
+            text=payment.reason_text,
+            payment=payment,
         )
 
     def _resolve_pending(self, payment: Payment, flag: TransferFlags, now_ns: int) -> CreateTransferResult:
@@ -492,247 +486,33 @@ class Settlement:
         """The deadline passed with no final answer from the creditor agent: void, AB05 to both agents."""
         payment = self.payments.in_flight(uetr)
         if payment is None or now_ns < payment.deadline_ns:
-            return Outcome("done")  # answered meanwhile, or the deadline was extended (ACWP)
+            return Outcome(OutcomeKind.DONE)  # answered meanwhile, or the deadline was extended (ACWP)
         result = self._resolve_pending(payment, TransferFlags.VOID_PENDING_TRANSFER, now_ns)
         assert result is CreateTransferResult.ok, result
         text = "no answer from the creditor agent within the scheme timeout"
         self._finalise(payment, REJECTED, "AB05", text, now_ns)
-        self._push(payment.debtor_agent, ("pacs.002", uetr, REJECTED, "AB05", text))
-        self._push(payment.creditor_agent, ("pacs.002", uetr, REJECTED, "AB05", text))
-        return Outcome("final", status=REJECTED, reason="AB05", text=text, payment=payment)
+        report = StatusReport(uetr, REJECTED, "AB05", text)
+        self._push(payment.debtor_agent, report)
+        self._push(payment.creditor_agent, report)
+        return Outcome(OutcomeKind.FINAL, status=REJECTED, reason="AB05", text=text, payment=payment)
 
     def apply_redeliver(self, uetr: str, now_ns: int) -> Outcome:
         """A forwarded pacs.008 delivered to its creditor agent once more (the operator's Redeliver)."""
         payment = self.payments.get(uetr)
         if payment is None or payment.transfer_id == 0:
-            return Outcome("not_found", reason="NOOR", text=f"no payment with UETR {uetr} was forwarded")
+            return Outcome(OutcomeKind.NOT_FOUND, reason="NOOR", text=f"no payment with UETR {uetr} was forwarded")
         if not payment.message:  # packed for the retention window: its messages are no longer kept
-            return Outcome("not_found", reason="NOOR", text=f"payment {uetr} is too old to redeliver")
+            return Outcome(OutcomeKind.NOT_FOUND, reason="NOOR", text=f"payment {uetr} is too old to redeliver")
         creditor = payment.creditor_agent
         if len(self.inboxes[creditor]) >= self.params.inbox_messages_max:
-            return Outcome("rejected", reason="AB08", text="the creditor agent is not taking its messages")
+            return Outcome(OutcomeKind.REJECTED, reason="AB08", text="the creditor agent is not taking its messages")
         payment = self.payments.for_update(uetr)
         payment.note(now_ns, "redelivered", "pacs.008")
-        self._push(creditor, ("pacs.008", uetr, payment.message, payment.message_format, payment.received_ns))
-        return Outcome("done", payment=payment)
+        self._push(creditor, ForwardedPayment(uetr, payment.message, payment.message_format, payment.received_ns))
+        return Outcome(OutcomeKind.DONE, payment=payment)
 
     def in_flight(self) -> list[Payment]:
         return [p for p in self.payments.live_payments() if p.status == IN_FLIGHT]
-
-    # ---- returns and recalls
-
-    def apply_return(
-        self,
-        sender: str,
-        rendering: str,
-        return_id: str,
-        uetr: str,
-        amount_paisa: int,
-        reason: str,
-        message: bytes,
-        now_ns: int,
-    ) -> Outcome:
-        """pacs.004 from the creditor agent: a new transfer back to the debtor agent, within the window."""
-        payment = self.payments.get(uetr)
-        if payment is None:
-            return Outcome("rejected", status=REJECTED, reason="NOOR", text=f"no payment with UETR {uetr}")
-        if sender != payment.creditor_agent:
-            return Outcome("forbidden", text="only the original creditor agent may return a payment")
-        seen = self.payments.returns_by_id.get((sender, return_id))
-        if seen is not None:
-            record = next((r for r in payment.returns if r.return_id == return_id), None)
-            if seen == uetr and record is not None and record.amount_paisa == amount_paisa:
-                return Outcome("duplicate", status=SETTLED, payment=payment, detail=record)
-            return Outcome("rejected", status=REJECTED, reason="AM05", text=f"RtrId {return_id} already used")
-        if payment.status != SETTLED:
-            return Outcome("rejected", status=REJECTED, reason="NOOR", text="the payment was never settled")
-        if now_ns - payment.final_ns > self.params.return_window_s * NS_PER_S:
-            return Outcome("rejected", status=REJECTED, reason="TM01", text="outside the return window")
-        if amount_paisa <= 0 or payment.returned_paisa + amount_paisa > payment.amount_paisa:
-            return Outcome(
-                "rejected",
-                status=REJECTED,
-                reason="AM09",
-                text="return exceeds what remains of the original amount",
-            )
-        transfer_id = self._transfer_id()
-        result = self._ledger_one(
-            Transfer(
-                id=transfer_id,
-                debit_account_id=self.participants[sender].account_id,
-                credit_account_id=self.participants[payment.debtor_agent].account_id,
-                amount=amount_paisa,
-                code=CODE_RETURN,
-            ),
-            now_ns,
-        )
-        if result is CreateTransferResult.exceeds_credits:
-            return Outcome(
-                "rejected",
-                status=REJECTED,
-                reason="AM04",
-                text="creditor agent's settlement account cannot cover the return",
-            )
-        if result is not CreateTransferResult.ok:
-            return Outcome("rejected", status=REJECTED, reason="AM12", text=f"ledger refused: {result.name}")
-        payment = self.payments.for_update(uetr)
-        record = ReturnRecord(
-            return_id=return_id,
-            sender=sender,
-            amount_paisa=amount_paisa,
-            reason=reason,
-            at_ns=now_ns,
-            transfer_id=transfer_id,
-            message=message,
-            rendering=rendering,
-        )
-        payment.returns.append(record)
-        payment.returned_paisa += amount_paisa
-        payment.note(now_ns, "returned", f"{amount_paisa} {reason}")
-        self.payments.returns_by_id[(sender, return_id)] = uetr
-        if reason == "FOCR":
-            for recall in payment.recalls:
-                if recall.state == "PDCR":
-                    recall.state = "ACCR"
-        self._push(payment.debtor_agent, ("pacs.004", uetr, message, now_ns))
-        return Outcome("final", status=SETTLED, payment=payment, detail=record)
-
-    def apply_recall(
-        self,
-        sender: str,
-        rendering: str,
-        cancellation_id: str,
-        uetr: str,
-        reason: str,
-        message: bytes,
-        now_ns: int,
-    ) -> Outcome:
-        """camt.056 from the debtor agent, relayed to the creditor agent, who answers camt.029 or pacs.004."""
-        payment = self.payments.get(uetr)
-        if payment is None:
-            return Outcome("rejected", status="RJCR", reason="NOOR", text=f"no payment with UETR {uetr}")
-        if sender != payment.debtor_agent:
-            return Outcome("forbidden", text="only the original debtor agent may recall a payment")
-        if any(r.cancellation_id == cancellation_id for r in payment.recalls):
-            return Outcome("duplicate", status="PDCR", payment=payment)
-        if payment.status != SETTLED:
-            return Outcome("rejected", status="RJCR", reason="NOOR", text="the payment was never settled")
-        if payment.returned_paisa >= payment.amount_paisa:
-            return Outcome("rejected", status="RJCR", reason="ARDT", text="the payment was already returned")
-        if len(payment.recalls) >= HISTORY_EVENTS_MAX:
-            return Outcome("rejected", status="RJCR", reason="AGNT", text="too many recalls for one payment")
-        payment = self.payments.for_update(uetr)
-        payment.recalls.append(
-            RecallRecord(
-                cancellation_id=cancellation_id,
-                reason=reason,
-                at_ns=now_ns,
-                message=message,
-                rendering=rendering,
-            )
-        )
-        payment.note(now_ns, "recall requested", reason)
-        self._push(payment.creditor_agent, ("camt.056", uetr, message, now_ns))
-        return Outcome("relayed", status="PDCR", payment=payment)
-
-    def apply_resolution(
-        self,
-        sender: str,
-        rendering: str,
-        uetr: str,
-        status: str,
-        reason: str | None,
-        message: bytes,
-        now_ns: int,
-    ) -> Outcome:
-        """camt.029 from the creditor agent: the recall is refused (or pending); relayed to the debtor agent."""
-        payment = self.payments.get(uetr)
-        if payment is None:
-            return Outcome("not_found", reason="NOOR", text=f"no payment with UETR {uetr}")
-        if sender != payment.creditor_agent:
-            return Outcome("forbidden", text="only the creditor agent may answer a recall of this payment")
-        index = next(
-            (i for i in reversed(range(len(payment.recalls))) if payment.recalls[i].state == "PDCR"), None
-        )
-        if index is None:
-            return Outcome("rejected", reason="NOOR", text="no open recall for this payment")
-        payment = self.payments.for_update(uetr)
-        recall = payment.recalls[index]
-        recall.state = status if status in ("RJCR", "PDCR", "ACCR") else "RJCR"
-        recall.resolution = message
-        recall.resolution_rendering = rendering
-        payment.note(now_ns, f"recall {recall.state}", reason or "")
-        self._push(payment.debtor_agent, ("camt.029", uetr, message, now_ns))
-        return Outcome("relayed", status=recall.state, payment=payment)
-
-    # ---- request to pay
-
-    def apply_request_to_pay(
-        self, sender: str, rendering: str, msg_id: str, payer_agent: str, message: bytes, now_ns: int
-    ) -> Outcome:
-        """pain.013 from the payee's agent, relayed to the payer's agent. Its MsgId is the payee's agent's own:
-        unique per sender, never a key another participant could learn of or squat."""
-        existing = self.rtps.get((sender, msg_id))
-        if existing is not None:
-            if existing.payer_agent == payer_agent:
-                return Outcome("duplicate", status=existing.status, detail=existing)
-            return Outcome("rejected", status=REJECTED, reason="AM05", text=f"MsgId {msg_id} already used")
-        if payer_agent not in self.participants or payer_agent == self.scheme.central_bank_bic:
-            return Outcome(
-                "rejected",
-                status=REJECTED,
-                reason="RC03",
-                text=f"payer's agent {payer_agent} is not a participant",
-            )
-        if len(self.rtps) >= RTPS_MAX:
-            oldest = self.rtps.pop(next(iter(self.rtps)))
-            self._rtp_payees.pop((oldest.payer_agent, oldest.msg_id), None)
-        rtp = RequestToPay(
-            msg_id=msg_id,
-            payee_agent=sender,
-            payer_agent=payer_agent,
-            message=message,
-            rendering=rendering,
-            at_ns=now_ns,
-        )
-        self.rtps[(sender, msg_id)] = rtp
-        payer_key = (payer_agent, msg_id)
-        self._rtp_payees[payer_key] = sender if self._rtp_payees.get(payer_key, sender) == sender else None
-        self._push(payer_agent, ("pain.013", msg_id, message, now_ns))
-        return Outcome("relayed", status="PDNG", detail=rtp)
-
-    def apply_request_to_pay_status(
-        self,
-        sender: str,
-        rendering: str,
-        original_msg_id: str,
-        status: str,
-        reason: str | None,
-        message: bytes,
-        now_ns: int,
-        payee_agent: str | None = None,
-    ) -> Outcome:
-        """pain.014 from the payer's agent, relayed to the payee's agent (named by its CdtrAgt, or the one payee
-        that sent this payer a request with that MsgId)."""
-        if payee_agent is None:
-            payee_agent = self._rtp_payees.get((sender, original_msg_id))
-            if payee_agent is None and (sender, original_msg_id) in self._rtp_payees:
-                return Outcome(
-                    "rejected",
-                    reason="NOOR",
-                    text=f"several requests to pay with MsgId {original_msg_id}: name the payee's agent (CdtrAgt)",
-                )
-        rtp = self.rtps.get((payee_agent or "", original_msg_id))
-        if rtp is None:
-            return Outcome("not_found", reason="NOOR", text=f"no request to pay with MsgId {original_msg_id}")
-        if sender != rtp.payer_agent:
-            return Outcome("forbidden", text="only the payer's agent may answer this request to pay")
-        rtp.status = status
-        rtp.reason = reason
-        rtp.answer = message
-        rtp.answer_rendering = rendering
-        self._push(rtp.payee_agent, ("pain.014", original_msg_id, message, now_ns))
-        return Outcome("relayed", status=status, detail=rtp)
 
     # ---- views
 
@@ -763,7 +543,7 @@ class SettlementState(msgspec.Struct, array_like=True):
     scheme: Scheme
     ledger: bytes
     participants: list[Participant]
-    inboxes: list[tuple[str, list]]
+    inboxes: list[tuple[str, InboxState]]
     payments: BookState
     rtps: list[RequestToPay]
     aliases: list[AliasEntry]

@@ -3,7 +3,7 @@
 Each runs in simulated time through the same interfaces a real bank or operator uses: a slow creditor is the
 one simulated bank with a slower answer (participants/creditor.py's CreditorPolicy seam), an outage stops the
 bank (its inbox unread, its answers unsent) and holds its customers' payments, a top-up is the operator's
-liquidity call (RailService.liquidity, a journaled command).
+liquidity call (POST /admin/liquidity through the in-process transport, a journaled command).
 """
 
 from __future__ import annotations

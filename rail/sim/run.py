@@ -38,6 +38,7 @@ from participants.remittance import Calendar, PlannedPayment, RemittanceLoad, ba
 from participants.transport import InProcessTransport, TransportError
 from participants.treasury import TreasuryDesk
 from rail import rundir
+from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.clock import NS_PER_S, VirtualClock
 from rail.scheme import Scheme, SchemeParams, default_scheme
@@ -130,6 +131,7 @@ class Day:
         self.watch = BookWatch(BankBooks(self.books, self.bics), clock.start_ns, self.scenario.sim.sample_every_s,
                                self.recorder.balance)
         self.service: RailService | None = None
+        self.operator: InProcessTransport | None = None  # the operator's calls (top-ups), as over HTTP
         self.journal: SimJournal | None = None
         self.banks: list[SimulatedBank] = []
         self.treasury: TreasuryDesk | None = None
@@ -179,13 +181,15 @@ class Day:
             self.out_dir / rundir.JOURNAL_DIR, scheme=self.scheme, journal=self.journal, takeover=takeover,
             clock=self.clock, snapshots=False, admin_token=f"sim-{s.name}-{seed}",
         )
+        api = RailApi(self.service)
+        self.operator = InProcessTransport(api)
         behaviour = sim_behaviour(s.scenario.bank)
         for index, spec in enumerate(self.scheme.banks):
             rng = random.Random(f"{seed}:{spec.bic}")
             policy = ScriptedCreditor(CreditorLoadModel(behaviour, spec.bic, rng), slow_windows(s, spec.bic), rng)
             customers = [c for c in spec.customers if c.behaviour == "accept"] or spec.customers
             bank = SimulatedBank(
-                spec.bic, spec.name, customers, InProcessTransport(self.service, spec.bic),
+                spec.bic, spec.name, customers, InProcessTransport(api, spec.bic),
                 Iso20022Codec("json", self.clock), behaviour, seed=seed * 1000 + index, run_clock=self.now_s,
                 on_final=self.recorder.final_payment, id_tag="", policy=policy, remember_max=BANK_REMEMBER_MAX,
                 send_structs=True,
@@ -194,7 +198,7 @@ class Day:
             bank.start()
         if s.sim.treasury:
             policy = msgspec.structs.replace(s.scenario.bank.treasury, opening_balance_paisa=None)
-            self.treasury = TreasuryDesk(InProcessTransport(self.service), self.bics, policy)
+            self.treasury = TreasuryDesk(self.operator, self.bics, policy)
             await self.treasury.open()
             self.treasury.start()
 
@@ -310,8 +314,8 @@ class Day:
         schedule = [(seconds_of_day(t.at), bic, amount) for t in topups for bic, amount in top_up_amounts(t, prefunding)]
         for at_s, bic, amount in sorted(schedule, key=lambda e: e[0]):
             await sleep_until(self.now_s, at_s)
-            assert self.service is not None
-            answer = await self.service.liquidity(bic, amount, "in")
+            assert self.operator is not None
+            answer = await self.operator.liquidity(bic, amount, "in")
             if answer["ok"]:
                 self.recorder.top_up(bic, amount)
 

@@ -1,0 +1,106 @@
+"""Accept: the edge half of a submitted message, before anything reaches the settlement core.
+
+A participant's bytes are decoded once (hardened XML or JSON: admi.002 on failure), its business application
+header is checked to name the sender as itself (403), the message is validated against the RAAST profile (pacs.002
+RJCT with the ISO reason and the element path) and must be a type the rail takes from participants. What passes is
+an `Accepted` struct; nothing here reads settlement state, so an edge worker process runs exactly this
+(rail/cluster/edge.py) and hands the struct to the core's dispatch (rail/api/dispatch.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from rail import iso20022
+from rail.api.metrics import RailMetrics
+from rail.api.replies import InboundMessage, Replies, Reply
+from rail.iso20022 import MessageRejected, bah
+from rail.iso20022.profile import reason_text
+from rail.iso20022.structs import Acmt024, AppHdr, Camt054
+
+# The messages a participant may send the rail (the rail itself sends the rest: admi.002, acmt.024, camt.054...).
+ACCEPTED_TYPES = frozenset(
+    {
+        "pacs.008",
+        "pacs.002",
+        "pacs.028",
+        "pacs.004",
+        "camt.056",
+        "camt.029",
+        "pain.013",
+        "pain.014",
+        "acmt.023",
+    }
+)
+
+
+class Accepted(msgspec.Struct, frozen=True, gc=False):
+    """A message past the edge half of submit (decoded, schema- and profile-valid, a type the rail takes)."""
+
+    msg_type: str  # short name: "pacs.008"
+    rendering: str
+    message: InboundMessage
+    raw_body: bytes | None  # the sender's bytes as received: kept, and forwarded whole (None: re-rendered)
+    header: AppHdr | None = None  # the sender's business application header, if it sent one
+
+
+class Acceptor:
+    """Decode, check and profile-validate participants' messages. `known_bics` is the live set of BICs that take
+    part (the profile checks agents against it); it is shared, so admissions reach it at once."""
+
+    def __init__(self, rail_bic: str, known_bics: set[str], replies: Replies, metrics: RailMetrics) -> None:
+        self.rail_bic = rail_bic
+        self.known_bics = known_bics
+        self.replies = replies
+        self.metrics = metrics
+        iso20022.warm_up()  # schemas and JSON decoders: not on a participant's first message
+
+    def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
+        """`bic`'s message (already authenticated): the refusal to answer, or what dispatch needs."""
+        started_s = time.perf_counter()
+        if bic not in self.known_bics or bic == self.rail_bic:
+            rendering = iso20022.rendering_of(content_type, default=iso20022.XML)
+            return self.replies.admi002(
+                403, rendering, None, "AUTH", f"{bic} is not a participant of this rail"
+            )
+        try:
+            decoded = iso20022.decode(body, content_type)
+        except MessageRejected as exc:
+            self.metrics.messages_rejected.labels(exc.reason_code).inc()
+            return self.replies.admi002(
+                400,
+                iso20022.rendering_of(content_type, default=iso20022.XML),
+                exc.related_ref,
+                exc.reason_code,
+                exc.description,
+                exc.error_location,
+            )
+        message, rendering, header = decoded.message, decoded.rendering, decoded.header
+        msg_type = decoded.msg_type[:8]
+        self.metrics.messages_received.inc((msg_type, rendering))
+        replies = self.replies
+        if header is not None:
+            problem = bah.sender_problem(header, bic)
+            if problem is not None:
+                refusal = replies.forbidden(rendering, header.biz_msg_idr, problem)
+                return replies.with_reply_header(refusal, header, to_bic=bic)
+        violations = iso20022.validate(message, iso20022.RAAST_PROFILE, self.known_bics)
+        if violations:
+            first = violations[0]
+            self.metrics.messages_rejected.labels(first.code).inc()
+            refusal = replies.reject(
+                422, message, msg_type, rendering, bic, first.code, reason_text(violations)
+            )
+            return replies.with_reply_header(refusal, header)
+        self.metrics.observe_edge(time.perf_counter() - started_s)
+        if msg_type not in ACCEPTED_TYPES:
+            text = f"{decoded.msg_type} is not accepted by the rail from participants (the rail sends it)"
+            related = (
+                message.msg_id if isinstance(message, (Acmt024, Camt054)) else None
+            )  # admi.00x have none
+            refusal = replies.admi002(400, rendering, related, "FF01", text)
+            return replies.with_reply_header(refusal, header)
+        # The sender's own bytes travel with the message: the rail keeps them and forwards them whole.
+        return Accepted(msg_type, rendering, message, body, header)

@@ -1,0 +1,158 @@
+"""Admin: what the operator does (admit or re-key a participant, move central-bank liquidity, read every
+balance), and what follows an admission: the participant's webhook, and the companions the application runs
+beside the rail (the sandbox's simulated banks) told that an external client now drives a BIC.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from rail import iso20022
+from rail.api.auth import new_token, token_hash
+from rail.api.identity import Identity, canonical, rate_limit_problem
+from rail.api.outbox import Outbox
+from rail.api.webhooks import WebhookPusher
+from rail.money import amount_problem
+from rail.scheme import Scheme
+from rail.settlement.commands import AddParticipant, Liquidity, Redeliver
+from rail.settlement.core import SettlementCore
+from rail.settlement.payments import OutcomeKind, Settlement
+
+CALLBACK_URL_CHARS_MAX = 2_048
+PARTICIPANT_NAME_CHARS_MAX = 140
+
+
+class Companion(Protocol):
+    """Something the application runs beside the rail (the sandbox's simulated banks): told when a participant
+    is admitted from outside, stopped before the rail closes."""
+
+    async def participant_admitted(self, bic: str) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Admin:
+    """The operator's actions, and the webhooks and companions they affect."""
+
+    def __init__(self, core: SettlementCore, scheme: Scheme, identity: Identity, outbox: Outbox) -> None:
+        self.core = core
+        self.scheme = scheme
+        self.identity = identity
+        self.outbox = outbox
+        self._companions: list[Companion] = []
+        self._webhooks: dict[str, WebhookPusher] = {}
+
+    async def add_participant(
+        self,
+        bic: str,
+        name: str,
+        callback_url: str | None = None,
+        requests_per_s: float | None = None,
+        requests_burst: float | None = None,
+    ) -> str:
+        """Admit (or re-key) a participant; returns its new bearer token, stored hashed. `requests_per_s` /
+        `requests_burst`: its own rate limit instead of the scheme's default, journaled with it. ValueError
+        says what is wrong with a request."""
+        bic = self._checked_bic(bic)
+        _check_callback_url(callback_url)
+        problem = rate_limit_problem(requests_per_s, requests_burst)
+        if problem is not None:
+            raise ValueError(problem)
+        token = new_token()
+        if requests_per_s is not None or requests_burst is not None:
+            params = self.scheme.params
+            requests_per_s = float(requests_per_s or params.requests_per_s)
+            requests_burst = float(requests_burst or max(1.0, requests_per_s))
+        outcome = await self.core.execute(
+            AddParticipant(
+                bic=bic,
+                name=str(name or bic)[:PARTICIPANT_NAME_CHARS_MAX],
+                token_hash=token_hash(token),
+                callback_url=callback_url,
+                requests_per_s=requests_per_s,
+                requests_burst=requests_burst,
+            )
+        )
+        self.identity.admit(outcome.detail)
+        for companion in self._companions:
+            await companion.participant_admitted(bic)  # e.g. the simulator of a default bank stands down
+        pusher = self._webhooks.pop(bic, None)
+        if pusher is not None:
+            await pusher.stop()
+        if callback_url:
+            self.start_webhook(bic, callback_url)
+        return token
+
+    def _checked_bic(self, bic: object) -> str:
+        if not isinstance(bic, str) or not iso20022.bic_is_valid(bic):
+            raise ValueError("bic must be a BIC (8 or 11 characters, e.g. TESTPKKA)")
+        bic = canonical(bic)
+        if bic == self.scheme.central_bank_bic:
+            raise ValueError("the central bank is the operator, not a participant")
+        return bic
+
+    async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
+        if not isinstance(bic, str) or not isinstance(direction, str):
+            raise ValueError("bic and direction must be strings")  # noqa: TRY004 - shown as HTTP 422
+        bic = canonical(bic)
+        problem = amount_problem(amount_paisa)
+        if problem is not None:
+            raise ValueError(problem)
+        outcome = await self.core.execute(Liquidity(bic=bic, amount_paisa=amount_paisa, direction=direction))
+        ok = outcome.kind == OutcomeKind.DONE
+        result = {"bic": bic, "direction": direction, "amount": amount_paisa, "ok": ok}
+        if ok:
+            result["posted_paisa"] = outcome.detail  # as of this transfer, which is durable now
+        else:
+            result.update(reason=outcome.reason, text=outcome.text)
+        return result
+
+    async def redeliver(self, uetr: str) -> dict:
+        """Deliver a forwarded pacs.008 to its creditor agent once more (sandbox: testing duplicate handling)."""
+        if not isinstance(uetr, str) or not uetr:
+            raise ValueError("uetr must be the UETR of a forwarded payment")  # noqa: TRY004 - shown as HTTP 422
+        outcome = await self.core.execute(Redeliver(uetr=uetr))
+        if outcome.kind != OutcomeKind.DONE:
+            return {"ok": False, "uetr": uetr, "reason": outcome.reason, "text": outcome.text}
+        return {"ok": True, "uetr": uetr, "creditor_agent": outcome.payment.creditor_agent}
+
+    async def balances(self) -> dict:
+        """Every settlement account, as of the last durable batch (read in the core's order)."""
+        return await self.core.query(Settlement.balances)
+
+    # ---- what runs beside the rail
+
+    def add_companion(self, companion: Companion) -> None:
+        """Run `companion` beside the rail: told of admissions, stopped (first) by close()."""
+        self._companions.append(companion)
+
+    def start_webhook(self, bic: str, url: str) -> None:
+        async def page(bic_: str, max_n: int) -> dict:
+            return self.outbox.inbox_page(bic_, max_n)
+
+        inbox = self.core.inbox(bic)
+        assert inbox is not None, f"{bic} is a participant: it has an inbox"
+        pusher = WebhookPusher(bic, inbox, page, self.outbox.ack, url)
+        self._webhooks[bic] = pusher
+        pusher.start()
+
+    async def stop(self) -> None:
+        """Companions first (they may still answer through the rail), then the webhooks."""
+        companions, self._companions = self._companions, []
+        for companion in companions:
+            await companion.stop()
+        for pusher in list(self._webhooks.values()):
+            await pusher.stop()
+        self._webhooks.clear()
+
+
+def _check_callback_url(callback_url: object) -> None:
+    if callback_url is not None and (
+        not isinstance(callback_url, str)
+        or len(callback_url) > CALLBACK_URL_CHARS_MAX
+        or not re.match(r"https?://[^\s]+\Z", callback_url)
+    ):
+        raise ValueError(
+            f"callback_url must be an http(s) URL of at most {CALLBACK_URL_CHARS_MAX} characters"
+        )
