@@ -20,6 +20,7 @@ from analytics.sim_report import build_sim_report
 from participants.codec import Iso20022Codec
 from participants.transport import InProcessTransport
 from rail import rundir
+from rail.api.identity import RateLimiter
 from rail.api.routes import RailApi
 from rail.api.service import RailService
 from rail.clock import NS_PER_S, VirtualClock
@@ -91,6 +92,16 @@ def test_a_silent_creditor_times_out_by_the_clock_not_by_sleeping(tmp_path):
     assert (info["status"], info["reason"]) == ("RJCT", "AB05")
     assert timeout_ns <= waited_ns <= timeout_ns + NS_PER_S
     assert time.perf_counter() - wall < timeout_ns / NS_PER_S / 2
+
+
+def test_rate_limits_refill_by_the_rails_clock():
+    clock = VirtualClock(0)
+    limiter = RateLimiter(1.0, 1.0, clock)
+    assert limiter.take("HABBPKKA") == 0.0
+    time.sleep(0.01)
+    assert limiter.take("HABBPKKA") == pytest.approx(1.0)  # no simulated time passed: still a second to wait
+    clock.advance_to(NS_PER_S)
+    assert limiter.take("HABBPKKA") == 0.0
 
 
 # ---- determinism and replay

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -19,6 +18,7 @@ import msgspec
 
 from rail import iso20022
 from rail.api.metrics import RailMetrics
+from rail.clock import REAL_CLOCK, Clock
 from rail.iso20022 import bah, forward
 from rail.iso20022.structs import (
     Acmt023,
@@ -131,10 +131,10 @@ def utc(ns: int) -> dt.datetime:
 _now_cache: list = [0, None]  # [millisecond, its datetime]
 
 
-def now_utc() -> dt.datetime:
-    """Now, to the millisecond (CreDtTm of the rail's messages): one datetime object per millisecond, so
-    the many reports of one core batch share it and its rendering (iso20022 remembers recent ones)."""
-    ms = time.time_ns() // 1_000_000
+def now_utc(clock: Clock = REAL_CLOCK) -> dt.datetime:
+    """Now by `clock`, to the millisecond (CreDtTm of the rail's messages): one datetime object per millisecond,
+    so the many reports of one core batch share it and its rendering (iso20022 remembers recent ones)."""
+    ms = clock.now_ns() // 1_000_000
     if ms != _now_cache[0]:
         _now_cache[0] = ms
         _now_cache[1] = dt.datetime.fromtimestamp(ms / 1e3, dt.UTC)
@@ -153,14 +153,21 @@ def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
 class Replies:
     """The messages the rail answers with, each with a MsgId of its own (prefix + counter)."""
 
-    def __init__(self, rail_bic: str, metrics: RailMetrics, msg_id_prefix: str | None = None) -> None:
+    def __init__(
+        self, rail_bic: str, metrics: RailMetrics, msg_id_prefix: str | None = None, clock: Clock = REAL_CLOCK
+    ) -> None:
+        self.clock = clock  # the core's: simulated time in `rail simulate`
         self.rail_bic = rail_bic
         self.metrics = metrics
         self._msg_ids = itertools.count(1)
-        self._msg_id_prefix = msg_id_prefix or f"RAAST{int(time.time()):010d}"
+        self._msg_id_prefix = msg_id_prefix or f"RAAST{clock.now_ns() // 1_000_000_000:010d}"
         self._final_reports: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status, rendering)
         self._final_report_structs: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status)
 
+
+    def now(self) -> dt.datetime:
+        """Now by the rail's clock, to the millisecond (CreDtTm of the messages it builds)."""
+        return now_utc(self.clock)
     def new_msg_id(self) -> str:
         return f"{self._msg_id_prefix}{next(self._msg_ids):012d}"
 
@@ -188,7 +195,7 @@ class Replies:
         reject = Admi002(
             rltd_ref=(related_ref or "UNKNOWN")[:35],
             rjctg_pty_rsn=code[:35],
-            rjctn_dt_tm=now_utc(),
+            rjctn_dt_tm=self.now(),
             err_lctn=short(location, 350),
             rsn_desc=short(text, 350),
         )
@@ -235,7 +242,7 @@ class Replies:
         ids = original_ids(m)
         return Pacs002(
             msg_id=self.new_msg_id(),
-            cre_dt_tm=now_utc(),
+            cre_dt_tm=self.now(),
             instg_agt_bicfi=self.rail_bic,
             instd_agt_bicfi=bic,
             tx_inf_and_sts=[
@@ -332,7 +339,7 @@ class Replies:
         final = status != IN_FLIGHT
         return Pacs002(
             msg_id=self.new_msg_id(),
-            cre_dt_tm=now_utc(),
+            cre_dt_tm=self.now(),
             instg_agt_bicfi=self.rail_bic,
             instd_agt_bicfi=to_bic,
             tx_inf_and_sts=[
@@ -369,7 +376,7 @@ class Replies:
                 rail_bic=self.rail_bic,
                 msg_def_idr=forward.msg_type_of(body, rendering),
                 biz_msg_idr=self.new_msg_id(),
-                cre_dt=now_utc(),
+                cre_dt=self.now(),
                 to=to_bic,
             )
             return forward.with_header(body, rendering, header)

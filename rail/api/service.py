@@ -61,8 +61,8 @@ class RailService:
         self._temp_dir = temp_dir
         self._closed = False
         rail_bic = scheme.central_bank_bic
-        self.identity = Identity(rail_bic, scheme.params, metrics)
-        self.replies = Replies(rail_bic, metrics)
+        self.identity = Identity(rail_bic, scheme.params, metrics, core.clock)
+        self.replies = Replies(rail_bic, metrics, clock=core.clock)
         self.acceptor = Acceptor(rail_bic, self.identity.known_bics, self.replies, metrics)
         forwarded = ForwardedStructs()
         self.outbox = Outbox(core, rail_bic, self.replies, metrics, forwarded)
