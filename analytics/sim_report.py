@@ -88,12 +88,30 @@ def _counts(o, m: Money) -> dict:
             "ab05": o.ab05, "other_rejected": o.other_rejected, "unsent": o.unsent, "delayed": o.delayed}
 
 
-def _curves(run_dir: Path, m: Money) -> dict[str, list[tuple[float, float]]]:
-    """Each bank's available balance (in `m`'s unit) at each sample, hours since midnight."""
-    curves: dict[str, list[tuple[float, float]]] = defaultdict(list)
+def _curves(run_dir: Path, m: Money) -> tuple[dict, dict]:
+    """Each bank's available balance, and the liquidity it has drawn (what the central bank funded it with so
+    far, opening balance and top-ups, minus what is available: what its payments out net of those in, and its
+    reservations, took), at each sample, in `m`'s unit, by hours since midnight."""
+    available: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    drawn: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for row in rundir.read_balances(run_dir):
-        curves[row.bic].append((row.t_s / 3600, float(m(row.available_paisa))))
-    return curves
+        hour = row.t_s / 3600
+        available[row.bic].append((hour, float(m(row.available_paisa))))
+        drawn[row.bic].append((hour, float(m(row.funded_paisa - row.available_paisa))))
+    return available, drawn
+
+
+def _curve_figures(s: rundir.SimSummary, curves: tuple[dict, dict], m: Money) -> list[Figure]:
+    figures = []
+    for points_by_bic, title in zip(curves, (
+            f"Available settlement balance per bank (Rs {m.unit}), by hour of the day (PKT)",
+            f"Liquidity drawn per bank (Rs {m.unit}): funded so far (opening + top-ups) - available")):
+        series = [charts.Series(bic, points[:: max(1, len(points) // CURVE_POINTS_MAX)], charts.PALETTE[i % 8])
+                  for i, (bic, points) in enumerate(points_by_bic.items())]
+        figures.append(Figure(title, charts.line_chart(title, series, "hour of day", f"Rs {m.unit}",
+                                                       x_format=lambda v: _hhmm(v * 3600)),
+                              _source(s, rundir.BALANCES_CSV)))
+    return figures
 
 
 def _liquidity_section(run_dir: Path, s: rundir.SimSummary, a: SimAnalysis,
@@ -110,16 +128,11 @@ def _liquidity_section(run_dir: Path, s: rundir.SimSummary, a: SimAnalysis,
         f"{m(sum(r.topups_paisa for r in liquidity.values()))} {m.unit} of top-ups; gross value Rs "
         f"{m(d.settled_value_paisa)} {m.unit}.",
         "Lowest available: the lowest settlement balance net of reservations (payments sent, their creditor's "
-        "answer awaited) after any journal batch of the day, as recorded and as `rail replay` checks.",
+        "answer awaited) after any journal batch of the day, as recorded and as `rail replay` checks. Liquidity "
+        "drawn: the opening balance plus the top-ups credited so far, minus what is available; its highest point "
+        "is the liquidity the bank actually used, to compare with its bounds.",
     ])
-    curves = _curves(run_dir, m)
-    series = [charts.Series(bic, points[:: max(1, len(points) // CURVE_POINTS_MAX)], charts.PALETTE[i % 8])
-              for i, (bic, points) in enumerate(curves.items())]
-    section.figures.append(Figure(
-        f"Intraday balance curve per bank (available, Rs {m.unit})",
-        charts.line_chart(f"Available settlement balance per bank (Rs {m.unit}), by hour of the day (PKT)", series,
-                          "hour of day", f"Rs {m.unit}", x_format=lambda v: _hhmm(v * 3600)),
-        _source(s, rundir.BALANCES_CSV)))
+    section.figures += _curve_figures(s, _curves(run_dir, m), m)
     by_bic = {b.bic: b for b in d.banks}
     rows, groups = [], []
     for bank in s.banks:

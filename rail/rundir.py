@@ -103,6 +103,7 @@ BALANCE_COLUMNS = (
     "available_paisa",
     "min_available_paisa",
     "max_reserved_paisa",
+    "funded_paisa",
 )
 
 
@@ -363,6 +364,7 @@ class BalanceRow(msgspec.Struct, frozen=True):
     available_paisa: int
     min_available_paisa: int
     max_reserved_paisa: int
+    funded_paisa: int  # opening balance + the central bank's top-ups so far
 
 
 class SweepPoint(msgspec.Struct, frozen=True):
@@ -408,5 +410,6 @@ def read_balances(run_dir: Path) -> Iterator[BalanceRow]:
         reader = csv.reader(fh)
         if next(reader, None) != list(BALANCE_COLUMNS):
             raise ValueError(f"{Path(run_dir) / BALANCES_CSV}: not a balance file (header differs)")
-        for t_s, seq, bic, posted, available, low, reserved in reader:
-            yield BalanceRow(int(t_s), int(seq), bic, int(posted), int(available), int(low), int(reserved))
+        for t_s, seq, bic, posted, available, low, reserved, funded in reader:
+            yield BalanceRow(int(t_s), int(seq), bic, int(posted), int(available), int(low), int(reserved),
+                             int(funded))

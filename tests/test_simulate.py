@@ -229,7 +229,8 @@ def test_the_report_shows_curves_bounds_refusals_and_net_settlement(day):
     assert len(tables["liquidity_by_bank"].rows) == 8
     assert [r["mode"] for r in tables["netting"].rows][0] == "RTGS (RAAST)"
     assert sum(r["planned"] for r in tables["outcomes_by_hour"].rows) == rundir.read_sim_summary(day).payments_offered
-    assert any("Intraday balance curve" in f.title for f in report.figures())
+    assert any("Available settlement balance per bank" in f.title for f in report.figures())
+    assert any("Liquidity drawn per bank" in f.title for f in report.figures())
 
 
 @pytest.mark.parametrize("command", ["simulate", "replay"])

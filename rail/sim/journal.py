@@ -8,7 +8,7 @@
   segment header).
 * No snapshots: every segment from the genesis stays, for the digest and for `rail replay`.
 
-After each batch it calls `after_batch(seq, batch_ns)` (rail/sim/books.py reads the balances there).
+After each batch it calls `after_batch(seq, records)` (rail/sim/books.py reads the balances there).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class SimJournal:
 
     def __init__(self, journal: FileJournal) -> None:
         self._journal = journal
-        self.after_batch: Callable[[int, int], None] | None = None
+        self.after_batch: Callable[[int, list], None] | None = None
         self.last_batch_ns = 0  # the timestamp of the last batch written
         self.commands = 0  # written, over every batch
 
@@ -57,7 +57,7 @@ class SimJournal:
         self.last_batch_ns = records[0]
         self.commands += len(records) - 1
         if self.after_batch is not None:
-            self.after_batch(seq, records[0])
+            self.after_batch(seq, records)
         return seq
 
     def replay(self, after_seq: int = 0) -> Iterator[tuple[int, list]]:

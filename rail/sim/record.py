@@ -124,7 +124,8 @@ class Recorder:
 
     def balance(self, sample: BalanceSample) -> None:
         self._balances.writerow((sample.t_s, sample.batch_seq, sample.bic, sample.posted_paisa,
-                                 sample.available_paisa, sample.min_available_paisa, sample.max_reserved_paisa))
+                                 sample.available_paisa, sample.min_available_paisa, sample.max_reserved_paisa,
+                                 sample.funded_paisa))
 
     def close(self) -> None:
         # After a complete day nothing waits; after a failure, what has a row is kept (in plan order).

@@ -92,7 +92,8 @@ def replay(run_dir: Path, on_batch: Callable[[int, int], None] | None = None) ->
         _check_sample(sample, next(recorded, None), differences)
 
     watch = BookWatch(BankBooks(settlement, bics), int(day_start(summary.day).timestamp()) * 10**9,
-                      int(summary.events.get("sample_every_s", 60)), check_sample)
+                      int(summary.events.get("sample_every_s", 60)), check_sample,
+                      [b.prefund_paisa for b in summary.banks])
     batches, commands, last_ns = _apply_journal(journal_dir, settlement, watch, report.last_good_seq, on_batch)
     watch.sample(report.last_good_seq, last_ns)  # the end-of-day sample the run took after its last batch
     for row in recorded:
@@ -133,7 +134,7 @@ def _apply_journal(journal_dir: Path, settlement: Settlement, watch: BookWatch, 
             commands += replay_batch(settlement, records)
             batches += 1
             last_ns = records[0]
-            watch.after_batch(seq, last_ns)
+            watch.after_batch(seq, records)
             if on_batch is not None and seq % 1024 == 0:
                 on_batch(seq, last_seq)
     finally:
@@ -145,9 +146,7 @@ def _check_sample(got: BalanceSample, want: rundir.BalanceRow | None, difference
     if want is None:
         differences.add(f"balances.csv ends before the sample after batch {got.batch_seq} ({got.bic})")
         return
-    fields = ("t_s", "batch_seq", "bic", "posted_paisa", "available_paisa", "min_available_paisa",
-              "max_reserved_paisa")
-    for field in fields:
+    for field in rundir.BALANCE_COLUMNS:
         if getattr(got, field) != getattr(want, field):
             differences.add(f"balances.csv, {want.bic} after batch {want.batch_seq}: {field} recorded "
                             f"{getattr(want, field)}, replay gives {getattr(got, field)}")

@@ -131,7 +131,7 @@ class Day:
                                  self.scenario.sim.delayed_after_s)
         self.books = fresh_books(self.scheme)
         self.watch = BookWatch(BankBooks(self.books, self.bics), clock.start_ns, self.scenario.sim.sample_every_s,
-                               self.recorder.balance)
+                               self.recorder.balance, [b.prefund_paisa for b in self.scheme.banks])
         self.service: RailService | None = None
         self.operator: InProcessTransport | None = None  # the operator's calls (top-ups), as over HTTP
         self.journal: SimJournal | None = None
