@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Group
-from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from rail import rundir
 from rail.sim.run import Progress, SimConfig, simulate
 from rail.sim.scenario import PAYMENTS_PER_DAY_MAX, SECONDS_PER_DAY, load_sim_scenario, seconds_of_day
+from rail.terminal import LiveProgress
 from rail.terminal import console as make_console
 
 PROG = "rail simulate"
@@ -151,40 +151,24 @@ def _sweep(config: SimConfig, out_dir: Path, positions: list[int], workers: int)
     run_sweep(config, out_dir, bounds, positions, workers, on_point=done)
 
 
-class SimProgressDisplay:
+class SimProgressDisplay(LiveProgress):
     """Simulated time as a bar with the running counts: rich on a terminal, a line an hour otherwise."""
 
     def __init__(self, config: SimConfig, out_dir: Path) -> None:
-        self.config = config
-        self.console = make_console(stderr=True)
         self.title = (f"{PROG}: {config.scenario.name}, {config.scenario.sim.day}, seed {config.seed}, "
                       f"{'~' + format(config.payments, ',') if config.payments else 'national volume'} payments "
                       f"-> {out_dir}")
-        self.live: Live | None = None
+        super().__init__(self.title)
         self._last_plain = -PLAIN_PROGRESS_EVERY_S
 
-    def __enter__(self) -> SimProgressDisplay:
-        if self.console.is_terminal:
-            self.live = Live(self._render(None), console=self.console, refresh_per_second=4)
-            self.live.__enter__()
-        else:
-            self.console.print(self.title)
-        return self
+    def plain(self, p: Progress) -> str | None:
+        if p.simulated_s - self._last_plain < PLAIN_PROGRESS_EVERY_S:
+            return None
+        self._last_plain = p.simulated_s
+        return (f"  {_clock(p.simulated_s)} offered={p.offered:,} settled={p.settled:,} AM04={p.am04:,} "
+                f"AB05={p.ab05:,} wall={p.wall_s:,.1f}s")
 
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
-            self.live = None
-
-    def update(self, p: Progress) -> None:
-        if self.live is not None:
-            self.live.update(self._render(p))
-        elif p.simulated_s - self._last_plain >= PLAIN_PROGRESS_EVERY_S:
-            self._last_plain = p.simulated_s
-            self.console.print(f"  {_clock(p.simulated_s)} offered={p.offered:,} settled={p.settled:,} "
-                               f"AM04={p.am04:,} AB05={p.ab05:,} wall={p.wall_s:,.1f}s", highlight=False)
-
-    def _render(self, p: Progress | None) -> Group:
+    def render(self, p: Progress | None) -> Group:
         table = Table(title=self.title, show_header=True, header_style="bold")
         for column in ("simulated time", "offered", "final", "settled", "AM04", "AB05", "wall", "x real time"):
             table.add_column(column, justify="right")
