@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -250,3 +251,22 @@ def test_simulate_refuses_bad_options_clearly(tmp_path):
                              text=True, timeout=60)
         assert cli.returncode == 2 and message in cli.stderr, (argv, cli.stderr)
     assert REPO.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_part_of_the_day_simulated_and_it_replays(tmp_path):
+    out = tmp_path / "cut"
+    proc = subprocess.Popen([*RAIL, "simulate", "--payments", "200000", "--seed", "3", "--out", str(out),
+                             "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / rundir.PAYMENTS_CSV).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # some of the day simulated
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    summary = rundir.read_sim_summary(out)
+    assert summary.interrupted and summary.payments_final == summary.payments_offered > 0
+    assert any("interrupted by SIGINT" in note for note in summary.notes)
+    assert "INTERRUPTED" in stdout
+    assert replay(out).ok
