@@ -73,7 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p_run = sub.add_parser(
         "run",
         help="report a load run: throughput, latency, outcomes, liquidity, remittance costs",
-        description="Read a run directory written by `rail load --out` or `rail demo` and write an HTML report.",
+        description="Read a run directory written by `rail load --out`, `rail demo` or `rail simulate` and write an "
+        "HTML report.",
     )
     p_run.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p_run.add_argument(
@@ -175,8 +176,14 @@ def _print_cost_summary(built, html_path: Path) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from analytics import run_report
+    from analytics import run_report, sim_report
 
+    if sim_report.is_sim_run(args.run_dir):  # a simulated day (rail simulate): its own report
+        try:
+            print(f"report: {sim_report.write_sim_report(args.run_dir, args.out)}")
+        except OSError as exc:
+            return _fail(f"cannot write the report: {exc.strerror or exc}")
+        return 0
     try:
         html_path = run_report.write_run_report(args.run_dir, args.out, args.data_dir)
     except run_report.RunDirError as exc:

@@ -58,65 +58,85 @@ class SystemLiquidity(msgspec.Struct, frozen=True):
     gross_sent_paisa: int  # sum over banks
 
 
+class BoundsTracker:
+    """UB, LB and gross flows per bank, from settled payments fed in time order (one pass, a bank's running
+    position only: a simulated day of millions of payments is never held). `indicators` sorts, then feeds it.
+
+    Within one millisecond a bank's outflows count before its inflows: outflows apply at once, inflows when the
+    next millisecond starts (or at the end)."""
+
+    def __init__(self, banks: Iterable[str] = ()) -> None:
+        self.net: dict[str, int] = dict.fromkeys(banks, 0)
+        self.lowest: dict[str, int] = dict.fromkeys(banks, 0)
+        self.sent: dict[str, int] = defaultdict(int)
+        self.received: dict[str, int] = defaultdict(int)
+        self.sent_count: dict[str, int] = defaultdict(int)
+        self.received_count: dict[str, int] = defaultdict(int)
+        self.settled = 0
+        self.value = 0
+        self._ms: int | None = None
+        self._inflows: list[tuple[str, int]] = []  # this millisecond's, applied when it is over
+
+    def add(self, debtor_bic: str, creditor_bic: str, amount_paisa: int, at_ms: int) -> None:
+        """One settled payment; `at_ms` never before the previous one's."""
+        if amount_paisa <= 0:
+            raise ValueError(f"settled payment with non-positive amount {amount_paisa} paisa")
+        if debtor_bic == creditor_bic:
+            return  # an on-us transfer moves no settlement money
+        if at_ms != self._ms:
+            if self._ms is not None and at_ms < self._ms:
+                raise ValueError(f"payments out of time order ({at_ms} ms after {self._ms} ms)")
+            self._apply_inflows()
+            self._ms = at_ms
+        net = self.net.get(debtor_bic, 0) - amount_paisa
+        self.net[debtor_bic] = net
+        self.lowest[debtor_bic] = min(net, self.lowest.get(debtor_bic, 0))
+        self.lowest.setdefault(creditor_bic, 0)
+        self._inflows.append((creditor_bic, amount_paisa))
+        self.sent[debtor_bic] += amount_paisa
+        self.received[creditor_bic] += amount_paisa
+        self.sent_count[debtor_bic] += 1
+        self.received_count[creditor_bic] += 1
+        self.settled += 1
+        self.value += amount_paisa
+
+    def _apply_inflows(self) -> None:
+        for bic, amount in self._inflows:
+            self.net[bic] = self.net.get(bic, 0) + amount
+        self._inflows.clear()
+
+    def result(self) -> SystemLiquidity:
+        self._apply_inflows()
+        result = []
+        for bic in sorted(self.lowest):
+            net, sent = self.net.get(bic, 0), self.sent[bic]
+            upper, lower = -self.lowest[bic], max(0, -net)
+            assert 0 <= lower <= upper <= sent, (bic, lower, upper, sent)
+            result.append(BankLiquidity(
+                bic=bic, settled_sent=self.sent_count[bic], settled_received=self.received_count[bic],
+                gross_sent_paisa=sent, gross_received_paisa=self.received[bic], net_position_paisa=net,
+                upper_bound_paisa=upper, lower_bound_paisa=lower,
+            ))
+        # Conservation: settlement moves money between banks, it never creates or destroys it.
+        assert sum(b.net_position_paisa for b in result) == 0
+        assert sum(b.gross_sent_paisa for b in result) == self.value == sum(b.gross_received_paisa for b in result)
+        return SystemLiquidity(
+            banks=tuple(result),
+            settled_payments=self.settled,
+            settled_value_paisa=self.value,
+            upper_bound_paisa=sum(b.upper_bound_paisa for b in result),
+            lower_bound_paisa=sum(b.lower_bound_paisa for b in result),
+            gross_sent_paisa=self.value,
+        )
+
+
 def indicators(payments: Iterable[PaymentEvent], banks: Iterable[str] = ()) -> SystemLiquidity:
     """UB, LB and gross flows per bank from the settled payments (any object with PaymentEvent's fields)."""
-    events: dict[str, list[tuple[int, int]]] = defaultdict(list)  # bic -> (time_ms, signed paisa)
-    sent_count: dict[str, int] = defaultdict(int)
-    received_count: dict[str, int] = defaultdict(int)
-    settled = 0
-    value = 0
-    for p in payments:
-        if p.final_status != SETTLED_STATUS:
-            continue
-        if p.amount_paisa <= 0:
-            raise ValueError(f"settled payment with non-positive amount {p.amount_paisa} paisa")
-        if p.debtor_bic == p.creditor_bic:
-            continue  # an on-us transfer moves no settlement money
-        events[p.debtor_bic].append((p.intended_at_ms, -p.amount_paisa))
-        events[p.creditor_bic].append((p.intended_at_ms, p.amount_paisa))
-        sent_count[p.debtor_bic] += 1
-        received_count[p.creditor_bic] += 1
-        settled += 1
-        value += p.amount_paisa
-    result = []
-    for bic in sorted(set(events) | set(banks)):
-        net = 0
-        lowest = 0
-        sent = received = 0
-        # Sorting by (time, signed amount) puts a millisecond's outflows before its inflows.
-        for _, delta in sorted(events.get(bic, ())):
-            net += delta
-            lowest = min(lowest, net)
-            if delta < 0:
-                sent -= delta
-            else:
-                received += delta
-        upper = -lowest
-        lower = max(0, -net)
-        assert 0 <= lower <= upper <= sent, (bic, lower, upper, sent)
-        result.append(
-            BankLiquidity(
-                bic=bic,
-                settled_sent=sent_count[bic],
-                settled_received=received_count[bic],
-                gross_sent_paisa=sent,
-                gross_received_paisa=received,
-                net_position_paisa=net,
-                upper_bound_paisa=upper,
-                lower_bound_paisa=lower,
-            )
-        )
-    # Conservation: settlement moves money between banks, it never creates or destroys it.
-    assert sum(b.net_position_paisa for b in result) == 0
-    assert sum(b.gross_sent_paisa for b in result) == value == sum(b.gross_received_paisa for b in result)
-    return SystemLiquidity(
-        banks=tuple(result),
-        settled_payments=settled,
-        settled_value_paisa=value,
-        upper_bound_paisa=sum(b.upper_bound_paisa for b in result),
-        lower_bound_paisa=sum(b.lower_bound_paisa for b in result),
-        gross_sent_paisa=value,
-    )
+    settled = sorted((p for p in payments if p.final_status == SETTLED_STATUS), key=lambda p: p.intended_at_ms)
+    tracker = BoundsTracker(banks)
+    for p in settled:
+        tracker.add(p.debtor_bic, p.creditor_bic, p.amount_paisa, p.intended_at_ms)
+    return tracker.result()
 
 
 class UsageLine(msgspec.Struct, frozen=True):

@@ -56,6 +56,7 @@ from participants.creditor import (
 )
 from participants.transport import RailRefused, RailUnreachable, TransportError
 from participants.treasury import Treasury
+from rail.recent import RecentDict
 
 # Bounds (STYLE: a limit on everything).
 ANSWERS_PENDING_MAX = 200_000  # creditor answers scheduled but not yet sent
@@ -173,6 +174,7 @@ class SimulatedBank:
         policy: CreditorPolicy | None = None,
         faults: frozenset[Fault] = frozenset(),
         remember_max: int = PAYMENTS_REMEMBERED_MAX,
+        send_structs: bool = False,
     ):
         if not customers:
             raise ValueError(f"bank {bic} has no customers to pay from or to")
@@ -186,12 +188,16 @@ class SimulatedBank:
         self.policy = policy or LoadModel(self.behaviour, bic, self.rng)
         self.faults = faults
         self.remember_max = remember_max
+        # Payments go to the rail as structs (transport.post), not as encoded bytes: for the in-process transport
+        # when what is measured is settlement, not the rail's decoding (rail simulate, rail/sim/).
+        self.send_structs = send_structs
         self.run_clock = run_clock or _monotonic_clock()
         self.on_final = on_final
         self.books: dict[str, int] = {c.iban: 0 for c in self.customers}
-        self.outgoing: dict[str, Outgoing] = {}
-        self.inbound: dict[str, Inbound] = {}
-        self._credited: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten first
+        # The last `remember_max` payments (a payment not final yet is never forgotten)
+        self.outgoing: RecentDict = RecentDict(remember_max, must_stay=_not_final)  # uetr -> Outgoing
+        self.inbound: RecentDict = RecentDict(remember_max)  # uetr -> Inbound
+        self._credited: RecentDict = RecentDict(remember_max)  # uetr -> None, the oldest forgotten first
         self.answers_pending = 0
         self.counters = collections.Counter({
             "sent": 0, "inbound": 0, "answered_accept": 0, "answered_reject": 0, "not_answered": 0,
@@ -244,13 +250,18 @@ class SimulatedBank:
                 debtor_bic=self.bic, debtor_name=debtor.name, debtor_iban=debtor.iban,
                 creditor_bic=creditor_bic, creditor_name=creditor_name, creditor_iban=creditor_iban, **fields,
             )
-            out = self._remember_outgoing(uetr, debtor.iban, amount_paisa, message, self.codec.encode(message))
+            body = None if self.send_structs else self.codec.encode(message)
+            out = self._remember_outgoing(uetr, debtor.iban, amount_paisa, message, body)
         elif out.final:
             return SendResult(out.final)  # already final (e.g. through the inbox while a resend waited)
         body = out.body
-        assert body is not None
         try:
-            status, content_type, reply = await self.transport.send(body, self.codec.content_type)
+            if body is None:  # the struct itself, as the bank's answers go (an acceptance renders nothing)
+                answer = await self.transport.post("pacs.008", out.message, self.codec)
+                status, content_type, body = answer.status, answer.content_type, b""
+                reply = b"" if status == 202 else answer.body
+            else:
+                status, content_type, reply = await self.transport.send(body, self.codec.content_type)
         except RailUnreachable:
             self._mark_unreachable()
             raise
@@ -262,11 +273,8 @@ class SimulatedBank:
 
     def _remember_outgoing(self, uetr: str, debtor_iban: str, amount_paisa: int, message: Any,
                            body: bytes | None) -> Outgoing:
-        out = self.outgoing[uetr] = Outgoing(debtor_iban, amount_paisa, body=body, message=message)
-        if len(self.outgoing) > self.remember_max:
-            oldest = next(iter(self.outgoing))
-            if self.outgoing[oldest].final:
-                del self.outgoing[oldest]
+        out = Outgoing(debtor_iban, amount_paisa, body=body, message=message)
+        self.outgoing.remember(uetr, out)
         self._book(debtor_iban, -amount_paisa)  # core banking holds the customer's funds
         self.counters["sent"] += 1
         after_s = self.behaviour.status_request_after_s
@@ -425,18 +433,14 @@ class SimulatedBank:
                 self.books[iban] += inbound.amount_paisa
             else:
                 self._book(iban, inbound.amount_paisa)
-            self._credited[msg.uetr] = None
-            if len(self._credited) > self.remember_max:
-                del self._credited[next(iter(self._credited))]
+            self._credited.remember(msg.uetr, None)
 
     def _on_inbound_payment(self, msg: Parsed, seq: int) -> None:
         if msg.uetr in self.inbound and Fault.ANSWERS_DUPLICATES not in self.faults:
             self.counters["duplicates"] += 1  # at-least-once delivery: answer once
             return
         if msg.uetr not in self.inbound:
-            self.inbound[msg.uetr] = Inbound(msg.creditor_iban, msg.amount_paisa)
-            if len(self.inbound) > self.remember_max:
-                del self.inbound[next(iter(self.inbound))]
+            self.inbound.remember(msg.uetr, Inbound(msg.creditor_iban, msg.amount_paisa))
             self.counters["inbound"] += 1
         verdict = self.policy.payment(msg.creditor_iban, self.run_clock())
         if verdict.decision is Decision.SILENT or self.answers_pending >= ANSWERS_PENDING_MAX:
@@ -706,6 +710,10 @@ class SimulatedBank:
 
     def books_total_paisa(self) -> int:
         return sum(self.books.values())
+
+
+def _not_final(out: Outgoing) -> bool:
+    return not out.final
 
 
 def _monotonic_clock() -> Callable[[], float]:

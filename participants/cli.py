@@ -22,10 +22,9 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import msgspec
-from rich.live import Live
 from rich.table import Table
 
 from participants.harness import (
@@ -41,6 +40,7 @@ from participants.harness import (
 from participants.transport import HttpTransport, RailRefused, RailUnreachable, TransportError
 from rail import rundir
 from rail.runtime import freeze_long_lived
+from rail.terminal import LiveProgress
 from rail.terminal import console as make_console
 
 PROG = "rail load"
@@ -215,40 +215,25 @@ def _fail(prog: str, message: str) -> int:
     return EXIT_UNUSABLE
 
 
-class ProgressDisplay:
+class ProgressDisplay(LiveProgress):
     """Live progress with rich on a terminal; a plain line every few seconds otherwise (CI logs)."""
 
     def __init__(self, config: LoadConfig, title: str):
+        super().__init__(f"{title}: {config.rate_per_s:g}/s for {config.duration_s:g} s, "
+                         f"scenario {config.scenario.name}, seed {config.seed}")
         self.config = config
         self.title = title
-        self.console = make_console(stderr=True)
-        self.live: Live | None = None
         self._last_plain = -PLAIN_PROGRESS_EVERY_S
 
-    def __enter__(self) -> Self:
-        if self.console.is_terminal:
-            self.live = Live(self._render(None), console=self.console, refresh_per_second=4, transient=False)
-            self.live.__enter__()
-        else:
-            self.console.print(f"{self.title}: {self.config.rate_per_s:g}/s for {self.config.duration_s:g} s, "
-                               f"scenario {self.config.scenario.name}, seed {self.config.seed}")
-        return self
+    def plain(self, p: Progress) -> str | None:
+        if p.elapsed_s - self._last_plain < PLAIN_PROGRESS_EVERY_S and p.phase != "reconcile":
+            return None
+        self._last_plain = p.elapsed_s
+        p99 = f"{p.p99_ms_last_s:.1f} ms" if p.p99_ms_last_s is not None else "-"
+        return (f"  {p.phase:9} t={p.elapsed_s:6.1f}s sent={p.sent} in-flight={p.in_flight} "
+                f"ACSC={p.acsc} RJCT={p.rjct} late={p.late} p99(last s)={p99}")
 
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
-            self.live = None
-
-    def update(self, p: Progress) -> None:
-        if self.live is not None:
-            self.live.update(self._render(p))
-        elif p.elapsed_s - self._last_plain >= PLAIN_PROGRESS_EVERY_S or p.phase == "reconcile":
-            self._last_plain = p.elapsed_s
-            p99 = f"{p.p99_ms_last_s:.1f} ms" if p.p99_ms_last_s is not None else "-"
-            self.console.print(f"  {p.phase:9} t={p.elapsed_s:6.1f}s sent={p.sent} in-flight={p.in_flight} "
-                               f"ACSC={p.acsc} RJCT={p.rjct} late={p.late} p99(last s)={p99}")
-
-    def _render(self, p: Progress | None) -> Table:
+    def render(self, p: Progress | None) -> Table:
         table = Table(title=self.title, show_header=True, header_style="bold")
         for col in ("phase", "t (s)", "offered", "sent", "in flight", "ACSC", "RJCT", "late", "p99 last s"):
             table.add_column(col, justify="right")

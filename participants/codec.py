@@ -18,6 +18,7 @@ import msgspec
 import orjson
 
 from rail import iso20022
+from rail.clock import REAL_CLOCK, Clock
 from rail.iso20022 import structs as s
 
 PACS008_NAME = "pacs.008.001.08"
@@ -25,8 +26,8 @@ PAIN013_NAME = "pain.013.001.07"
 RTP_LOCAL_INSTRUMENT = "RTP"
 
 
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def now_utc(clock: Clock = REAL_CLOCK) -> dt.datetime:
+    return dt.datetime.fromtimestamp(clock.now_ns() / 1e9, dt.UTC)
 
 
 class Parsed(msgspec.Struct, frozen=True, gc=False):
@@ -74,11 +75,15 @@ class Iso20022Codec:
     """BankCodec over rail.iso20022 (the project's one ISO 20022 layer), plus the builders of a bank's rarer
     messages (returns, recall answers, requests to pay and their answers, status requests)."""
 
-    def __init__(self, rendering: str = "xml"):
+    def __init__(self, rendering: str = "xml", clock: Clock = REAL_CLOCK):
         if rendering not in ("xml", "json"):
             raise ValueError(f"rendering must be xml or json, not {rendering!r}")
         self.rendering = rendering
         self.content_type = iso20022.CONTENT_TYPES[rendering]
+        self.clock = clock  # stamps CreDtTm/AccptncDtTm: simulated time in `rail simulate`
+
+    def now(self) -> dt.datetime:
+        return now_utc(self.clock)
 
     def encode(self, message: Any) -> bytes:
         return iso20022.encode(message, self.rendering)
@@ -92,7 +97,7 @@ class Iso20022Codec:
             msg_id=msg_id, tx_id=msg_id, uetr=uetr, amount_paisa=amount_paisa, debtor_agent=debtor_bic,
             debtor_name=debtor_name, debtor_iban=debtor_iban, creditor_agent=creditor_bic,
             creditor_name=creditor_name, creditor_iban=creditor_iban, end_to_end_id=end_to_end_id,
-            local_instrument=local_instrument, at=now_utc(),
+            local_instrument=local_instrument, at=self.now(),
         )
 
     def pacs002_answer(self, original: Any, *, from_bic: str, status: str, reason: str | None) -> s.Pacs002:
@@ -106,7 +111,7 @@ class Iso20022Codec:
                 instd_agt_bicfi=p.debtor_bic, msg_instg_agt_bicfi=from_bic,
             )
         tx = original.tx
-        at = now_utc()
+        at = self.now()
         return iso20022.status_report_for(
             original, msg_id=_answer_id(from_bic, tx.tx_id or tx.end_to_end_id), tx_sts=status, rsn_cd=reason,
             instg_agt_bicfi=from_bic, instd_agt_bicfi=tx.dbtr_agt_bicfi, msg_instg_agt_bicfi=from_bic,
@@ -119,7 +124,7 @@ class Iso20022Codec:
                        reason: str = "FOCR") -> s.Pacs004:
         """pacs.004 returning `amount_paisa` of a payment, built from the rail's view of it
         (GET /v1/payments/{uetr}): what the bank knows of it whatever transport brought the pacs.008."""
-        at = now_utc()
+        at = self.now()
         return s.Pacs004(
             msg_id=msg_id, cre_dt_tm=at, nb_of_txs="1", sttlm_mtd="CLRG", clr_sys_prtry="RAAST",
             tx_inf=[s.PmtRtrTxInf(
@@ -135,7 +140,7 @@ class Iso20022Codec:
         )
 
     def recall_refusal(self, recall: s.Camt056, *, msg_id: str, from_bic: str, reason: str) -> s.Camt029:
-        return iso20022.resolution(recall, assgnmt_id=msg_id, rsn_cd=reason, cre_dt_tm=now_utc(),
+        return iso20022.resolution(recall, assgnmt_id=msg_id, rsn_cd=reason, cre_dt_tm=self.now(),
                                    assgnr_bicfi=from_bic)
 
     # ---- the payer's agent's answers to a request to pay (pain.013)
@@ -144,7 +149,7 @@ class Iso20022Codec:
                               reason: str | None) -> s.Pain014:
         """pain.014: ACCP (the payment follows) or RJCT with `reason`."""
         answer = iso20022.rtp_status(request, msg_id=msg_id, tx_sts="RJCT" if reason else "ACCP", rsn_cd=reason,
-                                     cre_dt_tm=now_utc())
+                                     cre_dt_tm=self.now())
         return msgspec.structs.replace(answer, dbtr_agt_bicfi=from_bic)
 
     def payment_for_request(self, request: s.Pain013, *, msg_id: str, uetr: str, from_bic: str) -> s.Pacs008:
@@ -155,16 +160,16 @@ class Iso20022Codec:
             local_instrument=RTP_LOCAL_INSTRUMENT, amount_paisa=tx.amount_paisa, currency=tx.currency,
             debtor_agent=from_bic, debtor_name=tx.dbtr_nm or "Payer", debtor_iban=tx.dbtr_acct_iban or "",
             creditor_agent=tx.cdtr_agt_bicfi or "", creditor_name=tx.cdtr_nm or "Payee",
-            creditor_iban=tx.cdtr_acct_iban or "", remittance_info=tx.rmt_inf_ustrd, at=now_utc(),
+            creditor_iban=tx.cdtr_acct_iban or "", remittance_info=tx.rmt_inf_ustrd, at=self.now(),
         )
 
     # ---- what a debtor agent starts besides payments
 
     def status_request(self, original: s.Pacs008, *, msg_id: str, from_bic: str) -> s.Pacs028:
-        return iso20022.status_request(original, msg_id=msg_id, sender=from_bic, cre_dt_tm=now_utc())
+        return iso20022.status_request(original, msg_id=msg_id, sender=from_bic, cre_dt_tm=self.now())
 
     def recall(self, original: s.Pacs008, *, msg_id: str, reason: str = "CUST") -> s.Camt056:
-        return iso20022.recall_request(original, assgnmt_id=msg_id, rsn_cd=reason, cre_dt_tm=now_utc())
+        return iso20022.recall_request(original, assgnmt_id=msg_id, rsn_cd=reason, cre_dt_tm=self.now())
 
     def request_to_pay(self, *, msg_id: str, end_to_end_id: str, uetr: str, amount_paisa: int, payee_bic: str,
                        payee_name: str, payee_iban: str, payer_bic: str, payer_name: str,
@@ -172,7 +177,7 @@ class Iso20022Codec:
         return iso20022.request_to_pay(
             msg_id=msg_id, end_to_end_id=end_to_end_id, uetr=uetr, amount_paisa=amount_paisa,
             payee_agent=payee_bic, payee_name=payee_name, payee_iban=payee_iban, payer_agent=payer_bic,
-            payer_name=payer_name, payer_iban=payer_iban, at=now_utc(),
+            payer_name=payer_name, payer_iban=payer_iban, at=self.now(),
         )
 
     # ---- reading

@@ -34,6 +34,14 @@ Layout (schema version ``RUNDIR_SCHEMA_VERSION``; a reader should refuse a highe
 
 Everything is written with :func:`write_run_dir` and read back with :func:`read_run_summary`,
 :func:`read_liquidity`, :func:`read_payments` and :func:`read_timeseries`.
+
+A **simulated day** (``rail simulate``, rail/sim/) writes a run directory of its own kind: ``simulation.json``
+(one :class:`SimSummary` instead of run.json), ``payments.csv`` and ``liquidity.json`` as above (times in
+payments.csv are milliseconds since midnight PKT of the simulated day; ``final_status`` UNSENT: never offered,
+its bank was down), ``balances.csv`` (:data:`BALANCE_COLUMNS`: each bank's settlement account per sampling
+instant, after the journal batch ``batch_seq``), ``journal/`` (every segment from the genesis, no snapshot:
+the digest covers them), ``sweep.json`` (:class:`SweepFile`, what-if reruns, each in ``sweep/<position>/``).
+Read back with :func:`read_sim_summary`, :func:`read_balances` and :func:`read_sweep`.
 """
 
 from __future__ import annotations
@@ -52,6 +60,11 @@ PAYMENTS_CSV = "payments.csv"
 LIQUIDITY_JSON = "liquidity.json"
 METRICS_PROM = "metrics.prom"
 JOURNAL_DIR = "journal"
+SIMULATION_JSON = "simulation.json"
+BALANCES_CSV = "balances.csv"
+SWEEP_JSON = "sweep.json"
+SWEEP_DIR = "sweep"
+SIM_SCHEMA_VERSION = "1.0"
 
 TIMESERIES_COLUMNS = ("t_s", "offered", "sent", "acsc", "rjct", "timeouts", "late", "p50_ms", "p99_ms")
 PAYMENT_COLUMNS = (
@@ -80,6 +93,18 @@ COUNTS_AFTER_WARMUP = "after warm-up"  # runs written before counts_base was rec
 # Final statuses a payment can end a run with. TIMEOUT: the harness saw no final pacs.002 within its
 # own deadline (distinct from a rail RJCT AB05, which is counted as RJCT with reason AB05).
 FINAL_STATUSES = ("ACSC", "RJCT", "TIMEOUT", "UNSENT")
+UNSENT = "UNSENT"
+TIMEOUT = "TIMEOUT"
+BALANCE_COLUMNS = (
+    "t_s",
+    "batch_seq",
+    "bic",
+    "posted_paisa",
+    "available_paisa",
+    "min_available_paisa",
+    "max_reserved_paisa",
+    "funded_paisa",
+)
 
 
 class LatencyStats(msgspec.Struct, frozen=True):
@@ -224,11 +249,16 @@ def write_run_dir(
     (out_dir / RUN_JSON).write_bytes(msgspec.json.format(msgspec.json.encode(summary), indent=2))
     _write_csv(out_dir / PAYMENTS_CSV, PAYMENT_COLUMNS, payments)
     _write_csv(out_dir / TIMESERIES_CSV, TIMESERIES_COLUMNS, timeseries)
-    liquidity_doc = LiquidityFile(banks=dict(sorted(liquidity.items())))
-    (out_dir / LIQUIDITY_JSON).write_bytes(msgspec.json.format(msgspec.json.encode(liquidity_doc), indent=2))
+    write_liquidity(out_dir, liquidity)
     if metrics_text is not None:
         (out_dir / METRICS_PROM).write_text(metrics_text, encoding="utf-8")
     return out_dir
+
+
+def write_liquidity(out_dir: Path, liquidity: dict[str, LiquidityRecord]) -> None:
+    (Path(out_dir) / LIQUIDITY_JSON).write_bytes(
+        msgspec.json.format(msgspec.json.encode(LiquidityFile(banks=dict(sorted(liquidity.items())))), indent=2)
+    )
 
 
 def read_run_summary(run_dir: Path) -> RunSummary:
@@ -274,3 +304,112 @@ def read_timeseries(run_dir: Path) -> Iterator[TimeseriesRow]:
                 p50_ms=_optional_float(rec["p50_ms"]),
                 p99_ms=_optional_float(rec["p99_ms"]),
             )
+
+
+# ---- a simulated day (rail simulate) ---------------------------------------------------------------------------
+
+
+class SimBank(msgspec.Struct, frozen=True):
+    bic: str
+    name: str
+    size_share: float  # its share of domestic payments (as debtor and as creditor)
+    prefund_paisa: int  # opening settlement balance
+
+
+class SimSummary(msgspec.Struct):
+    """Contents of simulation.json. Wall-clock figures (started_at, wall_s and what derives from it, peak memory)
+    describe the machine's run; everything else is a function of the scenario and seed."""
+
+    schema_version: str
+    tool_version: str
+    scenario: str
+    scenario_file: str
+    description: str
+    seed: int
+    day: str
+    tick_ms: int
+    payments_requested: int | None  # --payments; None: the scenario's day volume
+    prefund_percent: float
+    scripted_topups: bool  # False: the scenario's scheduled top-ups were left out (a what-if rerun)
+    banks: list[SimBank]
+    events: dict  # the scenario's [sim] table (outages, slow creditors, top-ups...)
+    dns_cycles_per_day: list[int]
+    delayed_after_s: float
+    payments_offered: int
+    payments_final: int
+    counts_by_status: dict[str, int]
+    counts_by_reason: dict[str, int]
+    payments_delayed: int
+    payments_held: int
+    journal_digest: str  # SHA-256 of the journal's segments in sequence order
+    journal_bytes: int
+    journal_batches: int
+    journal_commands: int
+    simulated_s: float
+    started_at: str
+    wall_s: float
+    payments_per_wall_s: float
+    offering_wall_s: float  # wall time from the first payment offered (no set-up, no plan skipped before --from)
+    sim_to_real: float  # simulated seconds per wall-clock second
+    peak_rss_mb: float
+    interrupted: bool = False
+    notes: list[str] = msgspec.field(default_factory=list)
+
+
+class BalanceRow(msgspec.Struct, frozen=True):
+    t_s: int
+    batch_seq: int
+    bic: str
+    posted_paisa: int
+    available_paisa: int
+    min_available_paisa: int
+    max_reserved_paisa: int
+    funded_paisa: int  # opening balance + the central bank's top-ups so far
+
+
+class SweepPoint(msgspec.Struct, frozen=True):
+    """One what-if rerun: the same scenario and seed, every bank opening with `position` percent of the way from
+    its lower (0) to its upper (100) bound of liquidity, and no scheduled top-ups."""
+
+    position: int
+    run_dir: str  # relative to the main run directory
+    prefund_paisa: dict[str, int]
+    planned: int
+    settled: int
+    settled_paisa: int
+    am04: int
+    ab05: int
+    delayed: int
+    lowest_available_paisa: dict[str, int]
+    journal_digest: str
+
+
+class SweepFile(msgspec.Struct):
+    """sweep.json: the what-if reruns, and the bounds (of the main run's demand) their levels come from."""
+
+    lower_bound_paisa: dict[str, int]
+    upper_bound_paisa: dict[str, int]
+    points: list[SweepPoint]
+
+
+def write_json(path: Path, value: msgspec.Struct) -> None:
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(value), indent=2))
+
+
+def read_sim_summary(run_dir: Path) -> SimSummary:
+    return msgspec.json.decode((Path(run_dir) / SIMULATION_JSON).read_bytes(), type=SimSummary)
+
+
+def read_sweep(run_dir: Path) -> SweepFile | None:
+    path = Path(run_dir) / SWEEP_JSON
+    return msgspec.json.decode(path.read_bytes(), type=SweepFile) if path.exists() else None
+
+
+def read_balances(run_dir: Path) -> Iterator[BalanceRow]:
+    with (Path(run_dir) / BALANCES_CSV).open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        if next(reader, None) != list(BALANCE_COLUMNS):
+            raise ValueError(f"{Path(run_dir) / BALANCES_CSV}: not a balance file (header differs)")
+        for t_s, seq, bic, posted, available, low, reserved, funded in reader:
+            yield BalanceRow(int(t_s), int(seq), bic, int(posted), int(available), int(low), int(reserved),
+                             int(funded))

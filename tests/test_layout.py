@@ -15,6 +15,8 @@ PACKAGES = ("rail", "participants", "analytics")
 # level may import each other only in the direction listed in SIBLING_ARROWS.
 LAYERS: dict[str, int] = {
     "rail.money": 0,  # the one amount maximum: the ISO 20022 profile checks it too
+    "rail.clock": 0,  # real or simulated time: the core, the banks and the simulator read it
+    "rail.recent": 0,  # a dict that forgets its oldest entries: the service's caches, the banks' memories
     "rail.rundir": 0,  # the run-directory format: written by the harness, read by the run report
     "rail.terminal": 0,  # how the CLIs print tables
     "rail.runtime": 0,  # how a process tunes the garbage collector (the application decides when)
@@ -26,6 +28,7 @@ LAYERS: dict[str, int] = {
     "participants": 5,
     "analytics": 5,
     "rail.certify": 6,  # an application over the public API: it drives the one simulated bank as its examiner
+    "rail.sim": 6,  # the rail and its simulated banks in simulated time: drives participants, reads analytics
     "rail.app": 7,
     "rail.__main__": 8,  # python -m rail
     "rail": 0,  # the package itself: a docstring

@@ -27,6 +27,27 @@ def fenced_blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.DOTALL | re.MULTILINE)
 
 
+def run_blocks(blocks: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> None:
+    """Run a doc's shell blocks in one bash session (`set -euo pipefail`; stderr with stdout) and check each
+    block's `# expect: TEXT` lines against its own output."""
+    script = "set -euo pipefail\n" + "\n".join(
+        f"echo; echo '{BLOCK_MARK.format(i)}'\n{block}" for i, block in enumerate(blocks)
+    )
+    proc = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout_s)
+    outputs = re.split(r"^@@ block (\d+) @@$", proc.stdout, flags=re.MULTILINE)
+    ran = {int(outputs[i]): outputs[i + 1] for i in range(1, len(outputs), 2)}
+    last = max(ran) if ran else None
+    assert proc.returncode == 0, (
+        f"block {last} failed (exit {proc.returncode}):\n{blocks[last] if last is not None else ''}\n"
+        f"output: {proc.stdout[-4000:]}"
+    )
+    assert sorted(ran) == list(range(len(blocks)))
+    for i, block in enumerate(blocks):
+        for expected in re.findall(r"^# expect: (.+)$", block, flags=re.MULTILINE):
+            assert expected in ran[i], f"block {i}: expected {expected!r} in:\n{ran[i][-3000:]}"
+
+
 def serve_command(text: str) -> list[str]:
     """The doc's `$ rail serve ...` line, as argv."""
     for block in fenced_blocks(text, "console"):
@@ -76,23 +97,7 @@ def test_every_shell_block_of_the_walk_through_works_against_a_real_rail(tmp_pat
         first = serve.stdout.readline()
         assert "listening on http://127.0.0.1:" in first, first + serve.stderr.read()
         env["RAIL"] = first.split("listening on ")[1].split()[0]
-        blocks = fenced_blocks(text, "sh")
-        script = "set -euo pipefail\n" + "\n".join(
-            f"echo; echo '{BLOCK_MARK.format(i)}'\n{block}" for i, block in enumerate(blocks)
-        )
-        proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=240)
-        outputs = re.split(r"^@@ block (\d+) @@$", proc.stdout, flags=re.MULTILINE)
-        ran = {int(outputs[i]): outputs[i + 1] for i in range(1, len(outputs), 2)}
-        last = max(ran) if ran else None
-        assert proc.returncode == 0, (
-            f"block {last} failed (exit {proc.returncode}):\n{blocks[last] if last is not None else ''}\n"
-            f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
-        )
-        assert sorted(ran) == list(range(len(blocks)))
-        for i, block in enumerate(blocks):
-            for expected in re.findall(r"^# expect: (.+)$", block, flags=re.MULTILINE):
-                assert expected in ran[i], f"block {i}: expected {expected!r} in:\n{ran[i][-3000:]}"
+        run_blocks(fenced_blocks(text, "sh"), tmp_path, env, timeout_s=240)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.communicate(timeout=30)

@@ -30,7 +30,7 @@ from rail import iso20022
 from rail.api.accept import Accepted, Acceptor
 from rail.api.identity import Identity, canonical, retry_after
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs
-from rail.api.replies import InboundMessage, Replies, Reply, now_utc, original_ids
+from rail.api.replies import InboundMessage, Replies, Reply, original_ids
 from rail.iso20022.builders import resolution
 from rail.iso20022.structs import (
     Acmt023,
@@ -349,7 +349,7 @@ class Dispatcher:
                 assgnmt_id=self.replies.new_msg_id(),
                 rsn_cd=outcome.reason,
                 addtl_inf=outcome.text,
-                cre_dt_tm=now_utc(),
+                cre_dt_tm=self.replies.now(),
                 assgnr_bicfi=self.scheme.central_bank_bic,
             )
             return self.replies.encoded(422, answer, rendering)
@@ -458,7 +458,7 @@ class Dispatcher:
         ]
         answer = Acmt024(
             msg_id=self.replies.new_msg_id(),
-            cre_dt_tm=now_utc(),
+            cre_dt_tm=self.replies.now(),
             assgnr_bicfi=self.scheme.central_bank_bic,
             assgne_bicfi=bic,
             orgnl_msg_id=m.msg_id,

@@ -13,6 +13,7 @@ import time
 from rail import iso20022
 from rail.api.auth import TokenTable, admin_token_matches, new_token, token_hash
 from rail.api.metrics import RailMetrics
+from rail.clock import REAL_CLOCK, Clock
 from rail.scheme import SchemeParams
 from rail.settlement.payments import Participant
 
@@ -50,9 +51,10 @@ class TokenBucket:
 class RateLimiter:
     """One token bucket per participant BIC, all with the same limits; bounded by the number of participants."""
 
-    def __init__(self, rate_per_s: float, burst: float) -> None:
+    def __init__(self, rate_per_s: float, burst: float, clock: Clock = REAL_CLOCK) -> None:
         self.rate_per_s = rate_per_s
         self.burst = burst
+        self.clock = clock  # buckets refill by this clock: simulated time in `rail simulate`
         self._buckets: dict[str, TokenBucket] = {}
         self._overrides: dict[str, tuple[float, float]] = {}
 
@@ -65,8 +67,8 @@ class RateLimiter:
         bucket = self._buckets.get(bic)
         if bucket is None:
             rate, burst = self._overrides.get(bic, (self.rate_per_s, self.burst))
-            bucket = self._buckets[bic] = TokenBucket(rate, burst)
-        return bucket.take()
+            bucket = self._buckets[bic] = TokenBucket(rate, burst, self.clock.monotonic())
+        return bucket.take(self.clock.monotonic())
 
 
 def rate_limit_problem(requests_per_s: object, requests_burst: object) -> str | None:
@@ -87,7 +89,9 @@ def rate_limit_problem(requests_per_s: object, requests_burst: object) -> str | 
 class Identity:
     """Tokens, the participants' BICs and rate limits of one rail."""
 
-    def __init__(self, rail_bic: str, params: SchemeParams, metrics: RailMetrics) -> None:
+    def __init__(
+        self, rail_bic: str, params: SchemeParams, metrics: RailMetrics, clock: Clock = REAL_CLOCK
+    ) -> None:
         self.rail_bic = rail_bic
         self.metrics = metrics
         # The operator's token in clear only when given at this start or generated now (None when an earlier
@@ -98,8 +102,8 @@ class Identity:
         self._tokens = TokenTable()
         # The BICs that take part; the accept step checks senders and agents against it (shared, kept current).
         self.known_bics: set[str] = set()
-        self._rate = RateLimiter(params.requests_per_s, params.requests_burst)
-        self._alias_rate = RateLimiter(params.alias_lookups_per_s, params.alias_lookups_burst)
+        self._rate = RateLimiter(params.requests_per_s, params.requests_burst, clock)
+        self._alias_rate = RateLimiter(params.alias_lookups_per_s, params.alias_lookups_burst, clock)
 
     def admit(self, participant: Participant) -> None:
         """`participant` takes part (as recovered, or just admitted): its token, its BIC, its own rate limit."""

@@ -19,6 +19,7 @@ from rail.api.metrics import RailMetrics
 from rail.api.replies import CONTENT_TYPES, MSG_NAMES, InboundMessage, Replies, utc
 from rail.iso20022 import bah, forward
 from rail.iso20022.structs import AppHdr, Camt029, Camt056, Pacs004, Pacs008, Pain013, Pain014
+from rail.recent import RecentDict
 from rail.settlement.commands import Ack
 from rail.settlement.core import SettlementCore
 from rail.settlement.delivery import (
@@ -46,14 +47,15 @@ _UNPACKERS = {
 InboxItem = tuple[int, str, InboundMessage]  # (seq, msg_type, message struct): an in-process inbox read
 
 
-class ForwardedStructs(dict[str, Pacs008]):
+class ForwardedStructs(RecentDict):
     """pacs.008 structs by UETR, from the debtor's submit to the creditor's read (bounded, oldest out first). A
     dict, so that `in` and `get` on the hot path are the dict's own."""
 
+    def __init__(self) -> None:
+        super().__init__(FORWARDED_STRUCTS_CACHED_MAX)
+
     def keep(self, uetr: str, message: Pacs008) -> None:
-        if len(self) >= FORWARDED_STRUCTS_CACHED_MAX:
-            del self[next(iter(self))]
-        self[uetr] = message
+        self.remember(uetr, message)
 
     def drop(self, uetr: str) -> None:
         self.pop(uetr, None)

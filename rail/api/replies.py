@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -19,6 +18,7 @@ import msgspec
 
 from rail import iso20022
 from rail.api.metrics import RailMetrics
+from rail.clock import REAL_CLOCK, Clock
 from rail.iso20022 import bah, forward
 from rail.iso20022.structs import (
     Acmt023,
@@ -34,6 +34,7 @@ from rail.iso20022.structs import (
     Pain014,
     TxInfAndSts,
 )
+from rail.recent import RecentDict
 from rail.settlement.core import CoreStopped, Overloaded
 from rail.settlement.payments import IN_FLIGHT, REJECTED, SETTLED, Outcome, Payment
 
@@ -130,10 +131,10 @@ def utc(ns: int) -> dt.datetime:
 _now_cache: list = [0, None]  # [millisecond, its datetime]
 
 
-def now_utc() -> dt.datetime:
-    """Now, to the millisecond (CreDtTm of the rail's messages): one datetime object per millisecond, so
-    the many reports of one core batch share it and its rendering (iso20022 remembers recent ones)."""
-    ms = time.time_ns() // 1_000_000
+def now_utc(clock: Clock = REAL_CLOCK) -> dt.datetime:
+    """Now by `clock`, to the millisecond (CreDtTm of the rail's messages): one datetime object per millisecond,
+    so the many reports of one core batch share it and its rendering (iso20022 remembers recent ones)."""
+    ms = clock.now_ns() // 1_000_000
     if ms != _now_cache[0]:
         _now_cache[0] = ms
         _now_cache[1] = dt.datetime.fromtimestamp(ms / 1e3, dt.UTC)
@@ -152,14 +153,21 @@ def _copy_msg_id(shared_msg_id: str, payment: Payment, to_bic: str) -> str:
 class Replies:
     """The messages the rail answers with, each with a MsgId of its own (prefix + counter)."""
 
-    def __init__(self, rail_bic: str, metrics: RailMetrics, msg_id_prefix: str | None = None) -> None:
+    def __init__(
+        self, rail_bic: str, metrics: RailMetrics, msg_id_prefix: str | None = None, clock: Clock = REAL_CLOCK
+    ) -> None:
+        self.clock = clock  # the core's: simulated time in `rail simulate`
         self.rail_bic = rail_bic
         self.metrics = metrics
         self._msg_ids = itertools.count(1)
-        self._msg_id_prefix = msg_id_prefix or f"RAAST{int(time.time()):010d}"
-        self._final_reports: dict[tuple[str, str, str], bytes] = {}
-        self._final_report_structs: dict[tuple[str, str], Pacs002] = {}
+        self._msg_id_prefix = msg_id_prefix or f"RAAST{clock.now_ns() // 1_000_000_000:010d}"
+        self._final_reports: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status, rendering)
+        self._final_report_structs: RecentDict = RecentDict(FINAL_REPORTS_CACHED_MAX)  # (uetr, status)
 
+
+    def now(self) -> dt.datetime:
+        """Now by the rail's clock, to the millisecond (CreDtTm of the messages it builds)."""
+        return now_utc(self.clock)
     def new_msg_id(self) -> str:
         return f"{self._msg_id_prefix}{next(self._msg_ids):012d}"
 
@@ -187,7 +195,7 @@ class Replies:
         reject = Admi002(
             rltd_ref=(related_ref or "UNKNOWN")[:35],
             rjctg_pty_rsn=code[:35],
-            rjctn_dt_tm=now_utc(),
+            rjctn_dt_tm=self.now(),
             err_lctn=short(location, 350),
             rsn_desc=short(text, 350),
         )
@@ -234,7 +242,7 @@ class Replies:
         ids = original_ids(m)
         return Pacs002(
             msg_id=self.new_msg_id(),
-            cre_dt_tm=now_utc(),
+            cre_dt_tm=self.now(),
             instg_agt_bicfi=self.rail_bic,
             instd_agt_bicfi=bic,
             tx_inf_and_sts=[
@@ -298,9 +306,7 @@ class Replies:
         shared = self._shared_final_report(p, status, reason, text)
         if body is None:
             body = iso20022.encode(shared, rendering)
-            if len(self._final_reports) >= FINAL_REPORTS_CACHED_MAX:
-                del self._final_reports[next(iter(self._final_reports))]
-            self._final_reports[key] = body
+            self._final_reports.remember(key, body)
         copy_id = _copy_msg_id(shared.msg_id, p, to_bic).encode()
         mark = b">" if rendering == iso20022.XML else b'"'
         return body.replace(mark + shared.msg_id.encode() + mark, mark + copy_id + mark, 1)
@@ -318,9 +324,7 @@ class Replies:
         report = self._final_report_structs.get(key)
         if report is None:
             report = self._status_report(p, None, status, reason, text)
-            if len(self._final_report_structs) >= FINAL_REPORTS_CACHED_MAX:
-                del self._final_report_structs[next(iter(self._final_report_structs))]
-            self._final_report_structs[key] = report
+            self._final_report_structs.remember(key, report)
         return report
 
     def _status_report(
@@ -335,7 +339,7 @@ class Replies:
         final = status != IN_FLIGHT
         return Pacs002(
             msg_id=self.new_msg_id(),
-            cre_dt_tm=now_utc(),
+            cre_dt_tm=self.now(),
             instg_agt_bicfi=self.rail_bic,
             instd_agt_bicfi=to_bic,
             tx_inf_and_sts=[
@@ -372,7 +376,7 @@ class Replies:
                 rail_bic=self.rail_bic,
                 msg_def_idr=forward.msg_type_of(body, rendering),
                 biz_msg_idr=self.new_msg_id(),
-                cre_dt=now_utc(),
+                cre_dt=self.now(),
                 to=to_bic,
             )
             return forward.with_header(body, rendering, header)

@@ -31,6 +31,7 @@ from rail.api.identity import Identity
 from rail.api.metrics import RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
 from rail.api.replies import Replies, Reply
+from rail.clock import REAL_CLOCK, Clock
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 from rail.settlement.commands import SetAdminToken, SetParams
 from rail.settlement.core import SettlementCore
@@ -60,8 +61,8 @@ class RailService:
         self._temp_dir = temp_dir
         self._closed = False
         rail_bic = scheme.central_bank_bic
-        self.identity = Identity(rail_bic, scheme.params, metrics)
-        self.replies = Replies(rail_bic, metrics)
+        self.identity = Identity(rail_bic, scheme.params, metrics, core.clock)
+        self.replies = Replies(rail_bic, metrics, clock=core.clock)
         self.acceptor = Acceptor(rail_bic, self.identity.known_bics, self.replies, metrics)
         forwarded = ForwardedStructs()
         self.outbox = Outbox(core, rail_bic, self.replies, metrics, forwarded)
@@ -81,6 +82,8 @@ class RailService:
         admin_token: str | None = None,
         journal: Journal | None = None,
         takeover: Takeover | None = None,
+        clock: Clock = REAL_CLOCK,
+        snapshots: bool = True,
         **params: object,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
@@ -88,7 +91,8 @@ class RailService:
         `params` override SchemeParams fields, e.g. `creditor_timeout_ms=300` for fast tests.
         `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
         rail/cluster/nats_journal.py). `takeover`: the books of a standby core that has just become the leader
-        (rail/cluster/failover.py): the core starts from them instead of replaying.
+        (rail/cluster/failover.py): the core starts from them instead of replaying. `clock`, `snapshots`: the
+        core's (rail/settlement/core.py); `rail simulate` runs the rail in simulated time (rail/sim/).
         """
         base = _with_params(scheme or default_scheme(), params)
         temp_dir = None
@@ -103,7 +107,7 @@ class RailService:
             )
         settlement = await takeover(base) if takeover is not None else None
         metrics = RailMetrics()
-        core = SettlementCore.open(journal, base, metrics, settlement=settlement)
+        core = SettlementCore.open(journal, base, metrics, settlement=settlement, clock=clock, snapshots=snapshots)
         core.start()
         recovered_scheme, recovered_params, participants, admin_hash = await core.query(_recovered)
         rail = cls(

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "certify": ("rail.certify.cli", "certify a bank's RAAST integration against a rail: receiver, sender and security cases"),
     "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
+    "simulate": ("rail.sim.cli", "simulate a whole RAAST day in minutes: real settlement core, simulated time, deterministic"),
+    "replay": ("rail.sim.replay_cli", "re-apply a simulated day's journal and check every balance and outcome"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }

@@ -20,6 +20,9 @@ Timers: every in-flight payment has a deadline (creditor timeout, or the hard st
 (deadline_ns, uetr) is checked each tick, and a due payment becomes a journaled Timeout command. Deadlines are
 wall-clock, so after a restart (snapshot + replay) an in-flight payment either still gets its creditor's answer
 or times out at the right moment; if the rail was down past the deadline it times out at the first tick.
+
+Time: the core reads its `Clock` (rail/clock.py), never the time module: the real clock in `rail serve`, simulated
+time in `rail simulate` (rail/sim/), where deadlines fall due as simulated time reaches them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import NamedTuple, Protocol
 
 import msgspec
 
+from rail.clock import REAL_CLOCK, Clock
 from rail.scheme import Scheme
 from rail.settlement.commands import COMMAND_DECODER, Command, Genesis, Timeout, apply_command, encode_command
 from rail.settlement.delivery import Inbox
@@ -159,10 +163,20 @@ class SettlementCore:
     durable entries), `payment_record(uetr)` (for a message about a payment an inbox already shows),
     `rendering_of(bic)` and `health()`."""
 
-    def __init__(self, journal: Journal, settlement: Settlement, metrics: CoreMetrics) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        settlement: Settlement,
+        metrics: CoreMetrics,
+        clock: Clock = REAL_CLOCK,
+        snapshots: bool = True,
+    ) -> None:
         self.journal = journal
         self._settlement = settlement
         self.metrics = metrics
+        self.clock = clock
+        # False: never snapshot (the simulator keeps every segment from the genesis, for its digest and replay).
+        self.snapshots = snapshots
         # (command or None, encoded command, future, query function or None)
         self._queue: deque[tuple] = deque()
         self._wakeup = asyncio.Event()
@@ -176,7 +190,7 @@ class SettlementCore:
         self.commands_applied = 0
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
-        self._last_snapshot_s = time.monotonic()
+        self._last_snapshot_s = clock.monotonic()
         self.replayed_commands = 0
 
     # ---- opening and recovery
@@ -188,6 +202,8 @@ class SettlementCore:
         scheme: Scheme,
         metrics: CoreMetrics,
         settlement: Settlement | None = None,
+        clock: Clock = REAL_CLOCK,
+        snapshots: bool = True,
     ) -> SettlementCore:
         """Recover from the newest snapshot plus the journal after it; a fresh journal gets the genesis.
 
@@ -197,10 +213,10 @@ class SettlementCore:
         replayed = 0
         if settlement is None:
             settlement, _after_seq, replayed = load_settlement(journal, scheme)
-        core = cls(journal, settlement, metrics)
+        core = cls(journal, settlement, metrics, clock, snapshots)
         core.replayed_commands = replayed
         if not settlement.genesis_done:
-            now_ns = time.time_ns()
+            now_ns = clock.now_ns()
             genesis = Genesis(scheme=settlement.scheme)
             settlement.begin_batch(now_ns)
             apply_command(settlement, genesis, now_ns)
@@ -230,7 +246,7 @@ class SettlementCore:
             except Exception as error:  # noqa: BLE001 - already recorded in _failure and logged by _run
                 log.debug("settlement core ended with %r", error)
             self._task = None
-        if self._failure is None and self.batches:
+        if self._failure is None and self.batches and self.snapshots:
             try:
                 self._snapshot_now()
             except Exception as error:  # noqa: BLE001 - a snapshot only shortens the next replay
@@ -359,7 +375,7 @@ class SettlementCore:
                         return
                     handle = None
                     if self._timers:
-                        delay_s = max(0.0, (self._timers[0][0] - time.time_ns()) / 1e9)
+                        delay_s = max(0.0, (self._timers[0][0] - self.clock.now_ns()) / 1e9)
                         handle = loop.call_later(delay_s, wakeup.set)
                     wakeup.clear()
                     await wakeup.wait()
@@ -396,7 +412,7 @@ class SettlementCore:
             raise
 
     def _due_timers(self) -> bool:
-        return bool(self._timers) and self._timers[0][0] <= time.time_ns()
+        return bool(self._timers) and self._timers[0][0] <= self.clock.now_ns()
 
     def _apply_batch(self) -> _Batch:
         """Apply what is queued (and due timers) to the books and start its journal append; nothing of it is
@@ -404,7 +420,7 @@ class SettlementCore:
         started_s = time.perf_counter()
         s = self._settlement
         transfers_before = s.next_transfer_id  # ids are a counter: transfers submitted to the ledger
-        now_ns = time.time_ns()
+        now_ns = self.clock.now_ns()
         records: list = [now_ns]
         answers: list[tuple[asyncio.Future, object]] = []
         self._apply_due_timers(now_ns, records)
@@ -431,8 +447,9 @@ class SettlementCore:
         for payment in finalised:
             self._unreleased.add(payment.uetr)
         inboxes = s.inboxes
+        # Sorted: a set's order follows string hashing, which differs per process; readers must wake in one order.
         published = [
-            (inboxes[bic], inboxes[bic].next_seq - 1, inboxes[bic].acked_upto) for bic in s.touched_inboxes
+            (inboxes[bic], inboxes[bic].next_seq - 1, inboxes[bic].acked_upto) for bic in sorted(s.touched_inboxes)
         ]
         s.touched_inboxes.clear()
         append = None
@@ -507,8 +524,12 @@ class SettlementCore:
         self._wakeup.set()
 
     def _snapshot_due(self) -> bool:
-        return self._commands_since_snapshot >= SNAPSHOT_EVERY_COMMANDS or (
-            self._batches_since_snapshot > 0 and time.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
+        return self.snapshots and (
+            self._commands_since_snapshot >= SNAPSHOT_EVERY_COMMANDS
+            or (
+                self._batches_since_snapshot > 0
+                and self.clock.monotonic() - self._last_snapshot_s > SNAPSHOT_EVERY_S
+            )
         )
 
     async def _snapshot_async(self) -> None:
@@ -516,7 +537,7 @@ class SettlementCore:
         state = _ENCODER.encode(settlement_to_state(self._settlement))
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
-        self._last_snapshot_s = time.monotonic()
+        self._last_snapshot_s = self.clock.monotonic()
         try:
             await self.journal.snapshot_async(state, seq)
         except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
@@ -551,4 +572,4 @@ class SettlementCore:
         self.journal.write_snapshot(state, seq)
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
-        self._last_snapshot_s = time.monotonic()
+        self._last_snapshot_s = self.clock.monotonic()

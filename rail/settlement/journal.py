@@ -202,27 +202,31 @@ class FileJournal:
         segment_bytes: int = SEGMENT_BYTES_DEFAULT,
         record_type: Any = None,
         identity_file: Path | None = None,
+        journal_id: bytes | None = None,
     ) -> FileJournal:
         """Open (creating if needed), lock and recover the journal in `directory`.
 
         `record_type` (a msgspec type, e.g. a tagged union of Structs) makes replay decode typed records.
         `identity_file`: a file outside the directory recording the journal's id (the rail's data directory
         keeps one): if it names a journal and the directory holds none, or another one, opening fails
-        instead of starting a new, empty history. Raises JournalCorruption when data on disk is damaged,
-        JournalLocked when another process has the journal open.
+        instead of starting a new, empty history. `journal_id`: the id a NEW journal gets (default: random), so
+        that a deterministic run (the simulator) writes the same segment headers every time. Raises
+        JournalCorruption when data on disk is damaged, JournalLocked when another process has the journal open.
         """
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         journal = cls(path, fsync=fsync, segment_bytes=segment_bytes, record_type=record_type)
+        if journal_id is not None and len(journal_id) != JOURNAL_ID_BYTES:
+            raise ValueError(f"journal_id must be {JOURNAL_ID_BYTES} bytes")
         journal._lock_fd = lock_directory(path)
         try:
-            journal._recover(identity_file)
+            journal._recover(identity_file, journal_id)
         except BaseException:
             journal.close()
             raise
         return journal
 
-    def _recover(self, identity_file: Path | None) -> None:
+    def _recover(self, identity_file: Path | None, journal_id: bytes | None = None) -> None:
         for name in os.listdir(self.directory):
             if TEMP_NAME.match(name):  # a segment or snapshot whose rename never happened
                 log.warning("journal: removing %s (a file whose creation a crash interrupted)", name)
@@ -254,7 +258,7 @@ class FileJournal:
             self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
         else:
             # The mark first (with the id a crash between the two left there, if any), then the first segment.
-            self.journal_id = report.highwater_id or os.urandom(JOURNAL_ID_BYTES)
+            self.journal_id = report.highwater_id or journal_id or os.urandom(JOURNAL_ID_BYTES)
             self._mark_highwater(sync=True)
             self._mark_highwater(sync=True)  # both slots valid from the start
             self._start_segment(1)
@@ -302,6 +306,13 @@ class FileJournal:
         """`append` for synchronous callers (scripts, tools): same ordering and durability."""
         seq, payload = self._prepare(records)
         self._executor.submit(self._write, seq, payload).result()
+        return seq
+
+    def append_inline(self, records: list) -> int:
+        """`append` written on the caller's own thread, for a single-threaded caller that must not let a thread
+        decide when a batch is done (the simulator, rail/sim/journal.py): same frames, same durability."""
+        seq, payload = self._prepare(records)
+        self._write(seq, payload)
         return seq
 
     def _prepare(self, records: list) -> tuple[int, bytes]:
