@@ -14,7 +14,7 @@ from analytics.htmlkit.model import Figure, Report, Section, Table, cell_text
 
 TABLES_DIR = "tables"
 SHORT_TEXT_CHARS_MAX = 24
-LOW_LABELS = ("UNVERIFIED", "PLACEHOLDER", "PROXY", "UNRATED", "NOT IN DATA")
+LOW_LABELS = ("UNVERIFIED", "PLACEHOLDER", "PROXY", "ASSUMPTION", "UNRATED", "NOT IN DATA")
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
