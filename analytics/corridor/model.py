@@ -161,6 +161,7 @@ class Route(Protocol):
 
     name: str
     label: str
+    short: str  # for chart labels
 
     def not_offered(self, corridor: str) -> str | None:
         """Why the route does not exist for ``corridor`` (None: it does)."""

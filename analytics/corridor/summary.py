@@ -15,10 +15,11 @@ from decimal import Decimal
 import msgspec
 
 from analytics.corridor.liquidity import DeskFigure, desk_figures
-from analytics.corridor.model import RailCheck, Remittance, Route, RouteResult, Status
+from analytics.corridor.model import COST_PARTS, RailCheck, Remittance, Route, RouteResult, Status
 from analytics.corridor.params import LabData
 from analytics.corridor.scenario import Band, Scenario
 from analytics.datasets import RPW_SERVICES_CSV
+from analytics.pricing.provenance import HUNDRED, InputRef
 from analytics.pricing.services import quotes
 
 HOUR_S = 3600.0
@@ -80,6 +81,7 @@ class Cell(msgspec.Struct, frozen=True):
     time_s: Stats | None
     within_hour_pct: float | None  # of credited remittances
     within_day_pct: float | None
+    split_pct: dict[str, float]  # mean of each cost component, % of the amount (credited remittances)
     rpw: RpwFigure | None = None
 
 
@@ -104,6 +106,7 @@ class Summary(msgspec.Struct, frozen=True):
     rail: RailCheck
     swift_end_customer_within_hour_pct: float
     raast_latency_ms: Stats | None
+    inputs: list[InputRef]
 
 
 def band_of(amount: Decimal, bands: Sequence[Band]) -> str | None:
@@ -133,7 +136,16 @@ def cell(route: str, corridor: str, band: str, results: list[RouteResult]) -> Ce
     times = [r.time_to_credit_s for r in ok if r.time_to_credit_s is not None]
     return Cell(route, corridor, band, len(offered), len(ok), len(offered) - len(ok),
                 stats([float(r.total_pct) for r in ok if r.total_pct is not None]), stats(times),
-                share_within(times, HOUR_S), share_within(times, 24 * HOUR_S))
+                share_within(times, HOUR_S), share_within(times, 24 * HOUR_S), split_pct(ok))
+
+
+def split_pct(results: Sequence[RouteResult]) -> dict[str, float]:
+    """The mean of each cost component as a percentage of each remittance's amount."""
+    priced = [r for r in results if r.cost is not None]
+    if not priced:
+        return {}
+    return {part: round(float(sum((getattr(r.cost, part) / r.amount_usd * HUNDRED for r in priced), Decimal(0)))
+                        / len(priced), 4) for part in COST_PARTS}
 
 
 def share_within(times: Sequence[float], limit_s: float) -> float | None:
@@ -168,13 +180,13 @@ def summarise(lab: LabData, scenario: Scenario, seed: int, routes: Sequence[Rout
     by_route = [cell(route.name, "all", band, groups.get((route.name, "all", band), []))
                 for route in routes for band in ["all", *(str(b.basket) for b in scenario.bands)]]
     latencies = [r.raast_latency_ms for r in kept if r.raast_latency_ms is not None]
+    desks = desk_figures(lab, kept, scenario.start, scenario.population.days)  # notes the flows it read
     return Summary(
         SUMMARY_VERSION, scenario.name, scenario.description, scenario.contested, seed, len(remittances),
         len(counted), interrupted, scenario.start.isoformat(), scenario.population.days,
-        [{"name": route.name, "label": route.label} for route in routes], corridors, by_route, cells,
+        [{"name": route.name, "label": route.label, "short": route.short} for route in routes], corridors, by_route, cells,
         _reasons(kept, Status.FAILED), _reasons(kept, Status.NOT_OFFERED),
-        desk_figures(lab, kept, scenario.start, scenario.population.days), rail,
-        lab.param("swift_end_customer_within_1h_pct").value, stats(latencies),
+        desks, rail, lab.param("swift_end_customer_within_1h_pct").value, stats(latencies), lab.inputs(),
     )
 
 

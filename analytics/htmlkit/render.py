@@ -113,7 +113,7 @@ def render_html(report: Report) -> str:
         f'<ul class="answer" id="answer">{findings}</ul>{lead}'
         f'<nav class="toc">Contents: {toc}</nav>'
         '<p class="meta">Flags mark inputs below VERIFIED/RECOMPUTED: <span class="flag low">UNVERIFIED</span> '
-        '<span class="flag low">PROXY</span> <span class="flag low">PLACEHOLDER</span> low confidence; '
+        '<span class="flag low">PROXY</span> <span class="flag low">PLACEHOLDER</span> <span class="flag low">ASSUMPTION</span> low confidence; '
         '<span class="flag medium">SECONDARY</span> <span class="flag medium">DERIVED</span> '
         '<span class="flag medium">THIRD-PARTY</span> medium confidence.</p>'
         f"{''.join(section_html(s) for s in report.sections)}"

@@ -22,6 +22,7 @@ CORRIDOR = "UZB->PAK"
 class CentralAsiaLink(InstantLink):
     name = "central_asia"
     label = "Central Asia link (hypothetical): Uzbekistan's instant payment, an FX provider on RAAST"
+    short = "Central Asia link (hypothetical)"
     bic = "CALKPKKA"
     participant_name = "Central Asia link FX provider (hypothetical, simulated)"
     desk = "Central Asia link FX provider (hypothetical)"

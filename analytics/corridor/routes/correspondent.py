@@ -23,6 +23,7 @@ Z_90 = 1.2815515655446004  # the standard normal's 90th percentile
 class Correspondent:
     name = "correspondent"
     label = "Correspondent banking: the sender's bank, Swift, a Pakistani bank, RAAST"
+    short = "Correspondent banking"
 
     def __init__(self, lab: LabData, failure_pct: float | None = None) -> None:
         self.lab = lab

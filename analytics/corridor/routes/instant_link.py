@@ -37,6 +37,7 @@ def percentile(values: list[float], q: float) -> float:
 class InstantLink:
     name = "instant_link"
     label = "Instant link: the sender's instant payment, an FX provider on RAAST"
+    short = "Instant link (Buna / Nexus-style)"
     bic = "LINKPKKA"
     participant_name = "Instant-link FX provider (simulated RAAST participant)"
     desk = "Instant-link FX provider"
@@ -53,7 +54,7 @@ class InstantLink:
     def not_offered(self, corridor: str) -> str | None:
         source = corridor.split("->")[0]
         if source not in self.sources:
-            return f"no instant link from {source} in this scenario (links from {', '.join(self.sources)})"
+            return f"no instant link from this country in the scenario (links from {', '.join(self.sources)})"
         if not self.lab.services(corridor, True) + self.lab.services(corridor, False):
             return "no RPW quotes to derive the FX provider's margin from"
         return None

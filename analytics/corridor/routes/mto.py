@@ -25,6 +25,7 @@ FAST_MIN_S = 60.0  # paying in and screening take at least a minute
 class Mto:
     name = "mto"
     label = "Money transfer operator: the MTO, its Pakistani payout bank, RAAST"
+    short = "Money transfer operator"
 
     def __init__(self, lab: LabData, failure_pct: float | None = None) -> None:
         self.lab = lab
