@@ -19,7 +19,7 @@ import msgspec
 from analytics.corridor.model import DomesticLeg, Remittance, Route, RouteResult, Status
 from analytics.corridor.routes.common import not_offered
 
-IN_FLIGHT_MAX = 256  # remittance-route pairs in flight at once (each holds at most one RAAST payment)
+IN_FLIGHT_MAX = 512  # remittance-route pairs in flight at once (each holds at most one RAAST payment)
 PROGRESS_EVERY_S = 0.2
 DRAIN_TIMEOUT_S = 60.0  # every RAAST payment is final within the scheme's 20 s hard stop
 

@@ -55,9 +55,9 @@ def findings(summary: Summary) -> list[str]:
         c = route_cell(summary, route["name"], HEADLINE_BAND)
         a = route_cell(summary, route["name"], "all")
         if c is not None and c.cost_pct is not None:
-            costs.append(f"{route['name'].replace('_', ' ')} {max(c.cost_pct.p50, 0):.2f}%")
+            costs.append(f"{route.get('short', route['name'])} {max(c.cost_pct.p50, 0):.2f}%")
         if a is not None and a.within_hour_pct is not None:
-            speeds.append(f"{route['name'].replace('_', ' ')} {a.within_hour_pct:g}%")
+            speeds.append(f"{route.get('short', route['name'])} {a.within_hour_pct:g}%")
     out.append(f"Median cost at the USD {HEADLINE_BAND} band (USD 150-250): {', '.join(costs)} "
                f"(SDG target: {G20_COST_PCT:g}% on average; per corridor, beside RPW, below).")
     out.append(f"Credited within one hour: {', '.join(speeds)} (G20 target: {G20_SPEED_SHARE_PCT:g}%; Swift reports "

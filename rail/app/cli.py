@@ -25,7 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("participants.cli", "load-test a rail with simulated bank participants (open-loop, HDR latency)"),
     "certify": ("rail.certify.cli", "certify a bank's RAAST integration against a rail: receiver, sender and security cases"),
     "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
-    "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "report": ("rail.app.report_cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "corridor": ("rail.app.corridor_cli", "the corridor lab: the same remittances over every route into Pakistan, "
+                 "the RAAST leg on the rail; cost, time to credit, failures, liquidity"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 

@@ -59,7 +59,7 @@ class Stablecoin:
         self.name = f"stablecoin_{offramp}"
         how = "exchange off-ramp (hypothetical licence)" if offramp == "exchange" else "P2P sale"
         self.label = f"Stablecoin ({spec.chain}): licensed on-ramp abroad, {how} in Pakistan, RAAST"
-        self.short = f"Stablecoin, {'exchange' if offramp == 'exchange' else 'P2P'} off-ramp"
+        self.short = "Stablecoin, exchange off-ramp (hypothetical)" if offramp == "exchange" else "Stablecoin, P2P sale"
         data = lab.data
         self.chain = chain_row(data, spec.chain)
         lab.note(chain_ref(data, self.chain, "confirmation to finality", f"{self.chain.finality_seconds} s"))
