@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -173,9 +174,10 @@ def test_ctrl_c_writes_what_was_measured_and_exits_130(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([*RAIL, "corridor", "--remittances", "50000", "--out", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:  # a progress line: the lab is sending
-        if "remittance x route" in line and not line.strip().startswith("1/"):
+    for line in proc.stderr:  # the first progress line: the lab is sending
+        if "remittance x route" in line:
             break
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
