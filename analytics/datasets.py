@@ -253,20 +253,11 @@ class FxPointRow(msgspec.Struct, frozen=True):
     notes: str
 
 
-class LabParameterRow(msgspec.Struct, frozen=True):
-    """corridor_lab.csv: one parameter of the corridor lab's routes (analytics/corridor), cited like the data."""
+class LabParameterRow(ParameterRow, frozen=True):
+    """corridor_lab.csv: one parameter of the corridor lab's routes (analytics/corridor), cited like the data:
+    a parameters.csv row that also names the route it belongs to."""
 
-    name: str
     route: str
-    value: Decimal
-    value_low: Decimal
-    value_high: Decimal
-    unit: str
-    source: str
-    source_url: str
-    date: str
-    status: str
-    notes: str
 
 
 class CalendarRow(msgspec.Struct, frozen=True):
@@ -422,12 +413,6 @@ def _check_parameter(row: ParameterRow) -> str | None:
     return None
 
 
-def _check_lab_parameter(row: LabParameterRow) -> str | None:
-    if not row.value_low <= row.value <= row.value_high:
-        return "value must satisfy value_low <= value <= value_high"
-    return None
-
-
 def _check_calendar(row: CalendarRow) -> str | None:
     days = row.weekend.split()
     unknown = [d for d in days if d not in WEEKDAYS]
@@ -534,7 +519,7 @@ def load(data_dir: Path | None = None) -> Datasets:
         onramps=read_table(base / ONRAMPS_CSV, OnrampRow, _check_onramp),
         fx_points=read_table(base / FX_CSV, FxPointRow),
         added_chains=frozenset(row.chain for row in added_chains),
-        lab_parameters=read_table(base / LAB_CSV, LabParameterRow, _check_lab_parameter),
+        lab_parameters=read_table(base / LAB_CSV, LabParameterRow, _check_parameter),
         calendars=read_table(base / CALENDARS_CSV, CalendarRow, _check_calendar),
     )
     for file, names in ((PARAMETERS_CSV, [p.name for p in data.parameters]),

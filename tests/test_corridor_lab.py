@@ -179,7 +179,7 @@ def test_ctrl_c_writes_what_was_measured_and_exits_130(tmp_path):
             break
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted by SIGINT" in err and "Traceback" not in err
     meta = json.loads((tmp_path / "run" / "run.json").read_text())

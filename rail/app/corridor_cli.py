@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -164,7 +165,7 @@ class ProgressDisplay:
         self.task = None
         self._last_plain = 0.0
 
-    def __enter__(self) -> ProgressDisplay:
+    def __enter__(self) -> Self:
         self.console.print(self.title, highlight=False)
         if self.console.is_terminal:
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

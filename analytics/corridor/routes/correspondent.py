@@ -13,48 +13,32 @@ import math
 import random
 
 from analytics.corridor.clock import Timeline
-from analytics.corridor.model import DomesticLeg, Remittance, RouteResult
+from analytics.corridor.model import Remittance
 from analytics.corridor.params import LabData
-from analytics.corridor.routes.common import InwardWindow, credited_paisa, failed, finish, raast_leg
+from analytics.corridor.routes.formal import FormalRoute
 
 Z_90 = 1.2815515655446004  # the standard normal's 90th percentile
 
 
-class Correspondent:
+class Correspondent(FormalRoute):
     name = "correspondent"
     label = "Correspondent banking: the sender's bank, Swift, a Pakistani bank, RAAST"
     short = "Correspondent banking"
+    bank = True
 
     def __init__(self, lab: LabData, failure_pct: float | None = None) -> None:
-        self.lab = lab
+        super().__init__(lab, failure_pct)
         median = lab.param("swift_inflight_median_s").value
         p90 = lab.param("swift_inflight_p90_s").value
         self.mu = math.log(median)
         self.sigma = (math.log(p90) - self.mu) / Z_90
         self.open_h = lab.param("sender_bank_open_hour").value
         self.cutoff = lab.param("sender_bank_cutoff_hour")
-        self.window = InwardWindow(lab)
-        default_failure = lab.param("foreign_leg_failure_pct").value
-        self.failure_pct = default_failure if failure_pct is None else failure_pct
         lab.param("swift_end_customer_within_1h_pct")  # not an input: the report shows it beside the result
 
-    def not_offered(self, corridor: str) -> str | None:
-        if not self.lab.services(corridor, bank=True):
-            return "no bank service in RPW for this corridor (rpw_services.csv)"
-        return None
-
-    async def send(self, remittance: Remittance, rng: random.Random, rail: DomesticLeg) -> RouteResult:
-        line = rng.choice(self.lab.services(remittance.corridor, bank=True))
-        cost = line.cost(remittance.amount_usd)
-        t = Timeline(remittance.sent_at)
+    async def foreign_leg(self, t: Timeline, remittance: Remittance, rng: random.Random) -> None:
         sender = self.lab.calendar(remittance.source_iso3)
         await t.until("sending bank: after its cut-off or not a working day",
                       sender.window_start(t.now, self.open_h, self.cutoff.draw(rng)))
         await t.take("Swift: in flight to the Pakistani bank", rng.lognormvariate(self.mu, self.sigma))
-        if rng.random() * 100 < self.failure_pct:
-            return failed(self.name, remittance, t, cost, "returned on the foreign leg (the scenario's failure rate)")
         await self.window.process(t, rng)
-        payer = rail.payout_bank(remittance, rng)
-        paisa = credited_paisa(self.lab, remittance, cost)
-        domestic = await raast_leg(t, rail, payer, remittance, paisa, rng)
-        return finish(self.name, remittance, t, cost, payer, paisa, domestic)
