@@ -10,6 +10,8 @@ reference rate is drawn at zero in charts (the tables and CSVs keep the signed v
 
 from __future__ import annotations
 
+import msgspec
+
 from analytics.corridor.report_appendix import central_asia_section, inputs_section, rail_section
 from analytics.corridor.report_sections import (
     G20_LINES,
@@ -20,8 +22,8 @@ from analytics.corridor.report_sections import (
     time_section,
 )
 from analytics.corridor.summary import G20_COST_PCT, G20_SPEED_SHARE_PCT, Cell, Summary
-from analytics.htmlkit import Figure, Report, boxplot, utc_now
-from analytics.pricing.provenance import ATTRIBUTION, flags_of
+from analytics.htmlkit import Figure, Report, Section, boxplot, utc_now
+from analytics.pricing.provenance import ATTRIBUTION, date_span, flags_of
 
 TITLE = "Corridor lab: the same remittances over every route into Pakistan"
 HEADLINE_BAND = "200"
@@ -95,11 +97,24 @@ def summary_figure(summary: Summary) -> Figure | None:
                             reference_lines=G20_LINES)
     return Figure("Cost by route at the USD 200 band", svg,
                   "this run (summary.json): RPW Q3 2025 quotes (rpw_services.csv), onramps.csv, chains.csv, ramps.csv, "
-                  "corridor_lab.csv; costs below the reference rate drawn at 0", _flags(summary))
+                  f"corridor_lab.csv; costs below the reference rate drawn at 0 ({dates_of(summary)})", _flags(summary))
 
 
 def _flags(summary: Summary) -> tuple[str, ...]:
     return flags_of(summary.inputs)
+
+
+def dates_of(summary: Summary) -> str:
+    """The run's date and its inputs' dates: what every figure and table of the report carries."""
+    return f"run of {summary.run_at[:10]}; inputs dated {date_span(ref.date for ref in summary.inputs)}"
+
+
+def dated(section: Section, summary: Summary) -> None:
+    """Every figure and table of ``section`` names its dates after its source."""
+    when = dates_of(summary)
+    section.figures[:] = [msgspec.structs.replace(f, source=f"{f.source} ({when})") for f in section.figures]
+    for table in section.tables:
+        table.source = f"{table.source} ({when})"
 
 
 def build_report(summary: Summary, meta: dict[str, str] | None = None) -> Report:
@@ -111,6 +126,8 @@ def build_report(summary: Summary, meta: dict[str, str] | None = None) -> Report
     if ca is not None:
         sections.append(ca)
     sections.append(inputs_section(summary))
+    for section in sections:
+        dated(section, summary)
     info = {
         "Scenario": f"{summary.scenario}" + (f" ({summary.description})" if summary.description else ""),
         "Remittances": f"{summary.remittances:,}", "Seed": str(summary.seed),

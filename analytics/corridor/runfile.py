@@ -54,7 +54,8 @@ class CorridorRun:
     def summary(self) -> Summary:
         counted = self.run.complete_seqs(len(self.routes)) if self.run.interrupted else {r.seq for r in self.remittances}
         return summarise(self.lab, self.scenario, self.seed, self.routes, self.remittances, self.run.results,
-                         counted, self.run.interrupted, self.rail)
+                         counted, self.run.interrupted, self.rail,
+                         self.started_at.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
 
 
 def result_row(r: RouteResult) -> dict:

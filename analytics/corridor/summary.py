@@ -94,6 +94,7 @@ class Summary(msgspec.Struct, frozen=True):
     remittances: int
     counted_remittances: int
     interrupted: bool
+    run_at: str  # when the run was made (UTC): the date every figure of this run carries
     start: str
     days: float
     routes: list[dict[str, str]]
@@ -165,7 +166,8 @@ def _grouped(results: Iterable[RouteResult], remittances: dict[int, Remittance],
 
 
 def summarise(lab: LabData, scenario: Scenario, seed: int, routes: Sequence[Route], remittances: Sequence[Remittance],
-              results: Sequence[RouteResult], counted: set[int], interrupted: bool, rail: RailCheck) -> Summary:
+              results: Sequence[RouteResult], counted: set[int], interrupted: bool, rail: RailCheck,
+              run_at: str) -> Summary:
     by_seq = {r.seq: r for r in remittances}
     kept = [r for r in results if r.seq in counted]
     groups = _grouped(kept, by_seq, scenario.bands)
@@ -183,7 +185,7 @@ def summarise(lab: LabData, scenario: Scenario, seed: int, routes: Sequence[Rout
     desks = desk_figures(lab, kept, scenario.start, scenario.population.days)  # notes the flows it read
     return Summary(
         SUMMARY_VERSION, scenario.name, scenario.description, scenario.contested, seed, len(remittances),
-        len(counted), interrupted, scenario.start.isoformat(), scenario.population.days,
+        len(counted), interrupted, run_at, scenario.start.isoformat(), scenario.population.days,
         [{"name": route.name, "label": route.label, "short": route.short} for route in routes], corridors, by_route, cells,
         _reasons(kept, Status.FAILED), _reasons(kept, Status.NOT_OFFERED),
         desks, rail, lab.param("swift_end_customer_within_1h_pct").value, stats(latencies), lab.inputs(),

@@ -4,7 +4,7 @@ the headline; the hypothetical Central Asia corridor stays in the lab's own repo
 
 from __future__ import annotations
 
-from analytics.corridor.report import HEADLINE_BAND, headline_routes, route_cell, summary_figure
+from analytics.corridor.report import HEADLINE_BAND, dates_of, headline_routes, route_cell, summary_figure
 from analytics.corridor.summary import G20_SPEED_SHARE_PCT, Summary
 from analytics.cost_report.common import columns
 from analytics.htmlkit import Section, Table
@@ -70,7 +70,7 @@ def corridor_section(summary: Summary, run_dir: str = "") -> Section:
         "corridor_lab", f"Measured by route: cost at the USD {HEADLINE_BAND} band (USD 150-250), time to credit",
         columns(("route", "Route"), ("credited", "Credited"), ("failed", "Failed"), ("median_pct", "Median cost %"),
                 ("iqr_pct", "25th to 75th %"), ("median_time", "Median time"), ("within_hour_pct", "Within 1 h %")),
-        _rows(summary), f"corridor-lab run {run_dir} (summary.json)".strip()))
+        _rows(summary), f"corridor-lab run {run_dir} (summary.json; {dates_of(summary)})"))
     figure = summary_figure(summary)
     if figure is not None:
         section.figures.append(figure)
