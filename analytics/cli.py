@@ -19,7 +19,8 @@ AMOUNTS_MAX = 12
 EXIT_USAGE = 2
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the `report` subcommands to ``parser``; returns the `costs` parser (the application adds to it)."""
     sub = parser.add_subparsers(dest="report_command", metavar="REPORT", title="reports")
     p_costs = sub.add_parser(
         "costs",
@@ -70,6 +71,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="share of FY2025 flows (corridors with a licensed on-ramp) moved to P2P in the premium "
         "scenario's market-depth table (default 10)",
     )
+    p_costs.add_argument(
+        "--corridor-run",
+        type=Path,
+        metavar="DIR",
+        help="a `rail corridor` run directory: its measured figures get their own section (docs/corridor.md)",
+    )
     p_run = sub.add_parser(
         "run",
         help="report a load run: throughput, latency, outcomes, liquidity, remittance costs",
@@ -81,6 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, metavar="FILE", help="HTML file to write (default: RUN_DIR/report.html)"
     )
     p_run.add_argument("--data-dir", type=Path, metavar="DIR", help="cost data directory (as for `costs`)")
+    return p_costs
 
 
 def _decimal(text: str, what: str) -> Decimal:
@@ -109,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_costs(args: argparse.Namespace) -> int:
     from analytics import cost_report  # imported here: `rail report run` need not load the cost report
+    from analytics.corridor import runfile as corridor_runfile
 
     try:
         data = datasets.load(args.data_dir)
@@ -130,10 +139,14 @@ def _run_costs(args: argparse.Namespace) -> int:
         shift = _decimal(args.shift_share, "--shift-share")
         if not 0 <= shift <= 100:
             return _fail(f"--shift-share {shift} is outside 0..100 percent")
-        built = cost_report.build_cost_report(data, corridors, amounts, premium, shift / 100)
+        lab = corridor_runfile.load_summary(args.corridor_run) if args.corridor_run else None
+        built = cost_report.build_cost_report(data, corridors, amounts, premium, shift / 100, lab,
+                                              str(args.corridor_run or ""))
         html_path = cost_report.write_report(built, args.out)
     except datasets.DataError as exc:
         return _fail(f"data error: {exc}")
+    except corridor_runfile.CorridorRunError as exc:
+        return _fail(str(exc))
     except ValueError as exc:
         return _fail(str(exc))
     except OSError as exc:

@@ -29,10 +29,12 @@ RPW_SERVICES_CSV = "rpw_services.csv"
 ONRAMPS_CSV = "onramps.csv"
 CHAINS_ADDED_CSV = "chains_added.csv"
 FX_CSV = "fx_pakistan.csv"
+LAB_CSV = "corridor_lab.csv"
+CALENDARS_CSV = "business_calendars.csv"
 # Copied verbatim from the reference pack: their checksums are recorded in SHA256SUMS.
 PACK_FILES = (CORRIDORS_CSV, CHAINS_CSV, RAMPS_CSV, FLOWS_CSV, BENCHMARKS_CSV, TIMESERIES_CSV)
 # Added by the analytics package, each row cited (LICENSE-DATA.md says where each comes from).
-ADDED_FILES = (PARAMETERS_CSV, RPW_SERVICES_CSV, ONRAMPS_CSV, CHAINS_ADDED_CSV, FX_CSV)
+ADDED_FILES = (PARAMETERS_CSV, RPW_SERVICES_CSV, ONRAMPS_CSV, CHAINS_ADDED_CSV, FX_CSV, LAB_CSV, CALENDARS_CSV)
 ALL_FILES = PACK_FILES + ADDED_FILES
 
 # A data file is a small reference table; refuse anything absurdly large instead of reading it whole.
@@ -50,6 +52,7 @@ PERIOD_QUARTER = re.compile(r"^\d{4}_[1-4]Q$")
 # The per-quote export rounds fee and FX margin to 2 decimals each: their sum may miss the total by 0.01.
 SERVICE_SUM_TOLERANCE = Decimal("0.011")
 LICENSED_VALUES = ("yes", "no", "unknown")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 class DataError(Exception):
@@ -250,6 +253,32 @@ class FxPointRow(msgspec.Struct, frozen=True):
     notes: str
 
 
+class LabParameterRow(ParameterRow, frozen=True):
+    """corridor_lab.csv: one parameter of the corridor lab's routes (analytics/corridor), cited like the data:
+    a parameters.csv row that also names the route it belongs to."""
+
+    route: str
+
+
+class CalendarRow(msgspec.Struct, frozen=True):
+    """business_calendars.csv: a country's time zone and weekend (when its banks work)."""
+
+    iso3: str
+    country: str
+    utc_offset_hours: Decimal
+    weekend: str  # e.g. "Fri Sat"
+    source: str
+    source_url: str
+    date: str
+    status: str
+    notes: str
+
+    @property
+    def weekend_days(self) -> frozenset[int]:
+        """Weekday numbers (Monday 0) of the weekend."""
+        return frozenset(WEEKDAYS.index(day) for day in self.weekend.split())
+
+
 class Datasets(msgspec.Struct, frozen=True):
     """Every file, validated. ``data_dir`` is where they were read from (cited in reports)."""
 
@@ -265,12 +294,26 @@ class Datasets(msgspec.Struct, frozen=True):
     onramps: tuple[OnrampRow, ...] = ()
     fx_points: tuple[FxPointRow, ...] = ()
     added_chains: frozenset[str] = frozenset()  # chains.csv-shaped rows from chains_added.csv
+    lab_parameters: tuple[LabParameterRow, ...] = ()
+    calendars: tuple[CalendarRow, ...] = ()
 
     def parameter(self, name: str) -> ParameterRow:
         for row in self.parameters:
             if row.name == name:
                 return row
         raise DataError(f"{PARAMETERS_CSV}: no row named {name!r} (required by the cost model)")
+
+    def lab_parameter(self, name: str) -> LabParameterRow:
+        for row in self.lab_parameters:
+            if row.name == name:
+                return row
+        raise DataError(f"{LAB_CSV}: no row named {name!r} (required by the corridor lab)")
+
+    def calendar(self, iso3: str) -> CalendarRow:
+        for row in self.calendars:
+            if row.iso3 == iso3:
+                return row
+        raise DataError(f"{CALENDARS_CSV}: no row for {iso3!r} (required by the corridor lab)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -370,6 +413,16 @@ def _check_parameter(row: ParameterRow) -> str | None:
     return None
 
 
+def _check_calendar(row: CalendarRow) -> str | None:
+    days = row.weekend.split()
+    unknown = [d for d in days if d not in WEEKDAYS]
+    if unknown or not 1 <= len(days) <= 3:
+        return f"weekend {row.weekend!r} is not one to three of {' '.join(WEEKDAYS)}"
+    if not -12 <= row.utc_offset_hours <= 14:
+        return f"utc_offset_hours {row.utc_offset_hours} is not a time zone (-12..14)"
+    return None
+
+
 def _no_check(_row: object) -> None:
     return None
 
@@ -466,9 +519,13 @@ def load(data_dir: Path | None = None) -> Datasets:
         onramps=read_table(base / ONRAMPS_CSV, OnrampRow, _check_onramp),
         fx_points=read_table(base / FX_CSV, FxPointRow),
         added_chains=frozenset(row.chain for row in added_chains),
+        lab_parameters=read_table(base / LAB_CSV, LabParameterRow, _check_parameter),
+        calendars=read_table(base / CALENDARS_CSV, CalendarRow, _check_calendar),
     )
-    names = [p.name for p in data.parameters]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise DataError(f"{base / PARAMETERS_CSV}: duplicate parameter names {duplicates}")
+    for file, names in ((PARAMETERS_CSV, [p.name for p in data.parameters]),
+                        (LAB_CSV, [p.name for p in data.lab_parameters]),
+                        (CALENDARS_CSV, [c.iso3 for c in data.calendars])):
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise DataError(f"{base / file}: duplicate parameter names {duplicates}")
     return data

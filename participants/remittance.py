@@ -408,3 +408,46 @@ def _choose_kind(rng: random.Random, kinds: dict[str, float], total: float) -> s
         if x < 0:
             return kind
     return next(k for k in reversed(KINDS) if kinds[k] > 0)
+
+
+class SampledRemittance(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One remittance of a fixed-size population (the corridor lab): when it is sent (seconds after the
+    calendar start), its corridor code, its ticket and the beneficiary's bank (an index, largest bank first)."""
+
+    seq: int
+    offset_s: float
+    corridor: str
+    amount_paisa: int
+    creditor_bank: int
+
+
+def sample_remittances(n: int, seed: int, days: float, n_banks: int, model: LoadModel | None = None,
+                       codes: Sequence[str] | None = None,
+                       extra: dict[str, tuple[float, float]] | None = None) -> list[SampledRemittance]:
+    """``n`` remittances over ``days`` from the model's calendar start, in send order: corridors weighted by
+    SBP's FY2025 flows (count shares, restricted to ``codes``), tickets and the hour-of-day shape from the load
+    model. ``extra`` adds corridors the SBP data lacks: code -> (share of the population, mean ticket USD)."""
+    load = RemittanceLoad(model, seed=seed)
+    corridors = [c for c in load.corridors if codes is None or c.code in codes]
+    if not corridors:
+        raise ValueError(f"none of the corridors {list(codes or [])} is in the FY2025 flows")
+    extra = extra or {}
+    base = 1.0 - sum(share for share, _ in extra.values())
+    total = sum(c.count_share for c in corridors)
+    weights = [c.count_share / total * base for c in corridors] + [share for share, _ in extra.values()]
+    means = [c.mean_ticket_usd for c in corridors] + [mean for _, mean in extra.values()]
+    labels = [c.code for c in corridors] + list(extra)
+    tickets = load.model.tickets
+    mus = [lognormal_mu(mean * tickets.pkr_per_usd, tickets.remittance_sigma) for mean in means]
+    hours = max(1, math.ceil(days * 24))
+    shape = [load.shape.factors(load.start + dt.timedelta(hours=h + 0.5))["remittance"] for h in range(hours)]
+    cum_hours, cum_corridors = _cumulative(shape), _cumulative(weights)
+    cum_banks = _cumulative(bank_weights(n_banks))
+    rng = random.Random(seed)
+    offsets = sorted(min((_pick(rng, cum_hours) + rng.random()) * 3600, days * 86_400) for _ in range(n))
+    out = []
+    for seq, offset in enumerate(offsets):
+        k = _pick(rng, cum_corridors)
+        amount = _to_paisa(rng.lognormvariate(mus[k], tickets.remittance_sigma))
+        out.append(SampledRemittance(seq, offset, labels[k], amount, _pick(rng, cum_banks)))
+    return out

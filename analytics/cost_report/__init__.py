@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from analytics import costs
+from analytics.corridor.summary import Summary
 from analytics.cost_report.comparison import comparison_section
+from analytics.cost_report.corridor import corridor_finding, corridor_section
 from analytics.cost_report.flows import flows_section
 from analytics.cost_report.scenario import scenario_section
 from analytics.cost_report.scorecard import scorecard_section
@@ -53,9 +55,13 @@ def build_cost_report(
     amounts: Sequence[Decimal] | None = None,
     premium_pct: Decimal | None = None,
     shift_share: Decimal = SHIFT_SHARE_DEFAULT,
+    corridor_lab: Summary | None = None,
+    corridor_run: str = "",
 ) -> Report:
     """The report for ``corridors`` at ``amounts``. ``premium_pct`` and ``shift_share`` only feed the P2P
-    scenario section: no headline figure or default chart includes a premium."""
+    scenario section: no headline figure or default chart includes a premium. ``corridor_lab``: a `rail
+    corridor` run's summary (from ``corridor_run``), shown in its own section (in the headline only when its
+    scenario switches no contested assumption on)."""
     chosen = report_corridors(data, corridors or default_corridors(data))
     if not chosen:
         raise ValueError("none of the corridors has RPW per-service quotes")
@@ -67,19 +73,25 @@ def build_cost_report(
         "P2P premium": "excluded (scenario section only)",
         "Data": f"{data.data_dir} (see LICENSE-DATA.md)",
     }
+    sections = [
+        comparison_section(data, comparisons, amounts),
+        timing_section(data, chosen),
+        *([corridor_section(corridor_lab, corridor_run)] if corridor_lab is not None else []),
+        scorecard_section(data),
+        flows_section(data, chosen),
+        scenario_section(data, comparisons, shift_share, premium_pct),
+        sources_section(data, chosen, amounts),
+    ]
+    findings = summary_findings(data, comparisons, amounts)
+    lab_finding = corridor_finding(corridor_lab)
+    if lab_finding:
+        findings.append(lab_finding)
     return Report(
         title=TITLE,
         generated_at=utc_now(),
         meta=meta,
-        findings=summary_findings(data, comparisons, amounts),
+        findings=findings,
         summary_figure=summary_figure(comparisons, amounts[0]),
-        sections=[
-            comparison_section(data, comparisons, amounts),
-            timing_section(data, chosen),
-            scorecard_section(data),
-            flows_section(data, chosen),
-            scenario_section(data, comparisons, shift_share, premium_pct),
-            sources_section(data, chosen, amounts),
-        ],
+        sections=sections,
         attribution=costs.ATTRIBUTION,
     )

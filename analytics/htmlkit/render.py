@@ -14,7 +14,7 @@ from analytics.htmlkit.model import Figure, Report, Section, Table, cell_text
 
 TABLES_DIR = "tables"
 SHORT_TEXT_CHARS_MAX = 24
-LOW_LABELS = ("UNVERIFIED", "PLACEHOLDER", "PROXY", "UNRATED", "NOT IN DATA")
+LOW_LABELS = ("UNVERIFIED", "PLACEHOLDER", "PROXY", "ASSUMPTION", "UNRATED", "NOT IN DATA")
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -113,7 +113,7 @@ def render_html(report: Report) -> str:
         f'<ul class="answer" id="answer">{findings}</ul>{lead}'
         f'<nav class="toc">Contents: {toc}</nav>'
         '<p class="meta">Flags mark inputs below VERIFIED/RECOMPUTED: <span class="flag low">UNVERIFIED</span> '
-        '<span class="flag low">PROXY</span> <span class="flag low">PLACEHOLDER</span> low confidence; '
+        '<span class="flag low">PROXY</span> <span class="flag low">PLACEHOLDER</span> <span class="flag low">ASSUMPTION</span> low confidence; '
         '<span class="flag medium">SECONDARY</span> <span class="flag medium">DERIVED</span> '
         '<span class="flag medium">THIRD-PARTY</span> medium confidence.</p>'
         f"{''.join(section_html(s) for s in report.sections)}"

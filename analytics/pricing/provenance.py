@@ -46,6 +46,7 @@ HUNDRED = Decimal(100)
 _STATUS_WORDS = (
     ("PROXY", "low"),
     ("PLACEHOLDER", "low"),
+    ("ASSUMPTION", "low"),
     ("UNVERIFIED", "low"),
     ("NOT IN DATA", "low"),
     ("THIRD-PARTY", "medium"),

@@ -81,14 +81,19 @@ def fee_usd(points: dict[int, CorridorRow], amount: Decimal) -> Decimal:
         assert only is not None and only.fee_pct is not None and only.basket_usd is not None
         return only.fee_pct * Decimal(only.basket_usd) / HUNDRED  # one basket: a flat USD fee
     assert low.fee_pct is not None and high.fee_pct is not None
-    fee_low = low.fee_pct * BASKET_LOW_USD / HUNDRED
-    fee_high = high.fee_pct * BASKET_HIGH_USD / HUNDRED
-    slope = (fee_high - fee_low) / (BASKET_HIGH_USD - BASKET_LOW_USD)
+    return basket_fee_usd(low.fee_pct * BASKET_LOW_USD / HUNDRED, high.fee_pct * BASKET_HIGH_USD / HUNDRED, amount)
+
+
+def basket_fee_usd(fee_low_usd: Decimal, fee_high_usd: Decimal, amount: Decimal) -> Decimal:
+    """The fee at ``amount`` from the USD fees at the two baskets: linear between them; outside them a rising
+    fee keeps its slope (floored at zero), a falling one is held flat. Corridor averages and single services
+    (the corridor lab's RPW service lines) are priced by this one rule."""
+    slope = (fee_high_usd - fee_low_usd) / (BASKET_HIGH_USD - BASKET_LOW_USD)
     if amount < BASKET_LOW_USD:
-        return max(fee_low - max(slope, Decimal(0)) * (BASKET_LOW_USD - amount), Decimal(0))
+        return max(fee_low_usd - max(slope, Decimal(0)) * (BASKET_LOW_USD - amount), Decimal(0))
     if amount > BASKET_HIGH_USD:
-        return fee_high + max(slope, Decimal(0)) * (amount - BASKET_HIGH_USD)
-    return fee_low + slope * (amount - BASKET_LOW_USD)
+        return fee_high_usd + max(slope, Decimal(0)) * (amount - BASKET_HIGH_USD)
+    return fee_low_usd + slope * (amount - BASKET_LOW_USD)
 
 
 def fx_pct(points: dict[int, CorridorRow], amount: Decimal) -> Decimal:
@@ -100,9 +105,14 @@ def fx_pct(points: dict[int, CorridorRow], amount: Decimal) -> Decimal:
         assert only is not None and only.fx_margin_pct is not None
         return only.fx_margin_pct
     assert low.fx_margin_pct is not None and high.fx_margin_pct is not None
+    return basket_fx_pct(low.fx_margin_pct, high.fx_margin_pct, amount)
+
+
+def basket_fx_pct(fx_low_pct: Decimal, fx_high_pct: Decimal, amount: Decimal) -> Decimal:
+    """The FX margin (%) at ``amount`` from its values at the two baskets: linear between, held outside."""
     clamped = min(max(amount, BASKET_LOW_USD), BASKET_HIGH_USD)
     share = (clamped - BASKET_LOW_USD) / (BASKET_HIGH_USD - BASKET_LOW_USD)
-    return low.fx_margin_pct + (high.fx_margin_pct - low.fx_margin_pct) * share
+    return fx_low_pct + (fx_high_pct - fx_low_pct) * share
 
 
 class RpwPricer(Pricer):

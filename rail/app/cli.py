@@ -27,7 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
     "simulate": ("rail.sim.cli", "simulate a whole RAAST day in minutes: real settlement core, simulated time, deterministic"),
     "replay": ("rail.sim.replay_cli", "re-apply a simulated day's journal and check every balance and outcome"),
-    "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "report": ("rail.app.report_cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "corridor": ("rail.app.corridor_cli", "the corridor lab: the same remittances over every route into Pakistan, "
+                 "the RAAST leg on the rail; cost, time to credit, failures, liquidity"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 
