@@ -9,13 +9,14 @@ import time
 import uuid
 
 import aiohttp
+import msgspec
 import pytest
 from faults import ADMIN, DEBTOR, DEBTOR_IBAN, RailProcess, accept_now_iban
 from workbench import BANK_A, BANK_B, CREDITOR, XML, Workbench, pacs008, simulated_iban
 
 from rail import iso20022
 from rail.api import trace_store
-from rail.api.trace_store import TraceRecord, TraceSettings, TraceStore
+from rail.api.trace_store import ExchangeEntry, FrameIndex, TraceSettings, TraceStore
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ async def test_unreadable_messages_are_kept_per_participant(bench: Workbench):
     assert [m["body"] for m in listed["messages"] if m["direction"] == "in"] == ["<Document>B's</Document>"]
     status, listed = await bench.call("GET", "/v1/traces/unmatched", None)
     assert len([m for m in listed["messages"] if m["direction"] == "in"]) == 4
-    status, answer = await bench.call("GET", "/v1/traces/unmatched", None, params={"bic": "NOSUCHXX"})
+    status, _ = await bench.call("GET", "/v1/traces/unmatched", None, params={"bic": "NOSUCHXX"})
     assert status == 400
 
 
@@ -123,10 +124,13 @@ def test_the_store_keeps_within_its_bounds_and_its_index_follows(tmp_path, monke
     body = b"x" * 900
     uetrs = [str(uuid.uuid4()) for _ in range(200)]
     now = time.time_ns()
+    def entry(uetr: str) -> bytes:
+        return msgspec.msgpack.encode([ExchangeEntry(now, now, BANK_A, "request", uetr, "pacs.008", "xml", 202,
+                                                     body, None, None, None)])  # fmt: skip
+
     for uetr in uetrs:
-        records = [TraceRecord(now, BANK_A, "in", "request", "pacs.008", "xml", 202, 10, uetr, body)]
-        where = store.append(records, [(uetr, BANK_A, False)], now)
-        store.indexed(where, [(uetr, BANK_A, False)], now)
+        where = store.append(entry(uetr), FrameIndex(1, [uetr], []), now)
+        store.indexed(where, FrameIndex(1, [uetr], []), now)
     on_disk = sum(p.stat().st_size for p in (tmp_path / "traces").iterdir())
     assert on_disk <= settings.bytes_max + store.segment_bytes  # the segment being written may overshoot
     assert uetrs[-1] in store.by_uetr and uetrs[0] not in store.by_uetr
@@ -135,9 +139,8 @@ def test_the_store_keeps_within_its_bounds_and_its_index_follows(tmp_path, monke
     store.close()
     reopened = TraceStore(tmp_path / "traces", settings)  # a restart rebuilds the same index
     assert set(reopened.by_uetr) == kept and reopened.next_seq == store.next_seq
-    old = [TraceRecord(now, BANK_A, "in", "request", "pacs.008", "xml", 202, 10, "u", body)]
-    where = reopened.append(old, [("u", BANK_A, False)], now)
-    reopened.indexed(where, [("u", BANK_A, False)], now + int(7_200e9))  # two hours on: past the age bound
+    where = reopened.append(entry("u"), FrameIndex(1, ["u"], []), now)
+    reopened.indexed(where, FrameIndex(1, ["u"], []), now + int(7_200e9))  # two hours on: past the age bound
     assert set(reopened.by_uetr) <= {"u"} and len(reopened.segments) == 1
     reopened.close()
 
