@@ -181,6 +181,25 @@ async def get_unmatched(rail: RailService, request: Request) -> Response:
     return json_response(await rail.traces.unmatched(bics))
 
 
+async def post_webhook_secret(rail: RailService, request: Request) -> Response:
+    data = _json_body(request) if request.body.strip() else {}
+    try:
+        return json_response(await rail.admin.webhooks.rotate(_participant(request), data.get("grace_s")))
+    except ValueError as exc:
+        raise Refusal(422, "bad_rotation", str(exc)) from None
+
+
+async def post_webhook_test(rail: RailService, request: Request) -> Response:
+    try:
+        return json_response(await rail.admin.webhooks.test(_participant(request)))
+    except LookupError as exc:
+        raise Refusal(409, "no_webhook", str(exc)) from None
+
+
+async def get_webhook_deliveries(rail: RailService, request: Request) -> Response:
+    return json_response({"deliveries": rail.admin.webhooks.deliveries(_participant(request))})
+
+
 async def get_own_balance(rail: RailService, request: Request) -> Response:
     return json_response(await rail.accounts.balance(_participant(request)))
 
@@ -204,7 +223,7 @@ async def delete_alias(rail: RailService, request: Request) -> Response:
 async def post_participant(rail: RailService, request: Request) -> Response:
     data = _json_body(request)
     try:
-        token = await rail.add_participant(
+        token, secret = await rail.admin.add_participant(
             data.get("bic"),
             data.get("name") or "",
             data.get("callback_url"),
@@ -213,7 +232,8 @@ async def post_participant(rail: RailService, request: Request) -> Response:
         )
     except ValueError as exc:
         raise Refusal(422, "bad_participant", str(exc)) from None
-    return json_response({"bic": canonical_bic(data["bic"]), "token": token}, 201)  # as registered: no XXX
+    answer = {"bic": canonical_bic(data["bic"]), "token": token, "webhook_secret": secret}  # as registered: no XXX
+    return json_response(answer, 201)
 
 
 async def post_liquidity(rail: RailService, request: Request) -> Response:
@@ -236,6 +256,19 @@ async def post_redeliver(rail: RailService, request: Request) -> Response:
 
 async def get_balances(rail: RailService, request: Request) -> Response:
     return json_response(await rail.balances())
+
+
+async def post_reset(rail: RailService, request: Request) -> Response:
+    try:
+        return json_response(await rail.admin.reset(_json_body(request)))
+    except ValueError as exc:
+        raise Refusal(422, "bad_reset", str(exc)) from None
+    except RuntimeError as exc:
+        raise Refusal(409, "payments_in_flight", str(exc), {"Retry-After": "5"}) from None
+
+
+async def get_overview(rail: RailService, request: Request) -> Response:
+    return json_response(await rail.overview.view())
 
 
 async def get_participants(rail: RailService, request: Request) -> Response:

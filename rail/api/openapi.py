@@ -145,7 +145,9 @@ SCHEMAS: dict[str, dict] = {
         ("bic", "name"),
     ),
     "ParticipantToken": _object(
-        {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"}}, ("bic", "token")
+        {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"},
+         "webhook_secret": {"type": "string", "description": "signs its webhook pushes (Rail-Signature); shown once"}},
+        ("bic", "token", "webhook_secret"),
     ),
     "Redelivery": _object({"uetr": {"type": "string"}}, ("uetr",)),
     "RedeliveryResult": _object(

@@ -128,6 +128,16 @@ ROUTES: tuple[Route, ...] = (
          "400": ("bic is not a participant's", None)},
         ({"name": "bic", "in": "query", "schema": _BIC_PARAM,
           "description": "the admin: one participant's (default: all)"},))),
+    Route("POST", "/v1/webhook/secret", P, J, handlers.post_webhook_secret, Operation(
+        "rotateWebhookSecret", "A new webhook signing secret (shown once); the old one signs on for grace_s",
+        {"200": ("the new secret", "WebhookSecret"), "422": ("grace_s out of range", None)}, (),
+        "SecretRotation")),
+    Route("POST", "/v1/webhook/test", P, J, handlers.post_webhook_test, Operation(
+        "testWebhook", "Send a signed test event to the participant's callback_url now",
+        {"200": ("how the delivery went", "WebhookTestResult"), "409": ("no callback_url registered", None)})),
+    Route("GET", "/v1/webhook/deliveries", P, 0, handlers.get_webhook_deliveries, Operation(
+        "getWebhookDeliveries", "The participant's last webhook deliveries, newest first",
+        {"200": ("the delivery log", "WebhookDeliveries")})),
     Route("GET", "/v1/balance", P, 0, handlers.get_own_balance, Operation(
         "getOwnBalance", "The participant's own settlement account", {"200": ("the balance", "OwnBalance")})),
     Route("POST", "/v1/aliases", P, J, handlers.post_alias, Operation(
@@ -154,6 +164,14 @@ ROUTES: tuple[Route, ...] = (
         {"200": ("its behaviour now", "Behaviour"), "404": ("no such participant", None),
          "422": ("not a simulated bank of this rail, or a bad field", None)},
         ({"name": "bic", "in": "path", "required": True, "schema": _BIC_PARAM},), "NewBehaviour")),
+    Route("POST", "/admin/reset", A, J, handlers.post_reset, Operation(
+        "resetSandbox", "The sandbox back to the default scheme (docs/sandbox.md: what it keeps, what it discards)",
+        {"200": ("reset; what it discarded", "ResetResult"),
+         "409": ("payments are in flight: retry when they are final", None),
+         "422": ("not confirmed (confirm: RESET) or a bad field", None)}, (), "Reset")),
+    Route("GET", "/admin/overview", A, 0, handlers.get_overview, Operation(
+        "getOverview", "The rail live: throughput, accepted-to-final latency, queue, in flight, balances",
+        {"200": ("from the rail's own metrics and books", "Overview")})),
     Route("GET", "/admin/balances", A, 0, handlers.get_balances, Operation(
         "getBalances", "Every settlement account and the conservation check", {"200": ("balances", "Balances")})),
     Route("POST", "/admin/redeliver", A, J, handlers.post_redeliver, Operation(

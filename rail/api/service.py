@@ -11,6 +11,7 @@ The parts, one job each:
     payment_list.py  pages of payments, filtered, newest first (participants their own, the operator all)
     traces.py     every message in and out, kept per payment by a background writer (trace_store.py), read
                   back by trace_views.py
+    overview.py   the rail live for the workbench page, from its own metrics and books
     admin.py      the operator's actions, webhooks, what runs beside the rail
 Transports drive them through the route table (rail/api/routes.py), never around it, except the in-process
 struct lane (`dispatch`, `inbox_structs`) that a participant in this process uses for messages it built itself.
@@ -34,6 +35,7 @@ from rail.api.dispatch import Dispatcher
 from rail.api.identity import Identity
 from rail.api.metrics import RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
+from rail.api.overview import Overview
 from rail.api.payment_list import PaymentList
 from rail.api.replies import Replies, Reply
 from rail.api.simulated import SimulatedBanks
@@ -81,7 +83,8 @@ class RailService:
         self.accounts = Accounts(core)
         self.payment_list = PaymentList(core, scheme.currency)
         self.traces = TraceViews(tracer, core, scheme.currency, rail_bic)
-        self.admin = Admin(core, scheme, self.identity, self.outbox)
+        self.overview = Overview(core, metrics)
+        self.admin = Admin(core, scheme, self.identity, self.outbox, tracer)
 
     # ---- opening and closing
 
@@ -129,15 +132,13 @@ class RailService:
             tracer,
         )
         for participant in participants:
-            rail.identity.admit(participant)
+            rail.admin.recovered(participant)
+        rail.overview.start()
         if recovered_params != base.params:  # this start's parameters, journaled (replay applies them too)
             await core.execute(SetParams(params=base.params))
         new_hash = rail.identity.admin_token_to_journal(admin_token, admin_hash)
         if new_hash is not None:
             await core.execute(SetAdminToken(token_hash=new_hash))
-        for participant in participants:
-            if participant.callback_url:
-                rail.admin.start_webhook(participant.bic, participant.callback_url)
         return rail
 
     async def close(self) -> None:
@@ -145,6 +146,7 @@ class RailService:
             return
         self._closed = True
         await self.admin.stop()
+        await self.overview.stop()
         await self.core.stop()
         await self.tracer.stop()
         self.journal.close()
@@ -245,7 +247,8 @@ class RailService:
         requests_per_s: float | None = None,
         requests_burst: float | None = None,
     ) -> str:
-        return await self.admin.add_participant(bic, name, callback_url, requests_per_s, requests_burst)
+        registration = await self.admin.add_participant(bic, name, callback_url, requests_per_s, requests_burst)
+        return registration.token
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
         return await self.admin.liquidity(bic, amount_paisa, direction)

@@ -306,8 +306,12 @@ class TraceStore:
         first_seq = self.next_seq
         parts = frame_parts(first_seq, entries, index)
         size = sum(map(len, parts))
-        if os.writev(self._fd, parts) != size:  # a regular file takes a whole write, or the disk is full
-            raise OSError(f"short write to {segment.path}")
+        try:
+            if os.writev(self._fd, parts) != size:  # a regular file takes a whole write, or the disk is full
+                raise OSError(f"short write to {segment.path}")
+        except OSError:
+            os.ftruncate(self._fd, segment.size)  # no half frame before the next one
+            raise
         offset = segment.size
         segment.size += size
         segment.last_ns = now_ns
