@@ -22,6 +22,7 @@ B_IBAN = iso20022.make_pk_iban("DEMO", "0000009876543210")
 CREDITOR = "MEZNPKKA"  # a simulated bank of the default scheme
 FAST = {"creditor_timeout_ms": 700, "hard_stop_ms": 1_500, "sandbox_accept_delay_ms_min": 1,
         "sandbox_accept_delay_ms_max": 5}  # fmt: skip
+ADMIN = "workbench-admin-token"
 XML = "application/xml"
 JSON = "application/json"
 
@@ -54,7 +55,7 @@ class Workbench:
 
     @classmethod
     async def open(cls, data: Path, participants=(BANK_A, BANK_B), callback_urls=None, **params) -> Workbench:
-        service = await RailService.open(data, **{**FAST, **params})
+        service = await RailService.open(data, admin_token=ADMIN, **{**FAST, **params})
         await start_sandbox_banks(service)
         listener = Listener(RailApi(service))
         await listener.start()

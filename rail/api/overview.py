@@ -134,5 +134,5 @@ class Overview:
 def _finals_by_status(metrics: RailMetrics) -> dict[str, int]:
     out: dict[str, int] = {}
     for (status, _reason), count in list(metrics.payments_final.counts.items()):
-        out[status] = out.get(status, 0) + count
+        out[str(status)] = out.get(str(status), 0) + count
     return out

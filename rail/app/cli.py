@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "certify": ("rail.certify.cli", "certify a bank's RAAST integration against a rail: receiver, sender and security cases"),
     "bank": ("rail.app.bank_cli", "run one simulated bank as an external participant (e.g. to try rail certify)"),
     "report": ("analytics.cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
+    "webhook": ("rail.app.webhook_cli", "check that a webhook push is signed by the rail, unaltered and recent"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 
