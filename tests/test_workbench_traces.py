@@ -172,3 +172,29 @@ async def test_traces_survive_a_sigkilled_rail_serve(tmp_path):
             assert {m["msg_type"] for m in view["messages"]} >= {"pacs.008", "pacs.002"}
     finally:
         rail.stop()
+
+
+def test_a_torn_tail_is_cut_and_a_damaged_frame_ends_its_segment(tmp_path, caplog):
+    settings = TraceSettings()
+    store = TraceStore(tmp_path / "traces", settings)
+    now = time.time_ns()
+    uetrs = [str(uuid.uuid4()) for _ in range(3)]
+    for uetr in uetrs:
+        entry = msgspec.msgpack.encode([ExchangeEntry(now, now, BANK_A, "request", uetr, "pacs.008", "xml", 202,
+                                                      b"<Document/>", None, None, None)])  # fmt: skip
+        store.indexed(store.append(entry, FrameIndex(1, [uetr], []), now), FrameIndex(1, [uetr], []), now)
+    store.close()
+    (segment,) = (tmp_path / "traces").iterdir()
+    whole = segment.read_bytes()
+    segment.write_bytes(whole[:-5])  # the process died while writing the last frame
+    reopened = TraceStore(tmp_path / "traces", settings)
+    assert set(reopened.by_uetr) == set(uetrs[:2]) and segment.stat().st_size < len(whole) - 5
+    reopened.close()
+    damaged = bytearray(whole)
+    second = reopened.locations(uetrs[1])[0][1]
+    damaged[second + 24] ^= 0xFF  # a bit flipped in the second frame's index part
+    segment.write_bytes(bytes(damaged))
+    again = TraceStore(tmp_path / "traces", settings)
+    assert set(again.by_uetr) == {uetrs[0]} and "fails its checksum" in caplog.text
+    assert again.records_of(uetrs[0], again.locations(uetrs[0]))[0][1].body == b"<Document/>"
+    again.close()

@@ -33,7 +33,7 @@ import struct
 import time
 import zlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -184,7 +184,6 @@ class _Segment:
     path: Path
     size: int = 0
     last_ns: int = 0
-    uetrs: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -197,6 +196,38 @@ class TraceSettings:
     @property
     def enabled(self) -> bool:
         return self.bytes_max > 0
+
+
+TORN = "is incomplete"
+
+
+def _frame_indexes(path: Path):
+    """(offset, end, first entry number, FrameIndex) of each frame of a segment, reading only headers and index
+    parts; a frame that cannot be read ends it, as (offset, offset, 0, why)."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        offset = 0
+        while offset < size:
+            header = file.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                yield offset, offset, 0, TORN
+                return
+            keys_len, body_len, first_seq, _crc = _HEADER.unpack(header)
+            end = offset + _HEADER.size + keys_len + body_len
+            if end > size:
+                yield offset, offset, 0, TORN
+                return
+            keys = file.read(keys_len)
+            problem = _header_problem(header, keys)
+            try:
+                index = _INDEX.decode(keys) if problem is None else problem
+            except msgspec.DecodeError:
+                index = "cannot be read"
+            yield offset, end, first_seq, index
+            if isinstance(index, str):
+                return
+            file.seek(end)
+            offset = end
 
 
 def frame_parts(first_seq: int, body: bytes, index: FrameIndex) -> tuple[bytes, bytes, bytes]:
@@ -222,7 +253,8 @@ class TraceStore:
         self.settings = settings
         self.segment_bytes = max(SEGMENT_BYTES_MIN, min(SEGMENT_BYTES_MAX, settings.bytes_max // 8))
         self.segments: deque[_Segment] = deque()
-        self.by_uetr: dict[str, list[tuple[int, int]]] = {}  # uetr -> [(segment, frame offset)]
+        # uetr -> where its frames are: segment << 32 | offset, or a list of them (most payments: one frame)
+        self.by_uetr: dict[str, int | list[int]] = {}
         self.unmatched: dict[str, deque[tuple[int, int, int]]] = {}  # bic -> (segment, offset, record index)
         self.next_seq = 1
         self._fd: int | None = None
@@ -246,49 +278,31 @@ class TraceStore:
 
     def _scan(self, segment: _Segment, last: bool) -> None:
         """Index one segment from its headers and index parts; cut an incomplete last frame off."""
-        with open(segment.path, "rb") as file:
-            data_size = os.fstat(file.fileno()).st_size
-            offset = 0
-            while offset < data_size:
-                header = file.read(_HEADER.size)
-                bad = len(header) < _HEADER.size
-                if not bad:
-                    keys_len, body_len, first_seq, _crc = _HEADER.unpack(header)
-                    end = offset + _HEADER.size + keys_len + body_len
-                    bad = end > data_size
-                if bad:
-                    if last:  # the process died while writing it: a torn tail
-                        os.truncate(segment.path, offset)
-                    else:
-                        log.warning("traces: %s is damaged at offset %d: the rest of it is ignored",
-                                    segment.path, offset)
-                    break
-                keys = file.read(keys_len)
-                try:
-                    problem = _header_problem(header, keys)
-                    index = _INDEX.decode(keys) if problem is None else None
-                except msgspec.DecodeError:
-                    problem = "cannot be read"
-                if index is None:
+        end = 0
+        for offset, end, first_seq, index in _frame_indexes(segment.path):
+            if isinstance(index, str):
+                if index == TORN and last:  # the process died while writing it: a torn tail
+                    os.truncate(segment.path, offset)
+                elif index != TORN or not last:
                     log.warning("traces: %s: the frame at offset %d %s: the rest of the segment is ignored",
-                                segment.path, offset, problem)
-                    break
-                self._index_frame(segment, offset, first_seq, index)
-                file.seek(end)
-                offset = end
-            segment.size = offset
-            segment.last_ns = int(os.stat(segment.path).st_mtime_ns)
+                                segment.path, offset, index)
+                end = offset
+                break
+            self._index_frame(segment, offset, first_seq, index)
+        segment.size = end
+        segment.last_ns = int(os.stat(segment.path).st_mtime_ns)
 
     def _index_frame(self, segment: _Segment, offset: int, first_seq: int, index: FrameIndex) -> None:
-        where = (segment.number, offset)
+        where = segment.number << 32 | offset
         by_uetr = self.by_uetr
         for uetr in index.uetrs:
-            entries = by_uetr.get(uetr)
-            if entries is None:
-                by_uetr[uetr] = [where]
+            known = by_uetr.get(uetr)
+            if known is None:
+                by_uetr[uetr] = where
+            elif type(known) is int:
+                by_uetr[uetr] = [known, where]
             else:
-                entries.append(where)
-        segment.uetrs.update(index.uetrs)
+                known.append(where)
         for position, participant in index.unmatched:
             kept = self.unmatched.get(participant)
             if kept is None:
@@ -361,17 +375,22 @@ class TraceStore:
             self._drop(self.segments.popleft())
 
     def _drop(self, segment: _Segment) -> None:
-        for uetr in segment.uetrs:
-            entries = self.by_uetr.get(uetr)
-            if entries is None:
-                continue
-            entries[:] = [where for where in entries if where[0] != segment.number]
-            if not entries:
-                del self.by_uetr[uetr]
-        try:
-            segment.path.unlink()
-        except FileNotFoundError:
-            pass
+        """Forget a segment: its UETRs (read again from its index parts: no set per segment in memory), then the
+        file."""
+        number = segment.number
+        for _offset, _end, _first, index in _frame_indexes(segment.path):
+            if isinstance(index, str):
+                break
+            for uetr in index.uetrs:
+                known = self.by_uetr.get(uetr)
+                if known is None:
+                    continue
+                left = [where for where in ([known] if type(known) is int else known) if where >> 32 != number]
+                if not left:
+                    del self.by_uetr[uetr]
+                else:
+                    self.by_uetr[uetr] = left[0] if len(left) == 1 else left
+        segment.path.unlink(missing_ok=True)
 
     def clear(self) -> None:
         """Every trace gone (a sandbox reset)."""
@@ -386,7 +405,9 @@ class TraceStore:
 
     def locations(self, uetr: str) -> list[tuple[int, int]]:
         """Where the messages about `uetr` are (on the event loop, which alone changes the index)."""
-        return list(self.by_uetr.get(uetr, ()))
+        known = self.by_uetr.get(uetr)
+        wheres = [] if known is None else [known] if type(known) is int else list(known)
+        return [(where >> 32, where & 0xFFFF_FFFF) for where in wheres]
 
     def unmatched_locations(self, bic: str) -> list[tuple[int, int, int]]:
         return list(self.unmatched.get(bic, ()))
