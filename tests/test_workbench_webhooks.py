@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp import web
@@ -147,3 +148,33 @@ def test_rail_webhook_verify_checks_a_delivery_from_a_shell(tmp_path):
     assert ok.returncode == 0 and b"valid" in ok.stdout
     tampered = run(good, body.replace(b"[]", b"[1]"))
     assert tampered.returncode == 1 and b"altered" in tampered.stderr
+
+
+async def test_the_simulated_bank_acts_only_on_pushes_the_rail_signed():
+    from participants.bank import SimulatedBank
+    from participants.codec import Iso20022Codec
+    from rail.scheme import default_scheme
+
+    bank_spec = default_scheme().bank("MEZNPKKA")
+    secret = "whsec_bank"
+    bank = SimulatedBank("MEZNPKKA", "M", bank_spec.customers, transport=None, codec=Iso20022Codec("json"),
+                         webhook_secret=secret)
+    app = web.Application()
+    app.router.add_post("/hook", bank.webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    body = b'{"messages": [], "acked_upto": 0}'
+    now = int(time.time())
+    try:
+        async with aiohttp.ClientSession() as session:
+            for headers, expected in (
+                ({}, 401),
+                ({TIMESTAMP_HEADER: str(now), SIGNATURE_HEADER: signature_header(["whsec_other"], now, body)}, 401),
+                ({TIMESTAMP_HEADER: str(now), SIGNATURE_HEADER: signature_header([secret], now, body)}, 204),
+            ):
+                async with session.post(f"http://{host}:{port}/hook", data=body, headers=headers) as response:
+                    assert response.status == expected
+    finally:
+        await runner.cleanup()
