@@ -14,15 +14,6 @@ from rail.api import payment_list
 from rail.settlement import arrivals, payment_book
 
 
-@pytest.fixture
-async def bench(tmp_path):
-    bench = await Workbench.open(tmp_path / "data")
-    try:
-        yield bench
-    finally:
-        await bench.close()
-
-
 async def test_participants_list_shows_balances_simulation_and_behaviour(bench: Workbench):
     status, listed = await bench.call("GET", "/admin/participants", None)
     assert status == 200

@@ -15,7 +15,7 @@ TAKEN_OVER = "HABBPKKA"  # a default bank registered from outside: no longer sim
 
 async def _wait_final(bench: Workbench, who: str) -> None:
     for _ in range(100):
-        status, page = await bench.call("GET", "/v1/payments", who, params={"status": "ACTC"})
+        _status, page = await bench.call("GET", "/v1/payments", who, params={"status": "ACTC"})
         if not page["payments"]:
             return
         await asyncio.sleep(0.05)

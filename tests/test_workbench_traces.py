@@ -19,15 +19,6 @@ from rail.api import trace_store
 from rail.api.trace_store import ExchangeEntry, FrameIndex, TraceSettings, TraceStore
 
 
-@pytest.fixture
-async def bench(tmp_path):
-    bench = await Workbench.open(tmp_path / "data")
-    try:
-        yield bench
-    finally:
-        await bench.close()
-
-
 async def messages(bench: Workbench, uetr: str, who: str | None) -> tuple[int, dict]:
     return await bench.call("GET", f"/v1/payments/{uetr}/messages", who)
 

@@ -76,7 +76,7 @@ async def test_pushes_are_signed_and_a_tampered_one_fails(hooked):
     assert "replay" in verify(secret, stale, replayed, body)
 
     # the pushed final pacs.002 is in the payment's trace, as the webhook carried it
-    status, view = await bench.call("GET", f"/v1/payments/{message.tx.uetr}/messages", BANK_A)
+    _status, view = await bench.call("GET", f"/v1/payments/{message.tx.uetr}/messages", BANK_A)
     pushed = [m for m in view["messages"] if m["channel"] == "webhook"]
     assert pushed and pushed[0]["http_status"] == 204 and pushed[0]["status"] == "ACSC"
     assert pushed[0]["body"] == orjson.loads(body)["messages"][0]["message"]
@@ -110,7 +110,7 @@ async def test_the_delivery_log_shows_each_attempt_and_failures(hooked):
     receiver.status = 204
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        status, log = await bench.call("GET", "/v1/webhook/deliveries", BANK_A)
+        _status, log = await bench.call("GET", "/v1/webhook/deliveries", BANK_A)
         if any(d["ok"] for d in log["deliveries"]):
             break
         await asyncio.sleep(0.05)

@@ -14,31 +14,17 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from rail.api.openapi_types import BIC as _BIC
+from rail.api.openapi_types import CODE as _CODE
+from rail.api.openapi_types import IBAN as _IBAN
+from rail.api.openapi_types import PAISA as _PAISA
+from rail.api.openapi_types import TIME as _TIME
+from rail.api.openapi_types import nullable as _nullable
+from rail.api.openapi_types import object_schema as _object
+from rail.api.openapi_types import ref as _ref
 from rail.api.openapi_workbench import WORKBENCH_SCHEMAS
 
 _EXAMPLE_AT = dt.datetime(2026, 1, 15, 10, 30, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=5)))  # Karachi
-
-_PAISA = {"type": "integer", "format": "int64", "description": "integer paisa (1/100 rupee)"}
-_BIC = {"type": "string", "pattern": "^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$", "example": "MEZNPKKA"}
-_IBAN = {"type": "string", "pattern": "^PK[0-9]{2}[A-Z]{4}[A-Z0-9]{16}$", "example": "PK17MEZN0005000000005000"}
-_TIME = {"type": "string", "format": "date-time"}
-_CODE = {"type": "string", "description": "ISO 20022 external code (e.g. AC04, AM04)", "example": "AC04"}
-
-
-def _object(properties: dict, required: tuple[str, ...] = (), description: str = "") -> dict:
-    schema = {"type": "object", "properties": properties, "required": list(required) or None}
-    if description:
-        schema["description"] = description
-    return {k: v for k, v in schema.items() if v is not None}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
-
 
 SCHEMAS: dict[str, dict] = {
     "Error": _object(

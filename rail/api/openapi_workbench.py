@@ -3,27 +3,16 @@ traces, webhooks, reset and the overview. rail/api/openapi.py adds them to the d
 
 from __future__ import annotations
 
-_PAISA = {"type": "integer", "format": "int64", "description": "integer paisa (1/100 rupee)"}
-_BIC = {"type": "string", "pattern": "^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$", "example": "MEZNPKKA"}
-_TIME = {"type": "string", "format": "date-time"}
-_CODE = {"type": "string", "description": "ISO 20022 external code (e.g. AC04, AM04)", "example": "AC04"}
+from rail.api.openapi_types import BIC as _BIC
+from rail.api.openapi_types import CODE as _CODE
+from rail.api.openapi_types import PAISA as _PAISA
+from rail.api.openapi_types import TIME as _TIME
+from rail.api.openapi_types import nullable as _nullable
+from rail.api.openapi_types import object_schema as _object
+from rail.api.openapi_types import ref as _ref
+
 _COUNT = {"type": "integer", "minimum": 0}
 _TEXT = {"type": "string"}
-
-
-def _object(properties: dict, required: tuple[str, ...] = (), description: str = "") -> dict:
-    schema = {"type": "object", "properties": properties, "required": list(required) or None}
-    if description:
-        schema["description"] = description
-    return {k: v for k, v in schema.items() if v is not None}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
 
 
 _MODES = ["normal", "down", "slow", "reject"]

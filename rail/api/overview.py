@@ -7,10 +7,10 @@ participant's settlement account.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 
+from rail.api.background import stop_task
 from rail.api.metrics import RailMetrics
 from rail.api.payment_list import iso_time
 from rail.settlement.core import SettlementCore
@@ -63,11 +63,8 @@ class Overview:
         self._task = asyncio.create_task(self._run(), name="overview-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

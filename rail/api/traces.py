@@ -24,6 +24,7 @@ import time
 
 import msgspec
 
+from rail.api.background import stop_task
 from rail.api.replies import Reply, original_ids
 from rail.api.trace_store import (
     ENTRIES_PER_FRAME_MAX,
@@ -154,13 +155,8 @@ class Tracer:
             self._task = asyncio.create_task(self._run(), name="trace-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self.store is not None:
             await self.flush()
             self.store.close()

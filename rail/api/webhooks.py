@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import orjson
 
+from rail.api.background import stop_task
 from rail.api.payment_list import iso_time
 from rail.api.traces import WEBHOOK, Tracer
 from rail.api.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_header
@@ -78,15 +79,8 @@ class WebhookPusher:
         self._task = asyncio.create_task(self._run(self.session), name=f"webhook-{self.bic}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except Exception as error:  # noqa: BLE001 - stopping: the pusher's failure no longer matters
-                log.debug("webhook %s ended with %r", self.bic, error)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self.session is not None:
             await self.session.close()
             self.session = None
