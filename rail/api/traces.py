@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_right
+from operator import itemgetter
 
 import msgspec
 
@@ -84,6 +86,9 @@ def _reply_bytes(obj: object) -> bytes | None:
 _ENCODE = msgspec.msgpack.Encoder(enc_hook=_reply_bytes).encode
 
 
+_seq = itemgetter(0)
+
+
 class Tracer:
     """The hot path's side (`exchange`, `delivered`) and the background writer."""
 
@@ -140,6 +145,8 @@ class Tracer:
         if len(buffer) >= BUFFER_ENTRIES_MAX:
             self.dropped += 1
             return
+        if entries[0][0] <= upto:  # a page read again before its acknowledgement: only the new messages
+            entries = entries[bisect_right(entries, upto, key=_seq) :]
         self._traced_upto[bic] = entries[-1][0]
         buffer.append((DELIVERY, time.time_ns(), upto, bic, channel, rendering or "", http_status, duration_ns,
                        error, entries))  # fmt: skip
