@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import orjson
 
 from rail import iso20022
-from rail.api import handlers
+from rail.api import handlers, web
 from rail.api.auth import bearer_token, why_unauthenticated
 from rail.api.handlers import BODY_BYTES_MAX, JSON_BODY_BYTES_MAX, Refusal, reply_response
 from rail.api.http_types import Admit, Request, RequestHead, Response, error_response
@@ -73,6 +73,12 @@ _INBOX_QUERY = (
     {"name": "ack", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 0},
      "description": "first acknowledge every message up to this seq, as POST /v1/inbox/ack would"},
 )  # fmt: skip
+
+
+def _web_answers(media: str, text: str) -> dict[str, object]:
+    ok = {"description": f"{text} (304 without a body when If-None-Match names its ETag)",
+          "content": {media: {"schema": {"type": "string"}}}}
+    return {"200": ok, "404": None}
 
 
 async def _get_openapi(rail: RailService, request: Request) -> Response:
@@ -129,6 +135,14 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", PUBLIC, 0, _get_openapi, Operation(
         "getOpenApi", "This document",
         {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}})),
+    Route("GET", "/", PUBLIC, 0, web.get_page, Operation(
+        "getWorkbench", "The sandbox workbench: a web page to watch payments, their messages and the scheme "
+        "(docs/workbench.md); sign in on it with the admin token or a participant's",
+        _web_answers("text/html", "the page"))),
+    Route("GET", "/web/{file}", PUBLIC, 0, web.get_file, Operation(
+        "getWorkbenchFile", "One of the workbench page's files (an ES module, its stylesheet)",
+        _web_answers("text/javascript", "the file"),
+        ({"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},))),
 )  # fmt: skip
 
 
