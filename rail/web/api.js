@@ -43,14 +43,14 @@ function queryString(query) {
   return text ? `?${text}` : '';
 }
 
-async function send(method, path, {body, query, token} = {}) {
+async function send(method, path, {body, query, token, contentType} = {}) {
   const headers = {Accept: 'application/json'};
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
   let response;
   try {
     response = await fetch(path + queryString(query), {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, body: body === undefined || contentType ? body : JSON.stringify(body),
       cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer',
     });
   } catch {
@@ -79,6 +79,8 @@ export function call(method, path, options = {}) {
 
 export const get = (path, query) => call('GET', path, {query});
 export const post = (path, body) => call('POST', path, {body: body === undefined ? {} : body});
+/** POST a body as it is (a message, in its own Content-Type). */
+export const postRaw = (path, body, contentType) => call('POST', path, {body, contentType});
 
 /** Which kind of token this is (the admin's, or a participant's and whose), kept for this tab. */
 export async function signIn(token) {

@@ -16,8 +16,8 @@ function card(label, value, id) {
 }
 
 function accounts(overview) {
-  return (overview.balances || []).map(b => ({
-    bic: b.bic, name: b.name, posted: b.posted_paisa, reserved: b.reserved_paisa, available: b.available_paisa,
+  return (overview.participants || []).map(b => ({
+    bic: b.bic, posted: b.posted_paisa, reserved: b.reserved_paisa, available: b.available_paisa, inbox: b.inbox_depth,
   }));
 }
 
@@ -26,19 +26,20 @@ function figure(caption, chart, key) {
 }
 
 function adminView(box, overview, width) {
-  const t = overview.throughput_per_s || {}, lat = overview.latency_ms || {};
+  const t = overview.payments_per_s || {}, lat = overview.latency_ms || {};
   const rows = accounts(overview);
   box.append(
     h('div', {class: 'cards'},
-      card('Throughput, last 10 s', perSecond(t['10s']), 'tp10'),
-      card('Throughput, last 60 s', perSecond(t['60s']), 'tp60'),
-      card('Latency p50 (accepted → final)', ms(lat.p50), 'p50'),
-      card('Latency p99', ms(lat.p99), 'p99'),
+      card('Payments final per s, last 10 s', perSecond(t['10s']), 'tp10'),
+      card('Payments final per s, last 60 s', perSecond(t['60s']), 'tp60'),
+      card(`Latency p50, accepted → final (${lat.window_s ?? 60} s)`, ms(lat.p50), 'p50'),
+      card(`Latency p99 (${lat.samples ?? 0} payments)`, ms(lat.p99), 'p99'),
       card('Core queue depth', String(overview.queue_depth ?? '–'), 'queue'),
-      card('Payments in flight', String(overview.in_flight ?? '–'), 'inflight')),
+      card('Payments in flight', String(overview.in_flight ?? '–'), 'inflight'),
+      card('Final: settled / rejected', `${(overview.finals || {}).ACSC ?? 0} / ${(overview.finals || {}).RJCT ?? 0}`, 'finals')),
     figure('Payments settled per second (10 s window), as this page polled them',
       lineChart({title: 'Throughput over the last 5 minutes', width, windowMs: WINDOW_MS, format: v => `${Math.round(v)}/s`,
-        series: [{name: '10 s', color: '#0072B2', points: history.map(([at, o]) => [at, (o.throughput_per_s || {})['10s']])}]})),
+        series: [{name: '10 s', color: '#0072B2', points: history.map(([at, o]) => [at, (o.payments_per_s || {})['10s']])}]})),
     figure('Latency from acceptance to final status',
       lineChart({title: 'Latency p50 and p99 over the last 5 minutes', width, windowMs: WINDOW_MS, format: v => `${v.toFixed(v < 10 ? 1 : 0)} ms`,
         series: [
@@ -52,10 +53,10 @@ function adminView(box, overview, width) {
       legend([['blue', 'available'], ['orange', 'reserved (in flight)']])),
     table(null, [
       {label: 'Participant', cell: r => h('span', {class: 'mono'}, r.bic)},
-      {label: 'Name', cell: r => r.name || ''},
       {label: 'Posted', cell: r => rupees(r.posted), num: true},
       {label: 'Reserved', cell: r => rupees(r.reserved), num: true},
       {label: 'Available', cell: r => rupees(r.available), num: true},
+      {label: 'Inbox', cell: r => String(r.inbox ?? '–'), num: true},
     ], rows, {'data-table': 'balances'}));
 }
 
@@ -69,7 +70,7 @@ async function participantView(box, current) {
       card('Available', rupees(own.available_paisa), 'available')),
     h('h2', {}, 'Latest payments'),
     table(null, [
-      {label: 'Received', cell: p => when(p.received_at)},
+      {label: 'Accepted', cell: p => when(p.accepted_at)},
       {label: 'UETR', cell: p => h('a', {href: `#/payments/${encodeURIComponent(p.uetr)}`, class: 'mono'}, p.uetr)},
       {label: 'Counterparty', cell: p => (p.debtor_agent === current.bic ? p.creditor_agent : p.debtor_agent)},
       {label: 'Amount', cell: p => rupees(p.amount_paisa), num: true},

@@ -34,7 +34,7 @@ function filterForm(query, current) {
       field(current.kind === 'admin' ? 'Participant (BIC)' : 'Counterparty (BIC)',
         input('counterparty', {size: 11, maxlength: 11, autocapitalize: 'characters', spellcheck: 'false'})),
       field('Reason code', input('reason', {size: 6, maxlength: 4, autocapitalize: 'characters'})),
-      field('Received from', input('since', {type: 'datetime-local', step: 1})),
+      field('Accepted from', input('since', {type: 'datetime-local', step: 1})),
       field('until', input('until', {type: 'datetime-local', step: 1})),
       h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Search'),
         h('a', {href: '#/payments'}, 'Clear'))));
@@ -51,7 +51,7 @@ function filterForm(query, current) {
 function columns(current) {
   const link = p => h('a', {href: `#/payments/${encodeURIComponent(p.uetr)}`, class: 'mono'}, p.uetr);
   return [
-    {label: 'Received', cell: p => when(p.received_at)},
+    {label: 'Accepted', cell: p => when(p.accepted_at)},
     {label: 'UETR', cell: link},
     {label: 'EndToEndId', cell: p => h('span', {class: 'mono'}, p.end_to_end_id || '')},
     {label: current.kind === 'admin' ? 'Debtor agent → creditor agent' : 'From → to',

@@ -28,7 +28,7 @@ export function render(main) {
     confirm.disabled = true;
     outcome.replaceChildren();
     try {
-      const result = await post('/admin/reset', {keep_tokens: keep.checked});
+      const result = await post('/admin/reset', {confirm: 'RESET', keep_tokens: keep.checked});
       dialog.close();
       toast('The sandbox was reset');
       const kept = result && Array.isArray(result.kept) ? ` Kept: ${result.kept.join(', ') || 'none'}.` : '';

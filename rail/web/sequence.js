@@ -14,17 +14,16 @@ function laneOf(bic, payment) {
 }
 
 function label(message) {
-  const parts = [shortType(message.msg_type)];
-  if (message.reason) parts.push(message.reason);
-  if (message.http_status) parts.push(`HTTP ${message.http_status}`);
-  return parts.join(' · ');
+  return [shortType(message.msg_type), message.status, message.reason].filter(Boolean).join(' ');
 }
 
+// The line under an arrow: when, from the first message, and the HTTP status of its exchange.
 function offsetText(message, first) {
   const t = Date.parse(message.at), t0 = Date.parse(first.at);
-  if (Number.isNaN(t) || Number.isNaN(t0)) return '';
-  const dt = t - t0;
-  return dt < 1000 ? `+${dt} ms` : `+${(dt / 1000).toFixed(2)} s`;
+  const parts = [];
+  if (!Number.isNaN(t) && !Number.isNaN(t0)) parts.push(t - t0 < 1000 ? `+${t - t0} ms` : `+${((t - t0) / 1000).toFixed(2)} s`);
+  if (message.http_status) parts.push(`HTTP ${message.http_status}`);
+  return parts.join(' · ');
 }
 
 function lanes(payment, railBic, xs) {
@@ -45,7 +44,7 @@ function arrow(message, i, first, payment, xs, onPick) {
   const rightward = x2 >= x1;
   const tip = rightward ? x2 - 2 : x2 + 2;
   const head = rightward ? `${tip - 8},${y - 5} ${tip},${y} ${tip - 8},${y + 5}` : `${tip + 8},${y - 5} ${tip},${y} ${tip + 8},${y + 5}`;
-  const failed = message.reason || (message.http_status && message.http_status >= 400);
+  const failed = message.reason || message.status === 'RJCT' || (message.http_status && message.http_status >= 400);
   const colour = failed ? '#D55E00' : '#0072B2';
   const mid = (x1 + x2) / 2;
   const group = s('g', {class: 'arrow', tabindex: 0, role: 'link', 'data-seq': message.seq,

@@ -9,13 +9,15 @@ function deliveries(page) {
   const rows = Array.isArray(page) ? page : (page && page.deliveries) || [];
   if (!rows.length) return h('p', {class: 'hint'}, 'No delivery yet. Deliveries go to the callback URL set at '
     + 'registration (POST /admin/participants with callback_url); without one, read GET /v1/inbox instead.');
-  return table('Deliveries, newest first', [
+  const what = d => (d.kind === 'test' ? 'test event'
+    : `${d.messages ?? '?'} message${d.messages === 1 ? '' : 's'} (seq ${d.first_seq ?? '?'}–${d.last_seq ?? '?'})`);
+  return table('Deliveries, newest first (the last 200)', [
     {label: 'At', cell: d => when(d.at)},
-    {label: 'Event', cell: d => d.event || d.msg_type || ''},
+    {label: 'What', cell: what},
     {label: 'Attempt', cell: d => String(d.attempt ?? ''), num: true},
-    {label: 'Answer', cell: d => (d.status ? `HTTP ${d.status}` : d.error || '–')},
+    {label: 'Your answer', cell: d => (d.http_status ? `HTTP ${d.http_status}` : 'no answer')},
     {label: 'Took', cell: d => (d.duration_ms !== undefined && d.duration_ms !== null ? `${d.duration_ms} ms` : '–'), num: true},
-    {label: 'URL', cell: d => h('span', {class: 'mono'}, d.url || '')},
+    {label: 'Error', cell: d => d.error || ''},
   ], rows, {'data-table': 'deliveries'});
 }
 
@@ -41,8 +43,11 @@ export async function render(main, route) {
   const test = button('Send a test event', async () => {
     outcome.replaceChildren();
     try {
-      await post('/v1/webhook/test');
+      const sent = await post('/v1/webhook/test');
       toast('Test event sent');
+      outcome.append(h('p', {class: sent.ok ? 'notice' : 'error'}, sent.ok
+        ? `Delivered: your endpoint answered HTTP ${sent.http_status} in ${sent.duration_ms} ms.`
+        : `Not delivered: ${sent.error || `your endpoint answered HTTP ${sent.http_status}`}.`));
       await refresh();
     } catch (error) {
       outcome.append(errorBox(error));
@@ -51,19 +56,21 @@ export async function render(main, route) {
   const rotate = button('Rotate the signing secret', async () => {
     outcome.replaceChildren();
     try {
-      const issued = await post('/v1/webhook/secret');
-      const copy = button('Copy secret', () => copyText(issued.secret, null));
+      const issued = await post('/v1/webhook/secret', {});
+      const copy = button('Copy secret', () => copyText(issued.webhook_secret, null));
       outcome.append(h('div', {class: 'secret'}, h('strong', {}, 'New signing secret, shown once:'),
-        h('code', {}, issued.secret),
-        h('p', {class: 'hint'}, 'Deliveries are signed with it from now on; the old one stops being used.'), copy));
+        h('code', {}, issued.webhook_secret),
+        h('p', {class: 'hint'}, 'Deliveries carry a signature under each valid secret: the previous one signs too until '
+          + `${when(issued.previous_valid_until)}, so you can switch without missing one.`), copy));
     } catch (error) {
       outcome.append(errorBox(error));
     }
   });
   main.append(h('h1', {}, `Webhook of ${route.session.bic}`),
-    h('p', {}, 'The rail pushes your inbox to your callback URL, each delivery signed (HMAC-SHA256 over the '
-      + 'timestamp and body) so you can check it came from the rail and is not a replay. docs/workbench.md says how '
-      + 'to verify one.'),
+    h('p', {}, 'The rail pushes your inbox to your callback URL, each delivery signed (Rail-Signature: HMAC-SHA256 '
+      + 'of Rail-Timestamp, a dot and the body, under your webhook secret) so you can check it came from the rail '
+      + 'and is not a replay: refuse one more than 300 s from your clock. ', h('code', {}, 'rail webhook verify'),
+      ' checks one.'),
     h('div', {class: 'actions'}, test, rotate, button('Refresh', refresh)), outcome, list);
   await refresh();
 }
