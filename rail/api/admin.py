@@ -1,17 +1,21 @@
 """Admin: what the operator does (admit or re-key a participant, move central-bank liquidity, read every
-balance), and what follows an admission: the participant's webhook, and the companions the application runs
-beside the rail (the sandbox's simulated banks) told that an external client now drives a BIC.
+balance and participant, make a simulated bank misbehave for a while), and what follows an admission: the
+participant's webhook, and the companions the application runs beside the rail (the sandbox's simulated banks)
+told that an external client now drives a BIC.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Protocol
 
 from rail import iso20022
 from rail.api.auth import new_token, token_hash
 from rail.api.identity import Identity, canonical, rate_limit_problem
 from rail.api.outbox import Outbox
+from rail.api.replies import utc
+from rail.api.simulated import Behaviour, SimulatedBanks, behaviour_from_request
 from rail.api.webhooks import WebhookPusher
 from rail.money import amount_problem
 from rail.scheme import Scheme
@@ -42,6 +46,7 @@ class Admin:
         self.outbox = outbox
         self._companions: list[Companion] = []
         self._webhooks: dict[str, WebhookPusher] = {}
+        self.simulator: SimulatedBanks | None = None
 
     async def add_participant(
         self,
@@ -121,6 +126,44 @@ class Admin:
         """Every settlement account, as of the last durable batch (read in the core's order)."""
         return await self.core.query(Settlement.balances)
 
+    async def participants(self) -> list[dict]:
+        """GET /admin/participants: every participant with its settlement account, whether a simulated bank
+        answers for it and how, and its webhook (the central bank, the operator, is not one)."""
+        central = self.scheme.central_bank_bic
+
+        def read(s: Settlement) -> list[tuple]:
+            accounts = s.balances()["accounts"]
+            return [
+                (p.bic, p.name, p.callback_url, accounts.get(p.bic, {}), len(s.inboxes[p.bic]))
+                for p in s.participants.values()
+                if p.bic != central
+            ]
+
+        out = []
+        for bic, name, callback_url, account, inbox_depth in sorted(await self.core.query(read)):
+            behaviour = self.simulator.behaviour(bic) if self.simulator is not None else None
+            out.append({
+                "bic": bic, "name": name, "simulated": behaviour is not None,
+                "posted_paisa": account.get("posted_paisa", 0),
+                "reserved_paisa": account.get("pending_debits_paisa", 0),
+                "available_paisa": account.get("available_paisa", 0),
+                "behaviour": None if behaviour is None else behaviour_view(behaviour),
+                "callback_url": callback_url, "webhook": bic in self._webhooks, "inbox_depth": inbox_depth,
+            })  # fmt: skip
+        return out
+
+    def set_behaviour(self, bic: str, data: dict) -> dict:
+        """Make simulated bank `bic` misbehave for a while (rail/api/simulated.py). LookupError: no such
+        participant; ValueError: not simulated, or a bad field."""
+        bic = canonical(bic) or ""
+        if not self.identity.is_participant(bic):
+            raise LookupError(f"{bic} is not a participant")
+        if self.simulator is None or not self.simulator.simulates(bic):
+            raise ValueError(f"{bic} is not answered by a simulated bank of this rail (registered from outside, "
+                             "or rail serve runs with --no-simulated-banks)")
+        self.simulator.set_behaviour(bic, behaviour_from_request(data, time.time()))
+        return behaviour_view(self.simulator.behaviour(bic))
+
     # ---- what runs beside the rail
 
     def add_companion(self, companion: Companion) -> None:
@@ -145,6 +188,16 @@ class Admin:
         for pusher in list(self._webhooks.values()):
             await pusher.stop()
         self._webhooks.clear()
+
+
+def behaviour_view(behaviour: Behaviour) -> dict:
+    until = behaviour.until_s
+    return {
+        "mode": behaviour.mode.value,
+        "until": None if until is None else utc(int(until * 1e9)).isoformat(),
+        "reason": behaviour.reason,
+        "delay_ms": behaviour.delay_ms,
+    }
 
 
 def _check_callback_url(callback_url: object) -> None:

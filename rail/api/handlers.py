@@ -17,6 +17,7 @@ import orjson
 from rail.api.http_types import JSON_CONTENT_TYPE, Request, Response, error_response
 from rail.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.api.outbox import WAIT_S_MAX
+from rail.api.payment_list import parse_query
 from rail.api.replies import Reply
 from rail.api.service import RailService
 from rail.iso20022 import canonical_bic
@@ -145,6 +146,19 @@ async def get_payment(rail: RailService, request: Request) -> Response:
     return json_response(view)
 
 
+def _viewer(request: Request) -> str | None:
+    """Who reads on a route either token may call: a participant's BIC, or None for the operator."""
+    return None if request.admit.operator else _participant(request)
+
+
+async def get_payments(rail: RailService, request: Request) -> Response:
+    try:
+        query = parse_query(query_values(request.head.query), rail.identity.known_bics)
+    except ValueError as exc:
+        raise Refusal(400, "bad_query", str(exc)) from None
+    return json_response(await rail.payment_list.page(_viewer(request), query))
+
+
 async def get_own_balance(rail: RailService, request: Request) -> Response:
     return json_response(await rail.accounts.balance(_participant(request)))
 
@@ -200,6 +214,20 @@ async def post_redeliver(rail: RailService, request: Request) -> Response:
 
 async def get_balances(rail: RailService, request: Request) -> Response:
     return json_response(await rail.balances())
+
+
+async def get_participants(rail: RailService, request: Request) -> Response:
+    return json_response(await rail.admin.participants())
+
+
+async def post_behaviour(rail: RailService, request: Request) -> Response:
+    data = _json_body(request)
+    try:
+        return json_response(rail.admin.set_behaviour(request.admit.params["bic"], data))
+    except LookupError as exc:
+        raise Refusal(404, "not_found", str(exc)) from None
+    except ValueError as exc:
+        raise Refusal(422, "bad_behaviour", str(exc)) from None
 
 
 # ---- operations -----------------------------------------------------------------------------------------------

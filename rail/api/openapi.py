@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from rail.api.openapi_workbench import WORKBENCH_SCHEMAS
+
 _EXAMPLE_AT = dt.datetime(2026, 1, 15, 10, 30, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=5)))  # Karachi
 
 _PAISA = {"type": "integer", "format": "int64", "description": "integer paisa (1/100 rupee)"}
@@ -189,6 +191,8 @@ SCHEMAS: dict[str, dict] = {
     ),
 }
 
+SCHEMAS.update(WORKBENCH_SCHEMAS)
+
 _ISO_TYPES = ("pacs.008.001.08, pacs.002.001.10, pacs.004.001.09, pacs.028.001.03, camt.056.001.08, "
               "camt.029.001.09, acmt.023.001.03, pain.013.001.07, pain.014.001.07")
 
@@ -248,7 +252,8 @@ def _iso_answer(text: str) -> dict:
 
 class Operation(NamedTuple):
     """A route's OpenAPI operation. `answers`: status -> None (the Error body, with the usual words for the
-    status), (description, schema name) for a JSON body, or a whole OpenAPI response object."""
+    status), (description, schema name) for a JSON body ((description, None): the Error body in other words),
+    or a whole OpenAPI response object."""
 
     operation_id: str
     summary: str
@@ -262,12 +267,16 @@ class DocumentedRoute(Protocol):
 
     method: str
     path: str
-    auth: str  # "public" | "participant" | "admin"
+    auth: str  # "public" | "participant" | "admin" | "either"
     body_bytes_max: int
     operation: Operation
 
 
-_SECURITY = {"participant": [{"participantToken": []}], "admin": [{"adminToken": []}]}
+_SECURITY = {
+    "participant": [{"participantToken": []}],
+    "admin": [{"adminToken": []}],
+    "either": [{"participantToken": []}, {"adminToken": []}],  # either token (OpenAPI: any one of the list)
+}
 
 MESSAGE_ANSWERS: dict[str, object] = {
     "200": _iso_answer("final pacs.002 (ACSC/RJCT) with Prefer: wait, a resend's original answer, pacs.002 for "
@@ -294,7 +303,7 @@ MESSAGE_ANSWERS: dict[str, object] = {
 def _implied_answers(route: DocumentedRoute) -> dict[str, object]:
     """The error answers a route's shape implies, whatever its handler does."""
     answers: dict[str, object] = {"413": None, "414": None, "431": None, "500": None}
-    if route.auth == "participant":
+    if route.auth in ("participant", "either"):
         answers.update({"401": None, "429": None, "503": None})
     elif route.auth == "admin":
         answers.update({"401": None, "503": None})
@@ -308,7 +317,7 @@ def _answer(status: str, answer: object) -> dict:
         return _error(status)
     if isinstance(answer, tuple):
         text, schema = answer
-        return {"description": text, "content": _json_content(_ref(schema))}
+        return {"description": text, "content": _json_content(_ref(schema or "Error"))}
     return answer
 
 

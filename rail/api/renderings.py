@@ -20,6 +20,16 @@ from rail.iso20022 import MessageRejected, forward
 from rail.iso20022.xml_decode import parse
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+RENDERINGS_SCHEMA = {
+    "type": "object",
+    "required": ["msg_type", "sent_as", "xml", "json"],
+    "properties": {
+        "msg_type": {"type": "string", "example": "pacs.008.001.08"},
+        "sent_as": {"type": "string", "enum": ["xml", "json"], "description": "the rendering of the body given"},
+        "xml": {"type": "string", "description": "the message as XML (with the sender's AppHdr if it had one)"},
+        "json": {"type": "string", "description": "the message as the rail's JSON rendering (docs/iso20022.md)"},
+    },
+}
 
 
 def indented_xml(body: bytes) -> str:

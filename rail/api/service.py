@@ -8,6 +8,7 @@ The parts, one job each:
     replies.py    the messages the rail answers with, and the caches behind a payment's final pacs.002
     outbox.py     inbox references -> messages, inbox pages
     accounts.py   a participant's payment views, balance and aliases
+    payment_list.py  pages of payments, filtered, newest first (participants their own, the operator all)
     admin.py      the operator's actions, webhooks, what runs beside the rail
 Transports drive them through the route table (rail/api/routes.py), never around it, except the in-process
 struct lane (`dispatch`, `inbox_structs`) that a participant in this process uses for messages it built itself.
@@ -30,7 +31,9 @@ from rail.api.dispatch import Dispatcher
 from rail.api.identity import Identity
 from rail.api.metrics import RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
+from rail.api.payment_list import PaymentList
 from rail.api.replies import Replies, Reply
+from rail.api.simulated import SimulatedBanks
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 from rail.settlement.commands import SetAdminToken, SetParams
 from rail.settlement.core import SettlementCore
@@ -67,6 +70,7 @@ class RailService:
         self.outbox = Outbox(core, rail_bic, self.replies, metrics, forwarded)
         self.dispatcher = Dispatcher(core, scheme, self.replies, self.identity, forwarded)
         self.accounts = Accounts(core)
+        self.payment_list = PaymentList(core, scheme.currency)
         self.admin = Admin(core, scheme, self.identity, self.outbox)
 
     # ---- opening and closing
@@ -212,6 +216,11 @@ class RailService:
 
     def add_companion(self, companion: Companion) -> None:
         self.admin.add_companion(companion)
+
+    def add_simulator(self, simulator: SimulatedBanks) -> None:
+        """Run the sandbox's simulated banks beside the rail (a companion the workbench can steer)."""
+        self.admin.add_companion(simulator)
+        self.admin.simulator = simulator
 
     async def simulated_participants(self) -> list[str]:
         """The default-scheme banks no external client has taken over (the sandbox simulates them)."""
