@@ -78,9 +78,19 @@ function registerForm(refresh) {
   }, refresh);
 }
 
-function fundForm(bics, refresh) {
+// A select of participants' BICs, filled again from every refresh of the list (a bank just registered is there).
+function bicSelect(pick) {
+  const control = select('bic', []);
+  control.update = rows => {
+    const keep = control.value;
+    control.replaceChildren(...rows.filter(pick).map(p => h('option', {value: p.bic, selected: p.bic === keep}, p.bic)));
+  };
+  return control;
+}
+
+function fundForm(bicControl, refresh) {
   const fields = [
-    field('Participant', select('bic', bics.map(b => [b, b]))),
+    field('Participant', bicControl),
     field('Amount (Rs)', h('input', {name: 'amount', inputmode: 'decimal', required: true, placeholder: '1000000.00'})),
     field('Direction', select('direction', [['in', 'in: central bank → account'], ['out', 'out: account → central bank']])),
   ];
@@ -92,12 +102,12 @@ function fundForm(bics, refresh) {
   }, refresh);
 }
 
-function behaviourForm(simulated, refresh) {
+function behaviourForm(bicControl, refresh) {
   const mode = select('mode', MODES, 'down');
   const delay = h('input', {name: 'delay_ms', type: 'number', min: 1, max: 60000, value: 3000});
   const reason = h('input', {name: 'reason', maxlength: 4, value: 'AC04', autocapitalize: 'characters', size: 6});
   const fields = [
-    field('Simulated bank', select('bic', simulated.map(b => [b, b]))),
+    field('Simulated bank', bicControl),
     field('Behaviour', mode),
     field('For (seconds)', h('input', {name: 'for_s', type: 'number', min: 1, max: 86400, value: 60, required: true})),
     field('Delay (ms, slow)', delay),
@@ -120,11 +130,13 @@ export async function render(main) {
   main.append(h('h1', {}, 'Participants'));
   const listBox = h('div', {id: 'participants'});
   const problem = h('div');
-  let rows = [];
+  const everyone = bicSelect(() => true), simulated = bicSelect(p => p.simulated);
   const refresh = async () => {
     try {
-      rows = await get('/admin/participants');
+      const rows = await get('/admin/participants');
       listBox.replaceChildren(participantTable(rows));
+      everyone.update(rows);
+      simulated.update(rows);
       problem.replaceChildren();
     } catch (error) {
       problem.replaceChildren(errorBox(error));
@@ -135,6 +147,6 @@ export async function render(main) {
   refreshButton.addEventListener('click', refresh);
   main.append(problem, h('div', {class: 'actions'}, refreshButton), listBox,
     registerForm(refresh),
-    fundForm(rows.map(p => p.bic), refresh),
-    behaviourForm(rows.filter(p => p.simulated).map(p => p.bic), refresh));
+    fundForm(everyone, refresh),
+    behaviourForm(simulated, refresh));
 }
