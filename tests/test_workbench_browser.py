@@ -165,6 +165,7 @@ def go(driver, rail: Rail, route: str) -> None:
 def screenshot(driver, name: str) -> None:
     """The whole page (up to SHOT_HEIGHT_MAX px) as docs/screenshots/NAME.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.execute_script("document.getElementById('toast').textContent = ''")  # a passing notice hides a control
     width = driver.execute_script("return document.documentElement.clientWidth")
     height = min(driver.execute_script("return document.documentElement.scrollHeight"), SHOT_HEIGHT_MAX)
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {

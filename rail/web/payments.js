@@ -35,7 +35,7 @@ function filterForm(query, current) {
         input('counterparty', {size: 11, maxlength: 11, autocapitalize: 'characters', spellcheck: 'false'})),
       field('Reason code', input('reason', {size: 6, maxlength: 4, autocapitalize: 'characters'})),
       field('Accepted from', input('since', {type: 'datetime-local', step: 1})),
-      field('until', input('until', {type: 'datetime-local', step: 1})),
+      field('Accepted until', input('until', {type: 'datetime-local', step: 1})),
       h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Search'),
         h('a', {href: '#/payments'}, 'Clear'))));
   form.addEventListener('submit', event => {
