@@ -20,7 +20,7 @@ from rail.api.outbox import WAIT_S_MAX
 from rail.api.payment_list import parse_query
 from rail.api.replies import Reply
 from rail.api.service import RailService
-from rail.iso20022 import canonical_bic
+from rail.iso20022 import bic_is_valid, canonical_bic
 from rail.settlement.delivery import INBOX_FETCH_MAX
 
 BODY_BYTES_MAX = 1 << 20  # one ISO 20022 message; the codec refuses bigger bodies too
@@ -157,6 +157,28 @@ async def get_payments(rail: RailService, request: Request) -> Response:
     except ValueError as exc:
         raise Refusal(400, "bad_query", str(exc)) from None
     return json_response(await rail.payment_list.page(_viewer(request), query))
+
+
+async def get_payment_messages(rail: RailService, request: Request) -> Response:
+    view = await rail.traces.payment(request.admit.params["uetr"].lower(), _viewer(request))
+    if view is None:
+        raise Refusal(404, "not_found", "no such payment, and no message about it, among what you may see")
+    return json_response(view)
+
+
+async def get_unmatched(rail: RailService, request: Request) -> Response:
+    viewer = _viewer(request)
+    wanted = query_values(request.head.query).get("bic")
+    if viewer is not None:
+        bics = [viewer]
+    elif wanted:
+        bic = canonical_bic(wanted.upper()) if bic_is_valid(wanted.upper()) else None
+        if bic is None or not rail.identity.is_participant(bic):
+            raise Refusal(400, "bad_query", "bic must be the BIC of a participant of this rail")
+        bics = [bic]
+    else:
+        bics = rail.identity.participants
+    return json_response(await rail.traces.unmatched(bics))
 
 
 async def get_own_balance(rail: RailService, request: Request) -> Response:

@@ -123,6 +123,17 @@ ROUTES: tuple[Route, ...] = (
         "getPayment", "A payment's status and history (its two agents only)",
         {"200": ("the payment", "Payment"), "404": None},
         ({"name": "uetr", "in": "path", "required": True, "schema": _UUID},))),
+    Route("GET", "/v1/payments/{uetr}/messages", EITHER, 0, handlers.get_payment_messages, Operation(
+        "getPaymentMessages", "Every message in and out of the rail about a payment (a participant: its own side)",
+        {"200": ("the messages, oldest first, and the reason explained", "PaymentMessages"),
+         "404": ("neither the payment nor a message about it is visible to the caller", None)},
+        ({"name": "uetr", "in": "path", "required": True, "schema": {"type": "string"}},))),
+    Route("GET", "/v1/traces/unmatched", EITHER, 0, handlers.get_unmatched, Operation(
+        "getUnmatchedMessages", "Messages refused before a UETR could be read from them, newest first",
+        {"200": ("the last ones per participant, each with the rail's answer", "UnmatchedMessages"),
+         "400": ("bic is not a participant's", None)},
+        ({"name": "bic", "in": "query", "schema": _BIC_PARAM,
+          "description": "the admin: one participant's (default: all)"},))),
     Route("GET", "/v1/balance", P, 0, handlers.get_own_balance, Operation(
         "getOwnBalance", "The participant's own settlement account", {"200": ("the balance", "OwnBalance")})),
     Route("POST", "/v1/aliases", P, J, handlers.post_alias, Operation(
@@ -260,9 +271,9 @@ class RailApi:
         self.table = table
         self.scheme = rail.scheme
         # The struct lane of an in-process participant (participants/transport.py's InProcessRail): messages it
-        # built itself go to dispatch as structs, its inbox is read as structs. Bound here, not wrapped: the
-        # sandbox's hot path pays no extra call.
-        self.dispatch = rail.dispatcher.dispatch
+        # built itself go to dispatch as structs (traced by the service), its inbox is read as structs. Bound
+        # here, not wrapped: the sandbox's hot path pays no extra call.
+        self.dispatch = rail.dispatch
         self.inbox_structs = rail.outbox.inbox_structs
 
     def head(self, head: RequestHead) -> Admit | Response:
