@@ -284,7 +284,10 @@ def test_a_hostile_remittance_text_is_shown_as_text(rail, browser, state):
         p.text for p in d.find_elements(By.CSS_SELECTOR, "pre[data-rendering=json]")), "the remittance text")
     assert browser.execute_script("return window.pwned") is None
     assert not browser.find_elements(By.CSS_SELECTOR, "main script, main img")
-    assert HOSTILE in " ".join(p.text for p in browser.find_elements(By.CSS_SELECTOR, "pre[data-rendering=json]"))
+    json_text = " ".join(p.text for p in browser.find_elements(By.CSS_SELECTOR, "pre[data-rendering=json]"))
+    assert '<script>window.pwned = 1</script><img src=x onerror=\\"window.pwned = 2\\">' in json_text
+    xml_text = " ".join(p.text for p in browser.find_elements(By.CSS_SELECTOR, "pre[data-rendering=xml]"))
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in xml_text
     assert script_errors(browser) == []
 
 

@@ -106,7 +106,8 @@ function summary(payment) {
 }
 
 function draw(box, uetr, payment, trace, current, cache) {
-  const messages = [...(trace.messages || [])].sort((a, b) => a.seq - b.seq);
+  // In the order things happened: a request is kept when its answer is written, after what it caused.
+  const messages = [...(trace.messages || [])].sort((a, b) => (Date.parse(a.at) - Date.parse(b.at)) || (a.seq - b.seq));
   const rail = messages.find(m => m.direction === 'out');
   const width = Math.max(320, Math.floor(box.clientWidth || 900));
   const pick = m => {
