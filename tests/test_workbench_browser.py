@@ -15,9 +15,6 @@ import base64
 import datetime as dt
 import json
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from faults import ADMIN, RailProcess
 
 from rail import iso20022 as iso
 from rail.scheme import default_scheme
@@ -33,7 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-ADMIN = "workbench-admin-token"
 CREDITOR_TIMEOUT_MS = 800  # a bank that is down ends a payment AB05 this soon
 WAIT_S = 10
 SHOT_HEIGHT_MAX = 2_400
@@ -100,26 +97,16 @@ def ordinary_iban(bic: str) -> str:
 
 @pytest.fixture(scope="module")
 def rail(tmp_path_factory):
-    data = tmp_path_factory.mktemp("workbench") / "data"
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(data), "--admin-token", ADMIN,
-         "--creditor-timeout-ms", str(CREDITOR_TIMEOUT_MS)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    serve = RailProcess(tmp_path_factory.mktemp("workbench") / "data", "--creditor-timeout-ms", str(CREDITOR_TIMEOUT_MS))
+    serve.start()
     try:
-        lines = []
-        while not any("workbench:" in line for line in lines):
-            line = serve.stdout.readline()
-            assert line, "rail serve stopped:\n" + "".join(lines)
-            lines.append(line)
-        url = next(line for line in lines if "workbench:" in line).split("workbench: ")[1].split()[0]
-        yield Rail(url)
+        line = ""
+        while "workbench:" not in line:  # `rail serve` says where the page is
+            line = serve.process.stdout.readline()
+            assert line, serve.stop()
+        yield Rail(line.split("workbench: ")[1].split()[0])
     finally:
-        serve.send_signal(signal.SIGINT)
-        try:
-            serve.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait()
+        serve.stop()
 
 
 @pytest.fixture(scope="module")
