@@ -68,12 +68,14 @@ async function show() {
   markCurrent(route.name);
   document.title = `${entry.title} · raast-rail workbench`;
   const main = clear(document.getElementById('view'));
+  window.scrollTo(0, 0);
   try {
     stopCurrent = (await entry.view.render(main, {...route, session: current})) || null;
   } catch (error) {
     main.append(errorBox(error));
   }
-  main.focus({preventScroll: true});
+  // A keyboard or screen-reader user lands on the new page, unless the page put focus somewhere itself.
+  if (!main.contains(document.activeElement) || document.activeElement === main) main.focus({preventScroll: true});
 }
 
 document.getElementById('sign-out').addEventListener('click', () => {
