@@ -189,7 +189,7 @@ def sign_in(driver, rail: Rail, token: str) -> None:
 # ---- the pages ---------------------------------------------------------------------------------------------
 
 
-def test_sign_in_keeps_the_token_out_of_urls_and_storage_and_shows_the_rail_live(rail, browser):
+def test_sign_in_keeps_the_token_out_of_urls_and_storage(rail, browser):
     go(browser, rail, "")
     element(browser, "input[name=token][type=password]")
     screenshot(browser, "signin")
@@ -200,6 +200,11 @@ def test_sign_in_keeps_the_token_out_of_urls_and_storage_and_shows_the_rail_live
     assert ADMIN not in browser.current_url
     assert browser.execute_script("return window.localStorage.length") == 0 and not browser.get_cookies()
     assert ADMIN not in browser.execute_script("return document.documentElement.outerHTML")
+    assert script_errors(browser) == []
+
+
+def test_the_overview_shows_the_rail_live(rail, browser):
+    go(browser, rail, "#/overview")
     element(browser, "#overview svg.chart")
     wait_for(browser, lambda d: "MEZNPKKA" in d.find_element(By.CSS_SELECTOR, "[data-table=balances]").text,
              "each participant's balance")
@@ -333,6 +338,13 @@ def test_a_participant_sees_only_its_own_payments(rail, browser, state):
     assert other not in text_of(browser, "[data-table=payments]")
     go(browser, rail, f"#/payments/{other}")
     assert text_of(browser, "#view .error")  # not among its payments: 404, said on the page
+    go(browser, rail, "#/overview")
+    assert text_of(browser, "#posted").startswith("Rs ")
+    go(browser, rail, "#/webhook")
+    assert "No delivery yet" in text_of(browser, "#deliveries")
+    element(browser, "#view .actions button").click()  # a test event, without a callback URL: said why
+    assert text_of(browser, "#view .error")
+    screenshot(browser, "webhook")
     element(browser, "#sign-out").click()
 
 
