@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import orjson
 
 from rail import iso20022
-from rail.api import handlers
+from rail.api import handlers, renderings, web
 from rail.api.auth import bearer_token, why_unauthenticated
 from rail.api.handlers import BODY_BYTES_MAX, JSON_BODY_BYTES_MAX, Refusal, reply_response
 from rail.api.http_types import Admit, Request, RequestHead, Response, error_response
@@ -92,6 +92,12 @@ _LIST_QUERY = (
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}},
     {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor, as it came"},
 )  # fmt: skip
+
+
+def _web_answers(media: str, text: str) -> dict[str, object]:
+    ok = {"description": f"{text} (304 without a body when If-None-Match names its ETag)",
+          "content": {media: {"schema": {"type": "string"}}}}
+    return {"200": ok, "404": None}
 
 
 async def _get_openapi(rail: RailService, request: Request) -> Response:
@@ -189,6 +195,21 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", PUBLIC, 0, _get_openapi, Operation(
         "getOpenApi", "This document",
         {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}})),
+    Route("POST", "/v1/render", EITHER, BODY_BYTES_MAX, renderings.post_render, Operation(
+        "renderMessage", "One ISO 20022 message in both renderings, XML and JSON, by the rail's own lossless "
+        "converter (what the workbench shows side by side); nothing is sent or kept",
+        {"200": {"description": "both renderings, indented for reading",
+                 "content": {"application/json": {"schema": renderings.RENDERINGS_SCHEMA}}},
+         "422": ("not a message the rail can read: the reason code and element, as an admi.002 would say", "Error")},
+        (), "iso")),
+    Route("GET", "/", PUBLIC, 0, web.get_page, Operation(
+        "getWorkbench", "The sandbox workbench: a web page to watch payments, their messages and the scheme "
+        "(docs/workbench.md); sign in on it with the admin token or a participant's",
+        _web_answers("text/html", "the page"))),
+    Route("GET", "/web/{file}", PUBLIC, 0, web.get_file, Operation(
+        "getWorkbenchFile", "One of the workbench page's files (an ES module, its stylesheet)",
+        _web_answers("text/javascript", "the file"),
+        ({"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},))),
 )  # fmt: skip
 
 

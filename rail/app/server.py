@@ -300,6 +300,16 @@ def _announce(args: argparse.Namespace, service, port: int, simulated: list[str]
         flush=True,
     )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
+    print(f"rail: workbench: {workbench_url(args.host, port)}  (sign in with the admin token or a participant's)",
+          flush=True)
+
+
+def workbench_url(host: str, port: int) -> str:
+    """The workbench page's address on a rail listening on host:port (a wildcard bind is reached on loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 async def _wait_for_stop(lease_lost: asyncio.Event) -> bool:
