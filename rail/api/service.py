@@ -138,7 +138,8 @@ class RailService:
         )
         for participant in participants:
             rail.admin.recovered(participant)
-        rail.overview.start()
+        if clock is REAL_CLOCK:  # a sampler waking every second would only slow a simulated day (rail/sim/)
+            rail.overview.start()
         if recovered_params != base.params:  # this start's parameters, journaled (replay applies them too)
             await core.execute(SetParams(params=base.params))
         new_hash = rail.identity.admin_token_to_journal(admin_token, admin_hash)

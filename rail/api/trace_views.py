@@ -90,7 +90,9 @@ def message_view(seq: int, record: TraceRecord, rail_bic: str) -> dict:
 
 
 def _definition(code: str | None) -> str:
-    text = codes.STATUS_REASONS.get(code or "")
+    """The code and its ISO definition, as one sentence without its full stop (the caller adds it: some
+    definitions end with one)."""
+    text = codes.STATUS_REASONS.get(code or "", "").rstrip(".")
     return f"{code}: {text}" if text else f"{code}"
 
 
