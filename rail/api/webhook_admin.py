@@ -49,6 +49,9 @@ class Webhooks:
     def running(self, bic: str) -> bool:
         return bic in self._pushers
 
+    def pusher(self, bic: str) -> WebhookPusher | None:
+        return self._pushers.get(bic)
+
     def bics(self) -> list[str]:
         """The participants pushed to now."""
         return list(self._pushers)
