@@ -33,15 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import orjson  # noqa: E402
+import orjson
 
-from bench.rail import _ID_XML, _UETR_XML, CREDITOR, DEBTOR, PACS002_XML, pacs008  # noqa: E402
-from rail import iso20022  # noqa: E402
-from rail.api.http_connection import HttpConnection  # noqa: E402
-from rail.api.listener import Listener  # noqa: E402
-from rail.api.routes import RailApi  # noqa: E402
-from rail.api.service import RailService  # noqa: E402
-from rail.runtime import tune_gc_for_long_lived_state  # noqa: E402
+from bench.rail import _ID_XML, _UETR_XML, CREDITOR, DEBTOR, PACS002_XML, pacs008
+from rail import iso20022
+from rail.api.http_connection import HttpConnection
+from rail.api.listener import Listener
+from rail.api.routes import RailApi
+from rail.api.service import RailService
+from rail.runtime import tune_gc_for_long_lived_state
 
 _CONTENT_LENGTH = re.compile(rb"Content-Length: (\d+)")
 
