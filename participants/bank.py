@@ -466,13 +466,19 @@ class SimulatedBank:
 
     def _spawn(self, coroutine, seq: int) -> None:
         """Run `coroutine` (an answer); with Acknowledge.AFTER_ANSWER, `seq` stays unacknowledged until it ends."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
         if self._tracks_answers:
+            task = asyncio.get_running_loop().create_task(coroutine)
             self._unfinished[seq] = None
             task.add_done_callback(lambda done: self._finished(done, seq))
-        else:
-            task.add_done_callback(self._tasks.discard)
+        else:  # one answer per payment: forgotten by the task itself, no done callback through the loop
+            task = asyncio.get_running_loop().create_task(self._forgotten_when_done(coroutine))
+        self._tasks.add(task)
+
+    async def _forgotten_when_done(self, coroutine) -> None:
+        try:
+            await coroutine
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     def _finished(self, task: asyncio.Task, seq: int) -> None:
         self._tasks.discard(task)

@@ -81,9 +81,14 @@ class Iso20022Codec:
         self.rendering = rendering
         self.content_type = iso20022.CONTENT_TYPES[rendering]
         self.clock = clock  # stamps CreDtTm/AccptncDtTm: simulated time in `rail simulate`
+        self._now: tuple[int, dt.datetime] = (-1, dt.datetime.min)  # the last stamp, by clock reading
 
     def now(self) -> dt.datetime:
-        return now_utc(self.clock)
+        # A simulated clock moves in ticks: the messages of one tick share a stamp, built once.
+        now_ns = self.clock.now_ns()
+        if now_ns != self._now[0]:
+            self._now = (now_ns, dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC))
+        return self._now[1]
 
     def encode(self, message: Any) -> bytes:
         return iso20022.encode(message, self.rendering)

@@ -225,6 +225,9 @@ class FakeRail:
         page = await self.inbox(bic, wait_s, max_n)
         return [(m["seq"], m["msg_type"], m["message"]) for m in page["messages"]]  # its messages are JSON text
 
+    async def ack_inbox(self, bic: str, upto: int) -> int:
+        return (await self.ack(bic, upto))["upto"]
+
 
 class FakeApi:
     """The fake rail's routes as an HttpApplication (rail/api/http_types.py), for one trusted caller."""

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
+import msgspec
 import pytest
 from conftest import REPO
 
@@ -28,8 +30,9 @@ from rail.clock import NS_PER_S, VirtualClock
 from rail.scheme import SchemeParams
 from rail.sim.journal import SimJournal, journal_id_for
 from rail.sim.loop import run_simulated
+from rail.sim.plan_feed import PlanFeed
 from rail.sim.replay import ReplayError, replay
-from rail.sim.run import SimConfig, simulate
+from rail.sim.run import SimConfig, day_plan, simulate
 from rail.sim.scenario import day_start, load_sim_scenario
 
 PAYMENTS = 1_500  # a small day: every hour has traffic, the outage and the slow creditor have payments to hit
@@ -118,6 +121,21 @@ def test_the_same_scenario_and_seed_write_the_same_journal_byte_for_byte(day, tm
     assert first.payments_offered > PAYMENTS * 0.9 and first.payments_final == first.payments_offered
     assert first.counts_by_status["ACSC"] > PAYMENTS * 0.9
     assert first.counts_by_reason.get("AB05", 0) > 0 and first.payments_held > 0
+
+
+def test_the_plan_drawn_on_the_other_core_is_the_plan_drawn_inline(day, tmp_path, monkeypatch):
+    config = msgspec.structs.replace(_config(), from_s=8 * 3600.0, until_s=9 * 3600.0)
+    feed = PlanFeed(partial(day_plan, config, 8), config.from_s, config.until_s)
+    try:
+        fed = list(feed)
+    finally:
+        feed.close()
+    inline = [p for p in day_plan(config, 8) if config.from_s <= p.intended_s < config.until_s]
+    assert fed == inline and len(inline) > 10
+    # ... and a day drawn inline (a process that may not start one, e.g. a Pool worker) is the same day
+    monkeypatch.setattr(PlanFeed, "possible", staticmethod(lambda: False))
+    inline_day = simulate(_config(), tmp_path / "inline")
+    assert inline_day.journal_digest == rundir.read_sim_summary(day).journal_digest
 
 
 def test_another_seed_writes_another_day(day, tmp_path):

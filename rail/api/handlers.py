@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from rail.api.http_types import JSON_CONTENT_TYPE, Request, Response, error_response
+from rail.api.http_types import JSON_CONTENT_TYPE, ConstantHeaders, Request, Response, error_response
 from rail.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.api.outbox import WAIT_S_MAX
 from rail.api.payment_list import parse_query
@@ -31,7 +31,9 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IG
 # Content-Type of an ISO 20022 answer, by media type (with the charset the rail writes in).
 _ISO_CONTENT_TYPES = {"application/xml": "application/xml; charset=utf-8",
                       "application/json": "application/json; charset=utf-8"}  # fmt: skip
-_JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
+# The headers of nearly every answer, shared: no dict built per answer, and a transport renders them once.
+_JSON_HEADERS = ConstantHeaders({"Content-Type": JSON_CONTENT_TYPE})
+_ISO_HEADERS = {media: ConstantHeaders({"Content-Type": value}) for media, value in _ISO_CONTENT_TYPES.items()}
 
 
 class Refusal(Exception):
@@ -54,11 +56,12 @@ def json_response(data: object, status: int = 200) -> Response:
 
 def reply_response(reply: Reply) -> Response:
     """An ISO 20022 answer (rail/api/replies.py's Reply) as a Response."""
+    if not reply.headers:
+        headers = _ISO_HEADERS.get(reply.content_type)
+        if headers is not None:
+            return Response(reply.status, headers, reply.body)
     content_type = _ISO_CONTENT_TYPES.get(reply.content_type, reply.content_type)
-    headers = (
-        {"Content-Type": content_type, **reply.headers} if reply.headers else {"Content-Type": content_type}
-    )
-    return Response(reply.status, headers, reply.body)
+    return Response(reply.status, {"Content-Type": content_type, **reply.headers}, reply.body)
 
 
 def prefer_wait_s(prefer: str | None) -> float | None:

@@ -52,6 +52,14 @@ _FRAMING_REQUEST_HEADERS = frozenset(
         "proxy-connection",
     }
 )
+# The lower-case names of the headers clients send with every request, by their usual spellings: one dict lookup
+# instead of a decode and a lower() per header (any other spelling takes that general path).
+_HEADER_NAMES = {
+    spelling.encode("latin-1"): spelling.lower()
+    for name in ("Host", "Authorization", "Content-Type", "Content-Length", "Accept", "Prefer", "User-Agent",
+                 "Connection", "Accept-Encoding", "Transfer-Encoding", "Expect")
+    for spelling in (name, name.lower())
+}  # fmt: skip
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -110,9 +118,12 @@ class HttpConnection(asyncio.Protocol):
         "_discarded_bytes",
         "_eof",
         "_expect",
+        "_field_bytes_max",
         "_fields_fed",
         "_head_bytes",
+        "_head_bytes_max",
         "_header_count",
+        "_header_count_max",
         "_headers",
         "_idle_since",
         "_in_fields",
@@ -138,7 +149,11 @@ class HttpConnection(asyncio.Protocol):
     def __init__(self, listener: ConnectionOwner) -> None:
         self._listener = listener
         self._app = listener.app
-        self._limits = listener.limits
+        self._limits = limits = listener.limits
+        # The bounds on_header checks for every header, as plain attributes (no lookup through the limits).
+        self._head_bytes_max = limits.head_bytes_max
+        self._header_count_max = limits.header_count_max
+        self._field_bytes_max = limits.field_bytes_max
         self._loop = listener.loop
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made
@@ -241,18 +256,19 @@ class HttpConnection(asyncio.Protocol):
             )
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        limits = self._limits
-        self._head_bytes += len(name) + len(value)
+        # Called for every header of every request: kept to the few operations each one needs.
+        head_bytes = self._head_bytes + len(name) + len(value)
+        self._head_bytes = head_bytes
         self._header_count += 1
-        if (
-            self._head_bytes > limits.head_bytes_max
-            or self._header_count > limits.header_count_max
-            or len(value) > limits.field_bytes_max
+        if head_bytes > self._head_bytes_max or self._header_count > self._header_count_max or (
+            len(value) > self._field_bytes_max
         ):
-            raise _Fatal(_head_too_large(limits))
+            raise _Fatal(_head_too_large(self._limits))
         if self._incoming is not None:
             return  # a trailer field (after a chunked body): dropped, as RFC 9110 6.5.1 allows
-        key = name.decode("latin-1").lower()
+        key = _HEADER_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if key in _FRAMING_REQUEST_HEADERS:
             if key == "content-length":

@@ -37,6 +37,18 @@ log = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/json"
 
 
+class ConstantHeaders(dict[str, str]):
+    """Response headers shared by many answers (one Content-Type, say): never changed once made, so a transport
+    may render them once and find them again by identity (rail/api/http_wire.py)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("ConstantHeaders never change: copy them into a dict of your own")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore
+
+
 class RequestHead(msgspec.Struct, frozen=True):
     """A request before its body: everything `head()` decides from."""
 

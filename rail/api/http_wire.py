@@ -8,7 +8,7 @@ import time
 from email.utils import formatdate
 from http import HTTPStatus
 
-from rail.api.http_types import Response
+from rail.api.http_types import ConstantHeaders, Response
 
 
 def _status_line(status: int) -> bytes:
@@ -26,6 +26,8 @@ _FRAMING_RESPONSE_HEADERS = frozenset(
 )
 HEADER_BLOCKS_MAX = 256  # distinct header sets remembered rendered
 _header_blocks: dict[tuple[tuple[str, str], ...], bytes] = {}
+# ConstantHeaders by identity: (the headers, kept alive so that their id stays theirs; their block).
+_constant_blocks: dict[int, tuple[ConstantHeaders, bytes]] = {}
 _date_cache: list = [0, b""]  # [second, b"Date: ...\r\n"]: one HTTP date per second
 
 
@@ -39,7 +41,16 @@ def _date_line() -> bytes:
 
 def _header_block(headers: dict[str, str]) -> bytes:
     """The header lines of an answer. Most answers carry the same few headers (a Content-Type): their block is
-    built once and looked up after, in a memo bounded for answers whose values vary (Retry-After...)."""
+    built once and looked up after, in a memo bounded for answers whose values vary (Retry-After...).
+    ConstantHeaders (the hot answers share a few) are found by identity, without building the key."""
+    if type(headers) is ConstantHeaders:
+        known = _constant_blocks.get(id(headers))
+        if known is not None:
+            return known[1]
+        block = _header_block(dict(headers))
+        if len(_constant_blocks) < HEADER_BLOCKS_MAX:
+            _constant_blocks[id(headers)] = (headers, block)
+        return block
     key = tuple(headers.items())
     block = _header_blocks.get(key)
     if block is not None:

@@ -289,10 +289,11 @@ class RailApi:
         self.table = table
         self.scheme = rail.scheme
         # The struct lane of an in-process participant (participants/transport.py's InProcessRail): messages it
-        # built itself go to dispatch as structs (traced by the service), its inbox is read as structs. Bound
-        # here, not wrapped: the sandbox's hot path pays no extra call.
+        # built itself go to dispatch as structs (traced by the service), its inbox is read (and acknowledged) as
+        # plain values. Bound here, not wrapped: the sandbox's hot path pays no extra call.
         self.dispatch = rail.dispatch
         self.inbox_structs = rail.outbox.inbox_structs
+        self.ack_inbox = rail.outbox.ack
 
     def head(self, head: RequestHead) -> Admit | Response:
         return self.admit(head, None)

@@ -27,7 +27,8 @@ import resource
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -49,6 +50,7 @@ from rail.sim.books import BankBooks, BookWatch, fresh_books
 from rail.sim.events import ScriptedCreditor, sleep_until, slow_windows, top_up_amounts
 from rail.sim.journal import SimJournal, journal_digest, journal_id_for
 from rail.sim.loop import run_simulated
+from rail.sim.plan_feed import PlanFeed
 from rail.sim.record import Recorder
 from rail.sim.scenario import (
     PAYMENTS_PER_DAY_MAX,
@@ -113,6 +115,20 @@ def sim_behaviour(bank: BankBehaviour) -> BankBehaviour:
     return msgspec.structs.replace(
         bank, delivery="inbox", inbox_wait_s=INBOX_WAIT_S, inbox_linger_ms=0.0, status_request_after_s=None,
         acknowledge=Acknowledge.ON_RECEIPT, outages=[],
+    )
+
+
+def day_plan(config: SimConfig, n_banks: int) -> Iterator[PlannedPayment]:
+    """The day's payments in intended-time order (a generator: a day of millions is never held); a function of
+    the configuration alone, so the plan may be drawn in another process (rail/sim/plan_feed.py)."""
+    s = config.scenario
+    start = day_start(s.sim.day)
+    exact = config.payments is not None
+    calendar = Calendar(start=start.isoformat(), speed=1.0, rate_is="mean" if exact else "base")
+    model = msgspec.structs.replace(s.scenario.load, calendar=calendar)
+    per_day = config.payments if exact else s.sim.payments_per_day
+    return RemittanceLoad(model, seed=config.seed).plan(
+        per_day / SECONDS_PER_DAY, float(SECONDS_PER_DAY), n_banks, max_payments=PAYMENTS_PER_DAY_MAX
     )
 
 
@@ -209,22 +225,23 @@ class Day:
             await self.treasury.open()
             self.treasury.start()
 
-    def plan(self):
+    def plan(self) -> Iterator[PlannedPayment]:
         """The day's payments in intended-time order (a generator: a day of millions is never held)."""
-        s = self.scenario
-        start = day_start(s.sim.day)
-        exact = self.config.payments is not None
-        calendar = Calendar(start=start.isoformat(), speed=1.0, rate_is="mean" if exact else "base")
-        model = msgspec.structs.replace(s.scenario.load, calendar=calendar)
-        per_day = self.config.payments if exact else s.sim.payments_per_day
-        return RemittanceLoad(model, seed=self.config.seed).plan(
-            per_day / SECONDS_PER_DAY, float(SECONDS_PER_DAY), len(self.banks), max_payments=PAYMENTS_PER_DAY_MAX
-        )
+        return day_plan(self.config, len(self.banks))
 
     async def _offer(self) -> None:
+        from_s, until_s = self.config.from_s, self.config.until_s
+        # Drawn on the other core when this process may start one (same payments, same order: plan_feed.py)
+        feed = PlanFeed(partial(day_plan, self.config, len(self.banks)), from_s, until_s)
+        try:
+            await self._offer_from(feed if PlanFeed.possible() else self.plan())
+        finally:
+            feed.close()
+
+    async def _offer_from(self, plan: Iterable[PlannedPayment]) -> None:
         now_s = self.now_s
         from_s, until_s = self.config.from_s, self.config.until_s
-        for p in self.plan():
+        for p in plan:
             if self.interrupted or self._failure is not None or p.intended_s >= until_s:
                 return
             if p.intended_s < from_s:
@@ -246,17 +263,20 @@ class Day:
 
     def _launch(self, p: PlannedPayment) -> None:
         self.recorder.offered_payment(p)
-        debtor, creditor = self.banks[p.debtor_bank], self.banks[p.creditor_bank]
-        task = asyncio.get_running_loop().create_task(
-            debtor.send_payment(p.uetr, p.amount_paisa, p.debtor_customer, creditor, p.creditor_customer)
-        )
+        task = asyncio.get_running_loop().create_task(self._send(p))
         self._sends.add(task)
-        task.add_done_callback(self._sent)
 
-    def _sent(self, task: asyncio.Task) -> None:
-        self._sends.discard(task)
-        if not task.cancelled() and task.exception() is not None and self._failure is None:
-            self._failure = task.exception()  # a bug, not an outcome: the run stops and says so
+    async def _send(self, p: PlannedPayment) -> None:
+        # The bookkeeping of a send inside its task, not in a done callback: one callback fewer through the
+        # loop per payment (nothing else runs in between, so the day's order of events is the same).
+        debtor, creditor = self.banks[p.debtor_bank], self.banks[p.creditor_bank]
+        try:
+            await debtor.send_payment(p.uetr, p.amount_paisa, p.debtor_customer, creditor, p.creditor_customer)
+        except Exception as exc:
+            if self._failure is None:
+                self._failure = exc  # a bug, not an outcome: the run stops and says so
+        finally:
+            self._sends.discard(asyncio.current_task())
 
     async def _drain(self) -> None:
         """After the last planned payment: give those in flight until DRAIN_S past midnight (or a moment after an
