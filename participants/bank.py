@@ -57,6 +57,7 @@ from participants.creditor import (
 from participants.transport import RailRefused, RailUnreachable, TransportError
 from participants.treasury import Treasury
 from rail.recent import RecentDict
+from rail.api.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 # Bounds (STYLE: a limit on everything).
 ANSWERS_PENDING_MAX = 200_000  # creditor answers scheduled but not yet sent
@@ -175,6 +176,7 @@ class SimulatedBank:
         faults: frozenset[Fault] = frozenset(),
         remember_max: int = PAYMENTS_REMEMBERED_MAX,
         send_structs: bool = False,
+        webhook_secret: str | None = None,
     ):
         if not customers:
             raise ValueError(f"bank {bic} has no customers to pay from or to")
@@ -191,6 +193,7 @@ class SimulatedBank:
         # Payments go to the rail as structs (transport.post), not as encoded bytes: for the in-process transport
         # when what is measured is settlement, not the rail's decoding (rail simulate, rail/sim/).
         self.send_structs = send_structs
+        self.webhook_secret = webhook_secret  # its webhook takes only pushes the rail signed with it
         self.run_clock = run_clock or _monotonic_clock()
         self.on_final = on_final
         self.books: dict[str, int] = {c.iban: 0 for c in self.customers}
@@ -656,9 +659,15 @@ class SimulatedBank:
     # ---- webhook delivery ---------------------------------------------------------------------------
 
     async def webhook(self, request: Any) -> Any:
-        """aiohttp handler for the bank's callback_url: the rail POSTs {"messages": [...]}; 204 acks them."""
+        """aiohttp handler for the bank's callback_url: the rail POSTs {"messages": [...]}; 204 acks them. With
+        a webhook secret, a push without the rail's valid signature is refused (401) and not acted on."""
         from aiohttp import web
 
+        if self.webhook_secret is not None:
+            problem = verify(self.webhook_secret, request.headers.get(TIMESTAMP_HEADER, ""),
+                             request.headers.get(SIGNATURE_HEADER, ""), await request.read())  # fmt: skip
+            if problem is not None:
+                return web.Response(status=401, text=f"not a push from the rail: {problem}")
         try:
             batch = await request.json()
         except Exception:

@@ -3,12 +3,14 @@
 A :class:`CreditorPolicy` decides, for each message that asks this bank for an answer, what the answer is:
 a payment (pacs.008: accept, reject with an ISO reason, or stay silent, after some delay), a recall of a
 payment it received (camt.056: return the funds with a pacs.004, or refuse with a camt.029), a request to pay
-as the payer's bank (pain.013: pay it, or refuse with a reason). Three policies:
+as the payer's bank (pain.013: pay it, or refuse with a reason). The policies:
 
 * :class:`TestAccountTable`: the scheme's documented test accounts (rail/scheme.py, README "Test accounts"),
   what the sandbox's built-in counterparties and a bank under certification answer by;
 * :class:`LoadModel`: the load harness's realistic mix (log-normal latency, a reject rate over weighted ISO
   reasons, silence, outage windows), configured by a scenario's ``[bank]`` table (:class:`BankBehaviour`);
+* :class:`Switchable`: another policy with a behaviour the operator sets for a while (down, slow, reject with a
+  code: the workbench's `POST /admin/participants/{bic}/behaviour`), for integrators to test their timeouts;
 * :class:`Faulty`: another policy with deliberate faults (:class:`Fault`), the broken participants `rail
   certify` must catch. The faults that are not about answers (answering a repeated delivery, forgetting the
   backlog on restart) are the bank's own, see participants/bank.py.
@@ -18,11 +20,14 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
 import msgspec
 
+from rail.api.simulated import NORMAL, Behaviour, Mode
 from rail.scheme import TEST_ACCOUNTS, sandbox_creditor_decision
 
 # Realistic creditor-side reject reasons and their relative frequencies (ISO external status reason codes).
@@ -197,3 +202,44 @@ class Faulty:
         return self.policy.request_to_pay(payer_iban)
 
 
+
+
+class Switchable:
+    """`policy`, or for a while the operator's behaviour instead (rail/api/simulated.py): `down` answers no
+    payment and no recall (the rail times payments out, AB05), `slow` answers `delay_ms` later, `reject` rejects
+    every payment with its reason. An expired behaviour reverts to `policy` by itself."""
+
+    def __init__(self, policy: CreditorPolicy, clock: Callable[[], float] = time.time):
+        self.policy = policy
+        self.clock = clock
+        self._behaviour = NORMAL
+
+    @property
+    def behaviour(self) -> Behaviour:
+        current = self._behaviour
+        if current.until_s is not None and self.clock() >= current.until_s:
+            self._behaviour = current = NORMAL
+        return current
+
+    @behaviour.setter
+    def behaviour(self, behaviour: Behaviour) -> None:
+        self._behaviour = behaviour
+
+    def payment(self, creditor_iban: str, now_s: float) -> CreditorVerdict:
+        behaviour = self.behaviour
+        if behaviour.mode is Mode.DOWN:
+            return CreditorVerdict(Decision.SILENT)
+        if behaviour.mode is Mode.REJECT:
+            return CreditorVerdict(Decision.REJECT, behaviour.reason or "NARR")
+        verdict = self.policy.payment(creditor_iban, now_s)
+        if behaviour.mode is Mode.SLOW and verdict.decision is not Decision.SILENT:
+            verdict = msgspec.structs.replace(verdict, delay_s=verdict.delay_s + (behaviour.delay_ms or 0) / 1000)
+        return verdict
+
+    def recall(self, creditor_iban: str) -> RecallVerdict:
+        if self.behaviour.mode is Mode.DOWN:
+            return RecallVerdict(RecallDecision.IGNORE)
+        return self.policy.recall(creditor_iban)
+
+    def request_to_pay(self, payer_iban: str) -> str | None:
+        return self.policy.request_to_pay(payer_iban)

@@ -321,12 +321,13 @@ class LoadRun:
         hooks_url = await self._start_webhooks() if behaviour.delivery == "webhook" else None
         for index, sb in enumerate(scheme_banks):
             callback_url = f"{hooks_url}/hooks/{sb.bic}" if hooks_url else None
-            token = await admin.add_participant(sb.bic, f"{sb.name} (simulated by rail load)", callback_url)
+            registered = await admin.register(sb.bic, f"{sb.name} (simulated by rail load)", callback_url)
             customers = [c for c in sb.customers if c.behaviour == "accept"] or sb.customers
             bank = SimulatedBank(
-                sb.bic, sb.name, customers, self.target.participant(sb.bic, token), self.codec_factory(),
-                behaviour=behaviour, seed=cfg.seed * 1000 + index, run_clock=self.run_s, on_final=self._on_final,
-                id_tag=None if cfg.uetr_salt else "",  # --same-uetrs resends the very same messages
+                sb.bic, sb.name, customers, self.target.participant(sb.bic, registered["token"]),
+                self.codec_factory(), behaviour=behaviour, seed=cfg.seed * 1000 + index, run_clock=self.run_s,
+                on_final=self._on_final, id_tag=None if cfg.uetr_salt else "",  # --same-uetrs: the same messages
+                webhook_secret=registered.get("webhook_secret"),
             )
             self.banks.append(bank)
         self.treasury = TreasuryDesk(admin, [b.bic for b in self.banks], behaviour.treasury)

@@ -9,7 +9,9 @@ so nothing about a payment is decided here that the rail would not decide for a 
 
 The application wiring starts them (rail serve, rail demo; `start_sandbox_banks`), not the rail itself.
 Registering a default bank's BIC from outside (`POST /admin/participants`) makes its simulator stand down
-before the new token is returned: RailService tells its companions of every admission.
+before the new token is returned: RailService tells its companions of every admission. Each simulated bank's
+creditor policy is Switchable: the workbench makes it misbehave for a while (`POST
+/admin/participants/{bic}/behaviour`: down, slow, reject with a code), through rail/api/simulated.py's seam.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import logging
 
 from participants.bank import BankBehaviour, SimulatedBank
 from participants.codec import Iso20022Codec
-from participants.creditor import TestAccountTable
+from participants.creditor import Switchable, TestAccountTable
 from participants.transport import InProcessTransport
 from rail.api.routes import RailApi
 from rail.api.service import RailService
+from rail.api.simulated import Behaviour
 from rail.scheme import Bank
 
 log = logging.getLogger(__name__)
@@ -36,31 +39,52 @@ SANDBOX_BEHAVIOUR = BankBehaviour(inbox_wait_s=INBOX_WAIT_S, inbox_batch_max=INB
 
 
 class SandboxBanks:
-    """The running simulators of one RailService (a RailService companion: stopped with it)."""
+    """The running simulators of one RailService (a RailService companion: stopped with it), and the
+    workbench's handle on them (rail/api/simulated.py's SimulatedBanks)."""
 
     def __init__(self, service: RailService) -> None:
         self.service = service
         self.api = RailApi(service)
         self.banks: dict[str, SimulatedBank] = {}
+        self.policies: dict[str, Switchable] = {}
 
     def start_bank(self, spec: Bank) -> SimulatedBank:
+        policy = Switchable(TestAccountTable.for_scheme(self.service.scheme.params))
         bank = SimulatedBank(
             spec.bic, spec.name, spec.customers, InProcessTransport(self.api, spec.bic), Iso20022Codec("json"),
-            SANDBOX_BEHAVIOUR, policy=TestAccountTable.for_scheme(self.service.scheme.params),
-            remember_max=PAYMENTS_REMEMBERED_MAX,
+            SANDBOX_BEHAVIOUR, policy=policy, remember_max=PAYMENTS_REMEMBERED_MAX,
         )
         self.banks[spec.bic] = bank
+        self.policies[spec.bic] = policy
         bank.start()
         return bank
+
+    def simulates(self, bic: str) -> bool:
+        return bic in self.banks
+
+    def behaviour(self, bic: str) -> Behaviour | None:
+        policy = self.policies.get(bic)
+        return None if policy is None else policy.behaviour
+
+    def set_behaviour(self, bic: str, behaviour: Behaviour) -> None:
+        self.policies[bic].behaviour = behaviour
+
+    async def restart(self, bics: list[str]) -> None:
+        await self.stop()
+        for bic in bics:
+            spec = self.service.scheme.bank(bic)
+            if spec is not None:
+                self.start_bank(spec)
 
     async def participant_admitted(self, bic: str) -> None:
         """An external client now drives `bic`: its simulator stands down (acknowledging what it handled)."""
         bank = self.banks.pop(bic, None)
+        self.policies.pop(bic, None)
         if bank is not None:
             await bank.stop()
 
     async def stop(self) -> None:
-        banks, self.banks = list(self.banks.values()), {}
+        banks, self.banks, self.policies = list(self.banks.values()), {}, {}
         await asyncio.gather(*(bank.stop() for bank in banks))
 
 
@@ -73,5 +97,5 @@ async def start_sandbox_banks(service: RailService) -> SandboxBanks:
             log.warning("no default-scheme bank %s to simulate: left unanswered", bic)
             continue
         sandbox.start_bank(spec)
-    service.add_companion(sandbox)
+    service.add_simulator(sandbox)
     return sandbox

@@ -104,6 +104,8 @@ class Transport(Protocol):
 
     async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str: ...
 
+    async def register(self, bic: str, name: str, callback_url: str | None = None) -> dict: ...
+
     async def liquidity(self, bic: str, amount_paisa: int, direction: str = ...) -> dict: ...
 
     async def balances(self) -> dict: ...
@@ -337,11 +339,14 @@ class HttpTransport:
     # ---- operator API -------------------------------------------------------------------------------
 
     async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+        return (await self.register(bic, name, callback_url))["token"]
+
+    async def register(self, bic: str, name: str, callback_url: str | None = None) -> dict:
+        """POST /admin/participants: {"bic", "token", "webhook_secret"} (the secret signs its webhook pushes)."""
         payload: dict[str, Any] = {"bic": bic, "name": name}
         if callback_url:
             payload["callback_url"] = callback_url
-        answer = await self._json("POST", "/admin/participants", payload, admin=True)
-        return answer["token"]
+        return await self._json("POST", "/admin/participants", payload, admin=True)
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str = "in") -> dict:
         payload = {"bic": bic, "amount": int(amount_paisa), "direction": direction}
@@ -469,10 +474,13 @@ class InProcessTransport:
         return await self._json("GET", _payment_path(uetr))
 
     async def add_participant(self, bic: str, name: str, callback_url: str | None = None) -> str:
+        return (await self.register(bic, name, callback_url))["token"]
+
+    async def register(self, bic: str, name: str, callback_url: str | None = None) -> dict:
         payload: dict[str, Any] = {"bic": bic, "name": name}
         if callback_url:
             payload["callback_url"] = callback_url
-        return (await self._json("POST", "/admin/participants", payload))["token"]
+        return await self._json("POST", "/admin/participants", payload)
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str = "in") -> dict:
         payload = {"bic": bic, "amount": int(amount_paisa), "direction": direction}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,3 +23,15 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+async def bench(tmp_path):
+    """The workbench tests' rail (tests/workbench.py): simulated banks, two external participants, a client."""
+    from workbench import Workbench
+
+    bench = await Workbench.open(tmp_path / "data")
+    try:
+        yield bench
+    finally:
+        await bench.close()

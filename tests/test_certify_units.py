@@ -93,8 +93,8 @@ def test_only_required_cases_decide_the_verdict_and_junit_says_which_failed():
 
 
 async def test_a_webhook_that_takes_an_unsigned_push_fails_x02_and_one_that_refuses_it_passes():
-    """X02 applies only to a participant declaring a webhook; until the rail signs pushes (issue 16) a real
-    participant cannot pass it, but the check itself is real: it forges a push and reads the answer."""
+    """X02 applies to a participant declaring a webhook: it forges a push (unsigned, wrongly signed, replayed)
+    and reads the answers; one that checks the rail's signature refuses all three."""
     import itertools
 
     from aiohttp import web
@@ -109,15 +109,18 @@ async def test_a_webhook_that_takes_an_unsigned_push_fails_x02_and_one_that_refu
 
     async def hook(request: web.Request) -> web.Response:
         received.append(await request.json())
-        return web.Response(status=401 if request.path == "/refuses" else 204)
+        refused = request.path == "/refuses" or (request.path == "/checks_presence" and not request.headers.get(
+            "Rail-Signature"))
+        return web.Response(status=401 if refused else 204)
 
     app = web.Application()
     app.router.add_post("/refuses", hook)
     app.router.add_post("/takes", hook)
+    app.router.add_post("/checks_presence", hook)  # a header is there, but nobody checks it
     runner, url = await serve(app)
     declaration = read_declaration_text(GOOD)
     try:
-        for path, passes in (("/refuses", True), ("/takes", False)):
+        for path, passes in (("/refuses", True), ("/takes", False), ("/checks_presence", False)):
             features = Features(webhook_url=url + path)
             ctx = Context(examiner=Examiner("http://127.0.0.1:9", "admin"), participant="TESTPKKA", token=None,
                           declaration=msgspec.structs.replace(declaration, features=features), options=Options(),
@@ -129,7 +132,7 @@ async def test_a_webhook_that_takes_an_unsigned_push_fails_x02_and_one_that_refu
                     await refuses_unsigned_webhook(ctx)
     finally:
         await runner.cleanup()
-    assert len(received) == 2 and received[0]["messages"][0]["msg_type"] == "pacs.008.001.08"
+    assert len(received) == 3 + 1 + 2 and received[0]["messages"][0]["msg_type"] == "pacs.008.001.08"
     assert isinstance(declaration, Declaration)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -66,3 +69,51 @@ def test_demo_over_the_real_http_server(tmp_path):
 def test_demo_rejects_bad_arguments_clearly(tmp_path):
     proc = run_demo(tmp_path, "--duration", "0")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "positive" in proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_open_serves_the_workbench_in_a_browser_until_ctrl_c(tmp_path):
+    """`rail demo --open`: the page opened in the user's browser ($BROWSER, as webbrowser honours it, records the
+    address here), never with the token in the address; the rail keeps serving after the load until Ctrl-C."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(browser)}
+    proc = subprocess.Popen([sys.executable, "-m", "rail", "demo", "--open", "--duration", "1", "--rate", "50",
+                             "--out", "run-open"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("keeps serving" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines) + proc.stderr.read()
+            lines.append(line)
+        url = opened.read_text().strip()
+        token = next(line for line in lines if "admin token" in line).rsplit(": ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/") and token not in url
+        assert f"workbench: {url}" in "".join(lines)
+        with urllib.request.urlopen(url, timeout=5) as page:
+            assert page.headers["Content-Type"].startswith("text/html")
+        request = urllib.request.Request(url + "admin/balances", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert json.load(answer)["conserved"] is True
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-2000:]
+    assert "reconciliation" in out and "Traceback" not in err
+    check_run_dir(tmp_path / "run-open")
+
+
+def test_demo_open_says_where_the_page_is_when_no_browser_starts(monkeypatch, capsys):
+    from rail.app import demo
+
+    monkeypatch.setattr(demo.webbrowser, "open", lambda url, new=0: False)
+    assert demo.open_workbench("http://127.0.0.1:8080/", "s3cret", generated=False) is False
+    out = capsys.readouterr().out
+    assert "open http://127.0.0.1:8080/ in yours" in out and "s3cret" not in out
+    assert "--admin-token or RAIL_ADMIN_TOKEN" in out

@@ -78,8 +78,8 @@ async def test_webhooks_follow_no_redirect_and_a_hanging_one_starves_no_one(rail
         assert await _eventually(lambda: len(redirects) >= 2)  # retried, never followed
         assert elsewhere_hits == []
         assert len(await rail.inbox("REDIPKKA", wait_s=0)) == 1  # not delivered: still waiting for a poll
-        pushers = rail.service.admin._webhooks
-        sessions = {id(pushers[bic].session) for bic in ("REDIPKKA", "HANGPKKA", "GOODPKKA")}
+        webhooks = rail.service.admin.webhooks
+        sessions = {id(webhooks.pusher(bic).session) for bic in ("REDIPKKA", "HANGPKKA", "GOODPKKA")}
         assert len(sessions) == 3  # one connection pool each
     finally:
         hung_up.set()

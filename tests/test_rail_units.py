@@ -187,7 +187,7 @@ def test_apply_command_is_the_only_dispatch_for_every_command_type():
     names = {cls.__name__ for cls in commands_module.AnyCommand.__args__}
     settlement = Settlement(default_scheme())
     apply_command(settlement, commands_module.Genesis(), 1)
-    assert "Genesis" in names and len(names) == 17
+    assert "Genesis" in names and len(names) == 19
 
 
 def test_readme_test_account_table_matches_the_simulated_banks():

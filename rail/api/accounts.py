@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rail import iso20022
 from rail.api.dispatch import alias_key
-from rail.api.replies import utc
+from rail.api.payment_list import iso_time, payment_summary
 from rail.settlement.commands import AliasDelete, AliasRegister
 from rail.settlement.core import SettlementCore
 from rail.settlement.payments import OutcomeKind, Payment, Settlement
@@ -16,46 +16,26 @@ HOLDER_NAME_CHARS_MAX = 140
 
 
 def payment_view(p: Payment, currency: str) -> dict:
-    """GET /v1/payments/{uetr}'s answer: a payment's status, amounts, returns, recalls and history."""
+    """GET /v1/payments/{uetr}'s answer: a payment's status, amounts, returns, recalls and history (what a list
+    shows of it, and more)."""
+    summary = payment_summary(p, currency)
     return {
-        "uetr": p.uetr,
+        **summary,
         "tx_id": p.tx_id,
         "msg_id": p.msg_id,
-        "end_to_end_id": p.end_to_end_id,
-        "status": p.status,
-        "reason": p.reason,
-        "reason_text": p.reason_text,
-        "amount_paisa": p.amount_paisa,
-        "currency": currency,
-        "debtor_agent": p.debtor_agent,
-        "creditor_agent": p.creditor_agent,
         "debtor_iban": p.debtor_iban,
         "creditor_iban": p.creditor_iban,
-        "creditor_status": p.creditor_status,
         "returned_paisa": p.returned_paisa,
-        "received_at": utc(p.received_ns).isoformat(),
-        "final_at": utc(p.final_ns).isoformat() if p.final_ns else None,
+        "received_at": summary["accepted_at"],
         "returns": [
-            {
-                "return_id": r.return_id,
-                "amount_paisa": r.amount_paisa,
-                "reason": r.reason,
-                "at": utc(r.at_ns).isoformat(),
-            }
+            {"return_id": r.return_id, "amount_paisa": r.amount_paisa, "reason": r.reason, "at": iso_time(r.at_ns)}
             for r in p.returns
         ],
         "recalls": [
-            {
-                "cancellation_id": r.cancellation_id,
-                "reason": r.reason,
-                "state": r.state,
-                "at": utc(r.at_ns).isoformat(),
-            }
+            {"cancellation_id": r.cancellation_id, "reason": r.reason, "state": r.state, "at": iso_time(r.at_ns)}
             for r in p.recalls
         ],
-        "history": [
-            {"at": utc(at).isoformat(), "event": event, "detail": detail} for at, event, detail in p.history
-        ],
+        "history": [{"at": iso_time(at), "event": event, "detail": detail} for at, event, detail in p.history],
     }
 
 

@@ -1,23 +1,29 @@
 """Admin: what the operator does (admit or re-key a participant, move central-bank liquidity, read every
-balance), and what follows an admission: the participant's webhook, and the companions the application runs
-beside the rail (the sandbox's simulated banks) told that an external client now drives a BIC.
+balance and participant, make a simulated bank misbehave for a while), and what follows an admission: the
+participant's webhook, and the companions the application runs beside the rail (the sandbox's simulated banks)
+told that an external client now drives a BIC.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
+import time
+from typing import NamedTuple, Protocol
 
 from rail import iso20022
 from rail.api.auth import new_token, token_hash
 from rail.api.identity import Identity, canonical, rate_limit_problem
 from rail.api.outbox import Outbox
-from rail.api.webhooks import WebhookPusher
+from rail.api.replies import utc
+from rail.api.simulated import Behaviour, SimulatedBanks, behaviour_from_request
+from rail.api.traces import Tracer
+from rail.api.webhook_admin import Webhooks
+from rail.api.webhook_signature import new_secret
 from rail.money import amount_problem
 from rail.scheme import Scheme
-from rail.settlement.commands import AddParticipant, Liquidity, Redeliver
+from rail.settlement.commands import AddParticipant, Liquidity, Redeliver, Reset
 from rail.settlement.core import SettlementCore
-from rail.settlement.payments import OutcomeKind, Settlement
+from rail.settlement.payments import OutcomeKind, Participant, Settlement
 
 CALLBACK_URL_CHARS_MAX = 2_048
 PARTICIPANT_NAME_CHARS_MAX = 140
@@ -32,16 +38,36 @@ class Companion(Protocol):
     async def stop(self) -> None: ...
 
 
+class Registration(NamedTuple):
+    """What POST /admin/participants answers, shown once: the bearer token and the webhook signing secret."""
+
+    token: str
+    webhook_secret: str
+
+
+RESET_CONFIRMATION = "RESET"
+
+
 class Admin:
     """The operator's actions, and the webhooks and companions they affect."""
 
-    def __init__(self, core: SettlementCore, scheme: Scheme, identity: Identity, outbox: Outbox) -> None:
+    def __init__(
+        self, core: SettlementCore, scheme: Scheme, identity: Identity, outbox: Outbox, tracer: Tracer
+    ) -> None:
         self.core = core
         self.scheme = scheme
         self.identity = identity
-        self.outbox = outbox
+        self.tracer = tracer
         self._companions: list[Companion] = []
-        self._webhooks: dict[str, WebhookPusher] = {}
+        self.webhooks = Webhooks(core, outbox, tracer)
+        self.simulator: SimulatedBanks | None = None
+
+    def recovered(self, participant: Participant) -> None:
+        """A participant as a start recovered it: it takes part, and its webhook pushes again."""
+        self.identity.admit(participant)
+        self.webhooks.know(participant)
+        if participant.callback_url:
+            self.webhooks.start(participant.bic, participant.callback_url)
 
     async def add_participant(
         self,
@@ -50,16 +76,16 @@ class Admin:
         callback_url: str | None = None,
         requests_per_s: float | None = None,
         requests_burst: float | None = None,
-    ) -> str:
-        """Admit (or re-key) a participant; returns its new bearer token, stored hashed. `requests_per_s` /
-        `requests_burst`: its own rate limit instead of the scheme's default, journaled with it. ValueError
-        says what is wrong with a request."""
+    ) -> Registration:
+        """Admit (or re-key) a participant; returns its new bearer token (stored hashed) and webhook signing
+        secret. `requests_per_s` / `requests_burst`: its own rate limit instead of the scheme's default,
+        journaled with it. ValueError says what is wrong with a request."""
         bic = self._checked_bic(bic)
         _check_callback_url(callback_url)
         problem = rate_limit_problem(requests_per_s, requests_burst)
         if problem is not None:
             raise ValueError(problem)
-        token = new_token()
+        token, secret = new_token(), new_secret()
         if requests_per_s is not None or requests_burst is not None:
             params = self.scheme.params
             requests_per_s = float(requests_per_s or params.requests_per_s)
@@ -72,17 +98,17 @@ class Admin:
                 callback_url=callback_url,
                 requests_per_s=requests_per_s,
                 requests_burst=requests_burst,
+                webhook_secret=secret,
             )
         )
         self.identity.admit(outcome.detail)
+        self.webhooks.know(outcome.detail)
         for companion in self._companions:
             await companion.participant_admitted(bic)  # e.g. the simulator of a default bank stands down
-        pusher = self._webhooks.pop(bic, None)
-        if pusher is not None:
-            await pusher.stop()
+        await self.webhooks.stop(bic)
         if callback_url:
-            self.start_webhook(bic, callback_url)
-        return token
+            self.webhooks.start(bic, callback_url)
+        return Registration(token, secret)
 
     def _checked_bic(self, bic: object) -> str:
         if not isinstance(bic, str) or not iso20022.bic_is_valid(bic):
@@ -121,30 +147,93 @@ class Admin:
         """Every settlement account, as of the last durable batch (read in the core's order)."""
         return await self.core.query(Settlement.balances)
 
+    async def participants(self) -> list[dict]:
+        """GET /admin/participants: every participant with its settlement account, whether a simulated bank
+        answers for it and how, and its webhook (the central bank, the operator, is not one)."""
+        central = self.scheme.central_bank_bic
+
+        def read(s: Settlement) -> list[tuple]:
+            accounts = s.balances()["accounts"]
+            return [
+                (p.bic, p.name, p.callback_url, accounts.get(p.bic, {}), len(s.inboxes[p.bic]))
+                for p in s.participants.values()
+                if p.bic != central
+            ]
+
+        out = []
+        for bic, name, callback_url, account, inbox_depth in sorted(await self.core.query(read)):
+            behaviour = self.simulator.behaviour(bic) if self.simulator is not None else None
+            out.append({
+                "bic": bic, "name": name, "simulated": behaviour is not None,
+                "posted_paisa": account.get("posted_paisa", 0),
+                "reserved_paisa": account.get("pending_debits_paisa", 0),
+                "available_paisa": account.get("available_paisa", 0),
+                "behaviour": None if behaviour is None else behaviour_view(behaviour),
+                "callback_url": callback_url, "webhook": self.webhooks.running(bic), "inbox_depth": inbox_depth,
+            })  # fmt: skip
+        return out
+
+    def set_behaviour(self, bic: str, data: dict) -> dict:
+        """Make simulated bank `bic` misbehave for a while (rail/api/simulated.py). LookupError: no such
+        participant; ValueError: not simulated, or a bad field."""
+        bic = canonical(bic) or ""
+        if not self.identity.is_participant(bic):
+            raise LookupError(f"{bic} is not a participant")
+        if self.simulator is None or not self.simulator.simulates(bic):
+            raise ValueError(f"{bic} is not answered by a simulated bank of this rail (registered from outside, "
+                             "or rail serve runs with --no-simulated-banks)")
+        self.simulator.set_behaviour(bic, behaviour_from_request(data, time.time()))
+        return behaviour_view(self.simulator.behaviour(bic))
+
+    async def reset(self, data: dict) -> dict:
+        """POST /admin/reset: the sandbox back to the default scheme (rail/settlement/reset.py says what goes
+        and what stays), then what runs beside the books follows: tokens, webhooks, simulated banks, traces.
+        ValueError: not confirmed, or a bad field; RuntimeError: payments are in flight."""
+        if data.get("confirm") != RESET_CONFIRMATION:
+            raise ValueError(f'say "confirm": "{RESET_CONFIRMATION}": a reset discards every payment and balance')
+        keep_tokens = data.get("keep_tokens", False)
+        if not isinstance(keep_tokens, bool):
+            raise ValueError("keep_tokens must be true or false")  # noqa: TRY004 - shown as HTTP 422
+        outcome = await self.core.execute(Reset(keep_tokens=keep_tokens))
+        if outcome.kind != OutcomeKind.DONE:
+            raise RuntimeError(outcome.text)
+        participants = await self.core.query(lambda s: list(s.participants.values()))
+        self.identity.reset()
+        for participant in participants:
+            self.identity.admit(participant)
+            self.webhooks.know(participant)
+        # A kept participant keeps its inbox (numbering goes on), so its pusher goes on; the others' stop.
+        pushing = {p.bic for p in participants if p.callback_url}
+        for bic in self.webhooks.bics():
+            if bic not in pushing:
+                await self.webhooks.stop(bic)
+        if self.simulator is not None:
+            await self.simulator.restart(sorted(p.bic for p in participants if p.simulated))
+        await self.tracer.clear()
+        return {"ok": True, **outcome.detail, "journal_seq": self.core.health().journal_seq}
+
     # ---- what runs beside the rail
 
     def add_companion(self, companion: Companion) -> None:
         """Run `companion` beside the rail: told of admissions, stopped (first) by close()."""
         self._companions.append(companion)
 
-    def start_webhook(self, bic: str, url: str) -> None:
-        async def page(bic_: str, max_n: int) -> dict:
-            return self.outbox.inbox_page(bic_, max_n)
-
-        inbox = self.core.inbox(bic)
-        assert inbox is not None, f"{bic} is a participant: it has an inbox"
-        pusher = WebhookPusher(bic, inbox, page, self.outbox.ack, url)
-        self._webhooks[bic] = pusher
-        pusher.start()
-
     async def stop(self) -> None:
         """Companions first (they may still answer through the rail), then the webhooks."""
         companions, self._companions = self._companions, []
         for companion in companions:
             await companion.stop()
-        for pusher in list(self._webhooks.values()):
-            await pusher.stop()
-        self._webhooks.clear()
+        await self.webhooks.stop_all()
+
+
+def behaviour_view(behaviour: Behaviour) -> dict:
+    until = behaviour.until_s
+    return {
+        "mode": behaviour.mode.value,
+        "until": None if until is None else utc(int(until * 1e9)).isoformat(),
+        "reason": behaviour.reason,
+        "delay_ms": behaviour.delay_ms,
+    }
 
 
 def _check_callback_url(callback_url: object) -> None:

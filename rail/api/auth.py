@@ -76,8 +76,9 @@ def why_unauthenticated(
     authorization: str, *, wanted: str, is_admin: Callable[[str], bool], is_participant: Callable[[str], bool]
 ) -> str:
     """Why a request with this Authorization header value is refused (401), in words that say what to send
-    instead; the token itself is never repeated. ``wanted``: "participant" or "admin"."""
-    send = f"send 'Authorization: Bearer <{wanted} token>'"
+    instead; the token itself is never repeated. ``wanted``: "participant", "admin" or "either"."""
+    kind = "participant or admin" if wanted == "either" else wanted
+    send = f"send 'Authorization: Bearer <{kind} token>'"
     if not authorization.strip():
         return f"no Authorization header: {send}"
     scheme, _, _ = authorization.strip().partition(" ")
@@ -92,6 +93,8 @@ def why_unauthenticated(
                 "to your bank")
     if wanted == "admin" and is_participant(token):
         return "a participant token cannot use /admin routes: send the admin token"
+    if wanted == "either":
+        return "unknown token: neither the admin token nor the current token of any participant"
     if wanted == "participant":
         return ("unknown token: not the current token of any participant (issuing a new one for a BIC "
                 "retires its old one)")

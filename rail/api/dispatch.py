@@ -121,17 +121,20 @@ class Dispatcher:
 
     async def submit_many(
         self, acceptor: Acceptor, bic: str, bodies: list[bytes], content_type: str
-    ) -> list[Reply]:
+    ) -> tuple[list[Reply], list[Accepted | None]]:
         """Several messages from participant `bic` (in-process), answered in order: what a bank does with a page
         of its inbox. Its status reports on forwarded payments (pacs.002) go to the core together, one future
-        each and no task per message, so they land in one batch; any other message takes submit's path."""
+        each and no task per message, so they land in one batch; any other message takes submit's path.
+        Returns the replies and what was accepted of each (None: refused at the edge)."""
         replies: list[Reply | None] = [None] * len(bodies)
+        accepted_all: list[Accepted | None] = [None] * len(bodies)
         waiting: list[tuple[int, Pacs002, str, asyncio.Future]] = []
         for index, body in enumerate(bodies):
             accepted = acceptor.accept(bic, body, content_type)
             if isinstance(accepted, Reply):
                 replies[index] = accepted
                 continue
+            accepted_all[index] = accepted
             if accepted.msg_type != "pacs.002" or accepted.header is not None:
                 replies[index] = await self.dispatch(bic, accepted)
                 continue
@@ -151,7 +154,7 @@ class Dispatcher:
                 replies[index] = self.replies.unavailable(exc, message, rendering)
                 continue
             replies[index] = self._outcome_reply(outcome, message, "pacs.002", rendering, bic)
-        return replies
+        return replies, accepted_all
 
     # ---- payments
 

@@ -17,9 +17,10 @@ import orjson
 from rail.api.http_types import JSON_CONTENT_TYPE, ConstantHeaders, Request, Response, error_response
 from rail.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from rail.api.outbox import WAIT_S_MAX
+from rail.api.payment_list import parse_query
 from rail.api.replies import Reply
 from rail.api.service import RailService
-from rail.iso20022 import canonical_bic
+from rail.iso20022 import bic_is_valid, canonical_bic
 from rail.settlement.delivery import INBOX_FETCH_MAX
 
 BODY_BYTES_MAX = 1 << 20  # one ISO 20022 message; the codec refuses bigger bodies too
@@ -148,6 +149,60 @@ async def get_payment(rail: RailService, request: Request) -> Response:
     return json_response(view)
 
 
+def _viewer(request: Request) -> str | None:
+    """Who reads on a route either token may call: a participant's BIC, or None for the operator."""
+    return None if request.admit.operator else _participant(request)
+
+
+async def get_payments(rail: RailService, request: Request) -> Response:
+    try:
+        query = parse_query(query_values(request.head.query), rail.identity.known_bics)
+    except ValueError as exc:
+        raise Refusal(400, "bad_query", str(exc)) from None
+    return json_response(await rail.payment_list.page(_viewer(request), query))
+
+
+async def get_payment_messages(rail: RailService, request: Request) -> Response:
+    view = await rail.traces.payment(request.admit.params["uetr"].lower(), _viewer(request))
+    if view is None:
+        raise Refusal(404, "not_found", "no such payment, and no message about it, among what you may see")
+    return json_response(view)
+
+
+async def get_unmatched(rail: RailService, request: Request) -> Response:
+    viewer = _viewer(request)
+    wanted = query_values(request.head.query).get("bic")
+    if viewer is not None:
+        bics = [viewer]
+    elif wanted:
+        bic = canonical_bic(wanted.upper()) if bic_is_valid(wanted.upper()) else None
+        if bic is None or not rail.identity.is_participant(bic):
+            raise Refusal(400, "bad_query", "bic must be the BIC of a participant of this rail")
+        bics = [bic]
+    else:
+        bics = rail.identity.participants
+    return json_response(await rail.traces.unmatched(bics))
+
+
+async def post_webhook_secret(rail: RailService, request: Request) -> Response:
+    data = _json_body(request) if request.body.strip() else {}
+    try:
+        return json_response(await rail.admin.webhooks.rotate(_participant(request), data.get("grace_s")))
+    except ValueError as exc:
+        raise Refusal(422, "bad_rotation", str(exc)) from None
+
+
+async def post_webhook_test(rail: RailService, request: Request) -> Response:
+    try:
+        return json_response(await rail.admin.webhooks.test(_participant(request)))
+    except LookupError as exc:
+        raise Refusal(409, "no_webhook", str(exc)) from None
+
+
+async def get_webhook_deliveries(rail: RailService, request: Request) -> Response:
+    return json_response({"deliveries": rail.admin.webhooks.deliveries(_participant(request))})
+
+
 async def get_own_balance(rail: RailService, request: Request) -> Response:
     return json_response(await rail.accounts.balance(_participant(request)))
 
@@ -171,7 +226,7 @@ async def delete_alias(rail: RailService, request: Request) -> Response:
 async def post_participant(rail: RailService, request: Request) -> Response:
     data = _json_body(request)
     try:
-        token = await rail.add_participant(
+        token, secret = await rail.admin.add_participant(
             data.get("bic"),
             data.get("name") or "",
             data.get("callback_url"),
@@ -180,7 +235,8 @@ async def post_participant(rail: RailService, request: Request) -> Response:
         )
     except ValueError as exc:
         raise Refusal(422, "bad_participant", str(exc)) from None
-    return json_response({"bic": canonical_bic(data["bic"]), "token": token}, 201)  # as registered: no XXX
+    answer = {"bic": canonical_bic(data["bic"]), "token": token, "webhook_secret": secret}  # as registered: no XXX
+    return json_response(answer, 201)
 
 
 async def post_liquidity(rail: RailService, request: Request) -> Response:
@@ -203,6 +259,33 @@ async def post_redeliver(rail: RailService, request: Request) -> Response:
 
 async def get_balances(rail: RailService, request: Request) -> Response:
     return json_response(await rail.balances())
+
+
+async def post_reset(rail: RailService, request: Request) -> Response:
+    try:
+        return json_response(await rail.admin.reset(_json_body(request)))
+    except ValueError as exc:
+        raise Refusal(422, "bad_reset", str(exc)) from None
+    except RuntimeError as exc:
+        raise Refusal(409, "payments_in_flight", str(exc), {"Retry-After": "5"}) from None
+
+
+async def get_overview(rail: RailService, request: Request) -> Response:
+    return json_response(await rail.overview.view())
+
+
+async def get_participants(rail: RailService, request: Request) -> Response:
+    return json_response(await rail.admin.participants())
+
+
+async def post_behaviour(rail: RailService, request: Request) -> Response:
+    data = _json_body(request)
+    try:
+        return json_response(rail.admin.set_behaviour(request.admit.params["bic"], data))
+    except LookupError as exc:
+        raise Refusal(404, "not_found", str(exc)) from None
+    except ValueError as exc:
+        raise Refusal(422, "bad_behaviour", str(exc)) from None
 
 
 # ---- operations -----------------------------------------------------------------------------------------------

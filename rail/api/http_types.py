@@ -68,6 +68,7 @@ class Admit(msgspec.Struct, frozen=True):
     body_bytes_max: int  # this route's body limit; a longer body gets body_too_large() and is never buffered
     participant: str | None = None  # who the application authenticated (a BIC), None on a public route
     params: dict[str, str] = {}  # path parameters of the route template, percent-decoded
+    operator: bool = False  # the operator's token (an admin route, or the operator on a route either may call)
 
 
 class Request(msgspec.Struct, frozen=True):

@@ -115,6 +115,13 @@ class Identity:
                 participant.bic, participant.requests_per_s, participant.requests_burst or 1.0
             )
 
+    def reset(self) -> None:
+        """Nobody takes part any more (a sandbox reset; the kept participants are admitted again after it). The
+        BIC set is emptied in place: the accept step holds it."""
+        self.known_bics.clear()
+        self._tokens = TokenTable()
+        self._rate = RateLimiter(self._rate.rate_per_s, self._rate.burst)
+
     def authenticate(self, token: str) -> str | None:
         return self._tokens.authenticate(token)
 

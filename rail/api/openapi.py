@@ -14,29 +14,17 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from rail.api.openapi_types import BIC as _BIC
+from rail.api.openapi_types import CODE as _CODE
+from rail.api.openapi_types import IBAN as _IBAN
+from rail.api.openapi_types import PAISA as _PAISA
+from rail.api.openapi_types import TIME as _TIME
+from rail.api.openapi_types import nullable as _nullable
+from rail.api.openapi_types import object_schema as _object
+from rail.api.openapi_types import ref as _ref
+from rail.api.openapi_workbench import WORKBENCH_SCHEMAS
+
 _EXAMPLE_AT = dt.datetime(2026, 1, 15, 10, 30, 0, 123000, tzinfo=dt.timezone(dt.timedelta(hours=5)))  # Karachi
-
-_PAISA = {"type": "integer", "format": "int64", "description": "integer paisa (1/100 rupee)"}
-_BIC = {"type": "string", "pattern": "^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$", "example": "MEZNPKKA"}
-_IBAN = {"type": "string", "pattern": "^PK[0-9]{2}[A-Z]{4}[A-Z0-9]{16}$", "example": "PK17MEZN0005000000005000"}
-_TIME = {"type": "string", "format": "date-time"}
-_CODE = {"type": "string", "description": "ISO 20022 external code (e.g. AC04, AM04)", "example": "AC04"}
-
-
-def _object(properties: dict, required: tuple[str, ...] = (), description: str = "") -> dict:
-    schema = {"type": "object", "properties": properties, "required": list(required) or None}
-    if description:
-        schema["description"] = description
-    return {k: v for k, v in schema.items() if v is not None}
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "nullable": True}
-
 
 SCHEMAS: dict[str, dict] = {
     "Error": _object(
@@ -143,7 +131,9 @@ SCHEMAS: dict[str, dict] = {
         ("bic", "name"),
     ),
     "ParticipantToken": _object(
-        {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"}}, ("bic", "token")
+        {"bic": _BIC, "token": {"type": "string", "description": "shown once; stored hashed"},
+         "webhook_secret": {"type": "string", "description": "signs its webhook pushes (Rail-Signature); shown once"}},
+        ("bic", "token", "webhook_secret"),
     ),
     "Redelivery": _object({"uetr": {"type": "string"}}, ("uetr",)),
     "RedeliveryResult": _object(
@@ -188,6 +178,8 @@ SCHEMAS: dict[str, dict] = {
         ("ok",),
     ),
 }
+
+SCHEMAS.update(WORKBENCH_SCHEMAS)
 
 _ISO_TYPES = ("pacs.008.001.08, pacs.002.001.10, pacs.004.001.09, pacs.028.001.03, camt.056.001.08, "
               "camt.029.001.09, acmt.023.001.03, pain.013.001.07, pain.014.001.07")
@@ -248,7 +240,8 @@ def _iso_answer(text: str) -> dict:
 
 class Operation(NamedTuple):
     """A route's OpenAPI operation. `answers`: status -> None (the Error body, with the usual words for the
-    status), (description, schema name) for a JSON body, or a whole OpenAPI response object."""
+    status), (description, schema name) for a JSON body ((description, None): the Error body in other words),
+    or a whole OpenAPI response object."""
 
     operation_id: str
     summary: str
@@ -262,12 +255,16 @@ class DocumentedRoute(Protocol):
 
     method: str
     path: str
-    auth: str  # "public" | "participant" | "admin"
+    auth: str  # "public" | "participant" | "admin" | "either"
     body_bytes_max: int
     operation: Operation
 
 
-_SECURITY = {"participant": [{"participantToken": []}], "admin": [{"adminToken": []}]}
+_SECURITY = {
+    "participant": [{"participantToken": []}],
+    "admin": [{"adminToken": []}],
+    "either": [{"participantToken": []}, {"adminToken": []}],  # either token (OpenAPI: any one of the list)
+}
 
 MESSAGE_ANSWERS: dict[str, object] = {
     "200": _iso_answer("final pacs.002 (ACSC/RJCT) with Prefer: wait, a resend's original answer, pacs.002 for "
@@ -294,7 +291,7 @@ MESSAGE_ANSWERS: dict[str, object] = {
 def _implied_answers(route: DocumentedRoute) -> dict[str, object]:
     """The error answers a route's shape implies, whatever its handler does."""
     answers: dict[str, object] = {"413": None, "414": None, "431": None, "500": None}
-    if route.auth == "participant":
+    if route.auth in ("participant", "either"):
         answers.update({"401": None, "429": None, "503": None})
     elif route.auth == "admin":
         answers.update({"401": None, "503": None})
@@ -308,7 +305,7 @@ def _answer(status: str, answer: object) -> dict:
         return _error(status)
     if isinstance(answer, tuple):
         text, schema = answer
-        return {"description": text, "content": _json_content(_ref(schema))}
+        return {"description": text, "content": _json_content(_ref(schema or "Error"))}
     return answer
 
 

@@ -17,6 +17,7 @@ import orjson
 from rail import iso20022
 from rail.api.metrics import RailMetrics
 from rail.api.replies import CONTENT_TYPES, MSG_NAMES, InboundMessage, Replies, utc
+from rail.api.traces import IN_PROCESS, INBOX, Tracer
 from rail.iso20022 import bah, forward
 from rail.iso20022.structs import AppHdr, Camt029, Camt056, Pacs004, Pacs008, Pain013, Pain014
 from rail.recent import RecentDict
@@ -35,7 +36,7 @@ WAIT_S_MAX = 30.0  # Prefer: wait=N and long-poll ceiling
 # get the struct without a second parse of the debtor's bytes. ~3 KB each: a creditor reads within seconds,
 # so 20,000 (20 s at 1,000 payments/s) is plenty and keeps them out of the memory per retained payment.
 FORWARDED_STRUCTS_CACHED_MAX = 20_000
-_UNPACKERS = {
+UNPACKERS = {
     "pacs.008": msgspec.msgpack.Decoder(Pacs008),
     "pacs.004": msgspec.msgpack.Decoder(Pacs004),
     "camt.056": msgspec.msgpack.Decoder(Camt056),
@@ -87,12 +88,14 @@ class Outbox:
         replies: Replies,
         metrics: RailMetrics,
         forwarded: ForwardedStructs,
+        tracer: Tracer,
     ) -> None:
         self.core = core
         self.rail_bic = rail_bic
         self.replies = replies
         self.metrics = metrics
         self.forwarded = forwarded
+        self.tracer = tracer
 
     # ---- reading
 
@@ -103,10 +106,12 @@ class Outbox:
             return []
         await inbox.wait(min(max(wait_s, 0.0), WAIT_S_MAX))
         out = []
-        for seq, ref in inbox.visible(min(max_n, INBOX_FETCH_MAX)):
+        entries = inbox.visible(min(max_n, INBOX_FETCH_MAX))
+        for seq, ref in entries:
             message = self._build(bic, ref)
             if message is not None:
                 out.append((seq, MSG_NAMES[ref.msg_type], message))
+        self.tracer.delivered(bic, IN_PROCESS, entries, None)
         return out
 
     async def inbox(self, bic: str, wait_s: float, max_n: int, rendering: str | None = None) -> dict:
@@ -117,16 +122,22 @@ class Outbox:
         await inbox.wait(min(max(wait_s, 0.0), WAIT_S_MAX))
         return self.inbox_page(bic, max_n, rendering)
 
-    def inbox_page(self, bic: str, max_n: int, rendering: str | None = None) -> dict:
-        """The visible messages of `bic`'s inbox now (default rendering: that of its last payment)."""
+    def inbox_page(
+        self, bic: str, max_n: int, rendering: str | None = None, delivered: list | None = None
+    ) -> dict:
+        """The visible messages of `bic`'s inbox now (default rendering: that of its last payment). They are
+        traced as read from the inbox, or, given `delivered`, appended to it as (seq, InboxRef, bytes) for the
+        caller to trace (a webhook, once it knows how its push went)."""
         inbox = self.core.inbox(bic)
         assert inbox is not None, f"{bic} has no inbox"
         rendering = rendering or self.core.rendering_of(bic)
         messages = []
+        traced = [] if delivered is None else delivered
         for seq, ref in inbox.visible(max(1, min(max_n, INBOX_FETCH_MAX))):
             body = self._render(bic, ref, rendering)
             if body is None:
                 continue
+            traced.append((seq, ref, body))
             messages.append(
                 {
                     "seq": seq,
@@ -135,6 +146,8 @@ class Outbox:
                 }
             )
         self.metrics.inbox_depth.labels(bic).set(len(inbox))
+        if delivered is None:
+            self.tracer.delivered(bic, INBOX, traced, rendering)
         return {"messages": messages, "acked_upto": inbox.durable_acked_upto, "rendering": rendering}
 
     async def ack(self, bic: str, upto: int) -> int:
@@ -158,7 +171,7 @@ class Outbox:
             if cached is not None:
                 return cached
         if ref.message_format == MessageFormat.MSGPACK:
-            return _UNPACKERS[ref.msg_type].decode(ref.message)
+            return UNPACKERS[ref.msg_type].decode(ref.message)
         return iso20022.decode(ref.message, CONTENT_TYPES[ref.message_format]).message
 
     def _render(self, bic: str, ref: InboxRef, rendering: str) -> bytes | None:
@@ -173,7 +186,7 @@ class Outbox:
             return body if header is None else forward.with_header(body, rendering, header)
         message, fmt = ref.message, ref.message_format
         if fmt == MessageFormat.MSGPACK:
-            return iso20022.encode(_UNPACKERS[ref.msg_type].decode(message), rendering)
+            return iso20022.encode(UNPACKERS[ref.msg_type].decode(message), rendering)
         sender = forward.sender_header(message, fmt)
         if sender is None and fmt == rendering:
             return message

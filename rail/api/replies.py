@@ -81,6 +81,12 @@ class Reply:
             self._render = None
         return self._body
 
+    @property
+    def rendered(self) -> bytes | None:
+        """The body if something has read it, without rendering it (None: nobody has, e.g. an in-process
+        caller that needed only the status): what the message traces keep of an answer."""
+        return self._body
+
     def then(self, change: Callable[[bytes], bytes]) -> None:
         """Apply ``change`` to the body when it is rendered (e.g. add a business application header)."""
         if self._body is not None:

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import orjson
 
 from rail import iso20022
-from rail.api import handlers
+from rail.api import handlers, renderings, web
 from rail.api.auth import bearer_token, why_unauthenticated
 from rail.api.handlers import BODY_BYTES_MAX, JSON_BODY_BYTES_MAX, Refusal, reply_response
 from rail.api.http_types import Admit, Request, RequestHead, Response, error_response
@@ -28,6 +28,7 @@ from rail.api.identity import retry_after
 from rail.api.openapi import MESSAGE_ANSWERS, Operation
 from rail.api.openapi import openapi_document as _document
 from rail.api.outbox import WAIT_S_MAX
+from rail.api.payment_list import LIMIT_MAX
 from rail.api.service import RailService
 from rail.settlement.core import CoreStopped, Overloaded
 from rail.settlement.delivery import INBOX_FETCH_MAX
@@ -42,12 +43,15 @@ class Auth(StrEnum):
     PUBLIC = "public"
     PARTICIPANT = "participant"  # a participant's bearer token; acts as that participant only
     ADMIN = "admin"  # the operator's token
+    # Either token: the operator sees everything, a participant only its own (reads the workbench page shares
+    # between both sign-ins, e.g. GET /v1/payments): the handler reads `Admit.operator`.
+    EITHER = "either"
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     method: str
-    path: str  # template: "/v1/payments/{uetr}"; a parameter is one path segment
+    path: str  # template: "/v1/payments/{uetr}/messages"; a parameter is one path segment, at most one a path
     auth: Auth
     body_bytes_max: int  # 0: the route takes no body
     handler: Handler
@@ -59,6 +63,7 @@ class Route:
 
 
 _UUID = {"type": "string", "format": "uuid"}
+_BIC_PARAM = {"type": "string", "example": "MEZNPKKA"}
 _PREFER = {
     "name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"}, "example": "wait=15",
     "description": f"RFC 7240: hold a pacs.008's answer until its final status (ACSC or RJCT), at most "
@@ -75,11 +80,31 @@ _INBOX_QUERY = (
 )  # fmt: skip
 
 
+_LIST_QUERY = (
+    {"name": "status", "in": "query", "schema": {"type": "string"}, "example": "RJCT,ACTC",
+     "description": "comma-separated TxSts: ACTC (in flight), ACSC, RJCT, or a creditor's answer (ACSP...)"},
+    {"name": "counterparty", "in": "query", "schema": {"type": "string"}, "description": "a participant's BIC"},
+    {"name": "reason", "in": "query", "schema": {"type": "string"}, "example": "AB05"},
+    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 64},
+     "description": "a UETR, or a prefix of a UETR or EndToEndId"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX}},
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor, as it came"},
+)  # fmt: skip
+
+
+def _web_answers(media: str, text: str) -> dict[str, object]:
+    ok = {"description": f"{text} (304 without a body when If-None-Match names its ETag)",
+          "content": {media: {"schema": {"type": "string"}}}}
+    return {"200": ok, "404": None}
+
+
 async def _get_openapi(rail: RailService, request: Request) -> Response:
     return Response(200, {"Content-Type": "application/json"}, openapi_json())
 
 
-P, A, PUBLIC = Auth.PARTICIPANT, Auth.ADMIN, Auth.PUBLIC
+P, A, PUBLIC, EITHER = Auth.PARTICIPANT, Auth.ADMIN, Auth.PUBLIC, Auth.EITHER
 J = JSON_BODY_BYTES_MAX
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/messages", P, BODY_BYTES_MAX, handlers.post_message, Operation(
@@ -90,10 +115,35 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/inbox/ack", P, J, handlers.post_ack, Operation(
         "acknowledgeInbox", "Acknowledge inbox messages up to a sequence (inclusive)",
         {"200": ("the sequence actually acknowledged", "AckResult")}, (), "Ack")),
+    Route("GET", "/v1/payments", EITHER, 0, handlers.get_payments, Operation(
+        "listPayments", "Payments newest first, filtered and paged (a participant: its own; the admin: all)",
+        {"200": ("a page of payments; follow next_cursor until it is null", "PaymentList"),
+         "400": ("a bad filter or cursor (the detail names it)", None)}, _LIST_QUERY)),
     Route("GET", "/v1/payments/{uetr}", P, 0, handlers.get_payment, Operation(
         "getPayment", "A payment's status and history (its two agents only)",
         {"200": ("the payment", "Payment"), "404": None},
         ({"name": "uetr", "in": "path", "required": True, "schema": _UUID},))),
+    Route("GET", "/v1/payments/{uetr}/messages", EITHER, 0, handlers.get_payment_messages, Operation(
+        "getPaymentMessages", "Every message in and out of the rail about a payment (a participant: its own side)",
+        {"200": ("the messages, oldest first, and the reason explained", "PaymentMessages"),
+         "404": ("neither the payment nor a message about it is visible to the caller", None)},
+        ({"name": "uetr", "in": "path", "required": True, "schema": {"type": "string"}},))),
+    Route("GET", "/v1/traces/unmatched", EITHER, 0, handlers.get_unmatched, Operation(
+        "getUnmatchedMessages", "Messages refused before a UETR could be read from them, newest first",
+        {"200": ("the last ones per participant, each with the rail's answer", "UnmatchedMessages"),
+         "400": ("bic is not a participant's", None)},
+        ({"name": "bic", "in": "query", "schema": _BIC_PARAM,
+          "description": "the admin: one participant's (default: all)"},))),
+    Route("POST", "/v1/webhook/secret", P, J, handlers.post_webhook_secret, Operation(
+        "rotateWebhookSecret", "A new webhook signing secret (shown once); the old one signs on for grace_s",
+        {"200": ("the new secret", "WebhookSecret"), "422": ("grace_s out of range", None)}, (),
+        "SecretRotation")),
+    Route("POST", "/v1/webhook/test", P, J, handlers.post_webhook_test, Operation(
+        "testWebhook", "Send a signed test event to the participant's callback_url now",
+        {"200": ("how the delivery went", "WebhookTestResult"), "409": ("no callback_url registered", None)})),
+    Route("GET", "/v1/webhook/deliveries", P, 0, handlers.get_webhook_deliveries, Operation(
+        "getWebhookDeliveries", "The participant's last webhook deliveries, newest first",
+        {"200": ("the delivery log", "WebhookDeliveries")})),
     Route("GET", "/v1/balance", P, 0, handlers.get_own_balance, Operation(
         "getOwnBalance", "The participant's own settlement account", {"200": ("the balance", "OwnBalance")})),
     Route("POST", "/v1/aliases", P, J, handlers.post_alias, Operation(
@@ -112,6 +162,22 @@ ROUTES: tuple[Route, ...] = (
         "moveLiquidity", "Move central-bank money into or out of a settlement account",
         {"200": ("moved", "LiquidityResult"), "422": ("refused (AM04, RC01 ...)", "LiquidityResult")}, (),
         "LiquidityMove")),
+    Route("GET", "/admin/participants", A, 0, handlers.get_participants, Operation(
+        "listParticipants", "Every participant: settlement account, simulated bank and its behaviour, webhook",
+        {"200": ("the participants in BIC order (not the central bank)", "ParticipantList")})),
+    Route("POST", "/admin/participants/{bic}/behaviour", A, J, handlers.post_behaviour, Operation(
+        "setBehaviour", "Make a simulated bank misbehave for a while: down, slow, or reject with a code",
+        {"200": ("its behaviour now", "Behaviour"), "404": ("no such participant", None),
+         "422": ("not a simulated bank of this rail, or a bad field", None)},
+        ({"name": "bic", "in": "path", "required": True, "schema": _BIC_PARAM},), "NewBehaviour")),
+    Route("POST", "/admin/reset", A, J, handlers.post_reset, Operation(
+        "resetSandbox", "The sandbox back to the default scheme (docs/sandbox.md: what it keeps, what it discards)",
+        {"200": ("reset; what it discarded", "ResetResult"),
+         "409": ("payments are in flight: retry when they are final", None),
+         "422": ("not confirmed (confirm: RESET) or a bad field", None)}, (), "Reset")),
+    Route("GET", "/admin/overview", A, 0, handlers.get_overview, Operation(
+        "getOverview", "The rail live: throughput, accepted-to-final latency, queue, in flight, balances",
+        {"200": ("from the rail's own metrics and books", "Overview")})),
     Route("GET", "/admin/balances", A, 0, handlers.get_balances, Operation(
         "getBalances", "Every settlement account and the conservation check", {"200": ("balances", "Balances")})),
     Route("POST", "/admin/redeliver", A, J, handlers.post_redeliver, Operation(
@@ -129,6 +195,21 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/openapi.json", PUBLIC, 0, _get_openapi, Operation(
         "getOpenApi", "This document",
         {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}})),
+    Route("POST", "/v1/render", EITHER, BODY_BYTES_MAX, renderings.post_render, Operation(
+        "renderMessage", "One ISO 20022 message in both renderings, XML and JSON, by the rail's own lossless "
+        "converter (what the workbench shows side by side); nothing is sent or kept",
+        {"200": {"description": "both renderings, indented for reading",
+                 "content": {"application/json": {"schema": renderings.RENDERINGS_SCHEMA}}},
+         "422": ("not a message the rail can read: the reason code and element, as an admi.002 would say", "Error")},
+        (), "iso")),
+    Route("GET", "/", PUBLIC, 0, web.get_page, Operation(
+        "getWorkbench", "The sandbox workbench: a web page to watch payments, their messages and the scheme "
+        "(docs/workbench.md); sign in on it with the admin token or a participant's",
+        _web_answers("text/html", "the page"))),
+    Route("GET", "/web/{file}", PUBLIC, 0, web.get_file, Operation(
+        "getWorkbenchFile", "One of the workbench page's files (an ES module, its stylesheet)",
+        _web_answers("text/javascript", "the file"),
+        ({"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},))),
 )  # fmt: skip
 
 
@@ -144,24 +225,28 @@ def openapi_json() -> bytes:
 
 
 class RouteTable:
-    """Routes by method and path: exact paths in a dict, templates (one parameter, the last segment) by prefix."""
+    """Routes by method and path: exact paths in a dict (the hot path: one lookup), templates (one parameter, a
+    whole segment) by their text before and after it."""
 
     def __init__(self, routes: tuple[Route, ...]) -> None:
         self.routes = routes
         self._exact: dict[str, dict[str, Route]] = {}
-        self._templated: list[tuple[str, str, dict[str, Route]]] = []  # (prefix, parameter name, by method)
+        # (prefix, parameter name, suffix, routes by method), longest suffix first
+        self._templated: list[tuple[str, str, str, dict[str, Route]]] = []
         self._by_template: dict[tuple[str, str], Route] = {}
         for route in routes:
             self._by_template[(route.method, route.path)] = route
             if "{" in route.path:
-                prefix, _, name = route.path.partition("{")
-                entry = next((e for e in self._templated if e[0] == prefix), None)
+                prefix, _, rest = route.path.partition("{")
+                name, _, suffix = rest.partition("}")
+                entry = next((e for e in self._templated if e[0] == prefix and e[2] == suffix), None)
                 if entry is None:
-                    entry = (prefix, name.rstrip("}"), {})
+                    entry = (prefix, name, suffix, {})
                     self._templated.append(entry)
-                entry[2][route.method] = route
+                entry[3][route.method] = route
             else:
                 self._exact.setdefault(route.path, {})[route.method] = route
+        self._templated.sort(key=lambda entry: -len(entry[2]))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | Response:
         """The route of a request and its path parameters, or the 404/405 answer."""
@@ -169,9 +254,11 @@ class RouteTable:
         params: dict[str, str] = {}
         by_method = self._exact.get(path)
         if by_method is None:
-            for prefix, name, candidates in self._templated:
-                value = path[len(prefix) :]
-                if path.startswith(prefix) and value and "/" not in value:
+            for prefix, name, suffix, candidates in self._templated:
+                if not (path.startswith(prefix) and path.endswith(suffix)):
+                    continue
+                value = path[len(prefix) : len(path) - len(suffix)]
+                if value and "/" not in value:
                     by_method, params = candidates, {name: unquote(value)}
                     break
             else:
@@ -202,9 +289,9 @@ class RailApi:
         self.table = table
         self.scheme = rail.scheme
         # The struct lane of an in-process participant (participants/transport.py's InProcessRail): messages it
-        # built itself go to dispatch as structs, its inbox is read (and acknowledged) as plain values. Bound
-        # here, not wrapped: the sandbox's hot path pays no extra call.
-        self.dispatch = rail.dispatcher.dispatch
+        # built itself go to dispatch as structs (traced by the service), its inbox is read (and acknowledged) as
+        # plain values. Bound here, not wrapped: the sandbox's hot path pays no extra call.
+        self.dispatch = rail.dispatch
         self.inbox_structs = rail.outbox.inbox_structs
         self.ack_inbox = rail.outbox.ack
 
@@ -221,16 +308,24 @@ class RailApi:
         route, params = found
         participant = None
         refusal = None
+        operator = False
         if route.auth == Auth.PARTICIPANT:
             participant, refusal = self._participant(head, caller)
         elif route.auth == Auth.ADMIN and not self._is_operator(head, caller):
             refusal = self._unauthenticated(head, "admin")
+        elif route.auth == Auth.EITHER:
+            operator = self._is_operator(head, caller)
+            if not operator:
+                participant, refusal = self._participant(head, caller, "either")
         if refusal is not None:
             self._count(route.metrics_label, refusal.status)
             return refusal
-        return Admit(route.path, route.body_bytes_max, participant, params)
+        operator = operator or route.auth == Auth.ADMIN
+        return Admit(route.path, route.body_bytes_max, participant, params, operator)
 
-    def _participant(self, head: RequestHead, caller: str | None) -> tuple[str | None, Response | None]:
+    def _participant(
+        self, head: RequestHead, caller: str | None, wanted: str = "participant"
+    ) -> tuple[str | None, Response | None]:
         identity = self.rail.identity
         bic = (
             identity.authenticate(bearer_token(head.headers.get("authorization", "")))
@@ -238,7 +333,7 @@ class RailApi:
             else caller
         )
         if bic is None or bic == OPERATOR:
-            return None, self._unauthenticated(head, "participant")
+            return None, self._unauthenticated(head, wanted)
         wait_s = identity.rate_limit(bic)
         if wait_s:
             refusal = error_response(
@@ -261,7 +356,7 @@ class RailApi:
             is_admin=identity.is_admin,
             is_participant=lambda token: identity.authenticate(token) is not None,
         )
-        realm = "rail" if wanted == "participant" else "rail-admin"
+        realm = "rail-admin" if wanted == "admin" else "rail"
         return error_response(401, "unauthenticated", why, {"WWW-Authenticate": f'Bearer realm="{realm}"'})
 
     async def handle(self, request: Request) -> Response:

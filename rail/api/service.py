@@ -8,6 +8,10 @@ The parts, one job each:
     replies.py    the messages the rail answers with, and the caches behind a payment's final pacs.002
     outbox.py     inbox references -> messages, inbox pages
     accounts.py   a participant's payment views, balance and aliases
+    payment_list.py  pages of payments, filtered, newest first (participants their own, the operator all)
+    traces.py     every message in and out, kept per payment by a background writer (trace_store.py), read
+                  back by trace_views.py
+    overview.py   the rail live for the workbench page, from its own metrics and books
     admin.py      the operator's actions, webhooks, what runs beside the rail
 Transports drive them through the route table (rail/api/routes.py), never around it, except the in-process
 struct lane (`dispatch`, `inbox_structs`) that a participant in this process uses for messages it built itself.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,8 +35,15 @@ from rail.api.dispatch import Dispatcher
 from rail.api.identity import Identity
 from rail.api.metrics import RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
+from rail.api.overview import Overview
+from rail.api.payment_list import PaymentList
 from rail.api.replies import Replies, Reply
 from rail.clock import REAL_CLOCK, Clock
+from rail.api.simulated import SimulatedBanks
+from rail.api.trace_store import TraceSettings
+from rail.api.trace_views import TraceViews
+from rail.api.traces import IN_PROCESS, REQUEST, Tracer
+from rail.iso20022 import rendering_of
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 from rail.settlement.commands import SetAdminToken, SetParams
 from rail.settlement.core import SettlementCore
@@ -53,6 +65,7 @@ class RailService:
         core: SettlementCore,
         metrics: RailMetrics,
         temp_dir: str | None,
+        tracer: Tracer,
     ) -> None:
         self.scheme = scheme
         self.journal = journal
@@ -61,14 +74,18 @@ class RailService:
         self._temp_dir = temp_dir
         self._closed = False
         rail_bic = scheme.central_bank_bic
+        self.tracer = tracer
         self.identity = Identity(rail_bic, scheme.params, metrics, core.clock)
         self.replies = Replies(rail_bic, metrics, clock=core.clock)
         self.acceptor = Acceptor(rail_bic, self.identity.known_bics, self.replies, metrics)
         forwarded = ForwardedStructs()
-        self.outbox = Outbox(core, rail_bic, self.replies, metrics, forwarded)
+        self.outbox = Outbox(core, rail_bic, self.replies, metrics, forwarded, tracer)
         self.dispatcher = Dispatcher(core, scheme, self.replies, self.identity, forwarded)
         self.accounts = Accounts(core)
-        self.admin = Admin(core, scheme, self.identity, self.outbox)
+        self.payment_list = PaymentList(core, scheme.currency)
+        self.traces = TraceViews(tracer, core, scheme.currency, rail_bic)
+        self.overview = Overview(core, metrics)
+        self.admin = Admin(core, scheme, self.identity, self.outbox, tracer)
 
     # ---- opening and closing
 
@@ -84,6 +101,7 @@ class RailService:
         takeover: Takeover | None = None,
         clock: Clock = REAL_CLOCK,
         snapshots: bool = True,
+        traces: TraceSettings | None = None,
         **params: object,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
@@ -93,15 +111,17 @@ class RailService:
         rail/cluster/nats_journal.py). `takeover`: the books of a standby core that has just become the leader
         (rail/cluster/failover.py): the core starts from them instead of replaying. `clock`, `snapshots`: the
         core's (rail/settlement/core.py); `rail simulate` runs the rail in simulated time (rail/sim/).
+        `traces`: how much of the message traces to keep in `data_dir`/traces (default: 256 MiB, 7 days;
+        bytes_max=0: none).
         """
         base = _with_params(scheme or default_scheme(), params)
         temp_dir = None
         if data_dir is None:
             temp_dir = tempfile.mkdtemp(prefix="rail-")
             data_dir = Path(temp_dir)
+        data_dir = Path(data_dir)
         if journal is None:
             # journal.id beside the journal: a journal that vanished is refused, not replaced by a new rail.
-            data_dir = Path(data_dir)
             journal = FileJournal.open(
                 data_dir / "journal", fsync=fsync, identity_file=data_dir / "journal.id"
             )
@@ -110,19 +130,21 @@ class RailService:
         core = SettlementCore.open(journal, base, metrics, settlement=settlement, clock=clock, snapshots=snapshots)
         core.start()
         recovered_scheme, recovered_params, participants, admin_hash = await core.query(_recovered)
+        tracer = Tracer.open(base.central_bank_bic, data_dir / "traces", traces)
+        tracer.start()
         rail = cls(
-            msgspec.structs.replace(recovered_scheme, params=base.params), journal, core, metrics, temp_dir
+            msgspec.structs.replace(recovered_scheme, params=base.params), journal, core, metrics, temp_dir,
+            tracer,
         )
         for participant in participants:
-            rail.identity.admit(participant)
+            rail.admin.recovered(participant)
+        if clock is REAL_CLOCK:  # a sampler waking every second would only slow a simulated day (rail/sim/)
+            rail.overview.start()
         if recovered_params != base.params:  # this start's parameters, journaled (replay applies them too)
             await core.execute(SetParams(params=base.params))
         new_hash = rail.identity.admin_token_to_journal(admin_token, admin_hash)
         if new_hash is not None:
             await core.execute(SetAdminToken(token_hash=new_hash))
-        for participant in participants:
-            if participant.callback_url:
-                rail.admin.start_webhook(participant.bic, participant.callback_url)
         return rail
 
     async def close(self) -> None:
@@ -130,7 +152,9 @@ class RailService:
             return
         self._closed = True
         await self.admin.stop()
+        await self.overview.stop()
         await self.core.stop()
+        await self.tracer.stop()
         self.journal.close()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -160,19 +184,45 @@ class RailService:
 
     async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None = None) -> Reply:
         """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
+        started_ns = time.time_ns()
         accepted = self.acceptor.accept(bic, body, content_type)
         if isinstance(accepted, Reply):
+            rendering = rendering_of(content_type, default="xml")
+            self.tracer.exchange(bic, REQUEST, body, None, None, rendering, accepted, started_ns)
             return accepted
-        return await self.dispatcher.dispatch(bic, accepted, wait_s)
+        reply = await self.dispatcher.dispatch(bic, accepted, wait_s)
+        self.tracer.exchange(
+            bic, REQUEST, body, accepted.message, accepted.msg_type, accepted.rendering, reply, started_ns
+        )
+        return reply
 
     def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
         return self.acceptor.accept(bic, body, content_type)
 
     async def dispatch(self, bic: str, accepted: Accepted, wait_s: float | None = None) -> Reply:
-        return await self.dispatcher.dispatch(bic, accepted, wait_s)
+        """An accepted message from `bic`: an edge's (with the sender's bytes) or one an in-process participant
+        handed over as a struct (no bytes)."""
+        started_ns = time.time_ns()
+        reply = await self.dispatcher.dispatch(bic, accepted, wait_s)
+        raw = accepted.raw_body
+        channel = REQUEST if raw is not None else IN_PROCESS
+        self.tracer.exchange(
+            bic, channel, raw, accepted.message, accepted.msg_type, accepted.rendering, reply, started_ns
+        )
+        return reply
 
     async def submit_many(self, bic: str, bodies: list[bytes], content_type: str) -> list[Reply]:
-        return await self.dispatcher.submit_many(self.acceptor, bic, bodies, content_type)
+        started_ns = time.time_ns()
+        replies, accepted = await self.dispatcher.submit_many(self.acceptor, bic, bodies, content_type)
+        exchange = self.tracer.exchange
+        rendering = None
+        for body, reply, taken in zip(bodies, replies, accepted):
+            if taken is not None:
+                exchange(bic, REQUEST, body, taken.message, taken.msg_type, taken.rendering, reply, started_ns)
+            else:
+                rendering = rendering or rendering_of(content_type, default="xml")
+                exchange(bic, REQUEST, body, None, None, rendering, reply, started_ns)
+        return replies
 
     async def inbox(self, bic: str, wait_s: float, max_n: int, rendering: str | None = None) -> dict:
         return await self.outbox.inbox(bic, wait_s, max_n, rendering)
@@ -203,7 +253,8 @@ class RailService:
         requests_per_s: float | None = None,
         requests_burst: float | None = None,
     ) -> str:
-        return await self.admin.add_participant(bic, name, callback_url, requests_per_s, requests_burst)
+        registration = await self.admin.add_participant(bic, name, callback_url, requests_per_s, requests_burst)
+        return registration.token
 
     async def liquidity(self, bic: str, amount_paisa: int, direction: str) -> dict:
         return await self.admin.liquidity(bic, amount_paisa, direction)
@@ -216,6 +267,11 @@ class RailService:
 
     def add_companion(self, companion: Companion) -> None:
         self.admin.add_companion(companion)
+
+    def add_simulator(self, simulator: SimulatedBanks) -> None:
+        """Run the sandbox's simulated banks beside the rail (a companion the workbench can steer)."""
+        self.admin.add_companion(simulator)
+        self.admin.simulator = simulator
 
     async def simulated_participants(self) -> list[str]:
         """The default-scheme banks no external client has taken over (the sandbox simulates them)."""

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("rail.app.report_cli", "remittance cost comparison and run reports (HTML, CSV, JSON)"),
     "corridor": ("rail.app.corridor_cli", "the corridor lab: the same remittances over every route into Pakistan, "
                  "the RAAST leg on the rail; cost, time to credit, failures, liquidity"),
+    "webhook": ("rail.app.webhook_cli", "check that a webhook push is signed by the rail, unaltered and recent"),
     "journal": ("rail.app.journal_cli", "check a stopped rail's journal (verify) or keep it up to a batch (salvage)"),
 }
 

@@ -81,6 +81,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "with 503 until old ones leave the window, never forgotten early (default 10,000,000)",
     )
     parser.add_argument(
+        "--traces-max-mb",
+        type=float,
+        default=256.0,
+        help="message traces kept in DATA/traces at most (every message in and out of the rail, per payment, "
+        "for GET /v1/payments/{uetr}/messages; the oldest go first; default 256; 0 keeps none)",
+    )
+    parser.add_argument(
+        "--traces-days",
+        type=float,
+        default=7.0,
+        help="message traces older than this go (default 7)",
+    )
+    parser.add_argument(
         "--no-simulated-banks",
         dest="simulate_banks",
         action="store_false",
@@ -202,8 +215,11 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
     """The rail, recovered from its journal (a file in --data, or the replicated one of --journal)."""
     from rail.api.service import RailService
+    from rail.api.trace_store import TraceSettings
     from rail.settlement.journal_format import JournalCorruption, JournalError
 
+    if args.traces_max_mb < 0 or args.traces_days <= 0:
+        raise _Refused("--traces-max-mb must be 0 or more and --traces-days more than 0", 2)
     loop = asyncio.get_running_loop()
     journal = takeover = None
     if args.journal:
@@ -219,10 +235,11 @@ async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
             print(f"rail: standby: following {args.journal}; serving once the active core's lease expires",
                   flush=True)  # fmt: skip
     admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    traces = TraceSettings(bytes_max=int(args.traces_max_mb * (1 << 20)), age_s=args.traces_days * 86_400)
     try:
         return await RailService.open(
             args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
-            **_scheme_params(args),
+            traces=traces, **_scheme_params(args),
         )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
         if journal is not None:
@@ -283,6 +300,16 @@ def _announce(args: argparse.Namespace, service, port: int, simulated: list[str]
         flush=True,
     )
     print(f"rail: replayed {service.core.replayed_commands} journaled commands", flush=True)
+    print(f"rail: workbench: {workbench_url(args.host, port)}  (sign in with the admin token or a participant's)",
+          flush=True)
+
+
+def workbench_url(host: str, port: int) -> str:
+    """The workbench page's address on a rail listening on host:port (a wildcard bind is reached on loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 async def _wait_for_stop(lease_lost: asyncio.Event) -> bool:

@@ -10,6 +10,7 @@ import msgspec
 
 from rail.scheme import Scheme, SchemeParams
 from rail.settlement.payments import CreditTransfer, MessageFormat, Outcome, OutcomeKind, Settlement
+from rail.settlement.reset import reset_books
 
 
 class Command(msgspec.Struct, tag=True, array_like=True, frozen=True, gc=False):
@@ -31,6 +32,21 @@ class AddParticipant(Command, tag="par"):
     # Its own request rate limit (admin's choice; None: the scheme default). Journaled: it survives restarts.
     requests_per_s: float | None = None
     requests_burst: float | None = None
+    webhook_secret: str | None = None  # issued with the token (None in journals from before webhook signing)
+
+
+class SetWebhookSecret(Command, tag="whs"):
+    """A participant's new webhook signing key; the current one keeps signing until previous_until_ns."""
+
+    bic: str
+    secret: str
+    previous_until_ns: int
+
+
+class Reset(Command, tag="rst"):
+    """The sandbox back to the default scheme (rail/settlement/reset.py): what it discards, what it keeps."""
+
+    keep_tokens: bool
 
 
 class SetParams(Command, tag="prm"):
@@ -167,6 +183,8 @@ AnyCommand = (
     | SetAdminToken
     | SetParams
     | Redeliver
+    | SetWebhookSecret
+    | Reset
 )
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -222,11 +240,16 @@ def apply_command(s: Settlement, c: Command, now_ns: int) -> Outcome:
             c.callback_url,
             now_ns,
             rate_limit=(c.requests_per_s, c.requests_burst),
+            webhook_secret=c.webhook_secret,
         )
     if kind is Liquidity:
         return s.apply_liquidity(c.bic, c.amount_paisa, c.direction, now_ns)
     if kind is Redeliver:
         return s.apply_redeliver(c.uetr, now_ns)
+    if kind is SetWebhookSecret:
+        return s.apply_webhook_secret(c.bic, c.secret, c.previous_until_ns)
+    if kind is Reset:
+        return reset_books(s, c.keep_tokens, now_ns)
     if kind is SetAdminToken:
         s.admin_token_hash = c.token_hash
         return Outcome(OutcomeKind.DONE)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 import msgspec
 
+from rail.settlement.arrivals import ArrivalIndex, ArrivalState
 from rail.settlement.payment_records import IN_FLIGHT, Payment
 
 NS_PER_S = 1_000_000_000
@@ -55,6 +56,11 @@ def _packed(payment: Payment) -> bytes:
     return payment.final_ns.to_bytes(_FINAL_NS_BYTES, "little") + _pack(slim)
 
 
+def unpack(packed: bytes) -> Payment:
+    """A packed payment (a value of `PaymentBook.final`), as a Payment without its messages."""
+    return _unpack(memoryview(packed)[_FINAL_NS_BYTES:])
+
+
 class BookState(msgspec.Struct, array_like=True):
     """The book in a snapshot (insertion order of `final` is its aging order)."""
 
@@ -62,6 +68,7 @@ class BookState(msgspec.Struct, array_like=True):
     final: dict[str, bytes]
     by_tx: dict[str, str]
     returns_by_id: list[tuple[str, str, str]]
+    arrivals: ArrivalState | None = None  # None in a snapshot from before the index: rebuilt on load
 
 
 class PaymentBook:
@@ -76,6 +83,7 @@ class PaymentBook:
         self._aging: deque[str] = deque()  # packed UETRs in packing order (oldest first)
         self._to_pack: deque[Payment] = deque()  # live final payments, in the order they became final
         self.forgotten = 0  # payments that left the window (a metric)
+        self.arrivals = ArrivalIndex()  # the book in the order payments arrived (GET /v1/payments)
 
     def configure(self, retention_s: float, retained_max: int) -> None:
         self.retention_ns = int(retention_s * NS_PER_S)
@@ -122,6 +130,7 @@ class PaymentBook:
     def add(self, payment: Payment) -> None:
         self.live[payment.uetr] = payment
         self.by_tx[tx_key(payment.instructing_agent, payment.tx_id)] = payment.uetr
+        self.arrivals.add(payment.uetr, payment.received_ns, payment.debtor_agent, payment.creditor_agent)
 
     def finalised(self, payment: Payment) -> None:
         self._to_pack.append(payment)
@@ -152,9 +161,11 @@ class PaymentBook:
                 del self.live[payment.uetr]
                 self.final[payment.uetr] = _packed(payment)
                 self._aging.append(payment.uetr)
-        self._forget_old(now_ns - self.retention_ns, budget)
+        budget = self._forget_old(now_ns - self.retention_ns, budget)
+        self.arrivals.forget_front(self.__contains__, budget)
 
-    def _forget_old(self, before_ns: int, budget: int) -> None:
+    def _forget_old(self, before_ns: int, budget: int) -> int:
+        """Forget final payments older than `before_ns`; returns what is left of the budget."""
         aging, final = self._aging, self.final
         while aging and budget:
             packed = final.get(aging[0])
@@ -163,7 +174,7 @@ class PaymentBook:
                 aging.popleft()
                 continue
             if int.from_bytes(packed[:_FINAL_NS_BYTES], "little") >= before_ns:
-                return
+                return budget
             uetr = aging.popleft()
             payment = _unpack(memoryview(final.pop(uetr))[_FINAL_NS_BYTES:])
             if self.by_tx.get(tx_key(payment.instructing_agent, payment.tx_id)) == uetr:
@@ -171,6 +182,7 @@ class PaymentBook:
             for record in payment.returns:
                 self.returns_by_id.pop((record.sender, record.return_id), None)
             self.forgotten += 1
+        return budget
 
     # ---- snapshots
 
@@ -180,6 +192,7 @@ class PaymentBook:
             final=self.final,
             by_tx=self.by_tx,
             returns_by_id=[(a, b, u) for (a, b), u in self.returns_by_id.items()],
+            arrivals=self.arrivals.to_state(),
         )
 
     def load(self, state: BookState) -> None:
@@ -190,3 +203,10 @@ class PaymentBook:
         self._aging = deque(state.final)
         finals = sorted((p for p in state.live if p.status != IN_FLIGHT), key=lambda p: p.final_ns)
         self._to_pack = deque(finals)
+        if state.arrivals is not None:
+            self.arrivals = ArrivalIndex.from_state(state.arrivals)
+        else:  # a snapshot from before the index: every payment once, in the order it arrived
+            self.arrivals = ArrivalIndex()
+            payments = [*state.live, *(self.get(uetr) for uetr in self.final)]
+            for p in sorted(payments, key=lambda p: p.received_ns):
+                self.arrivals.add(p.uetr, p.received_ns, p.debtor_agent, p.creditor_agent)

@@ -179,6 +179,12 @@ class Participant(msgspec.Struct, array_like=True, gc=False):
     simulated: bool = False  # a default-scheme bank answered by the rail's in-process simulator
     requests_per_s: float | None = None  # its own request rate limit (None: the scheme's default)
     requests_burst: float | None = None
+    # The key its webhook pushes are signed with (HMAC-SHA256, rail/api/webhook_signature.py), and the one it
+    # replaced, still signing until previous_until_ns (a rotation's grace period). Kept as they are: the rail
+    # must sign with them, so the data directory holds them (protect it as the bank's own secrets).
+    webhook_secret: str | None = None
+    webhook_previous_secret: str | None = None
+    webhook_previous_until_ns: int = 0
 
 
 class OutcomeKind(StrEnum):

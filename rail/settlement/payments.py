@@ -173,6 +173,7 @@ class Settlement(Relays):
         now_ns: int,
         simulated: bool = False,
         rate_limit: tuple[float | None, float | None] = (None, None),
+        webhook_secret: str | None = None,
     ) -> Outcome:
         existing = self.participants.get(bic)
         if existing is not None and rate_limit != (None, None):
@@ -184,6 +185,9 @@ class Settlement(Relays):
             existing.callback_url = callback_url
             existing.name = name or existing.name
             existing.simulated = simulated
+            if webhook_secret is not None:  # a fresh registration: a fresh signing key, the old one retired
+                existing.webhook_secret = webhook_secret
+                existing.webhook_previous_secret, existing.webhook_previous_until_ns = None, 0
             return Outcome(OutcomeKind.DONE, detail=existing)
         # Ids in order of admission: deterministic under replay, and small (msgpack-friendly, < 2**63).
         account_id = CENTRAL_ACCOUNT_ID + len(self.participants)
@@ -200,6 +204,7 @@ class Settlement(Relays):
             simulated=simulated,
             requests_per_s=rate_limit[0],
             requests_burst=rate_limit[1],
+            webhook_secret=webhook_secret,
         )
         self.participants[bic] = participant
         self.inboxes[bic] = Inbox(bic)
@@ -244,6 +249,16 @@ class Settlement(Relays):
             return Outcome(OutcomeKind.REJECTED, reason="AM12", text=f"ledger refused: {result.name}")
         account = self.ledger.account(participant.account_id)
         return Outcome(OutcomeKind.DONE, detail=account.credits_posted - account.debits_posted)
+
+    def apply_webhook_secret(self, bic: str, secret: str, previous_until_ns: int) -> Outcome:
+        """A new webhook signing key; the current one keeps signing until `previous_until_ns`."""
+        participant = self.participants.get(bic)
+        if participant is None:
+            return Outcome(OutcomeKind.NOT_FOUND, reason="RC01", text=f"{bic} is not a participant")
+        participant.webhook_previous_secret = participant.webhook_secret if previous_until_ns else None
+        participant.webhook_previous_until_ns = previous_until_ns if participant.webhook_previous_secret else 0
+        participant.webhook_secret = secret
+        return Outcome(OutcomeKind.DONE, detail=participant)
 
     def apply_ack(self, bic: str, upto: int) -> Outcome:
         """Outcome.detail: the inbox's acknowledged sequence afterwards (an ack beyond the last message

@@ -41,6 +41,7 @@ from participants.transport import InProcessTransport, TransportError
 from participants.treasury import TreasuryDesk
 from rail import rundir
 from rail.api.routes import RailApi
+from rail.api.trace_store import TraceSettings
 from rail.api.service import RailService
 from rail.clock import NS_PER_S, VirtualClock
 from rail.runtime import thaw, tune_gc_for_long_lived_state
@@ -198,6 +199,7 @@ class Day:
         self.service = await RailService.open(
             self.out_dir / rundir.JOURNAL_DIR, scheme=self.scheme, journal=self.journal, takeover=takeover,
             clock=self.clock, snapshots=False, admin_token=f"sim-{s.name}-{seed}",
+            traces=TraceSettings(bytes_max=0),  # a day's messages are its journal; no per-message traces
         )
         api = RailApi(self.service)
         self.operator = InProcessTransport(api)
