@@ -171,10 +171,7 @@ class Tracer:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_S)
-            try:
-                await self.flush()
-            except OSError:  # a full or failing disk loses traces, never settlement
-                log.exception("traces: writing failed; traces of the last %.2f s are lost", FLUSH_S)
+            await self.flush()
 
     async def flush(self) -> None:
         """Write everything traced so far (readers call it first: what was just sent is in its trace)."""
@@ -188,7 +185,12 @@ class Tracer:
                 index = frame_index(chunk)
                 encoded = _ENCODE(chunk)  # on the loop: a Reply's rendering is read here, nowhere else
                 now_ns = time.time_ns()
-                where = await asyncio.to_thread(store.append, encoded, index, now_ns)
+                try:
+                    where = await asyncio.to_thread(store.append, encoded, index, now_ns)
+                except OSError:  # a full or failing disk loses traces, never settlement, never an answer
+                    log.exception("traces: writing failed; %d entries are lost", len(chunk))
+                    self.dropped += len(chunk)
+                    continue
                 store.indexed(where, index, now_ns)
                 self.written += len(chunk)
 
