@@ -297,6 +297,8 @@ async def get_metrics(rail: RailService, request: Request) -> Response:
     metrics.payments_retained.labels("whole").set(health.payments_whole)
     metrics.payments_retained.labels("packed").set(health.payments_packed)
     metrics.payments_forgotten.set(health.payments_forgotten)
+    metrics.traces.labels("written").set(rail.tracer.written)
+    metrics.traces.labels("dropped").set(rail.tracer.dropped)
     return Response(200, {"Content-Type": METRICS_CONTENT_TYPE}, metrics.exposition())
 
 

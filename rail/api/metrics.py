@@ -135,6 +135,12 @@ class RailMetrics:
             ["bic"],
             registry=registry,
         )
+        self.traces = Gauge(
+            "rail_trace_entries",
+            "Message-trace entries since this start, written to DATA/traces or dropped (buffer full, disk error)",
+            ["outcome"],
+            registry=registry,
+        )
         self.rate_limited = Counter(
             "rail_rate_limited_total",
             "Requests refused with 429, by limit",

@@ -37,7 +37,7 @@ from rail.api.trace_store import (
     sniff_uetr,
 )
 from rail.iso20022.structs import Pacs002, Pacs008
-from rail.settlement.delivery import RelayedMessage
+from rail.settlement.delivery import ForwardedPayment, RelayedMessage
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ _ENCODE = msgspec.msgpack.Encoder(enc_hook=_reply_bytes).encode
 
 
 _seq = itemgetter(0)
+_time_ns = time.time_ns  # (a global, not an attribute, on the hot path)
 
 
 class Tracer:
@@ -125,10 +126,11 @@ class Tracer:
         if message is None:
             uetr, msg_type = sniff_uetr(body), sniff_type(body)
         else:
-            uetr = uetr_of(message)
+            reader = _UETR_OF.get(type(message))
+            uetr = reader(message) if reader is not None else uetr_of(message)
             if body is None:
                 status, reason = struct_status(message)
-        buffer.append((EXCHANGE, started_ns, time.time_ns(), bic, channel, uetr, msg_type,
+        buffer.append((EXCHANGE, started_ns, _time_ns(), bic, channel, uetr, msg_type,
                        rendering if body is not None else "", reply.status, body, reply, status, reason))
 
     def delivered(self, bic: str, channel: str, entries: list, rendering: str | None, http_status: int = 200,
@@ -148,7 +150,7 @@ class Tracer:
         if entries[0][0] <= upto:  # a page read again before its acknowledgement: only the new messages
             entries = entries[bisect_right(entries, upto, key=_seq) :]
         self._traced_upto[bic] = entries[-1][0]
-        buffer.append((DELIVERY, time.time_ns(), upto, bic, channel, rendering or "", http_status, duration_ns,
+        buffer.append((DELIVERY, _time_ns(), upto, bic, channel, rendering or "", http_status, duration_ns,
                        error, entries))  # fmt: skip
 
     def forget_deliveries(self) -> None:
@@ -171,10 +173,7 @@ class Tracer:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_S)
-            try:
-                await self.flush()
-            except OSError:  # a full or failing disk loses traces, never settlement
-                log.exception("traces: writing failed; traces of the last %.2f s are lost", FLUSH_S)
+            await self.flush()
 
     async def flush(self) -> None:
         """Write everything traced so far (readers call it first: what was just sent is in its trace)."""
@@ -188,7 +187,12 @@ class Tracer:
                 index = frame_index(chunk)
                 encoded = _ENCODE(chunk)  # on the loop: a Reply's rendering is read here, nowhere else
                 now_ns = time.time_ns()
-                where = await asyncio.to_thread(store.append, encoded, index, now_ns)
+                try:
+                    where = await asyncio.to_thread(store.append, encoded, index, now_ns)
+                except OSError:  # a full or failing disk loses traces, never settlement, never an answer
+                    log.exception("traces: writing failed; %d entries are lost", len(chunk))
+                    self.dropped += len(chunk)
+                    continue
                 store.indexed(where, index, now_ns)
                 self.written += len(chunk)
 
@@ -203,21 +207,33 @@ class Tracer:
 
 
 def frame_index(entries: list) -> FrameIndex:
-    """The UETRs of a frame's entries, and the refusals no UETR could be read from."""
+    """The UETRs of a frame's entries, and the refusals no UETR could be read from. A forwarded pacs.008 read in
+    process whose bytes are the very object a request of this frame posted (the debtor's, forwarded whole) is
+    written without them: the reader takes them from that request (rail/api/trace_store.py)."""
     uetrs: set[str] = set()
     unmatched: list[tuple[int, str]] = []
+    posted: set[int] = set()  # id() of the request bodies of this frame (alive: the entries hold them)
+    deliveries = []
     for position, entry in enumerate(entries):
-        if entry[0] == EXCHANGE:
-            if entry[5]:
-                uetrs.add(entry[5])
-            elif entry[8] >= 400:
-                unmatched.append((position, entry[3]))
-            continue
-        for item in entry[9]:
+        if entry[0] != EXCHANGE:
+            deliveries.append(entry)
+        elif entry[5]:
+            uetrs.add(entry[5])
+            if entry[9] is not None:
+                posted.add(id(entry[9]))
+        elif entry[8] >= 400:
+            unmatched.append((position, entry[3]))
+    for entry in deliveries:
+        items = entry[9]
+        for position, item in enumerate(items):
             ref = item[1]
-            if type(ref) is RelayedMessage:
+            kind = type(ref)
+            if kind is RelayedMessage:
                 if ref.msg_type[:4] != "pain":  # a request to pay is known by its MsgId, not a UETR
                     uetrs.add(ref.key)
-            else:
-                uetrs.add(ref.uetr)
+                continue
+            uetrs.add(ref.uetr)
+            if kind is ForwardedPayment and len(item) == 2 and id(ref.message) in posted:
+                # the reference as msgpack writes it (tag, uetr, message, format, time), without the bytes
+                items[position] = (item[0], ("p8", ref.uetr, b"", ref.message_format, ref.at_ns))
     return FrameIndex(len(entries), list(uetrs), unmatched)
