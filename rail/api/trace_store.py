@@ -38,7 +38,7 @@ from pathlib import Path
 
 import msgspec
 
-from rail.settlement.delivery import InboxRef, RelayedMessage, StatusReport
+from rail.settlement.delivery import InboxRef, StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,7 @@ def delivery_records(entry: DeliveryEntry, uetr: str | None) -> list[tuple[int, 
         if item[0] <= entry.upto:
             continue
         ref = msgspec.convert(item[1], InboxRef)
-        ref_uetr = ref.key if isinstance(ref, RelayedMessage) else ref.uetr
-        if ref.msg_type[:4] == "pain":
-            ref_uetr = ""
+        ref_uetr = ref.uetr
         if uetr is not None and ref_uetr != uetr:
             continue
         status = reason = None
@@ -148,8 +146,8 @@ def delivery_records(entry: DeliveryEntry, uetr: str | None) -> list[tuple[int, 
             body, kept_as = item[2], entry.rendering
         elif isinstance(ref, StatusReport):
             body, kept_as, status, reason = None, "", str(ref.status), ref.reason
-        else:  # the sender's own message, as the rail keeps it (b"": the same bytes as its request's, kept there)
-            body, kept_as = ref.message or None, str(ref.message_format)
+        else:  # the sender's own message, as the rail keeps it
+            body, kept_as = ref.message, str(ref.message_format)
         out.append((position, TraceRecord(entry.at_ns, entry.participant, "out", entry.channel, ref.msg_type,
                                           kept_as, entry.http_status, duration_us, ref_uetr, body, status, reason,
                                           entry.error, item[0])))  # fmt: skip
@@ -446,10 +444,6 @@ class TraceStore:
                         out += [(number << SEQ_SHIFT | i, r) for i, r in enumerate(exchange_records(entry))]
                 else:
                     out += [(number << SEQ_SHIFT | i, r) for i, r in delivery_records(entry, uetr)]
-        posted = next((r.body for _, r in out if r.direction == "in" and r.msg_type == "pacs.008" and r.body), None)
-        for _seq, record in out:  # a forwarded pacs.008 kept once, with the request that posted it
-            if record.body is None and record.msg_type == "pacs.008" and record.rendering in ("xml", "json"):
-                record.body = posted
         return out
 
     def unmatched_of(self, locations: list[tuple[int, int, int]]) -> list[tuple[int, TraceRecord]]:

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from bisect import bisect_right
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 import msgspec
 
@@ -37,7 +37,6 @@ from rail.api.trace_store import (
     sniff_uetr,
 )
 from rail.iso20022.structs import Pacs002, Pacs008
-from rail.settlement.delivery import ForwardedPayment, RelayedMessage
 
 log = logging.getLogger(__name__)
 
@@ -207,33 +206,21 @@ class Tracer:
 
 
 def frame_index(entries: list) -> FrameIndex:
-    """The UETRs of a frame's entries, and the refusals no UETR could be read from. A forwarded pacs.008 read in
-    process whose bytes are the very object a request of this frame posted (the debtor's, forwarded whole) is
-    written without them: the reader takes them from that request (rail/api/trace_store.py)."""
+    """The UETRs of a frame's entries (each once), and the refusals no UETR could be read from; in bulk, so the
+    writer's work per message stays a few C calls."""
     uetrs: set[str] = set()
     unmatched: list[tuple[int, str]] = []
-    posted: set[int] = set()  # id() of the request bodies of this frame (alive: the entries hold them)
-    deliveries = []
     for position, entry in enumerate(entries):
-        if entry[0] != EXCHANGE:
-            deliveries.append(entry)
-        elif entry[5]:
-            uetrs.add(entry[5])
-            if entry[9] is not None:
-                posted.add(id(entry[9]))
-        elif entry[8] >= 400:
-            unmatched.append((position, entry[3]))
-    for entry in deliveries:
-        items = entry[9]
-        for position, item in enumerate(items):
-            ref = item[1]
-            kind = type(ref)
-            if kind is RelayedMessage:
-                if ref.msg_type[:4] != "pain":  # a request to pay is known by its MsgId, not a UETR
-                    uetrs.add(ref.key)
-                continue
-            uetrs.add(ref.uetr)
-            if kind is ForwardedPayment and len(item) == 2 and id(ref.message) in posted:
-                # the reference as msgpack writes it (tag, uetr, message, format, time), without the bytes
-                items[position] = (item[0], ("p8", ref.uetr, b"", ref.message_format, ref.at_ns))
+        if entry[0] == EXCHANGE:
+            if entry[5]:
+                uetrs.add(entry[5])
+            elif entry[8] >= 400:
+                unmatched.append((position, entry[3]))
+        else:  # every inbox reference has its payment's UETR ("" for a request to pay)
+            uetrs.update(map(_REF_UETR, map(_REF, entry[9])))
+    uetrs.discard("")
     return FrameIndex(len(entries), list(uetrs), unmatched)
+
+
+_REF = itemgetter(1)
+_REF_UETR = attrgetter("uetr")

@@ -66,6 +66,11 @@ class RelayedMessage(msgspec.Struct, tag="fw", array_like=True, frozen=True, gc=
     message_format: MessageFormat
     at_ns: int
 
+    @property
+    def uetr(self) -> str:
+        """The payment it is about; "" for a request to pay (known by its MsgId)."""
+        return self.key if self.msg_type[:4] != "pain" else ""
+
 
 InboxRef = ForwardedPayment | StatusReport | RelayedMessage
 
