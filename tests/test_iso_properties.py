@@ -111,6 +111,8 @@ def leaf_strategy(attr: str, kind: str, simple=None) -> st.SearchStrategy:
         return code4
     if attr.endswith(("_nm", "ustrd", "prxy_id")):
         return text(140)
+    if simple is not None and simple.max_length is not None:  # e.g. an account's Othr/Id is Max34Text
+        return text(min(simple.max_length, 140))
     return text(35)
 
 
