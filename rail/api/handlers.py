@@ -235,7 +235,7 @@ async def post_participant(rail: RailService, request: Request) -> Response:
         )
     except ValueError as exc:
         raise Refusal(422, "bad_participant", str(exc)) from None
-    answer = {"bic": canonical_bic(data["bic"]), "token": token, "webhook_secret": secret}  # as registered: no XXX
+    answer = {"bic": canonical_bic(data["bic"]), "token": token, "webhook_secret": secret}  # as registered: the 8-character BIC
     return json_response(answer, 201)
 
 

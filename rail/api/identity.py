@@ -163,7 +163,7 @@ class Identity:
 
 
 def canonical(bic: str | None) -> str | None:
-    """A BIC from a message or a request, as the rail keeps it (SONEPKKAXXX is SONEPKKA)."""
+    """A BIC from a message or a request, as the rail keeps it (an 11-character BIC naming the head office is its 8-character form)."""
     return iso20022.canonical_bic(bic) if isinstance(bic, str) else bic
 
 

@@ -79,6 +79,7 @@ def _reply_bytes(obj: object) -> bytes | None:
     """msgpack's hook for what it cannot encode itself: a Reply is the bytes its transport rendered, or nil."""
     if type(obj) is Reply:
         return obj.rendered
+    # msgspec's enc_hook contract: this exception type tells it the object is not supported.
     raise NotImplementedError(f"a trace entry cannot hold {type(obj).__name__}")
 
 
