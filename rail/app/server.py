@@ -22,7 +22,7 @@ from pathlib import Path
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
 GROUP_COMMIT_ENV = "RAIL_GROUP_COMMIT_MS"
-GROUP_COMMIT_MS_DEFAULT = 2.0  # rail/settlement/core.py's GROUP_COMMIT_FULL says why
+GROUP_COMMIT_MS_DEFAULT = 5.0  # rail/settlement/core.py's GROUP_COMMIT_FULL says why
 
 
 def tcp_port(text: str) -> int:

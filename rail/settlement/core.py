@@ -64,10 +64,11 @@ SNAPSHOT_EVERY_S = 300.0
 # and every earlier one are durable; 2 hides one fdatasync behind the next batch's work.
 PIPELINE_BATCHES_MAX = 2
 # Group commit: with `group_commit_s` > 0 the core starts a batch at most that long after the previous one, unless
-# this many commands already wait. At moderate load (1,000-2,000 payments/s) commands otherwise arrive one or two
-# per tick, and every batch pays its fdatasync, a hand-off to the writer thread, a wake-up of each inbox reader
-# (whose next poll then fetches a page of one): a 2 ms window makes batches several times larger for at most 2 ms
-# more latency. 0 (the library's default, the simulator's) applies whatever is queued at once.
+# this many commands already wait. At moderate load (800-2,000 payments/s) commands otherwise arrive one or two per
+# tick, and every batch pays an fdatasync (~80 µs of CPU here), a hand-off to the writer thread and the inbox
+# readers' wake-ups: `rail serve`'s 5 ms window makes batches 3-5 times larger at 800/s (bench/payment_path.py
+# --pace) for at most 5 ms more per answer. 0 (the library's default, the simulator's) applies what is queued at
+# once.
 GROUP_COMMIT_FULL = 64
 
 
