@@ -3,7 +3,8 @@ rounds of K payments: CPU (or instructions) a payment, with the batch size held 
 
     python bench/payment_path.py [--payments 2048] [--round 16,64]
     valgrind --tool=callgrind --instr-atstart=no python bench/payment_path.py --payments 256 --round 64 --callgrind
-    python bench/payment_path.py --pace 1000 --payments 4000 [--group-commit-ms 2]
+    python bench/payment_path.py --pace 1000 --payments 4000 [--group-commit-ms 5]
+    python bench/payment_path.py --batch-cost 2000
 
 Why: `bench/load.py` measures CPU a payment under an open-loop load, where the batch the rail sees depends on how
 far it keeps up (at 1,000/s on a quiet machine small batches, at 2,000/s large ones) and on what else the machine
@@ -19,6 +20,9 @@ at its scheduled time; the creditor and the debtor long-poll their inboxes as th
 answering each forwarded pacs.008 at once, each waiting --linger-ms after a page as the harness's banks do): the batches are then what that rate makes of them, as under
 bench/load.py, but with no socket, no harness and nothing else in the process. --group-commit-ms sets the core's
 window (`rail serve --group-commit-ms`; 0, the library's default, without it).
+
+With --batch-cost N, what a core batch costs by itself: N batches of one inbox acknowledgement each, one after
+another (journaled, fsync on unless FSYNC=0): CPU a batch, and the event loop thread's share.
 
 With --callgrind, instrumentation is switched on (callgrind_control) for the timed rounds only: the instruction
 count a payment is the total of the dump divided by --payments, repeatable to about 0.5 % whatever else the
@@ -241,6 +245,25 @@ async def measure_paced(payments: int, rate: float, group_commit_s: float, linge
             await rail.close()
 
 
+async def measure_batch_cost(batches: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="rail-bench-") as data_dir:
+        rail = await RailService.open(Path(data_dir), fsync=os.environ.get("FSYNC", "1") == "1")
+        try:
+            await rail.add_participant(DEBTOR, f"bench {DEBTOR}")
+            for _ in range(200):  # warm-up
+                await rail.ack(DEBTOR, 0)
+            before = rail.core.batches
+            cpu_s, thread_s = time.process_time(), time.thread_time()
+            for _ in range(batches):
+                await rail.ack(DEBTOR, 0)
+            cpu_s, thread_s = time.process_time() - cpu_s, time.thread_time() - thread_s
+            assert rail.core.batches - before == batches
+            return {"batches": batches, "cpu_us_per_batch": round(cpu_s / batches * 1e6, 1),
+                    "main_thread_cpu_us_per_batch": round(thread_s / batches * 1e6, 1)}  # fmt: skip
+        finally:
+            await rail.close()
+
+
 async def measure(payments: int, round_size: int, callgrind: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="rail-bench-") as data_dir:
         rail = await RailService.open(Path(data_dir), fsync=os.environ.get("FSYNC", "1") == "1")
@@ -285,6 +308,7 @@ def main() -> int:
     parser.add_argument("--payments", type=int, default=2048)
     parser.add_argument("--round", default="16,64", help="payments a round (comma-separated: one run each)")
     parser.add_argument("--callgrind", action="store_true", help="toggle callgrind around the timed rounds")
+    parser.add_argument("--batch-cost", type=int, default=None, help="measure N one-acknowledgement batches")
     parser.add_argument("--pace", type=float, default=None, help="offer open loop at this many payments a second")
     parser.add_argument("--group-commit-ms", type=float, default=0.0, help="the core's window with --pace")
     parser.add_argument("--linger-ms", type=float, default=40.0,
@@ -297,6 +321,12 @@ def main() -> int:
     except ImportError:
         run = asyncio.run
     results = []
+    if args.batch_cost:
+        figures = run(measure_batch_cost(args.batch_cost))
+        print(f"a core batch: {figures['cpu_us_per_batch']} µs CPU ({figures['main_thread_cpu_us_per_batch']} on the "
+              "event loop's thread)", flush=True)  # fmt: skip
+        print(json.dumps({"runs": [figures]}))
+        return 0
     if args.pace:
         figures = run(measure_paced(args.payments, args.pace, args.group_commit_ms / 1000,
                                      args.linger_ms / 1000))

@@ -31,7 +31,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from concurrent.futures import Future as ThreadFuture
 from queue import SimpleQueue
 from pathlib import Path
@@ -77,8 +77,9 @@ from rail.settlement.journal_scan import (
 class Journal(Protocol):
     """What the settlement core needs from a durable log (a file today, a replicated log later)."""
 
-    async def append(self, records: list) -> int:
-        """Make one batch durable; returns its sequence number (1, 2, 3, ...). Batches keep call order."""
+    def append(self, records: list) -> Awaitable[int]:
+        """Make one batch durable; awaited, its sequence number (1, 2, 3, ...). Batches keep call order. A
+        coroutine or a future: the file journal returns its loop's future, the replicated one is a coroutine."""
         ...
 
     def append_blocking(self, records: list) -> int:
