@@ -50,20 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"operator token for /admin (default: ${ADMIN_TOKEN_ENV}, else generated and printed)",
     )
-    parser.add_argument(
-        "--no-fsync",
-        dest="fsync",
-        action="store_false",
-        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments",
-    )
-    parser.add_argument(
-        "--group-commit-ms",
-        type=float,
-        default=os.environ.get(GROUP_COMMIT_ENV, str(GROUP_COMMIT_MS_DEFAULT)),  # argparse applies `type`
-        help="the settlement core starts a batch at most this long after the previous one, so that at moderate "
-        "load one fdatasync covers several payments (adds at most this much latency; 0: each batch at once; "
-        f"default ${GROUP_COMMIT_ENV}, else {GROUP_COMMIT_MS_DEFAULT:g})",
-    )
+    _journal_options(parser)
     parser.add_argument(
         "--creditor-timeout-ms",
         type=int,
@@ -111,6 +98,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _cluster_options(parser)
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
+
+
+def _journal_options(parser: argparse.ArgumentParser) -> None:
+    """How batches reach the disk: fdatasync'ed each (unless benchmarking), gathered for a few ms under load."""
+    parser.add_argument(
+        "--no-fsync",
+        dest="fsync",
+        action="store_false",
+        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments",
+    )
+    parser.add_argument(
+        "--group-commit-ms",
+        type=float,
+        default=os.environ.get(GROUP_COMMIT_ENV, str(GROUP_COMMIT_MS_DEFAULT)),  # argparse applies `type`
+        help="the settlement core starts a batch at most this long after the previous one, so that at moderate "
+        "load one fdatasync covers several payments (adds at most this much latency; 0: each batch at once; "
+        f"default ${GROUP_COMMIT_ENV}, else {GROUP_COMMIT_MS_DEFAULT:g})",
+    )
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
