@@ -44,7 +44,7 @@ class GatedJournal(FileJournal):
             self._condition = asyncio.Condition()
         async with self._condition:
             await self._condition.wait_for(lambda: self.allowed > index)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._write, seq, payload)
+        await self._writer.run_async(self._write, seq, payload)
         return seq
 
     def close_gate(self) -> None:

@@ -182,6 +182,25 @@ async def test_full_core_queue_sheds_load_with_503(tmp_path, monkeypatch):
         await service.close()
 
 
+@pytest.mark.parametrize("group_commit_s, batches", [(0.0, 2), (0.5, 1)])
+async def test_group_commit_gathers_what_arrives_within_the_window(tmp_path, group_commit_s, batches):
+    # Two commands 20 ms apart, the first just after a batch: at once, two batches (two fdatasyncs); with a window,
+    # one, and still each answered only once its batch is durable.
+    service = await RailService.open(tmp_path, fsync=False, group_commit_s=group_commit_s)
+    try:
+        await service.add_participant(BANK_A, "A")
+        before = service.core.batches
+        first = asyncio.ensure_future(service.liquidity(BANK_A, 1_000, "in"))
+        await asyncio.sleep(0.02)
+        second = asyncio.ensure_future(service.liquidity(BANK_A, 2_000, "in"))
+        answers = await asyncio.gather(first, second)
+        assert service.core.batches - before == batches
+        assert [answer["posted_paisa"] for answer in answers] == [1_000, 3_000]
+        assert service.journal.durable_seq == service.journal.last_seq
+    finally:
+        await service.close()
+
+
 def test_apply_command_is_the_only_dispatch_for_every_command_type():
     # Every journaled command type is handled (an unknown one would be a silent replay gap).
     names = {cls.__name__ for cls in commands_module.AnyCommand.__args__}

@@ -102,6 +102,7 @@ class RailService:
         clock: Clock = REAL_CLOCK,
         snapshots: bool = True,
         traces: TraceSettings | None = None,
+        group_commit_s: float = 0.0,
         **params: object,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
@@ -110,7 +111,7 @@ class RailService:
         `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
         rail/cluster/nats_journal.py). `takeover`: the books of a standby core that has just become the leader
         (rail/cluster/failover.py): the core starts from them instead of replaying. `clock`, `snapshots`: the
-        core's (rail/settlement/core.py); `rail simulate` runs the rail in simulated time (rail/sim/).
+        core's (rail/settlement/core.py), and so is `group_commit_s` (`rail serve` sets it); `rail simulate` runs the rail in simulated time (rail/sim/).
         `traces`: how much of the message traces to keep in `data_dir`/traces (default: 256 MiB, 7 days;
         bytes_max=0: none).
         """
@@ -127,7 +128,8 @@ class RailService:
             )
         settlement = await takeover(base) if takeover is not None else None
         metrics = RailMetrics()
-        core = SettlementCore.open(journal, base, metrics, settlement=settlement, clock=clock, snapshots=snapshots)
+        core = SettlementCore.open(journal, base, metrics, settlement=settlement, clock=clock, snapshots=snapshots,
+                                    group_commit_s=group_commit_s)
         core.start()
         recovered_scheme, recovered_params, participants, admin_hash = await core.query(_recovered)
         tracer = Tracer.open(base.central_bank_bic, data_dir / "traces", traces)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
+GROUP_COMMIT_ENV = "RAIL_GROUP_COMMIT_MS"
+GROUP_COMMIT_MS_DEFAULT = 5.0  # rail/settlement/core.py's GROUP_COMMIT_FULL says why
 
 
 def tcp_port(text: str) -> int:
@@ -48,12 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"operator token for /admin (default: ${ADMIN_TOKEN_ENV}, else generated and printed)",
     )
-    parser.add_argument(
-        "--no-fsync",
-        dest="fsync",
-        action="store_false",
-        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments",
-    )
+    _journal_options(parser)
     parser.add_argument(
         "--creditor-timeout-ms",
         type=int,
@@ -101,6 +98,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     _cluster_options(parser)
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
+
+
+def _journal_options(parser: argparse.ArgumentParser) -> None:
+    """How batches reach the disk: fdatasync'ed each (unless benchmarking), gathered for a few ms under load."""
+    parser.add_argument(
+        "--no-fsync",
+        dest="fsync",
+        action="store_false",
+        help="BENCHMARK ONLY: do not fdatasync each batch; a crash may lose acknowledged payments",
+    )
+    parser.add_argument(
+        "--group-commit-ms",
+        type=float,
+        default=os.environ.get(GROUP_COMMIT_ENV, str(GROUP_COMMIT_MS_DEFAULT)),  # argparse applies `type`
+        help="the settlement core starts a batch at most this long after the previous one, so that at moderate "
+        "load one fdatasync covers several payments (adds at most this much latency; 0: each batch at once; "
+        f"default ${GROUP_COMMIT_ENV}, else {GROUP_COMMIT_MS_DEFAULT:g})",
+    )
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -239,7 +254,7 @@ async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
     try:
         return await RailService.open(
             args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
-            traces=traces, **_scheme_params(args),
+            traces=traces, group_commit_s=max(0.0, args.group_commit_ms) / 1000, **_scheme_params(args),
         )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
         if journal is not None:

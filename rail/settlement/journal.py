@@ -31,8 +31,9 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Iterator
+from concurrent.futures import Future as ThreadFuture
+from queue import SimpleQueue
 from pathlib import Path
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -76,8 +77,9 @@ from rail.settlement.journal_scan import (
 class Journal(Protocol):
     """What the settlement core needs from a durable log (a file today, a replicated log later)."""
 
-    async def append(self, records: list) -> int:
-        """Make one batch durable; returns its sequence number (1, 2, 3, ...). Batches keep call order."""
+    def append(self, records: list) -> Awaitable[int]:
+        """Make one batch durable; awaited, its sequence number (1, 2, 3, ...). Batches keep call order. A
+        coroutine or a future: the file journal returns its loop's future, the replicated one is a coroutine."""
         ...
 
     def append_blocking(self, records: list) -> int:
@@ -187,7 +189,7 @@ class FileJournal:
         # Guards the segment list and the file descriptor between the writer thread and callers.
         self._lock = threading.Lock()
         # One thread: frames are written and synced strictly in the order append() was called.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-writer")
+        self._writer = _Writer()
         self.truncated_bytes = 0  # size of the torn tail dropped by recovery (0 if none)
         self._recovered_snapshot: bytes | None = None
 
@@ -296,17 +298,18 @@ class FileJournal:
     def snapshot_seq(self) -> int:
         return self._snapshot_seq
 
-    async def append(self, records: list) -> int:
-        """Write one batch as one frame and fdatasync it; returns its sequence once durable."""
+    def append(self, records: list) -> asyncio.Future[int]:
+        """Write one batch as one frame and fdatasync it; the future (await it) gives its sequence once durable.
+
+        A plain function returning the loop's future, not a coroutine: the settlement core appends once a batch,
+        and a task plus an executor's wrapped future cost more of the event loop's thread than the write itself."""
         seq, payload = self._prepare(records)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._write, seq, payload)
-        return seq
+        return self._writer.run_async(self._write_returning, seq, payload)
 
     def append_blocking(self, records: list) -> int:
         """`append` for synchronous callers (scripts, tools): same ordering and durability."""
         seq, payload = self._prepare(records)
-        self._executor.submit(self._write, seq, payload).result()
-        return seq
+        return self._writer.run_blocking(self._write_returning, seq, payload)
 
     def append_inline(self, records: list) -> int:
         """`append` written on the caller's own thread, for a single-threaded caller that must not let a thread
@@ -330,6 +333,10 @@ class FileJournal:
         seq = self._next_seq
         self._next_seq += 1
         return seq, payload
+
+    def _write_returning(self, seq: int, payload: bytes) -> int:
+        self._write(seq, payload)
+        return seq
 
     def _write(self, seq: int, payload: bytes) -> None:
         """On the writer thread: checksums (zlib releases the GIL for large buffers), write, sync."""
@@ -472,7 +479,7 @@ class FileJournal:
 
     async def snapshot_async(self, state: bytes, seq: int) -> None:
         """write_snapshot on the writer thread: the event loop keeps running meanwhile."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.write_snapshot, state, seq)
+        await self._writer.run_async(self.write_snapshot, state, seq)
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         if self._snapshot_seq == 0:
@@ -490,7 +497,7 @@ class FileJournal:
         if self._closed:
             return
         self._closed = True
-        self._executor.shutdown(wait=True)
+        self._writer.stop()
         with self._lock:
             if self._highwater_fd is not None:
                 if self._failure is None and self.journal_id:
@@ -512,6 +519,71 @@ class FileJournal:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class _Writer:
+    """The journal's one writer thread: runs what it is given in call order, then tells the caller, on the
+    caller's event loop (`run_async`) or by a blocking wait (`run_blocking`). Started at the first use."""
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def run_async(self, function, *args) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put((function, args, loop, future))
+        return future
+
+    def run_blocking(self, function, *args):
+        future: ThreadFuture = ThreadFuture()
+        self._put((function, args, None, future))
+        return future.result()
+
+    def _put(self, item: tuple) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+                    self._thread.start()
+        self._queue.put(item)
+
+    def stop(self) -> None:
+        """Run what is queued, then end the thread (waits for it)."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while (item := get()) is not None:
+            function, args, loop, future = item
+            try:
+                result, error = function(*args), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, whose await raises it
+                result, error = None, exc
+            if loop is None:
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+                continue
+            try:
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+                pass
+
+
+def _settle(future: asyncio.Future, result: object, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
 
 
 def _truncate_quietly(fd: int | None, size: int) -> None:

@@ -76,6 +76,7 @@ _VOID = int(TransferFlags.VOID_PENDING_TRANSFER)
 _POST_OR_VOID = _POST | _VOID
 _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+_BALANCE_NAMES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 _ACCOUNT_LINKED = int(AccountFlags.LINKED)
 _UNKNOWN_TRANSFER_FLAGS = ~TRANSFER_FLAGS_KNOWN
 _UNKNOWN_ACCOUNT_FLAGS = ~ACCOUNT_FLAGS_KNOWN
@@ -577,24 +578,25 @@ class Ledger:
         return self._timestamp_ns
 
     def check_totals(self) -> bool:
-        """The O(accounts) part of check_conservation, cheap enough to run before journaling each batch."""
+        """The O(accounts) part of check_conservation, run before journaling each batch: each balance is read once,
+        the flag rules run only for accounts with flags (the messages name what failed)."""
         debits_posted = credits_posted = debits_pending = credits_pending = 0
         for a in self._accounts.values():
-            for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted"):
-                value = getattr(a, name)
-                if not 0 <= value <= U128_MAX:
-                    raise ConservationError(f"account {a.id}: {name}={value} outside 0..2**128-1")
-            if a.flags & _DMNEC and a.debits_posted + a.debits_pending > a.credits_posted:
-                raise ConservationError(
-                    f"account {a.id} overdrawn: debits posted {a.debits_posted} + pending {a.debits_pending}"
-                    f" > credits posted {a.credits_posted}"
-                )
-            if a.flags & _CMNED and a.credits_posted + a.credits_pending > a.debits_posted:
-                raise ConservationError(f"account {a.id}: credits exceed debits")
-            debits_posted += a.debits_posted
-            credits_posted += a.credits_posted
-            debits_pending += a.debits_pending
-            credits_pending += a.credits_pending
+            balances = d_pending, d_posted, c_pending, c_posted = (
+                a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)  # fmt: skip
+            if min(balances) < 0 or max(balances) > U128_MAX:
+                name = next(n for n in _BALANCE_NAMES if not 0 <= getattr(a, n) <= U128_MAX)
+                raise ConservationError(f"account {a.id}: {name}={getattr(a, name)} outside 0..2**128-1")
+            if a.flags:
+                if a.flags & _DMNEC and d_posted + d_pending > c_posted:
+                    raise ConservationError(f"account {a.id} overdrawn: debits posted {d_posted} + pending "
+                                            f"{d_pending} > credits posted {c_posted}")  # fmt: skip
+                if a.flags & _CMNED and c_posted + c_pending > d_posted:
+                    raise ConservationError(f"account {a.id}: credits exceed debits")
+            debits_posted += d_posted
+            credits_posted += c_posted
+            debits_pending += d_pending
+            credits_pending += c_pending
         if debits_posted != credits_posted:
             raise ConservationError(f"posted debits {debits_posted} != posted credits {credits_posted}")
         if debits_pending != credits_pending:
