@@ -74,7 +74,7 @@ _new = object.__new__
 _copy_context = contextvars.copy_context
 
 
-def _handle(kind: type, callback, args, loop, context):  # noqa: ANN001 - asyncio's own arguments
+def _handle(kind: type, callback, args, loop, context):
     """A `kind` (Handle or TimerHandle) as asyncio would create it outside debug mode, filled in place: no
     __init__ frame (measured: creating handles this way took 7-10% off a simulated slice's CPU, both orders of
     an in-process A/B), and none of the debug checks (this loop's debug mode is always off)."""
@@ -105,14 +105,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         # warnings would time simulated callbacks by the wall clock.
         super().set_debug(False)
 
-    def call_soon(self, callback, *args, context=None) -> asyncio.Handle:  # noqa: ANN001
+    def call_soon(self, callback, *args, context=None) -> asyncio.Handle:
         if self._closed:
             raise RuntimeError("Event loop is closed")
         handle = _handle(asyncio.Handle, callback, args, self, context)
         self._ready.append(handle)
         return handle
 
-    def call_at(self, when, callback, *args, context=None) -> asyncio.TimerHandle:  # noqa: ANN001
+    def call_at(self, when, callback, *args, context=None) -> asyncio.TimerHandle:
         if self._closed:
             raise RuntimeError("Event loop is closed")
         timer = _handle(asyncio.TimerHandle, callback, args, self, context)
@@ -121,7 +121,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         heapq.heappush(self._timers, (when, next(self._timer_seq), timer))
         return timer
 
-    def call_later(self, delay, callback, *args, context=None) -> asyncio.TimerHandle:  # noqa: ANN001
+    def call_later(self, delay, callback, *args, context=None) -> asyncio.TimerHandle:
         return self.call_at(self.clock.monotonic() + delay, callback, *args, context=context)
 
     def close(self) -> None:
@@ -156,11 +156,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
                 handle._context.run(handle._callback, *handle._args)
             except (SystemExit, KeyboardInterrupt):
                 raise
-            except BaseException as exc:  # what Handle._run does with it
+            except BaseException as exc:  # noqa: BLE001 - what Handle._run does with it
                 self.call_exception_handler({
                     "message": f"Exception in callback {handle._callback!r}", "exception": exc, "handle": handle,
                 })
-        handle = None  # noqa: F841 - breaks a cycle when an exception occurred (as asyncio does)
+        handle = None  # breaks a cycle when an exception occurred (as asyncio does)
 
     def _drop_cancelled_timers(self) -> None:
         kept = []
