@@ -98,6 +98,35 @@ def test_a_silent_creditor_times_out_by_the_clock_not_by_sleeping(tmp_path):
     assert time.perf_counter() - wall < timeout_ns / NS_PER_S / 2
 
 
+def test_the_loop_runs_timers_in_time_then_scheduling_order_and_survives_a_failing_callback():
+    clock = VirtualClock(0)
+    ran: list[str] = []
+    failures: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: failures.append(str(context["exception"])))
+        loop.call_later(0.5, ran.append, "b1")
+        dropped = loop.call_later(0.2, ran.append, "cancelled")
+        loop.call_later(0.5, ran.append, "b2")
+        loop.call_later(0.1, ran.append, "a")
+        loop.call_later(0.3, _fail)
+        for _ in range(150):  # enough cancelled timers that the heap is compacted
+            loop.call_later(5.0, ran.append, "never").cancel()
+        dropped.cancel()
+        loop.set_debug(True)  # refused quietly: the lean handles have no debug mode
+        assert not loop.get_debug()
+        await asyncio.sleep(1.0)
+
+    def _fail() -> None:
+        raise RuntimeError("a callback failed")
+
+    run_simulated(main(), clock, tick_ns=1_000_000)
+    assert ran == ["a", "b1", "b2"]  # equal times: in the order they were scheduled
+    assert failures == ["a callback failed"]
+    assert clock.now_ns() == NS_PER_S
+
+
 def test_rate_limits_refill_by_the_rails_clock():
     clock = VirtualClock(0)
     limiter = RateLimiter(1.0, 1.0, clock)

@@ -47,6 +47,7 @@ class Recorder:
         self.by_status: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.banks = {bic: BankCounts() for bic in bics}
+        self._counts = [self.banks[bic] for bic in bics]  # by bank index, as a payment names its banks
         self.offered = self.final = self.delayed = self.held = 0
         self._payments_file: IO[str] = (Path(out_dir) / rundir.PAYMENTS_CSV).open("w", newline="", encoding="utf-8")
         self._payments = csv.writer(self._payments_file)
@@ -67,17 +68,17 @@ class Recorder:
     def offered_payment(self, p: PlannedPayment) -> None:
         self.offered += 1
         self.in_flight[p.uetr] = p
-        self.banks[self.bics[p.debtor_bank]].offered += 1
+        self._counts[p.debtor_bank].offered += 1
 
     def final_payment(self, uetr: str, status: str, reason: str) -> None:
         """The debtor agent learnt the payment's final status (SimulatedBank's on_final)."""
         p = self.in_flight.pop(uetr, None)
         if p is None:
             return
-        intended_ms = int(p.intended_s * 1000)
-        latency_ms = (self.now_ns() - self.day_start_ns) / NS_PER_MS - p.intended_s * 1000
+        intended_ms = p.intended_s * 1000
+        latency_ms = (self.now_ns() - self.day_start_ns) / NS_PER_MS - intended_ms
         self._count(p, status, reason, latency_ms)
-        self._row(p, status, reason, intended_ms, f"{latency_ms:.3f}")
+        self._row(p, status, reason, int(intended_ms), f"{latency_ms:.3f}")
 
     def unsent_payment(self, p: PlannedPayment) -> None:
         """Never offered to the rail (its bank was down and its customers' payments were dropped)."""
@@ -89,7 +90,7 @@ class Recorder:
     def _count(self, p: PlannedPayment, status: str, reason: str, latency_ms: float) -> None:
         self.final += 1
         self.by_status[status] += 1
-        debtor, creditor = self.banks[self.bics[p.debtor_bank]], self.banks[self.bics[p.creditor_bank]]
+        debtor, creditor = self._counts[p.debtor_bank], self._counts[p.creditor_bank]
         if status == "ACSC":
             debtor.settled_out += 1
             creditor.settled_in += 1

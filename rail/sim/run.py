@@ -158,7 +158,7 @@ class Day:
         self.held: dict[str, deque[PlannedPayment]] = {}
         self.interrupted = False
         self.notes: list[str] = []
-        self._sends: set[asyncio.Task] = set()
+        self._sends: dict[str, asyncio.Task] = {}  # uetr -> its send, until the rail has answered it
         self._failure: BaseException | None = None
         self._wall0 = time.perf_counter()
         self.first_offer_wall: float | None = None  # perf_counter at the first payment offered (after any skip)
@@ -263,12 +263,12 @@ class Day:
 
     def _launch(self, p: PlannedPayment) -> None:
         self.recorder.offered_payment(p)
-        task = asyncio.get_running_loop().create_task(self._send(p))
-        self._sends.add(task)
+        self._sends[p.uetr] = asyncio.get_running_loop().create_task(self._send(p))
 
     async def _send(self, p: PlannedPayment) -> None:
         # The bookkeeping of a send inside its task, not in a done callback: one callback fewer through the
-        # loop per payment (nothing else runs in between, so the day's order of events is the same).
+        # loop per payment (nothing else runs in between, so the day's order of events is the same); by UETR,
+        # not by asyncio.current_task(), which costs more than the dict.
         debtor, creditor = self.banks[p.debtor_bank], self.banks[p.creditor_bank]
         try:
             await debtor.send_payment(p.uetr, p.amount_paisa, p.debtor_customer, creditor, p.creditor_customer)
@@ -276,7 +276,7 @@ class Day:
             if self._failure is None:
                 self._failure = exc  # a bug, not an outcome: the run stops and says so
         finally:
-            self._sends.discard(asyncio.current_task())
+            self._sends.pop(p.uetr, None)
 
     async def _drain(self) -> None:
         """After the last planned payment: give those in flight until DRAIN_S past midnight (or a moment after an
