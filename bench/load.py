@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from participants.cli import codec_factory  # noqa: E402
 from bench.baseline import Side, compare, medians, print_comparison  # noqa: E402
 from participants.harness import LoadConfig, LoadRun, Scenario, http_target, load_scenario  # noqa: E402
-from rail.runtime import freeze_long_lived, thaw  # noqa: E402
+from rail.runtime import thaw, tune_gc_for_long_lived_state  # noqa: E402
 from rail import rundir  # noqa: E402
 
 TARGET_RATE_PER_S = 1_000
@@ -112,8 +112,9 @@ async def run_load(url: str, admin_token: str, rate: float, duration: float, war
                      payment_timeout_s=25.0, scenario=scenario, rendering="xml",
                      uetr_salt=secrets.randbits(128), books_settle_s=books_settle_s)
     try:
-        # As `rail load` does: the run's plan and banks out of the collector's way for the run, then back.
-        result = await LoadRun(target, cfg, codec_factory("xml"), on_ready=freeze_long_lived).run()
+        # As `rail load` does: a collector tuned for a process with much long-lived state (rail/runtime.py), the
+        # run's plan and banks out of its way for the run, then back.
+        result = await LoadRun(target, cfg, codec_factory("xml"), on_ready=tune_gc_for_long_lived_state).run()
     finally:
         thaw()
         await target.admin.close()

@@ -121,25 +121,49 @@ class LoadConfig(msgspec.Struct, frozen=True):
 
 
 class Hdr:
-    """An HDR histogram of latencies in microseconds, summarised in milliseconds."""
+    """An HDR histogram of latencies in microseconds, summarised in milliseconds.
+
+    Recording is on the hot path (twice a payment): hdrh's `record_value` is pure Python (~5 us), so values are
+    counted here at the histogram's own resolution (HDR_DIGITS significant digits: a value's lowest equivalent
+    value, which is what the histogram keeps of it) and handed over in `stats()`, one `record_value(value,
+    count)` per distinct value: the same histogram, built at a fraction of the cost. The mean is exact (the sum
+    of what was recorded), not walked over the buckets (hdrh's `get_mean_value` iterates all of them: ~0.1 s)."""
+
+    # Values below 2 ** SUB_BUCKET_BITS are kept exactly; above, to 2 ** (bit_length - SUB_BUCKET_BITS): HDR's
+    # sub-bucket count for HDR_DIGITS digits is the power of two above 2 * 10 ** HDR_DIGITS.
+    SUB_BUCKET_BITS = (2 * 10**HDR_DIGITS - 1).bit_length()
+
+    __slots__ = ("counts", "sum_us")
 
     def __init__(self) -> None:
-        self.h = HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_DIGITS)
+        self.counts: dict[int, int] = {}
+        self.sum_us = 0
 
     def record_s(self, seconds: float) -> None:
-        us = int(seconds * 1_000_000)
-        self.h.record_value(min(max(us, HDR_LOWEST_US), HDR_HIGHEST_US))
+        us = min(max(int(seconds * 1_000_000), HDR_LOWEST_US), HDR_HIGHEST_US)
+        self.sum_us += us
+        shift = us.bit_length() - self.SUB_BUCKET_BITS
+        if shift > 0:
+            us = us >> shift << shift
+        counts = self.counts
+        counts[us] = counts.get(us, 0) + 1
+
+    def histogram(self) -> HdrHistogram:
+        h = HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_DIGITS)
+        for value, count in self.counts.items():
+            h.record_value(value, count)
+        return h
 
     def stats(self) -> rundir.LatencyStats:
-        h = self.h
-        n = h.get_total_count()
+        n = sum(self.counts.values())
         if n == 0:
             return rundir.LatencyStats(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        h = self.histogram()
         p = h.get_percentile_to_value_dict([50.0, 90.0, 99.0, 99.9])
         return rundir.LatencyStats(
             count=n,
             p50_ms=p[50.0] / 1000, p90_ms=p[90.0] / 1000, p99_ms=p[99.0] / 1000, p999_ms=p[99.9] / 1000,
-            max_ms=h.get_max_value() / 1000, mean_ms=h.get_mean_value() / 1000,
+            max_ms=h.get_max_value() / 1000, mean_ms=round(self.sum_us / n / 1000, 3),
         )
 
 
