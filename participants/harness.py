@@ -48,6 +48,8 @@ TOOL_VERSION = "0.1.0"
 LATE_SEND_MS = 10.0  # a send later than this after its intended time is a late send (saturation signal)
 LATE_SHARE_WARN = 0.01  # above this share of late sends the run says the generator was saturated
 IN_FLIGHT_MAX = 200_000  # payments sent and not final; beyond this new payments are not sent (UNSENT)
+LAUNCH_EARLY_S = 0.0005  # a payment due within this is launched now rather than after another timer
+LAUNCH_BURST_MAX = 64  # launches in a row (when behind) before the loop gets to process answers
 SEND_RETRY_S = 0.1  # a send that could not reach the rail is retried (same UETR: idempotent at the rail)
 SEND_RETRY_S_MAX = 1.0
 STATUS_QUERIES_CONCURRENT_MAX = 32
@@ -301,7 +303,9 @@ class LoadRun:
         self.send_gaps: list[tuple[float, float]] = []
         self._gap_start: float | None = None
         self._final_event = asyncio.Event()
-        self._tasks: set[asyncio.Task] = set()
+        self._sending: dict[int, asyncio.Task] = {}  # plan seq -> its send, until the rail has answered it
+        self._next_launch = 0  # plan index of the next payment to launch
+        self._tick_handle: asyncio.Handle | None = None
         self.treasury: TreasuryDesk | None = None
         self._uncredited: list[PlannedPayment] | None = None
         self._webhook_runner: Any = None
@@ -401,6 +405,12 @@ class LoadRun:
             self._final_event.set()
 
     async def _send(self, p: PlannedPayment) -> None:
+        try:
+            await self._send_until_answered(p)
+        finally:
+            self._sending.pop(p.seq, None)  # forgotten by itself: no done callback through the loop
+
+    async def _send_until_answered(self, p: PlannedPayment) -> None:
         debtor = self.banks[p.debtor_bank]
         creditor = self.banks[p.creditor_bank]
         intended = self.t0 + p.intended_s
@@ -446,22 +456,44 @@ class LoadRun:
         self.in_flight += 1
         self._final_event.clear()
         task = self.loop.create_task(self._send(p))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not task.done():
+            self._sending[p.seq] = task
 
     async def _schedule(self) -> None:
+        """Launch every planned payment at its intended time. The launches run from one timer callback at a time
+        (`_launch_due`), re-armed for the next intended time: no sleeping task, future and timer per payment."""
         self.phase = "load"
-        loop = self.loop
-        for p in self.plan:
-            intended = self.t0 + p.intended_s
-            wait_s = intended - loop.time()
-            if wait_s > 0.0005:
-                await asyncio.sleep(wait_s)
-            self._launch(p)
-            # Yield regularly even when behind, so answers and inboxes are processed (the lateness that
-            # results is measured, not hidden).
-            if p.seq % 64 == 63:
-                await asyncio.sleep(0)
+        done = self.loop.create_future()
+        self._tick_handle = self.loop.call_soon(self._launch_due, done)
+        try:
+            await done
+        finally:
+            if self._tick_handle is not None:
+                self._tick_handle.cancel()
+                self._tick_handle = None
+
+    def _launch_due(self, done: asyncio.Future) -> None:
+        """Launch the payments due now (within LAUNCH_EARLY_S), then arm the timer for the next one. When behind,
+        hand the loop back every LAUNCH_BURST_MAX launches, so answers and inboxes are processed (the lateness
+        that results is measured, not hidden)."""
+        self._tick_handle = None
+        loop, plan, t0 = self.loop, self.plan, self.t0
+        try:
+            for burst in range(LAUNCH_BURST_MAX):
+                if self._next_launch >= len(plan):
+                    done.set_result(None)
+                    return
+                p = plan[self._next_launch]
+                intended = t0 + p.intended_s
+                if intended - loop.time() > LAUNCH_EARLY_S:
+                    self._tick_handle = loop.call_at(intended, self._launch_due, done)
+                    return
+                self._next_launch += 1
+                self._launch(p)
+            self._tick_handle = loop.call_soon(self._launch_due, done)
+        except BaseException as exc:  # a callback's error would only be logged by the loop: fail the run instead
+            if not done.done():
+                done.set_exception(exc)
 
     async def _drain(self) -> None:
         self.phase = "drain"
@@ -587,7 +619,7 @@ class LoadRun:
             metrics_text = await self.target.admin.metrics()
         except TransportError:
             metrics_text = None
-        for task in list(self._tasks):
+        for task in list(self._sending.values()):
             task.cancel()
         result = self._result(started_at, balances_after, metrics_text)
         for bank in self.banks:
