@@ -29,7 +29,6 @@ import math
 import os
 import time
 import tomllib
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,13 @@ import msgspec
 from hdrh.histogram import HdrHistogram
 
 from participants.bank import BankBehaviour, SimulatedBank
-from participants.remittance import MAX_PAYMENTS_PER_RUN, LoadModel, PlannedPayment, RemittanceLoad
+from participants.remittance import (
+    MAX_PAYMENTS_PER_RUN,
+    LoadModel,
+    PlannedPayment,
+    RemittanceLoad,
+    uuid4_text,
+)
 from participants.transport import InProcessRail, RailUnreachable, TransportError
 from participants.treasury import TreasuryDesk, posted_balance_paisa, settlement_balance_paisa
 from rail import rundir
@@ -491,7 +496,7 @@ class LoadRun:
                 self._next_launch += 1
                 self._launch(p)
             self._tick_handle = loop.call_soon(self._launch_due, done)
-        except BaseException as exc:  # a callback's error would only be logged by the loop: fail the run instead
+        except BaseException as exc:  # noqa: BLE001 - in a callback it would only be logged: fail the run
             if not done.done():
                 done.set_exception(exc)
 
@@ -836,8 +841,8 @@ class LoadRun:
 
 
 def _salted_uetr(uetr: str, salt: int) -> str:
-    mixed = uuid.UUID(uetr).int ^ (salt & ((1 << 128) - 1))
-    return str(uuid.UUID(int=mixed, version=4))
+    """str(uuid.UUID(int=UUID(uetr).int ^ salt, version=4)) without building two UUIDs (once a planned payment)."""
+    return uuid4_text(int(uetr.replace("-", ""), 16) ^ (salt & ((1 << 128) - 1)))
 
 
 def _payment_status(info: dict) -> tuple[str, str]:
