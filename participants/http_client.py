@@ -272,9 +272,10 @@ class Http11Pool:
         return conn
 
     def close(self) -> None:
+        """Close the idle connections. Requests in flight finish (or time out: the sweep goes on while any is)."""
         for conn in self.idle:
             conn.close()
         self.idle.clear()
-        if self._sweeper is not None:
+        if self._sweeper is not None and not self.busy:
             self._sweeper.cancel()
             self._sweeper = None
