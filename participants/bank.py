@@ -462,7 +462,10 @@ class SimulatedBank:
 
     def _spawn_answer(self, key: int, msg: Parsed, verdict: CreditorVerdict, seq: int) -> None:
         del self._timers[key]
-        self._spawn(self._answer(msg, verdict), seq)
+        if self._tracks_answers:
+            self._spawn(self._answer(msg, verdict), seq)
+        else:  # the load's hot path: the answer's task forgets itself (`_answer`), no wrapping coroutine
+            self._tasks.add(asyncio.get_running_loop().create_task(self._answer(msg, verdict)))
 
     def _spawn(self, coroutine, seq: int) -> None:
         """Run `coroutine` (an answer); with Acknowledge.AFTER_ANSWER, `seq` stays unacknowledged until it ends."""
@@ -495,6 +498,7 @@ class SimulatedBank:
             self.counters["answered_accept" if status == "ACSP" else "answered_reject"] += 1
         finally:
             self.answers_pending -= 1
+            self._tasks.discard(asyncio.current_task())  # when it runs as its own task (_spawn_answer)
 
     async def answer_payment(self, original: Any, status: str, reason: str | None = None) -> bool:
         """Send the creditor agent's pacs.002 (ACSP, or RJCT with `reason`) for a payment it received, the

@@ -182,3 +182,28 @@ async def test_a_rail_gone_at_the_end_fails_the_reconciliation_loudly():
     rec = result.summary.reconciliation
     assert not rec.ok and not rec.rail_checked
     assert any("could not be read" in m for m in rec.mismatches)
+
+
+def test_hdr_counts_give_the_same_histogram_as_recording_each_value():
+    """Hdr counts values at the histogram's resolution and hands them over at the end: the percentiles and the
+    maximum are exactly those of recording every value into hdrh, the mean is the exact one."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from participants.harness import HDR_DIGITS, HDR_HIGHEST_US, HDR_LOWEST_US, Hdr
+
+    rng = random.Random(7)
+    ours, theirs, total_us = Hdr(), HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_DIGITS), 0
+    for _ in range(50_000):
+        seconds = rng.lognormvariate(-3.0, 1.5)
+        us = min(max(int(seconds * 1_000_000), HDR_LOWEST_US), HDR_HIGHEST_US)
+        ours.record_s(seconds)
+        theirs.record_value(us)
+        total_us += us
+    stats = ours.stats()
+    want = theirs.get_percentile_to_value_dict([50.0, 90.0, 99.0, 99.9])
+    assert stats.count == 50_000
+    assert (stats.p50_ms, stats.p90_ms, stats.p99_ms, stats.p999_ms) == tuple(want[p] / 1000 for p in want)
+    assert stats.max_ms == theirs.get_max_value() / 1000
+    assert stats.mean_ms == round(total_us / 50_000 / 1000, 3)

@@ -154,6 +154,55 @@ async def test_lean_http_client_reads_chunked_and_closing_responses():
         await runner.cleanup()
 
 
+async def test_lean_http_client_times_out_a_silent_rail_and_bounds_requests_in_flight():
+    """No timer per request: the pool's sweep fails a request past its deadline (RailUnreachable, within a sweep
+    of it); at most `size` requests are in flight, the others queue (a cancelled one gives its place up)."""
+    from participants import http_client
+    from participants.transport import RailUnreachable
+
+    release, done = asyncio.Event(), asyncio.Event()
+    in_flight = 0
+    most = 0
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await release.wait()
+        in_flight -= 1
+        return web.Response(status=202)
+
+    async def silent(request: web.Request) -> web.Response:
+        await done.wait()
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", slow)
+    app.router.add_get("/silent", silent)
+    runner, url = await serve(app)
+    t = HttpTransport(url, "tok", pool_connections_max=3)
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        with pytest.raises(RailUnreachable, match="timed out"):
+            await t._request("GET", "/silent", timeout_s=0.3)
+        assert 0.3 <= loop.time() - started < 0.3 + 2 * http_client.TIMEOUT_SWEEP_S + 0.5
+        sends = [asyncio.ensure_future(t.send(b"<x/>")) for _ in range(8)]
+        await asyncio.sleep(0.3)
+        sends[5].cancel()  # queued for a slot: leaves the queue, the others still get theirs
+        await asyncio.sleep(0.1)
+        assert most == 3
+        release.set()
+        answers = await asyncio.gather(*sends, return_exceptions=True)
+        assert isinstance(answers[5], asyncio.CancelledError)
+        assert [a[0] for i, a in enumerate(answers) if i != 5] == [202] * 7
+        assert most == 3 and t._lean_pools[0]._free == 3
+    finally:
+        done.set()
+        await t.close()
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize("rendering", ["xml", "json"])
 def test_codec_builds_profile_valid_pacs008(rendering):
     codec = Iso20022Codec(rendering)
