@@ -61,12 +61,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def wait_healthy(url: str, timeout_s: float) -> None:
+async def wait_healthy(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+    """Until `url` answers /healthz, or `proc` (the server) has exited, or `timeout_s` has passed."""
     import aiohttp
 
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{url}: the server exited before it was healthy")
             try:
                 async with session.get(url + "/healthz") as resp:
                     if resp.status == 200:
@@ -93,8 +96,22 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(cmd: list[str], cwd: Path | None = None) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, cwd=cwd)
+def start(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> subprocess.Popen:
+    """A server process. Its stderr goes to `log` (read when it fails to start), never to an unread pipe, whose
+    64 KB buffer would stall a process that writes more."""
+    stderr = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child holds it
+    try:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True, cwd=cwd)
+    finally:
+        if log is not None:
+            stderr.close()
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text("utf-8", "replace").strip().splitlines()[-lines:]) or "(nothing on stderr)"
+    except OSError:
+        return "(no stderr log)"
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -192,11 +209,15 @@ async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenar
     not counted."""
     rail_port, admin_token = free_port(), secrets.token_urlsafe(16)
     data_dir = tempfile.mkdtemp(prefix="bench-load-")
+    log = Path(tempfile.mkstemp(prefix="bench-load-rail-", suffix=".log")[1])
     rail = start(side.rail_serve("--port", str(rail_port), "--data", data_dir, "--admin-token", admin_token),
-                 cwd=side.root)  # fmt: skip
+                 cwd=side.root, log=log)  # fmt: skip
     url = f"http://127.0.0.1:{rail_port}"
     try:
-        await wait_healthy(url, SERVER_START_TIMEOUT_S)
+        try:
+            await wait_healthy(url, SERVER_START_TIMEOUT_S, rail)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{side.name}: {exc} (exit {rail.poll()}; stderr: {tail(log)})") from None
         await run_load(url, admin_token, WARMUP_RATE_PER_S, WARMUP_RUN_S, 0.0, scenario, books_settle_s=1.0)
         harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid)
         summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
@@ -211,6 +232,7 @@ async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenar
     finally:
         stop(rail)
         shutil.rmtree(data_dir, ignore_errors=True)
+        log.unlink(missing_ok=True)
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -223,11 +245,16 @@ async def bench(args: argparse.Namespace) -> dict:
         for round_ in range(max(1, args.rounds)):
             for side in sides if round_ % 2 == 0 else sides[::-1]:  # alternate who goes first
                 print(f"{rate:g}/s round {round_ + 1}: {side.name}", file=sys.stderr, flush=True)
-                runs[side.name].append(await measure_rail(side, rate, args, scenario))
+                try:
+                    runs[side.name].append(await measure_rail(side, rate, args, scenario))
+                except RuntimeError as exc:  # one rail that did not start: keep the other rounds' figures
+                    print(f"  round skipped: {exc}", file=sys.stderr, flush=True)
+                    out.setdefault("skipped_rounds", []).append(f"{rate:g}/s round {round_ + 1}: {exc}")
         for name, side_runs in runs.items():
             prefix = "" if name == "this" else f"{name}_"
-            out[f"{prefix}http_xml_{int(rate)}"] = _median_run(side_runs)
-        if args.baseline is not None:
+            if side_runs:
+                out[f"{prefix}http_xml_{int(rate)}"] = _median_run(side_runs)
+        if args.baseline is not None and all(runs.values()):
             out[f"comparison_http_xml_{int(rate)}"] = compare(
                 medians(runs["this"]), medians(runs["baseline"])
             )
@@ -309,6 +336,8 @@ def print_table(out: dict) -> None:
                       f"{h['e2e_p99_ms']:.1f}", str(h["late_sends"]), "", "n/a",
                       f"{h['harness_cpu_us_per_payment']:.0f} / -")
     Console().print(table)
+    for skipped in out.get("skipped_rounds", []):
+        print(f"skipped (not in the medians): {skipped}")
     for key, comparison in out.items():
         if key.startswith("comparison_"):
             print_comparison(f"{key[len('comparison_'):]}: this design against the baseline (medians)", comparison,
