@@ -28,7 +28,6 @@ import datetime as dt
 import math
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from participants.remittance import (
 )
 from participants.transport import InProcessRail, RailUnreachable, TransportError
 from participants.treasury import TreasuryDesk, posted_balance_paisa, settlement_balance_paisa
-from rail import rundir
+from rail import rundir, scenario_file
 
 TOOL_VERSION = "0.1.0"
 
@@ -83,18 +82,8 @@ class Scenario(msgspec.Struct, frozen=True):
 
 def load_scenario(path: str | Path | None) -> Scenario:
     """Read a scenario TOML file; a bare name ("eid_peak") means a shipped scenario; None means default."""
-    if path is None:
-        path = SCENARIOS_DIR / "default.toml"
-    path = Path(path)
-    if not path.exists() and not path.suffix and (SCENARIOS_DIR / f"{path.name}.toml").exists():
-        path = SCENARIOS_DIR / f"{path.name}.toml"
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        shipped = ", ".join(sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml")))
-        raise ValueError(f"scenario file not found: {path} (shipped scenarios: {shipped})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario {path} is not valid TOML: {exc}") from None
+    path = scenario_file.find(path if path is not None else "default", [SCENARIOS_DIR])
+    data = scenario_file.read(path, [SCENARIOS_DIR])
     name = data.get("name", path.stem)
     data.setdefault("name", name)
     load = dict(data.get("load", {}))

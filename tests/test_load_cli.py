@@ -80,7 +80,7 @@ def test_missing_admin_token_is_a_clear_error():
 def test_unknown_scenario_is_a_clear_error():
     proc = rail_load("--target", "http://127.0.0.1:9", "--rate", "10", "--duration", "1", "--admin-token", "x",
                      "--scenario", "no_such_scenario")
-    assert_clear_failure(proc, "scenario file not found", "eid_peak")
+    assert_clear_failure(proc, "scenario not found: no_such_scenario", "eid_peak")
 
 
 @pytest.mark.parametrize("name", ["default", "eid_peak", "month_end"])

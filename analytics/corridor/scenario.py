@@ -9,10 +9,11 @@ shows it apart from the default figures (docs/analytics.md, fairness rules).
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 
 import msgspec
+
+from rail import scenario_file
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIO = "default"
@@ -78,20 +79,13 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def shipped() -> list[str]:
-    return sorted(p.stem for p in SCENARIOS_DIR.glob("*.toml"))
+    return scenario_file.shipped([SCENARIOS_DIR])
 
 
 def load_scenario(name_or_path: str | Path | None = None) -> Scenario:
     """A shipped scenario by name ("default"), or a TOML file; ValueError saying what is wrong."""
-    path = Path(name_or_path or DEFAULT_SCENARIO)
-    if not path.suffix and not path.exists():
-        path = SCENARIOS_DIR / f"{path.name}.toml"
-    try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"scenario not found: {name_or_path} (shipped: {', '.join(shipped())})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario {path} is not valid TOML: {exc}") from None
+    path = scenario_file.find(name_or_path or DEFAULT_SCENARIO, [SCENARIOS_DIR])
+    raw = scenario_file.read(path, [SCENARIOS_DIR])
     raw.setdefault("name", path.stem)
     try:
         scenario = msgspec.convert(raw, Scenario)

@@ -9,7 +9,6 @@ optional; docs/simulate.md lists them with their defaults and sources. Times of 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 
 import msgspec
@@ -17,8 +16,10 @@ import msgspec
 from participants.harness import SCENARIOS_DIR as LOAD_SCENARIOS_DIR
 from participants.harness import Scenario, load_scenario
 from participants.remittance import PKT, bank_weights
+from rail import scenario_file
 
 SIM_SCENARIOS_DIR = Path(__file__).with_name("scenarios")
+SCENARIO_DIRS = (SIM_SCENARIOS_DIR, LOAD_SCENARIOS_DIR)  # `rail simulate` runs its own and `rail load`'s
 PAISA_PER_RUPEE = 100
 SECONDS_PER_DAY = 86_400
 # RAILS.md s.2.7: 544M RAAST transactions in Q1 FY26 (Jul-Sep 2025, 92 days): ~5.9M a day (DERIVED).
@@ -97,27 +98,13 @@ class SimScenario(msgspec.Struct, frozen=True):
 def scenario_path(name_or_path: str | Path | None) -> Path:
     """A scenario file: a path, or the name of one shipped for `rail simulate` (rail/sim/scenarios/) or for
     `rail load` (participants/scenarios/)."""
-    if name_or_path is None:
-        return SIM_SCENARIOS_DIR / "raast_day.toml"
-    path = Path(name_or_path)
-    if path.exists() or path.suffix:
-        return path
-    for directory in (SIM_SCENARIOS_DIR, LOAD_SCENARIOS_DIR):
-        if (directory / f"{path.name}.toml").exists():
-            return directory / f"{path.name}.toml"
-    shipped = sorted(p.stem for d in (SIM_SCENARIOS_DIR, LOAD_SCENARIOS_DIR) for p in d.glob("*.toml"))
-    raise ValueError(f"scenario not found: {name_or_path} (shipped: {', '.join(shipped)})")
+    return scenario_file.find(name_or_path if name_or_path is not None else "raast_day", SCENARIO_DIRS)
 
 
 def load_sim_scenario(name_or_path: str | Path | None, day: str | None = None) -> SimScenario:
     """Read and check a scenario; `day` (YYYY-MM-DD) replaces its `[sim] day`. ValueError names the problem."""
     path = scenario_path(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"scenario file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"scenario {path} is not valid TOML: {exc}") from None
+    data = scenario_file.read(path, SCENARIO_DIRS)
     scenario = load_scenario(path)  # [load] and [bank] exactly as `rail load` reads them
     try:
         sim = msgspec.convert(data.get("sim", {}), SimTable, strict=False)
