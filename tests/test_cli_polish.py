@@ -24,6 +24,16 @@ def test_serve_refuses_a_port_beyond_65535():
     assert proc.returncode == 2 and "99999 is not a TCP port" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(("argv", "env", "words"), [
+    (["--group-commit-ms", "500"], {}, "500 ms: use 0 (each batch at once) to 100"),
+    ([], {"RAIL_GROUP_COMMIT_MS": "soon"}, "'soon' is not a number of milliseconds"),
+])
+def test_serve_refuses_a_group_commit_window_that_would_hold_answers(argv, env, words):
+    proc = subprocess.run([*RAIL, "serve", *argv], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **env})
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("argv", [["scheme", "--json"], ["scheme"], ["message", "acmt023", "--from", "TESTPKKA",
                                                                        "--alias", "+923001234567"]])
 def test_a_reader_that_goes_away_ends_the_command_quietly(argv):

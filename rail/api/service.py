@@ -111,7 +111,8 @@ class RailService:
         `journal`: a Journal to use instead of the file journal in `data_dir` (the replicated one,
         rail/cluster/nats_journal.py). `takeover`: the books of a standby core that has just become the leader
         (rail/cluster/failover.py): the core starts from them instead of replaying. `clock`, `snapshots`: the
-        core's (rail/settlement/core.py), and so is `group_commit_s` (`rail serve` sets it); `rail simulate` runs the rail in simulated time (rail/sim/).
+        core's (rail/settlement/core.py), and so is `group_commit_s` (`rail serve` sets it); `rail simulate` runs
+        the rail in simulated time (rail/sim/).
         `traces`: how much of the message traces to keep in `data_dir`/traces (default: 256 MiB, 7 days;
         bytes_max=0: none).
         """

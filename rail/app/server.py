@@ -23,6 +23,7 @@ ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
 GROUP_COMMIT_ENV = "RAIL_GROUP_COMMIT_MS"
 GROUP_COMMIT_MS_DEFAULT = 5.0  # rail/settlement/core.py's GROUP_COMMIT_FULL says why
+GROUP_COMMIT_MS_MAX = 100.0  # every answer may wait this long: far below the scheme's timeouts
 
 
 def tcp_port(text: str) -> int:
@@ -34,6 +35,17 @@ def tcp_port(text: str) -> int:
     if not 0 <= port <= TCP_PORT_MAX:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port: use 1-{TCP_PORT_MAX}, or 0 for a free one")
     return port
+
+
+def group_commit_ms(text: str) -> float:
+    """argparse type of --group-commit-ms: 0..GROUP_COMMIT_MS_MAX (a larger window would hold every answer)."""
+    try:
+        window = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not 0 <= window <= GROUP_COMMIT_MS_MAX:
+        raise argparse.ArgumentTypeError(f"{text} ms: use 0 (each batch at once) to {GROUP_COMMIT_MS_MAX:g}")
+    return window
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +122,7 @@ def _journal_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--group-commit-ms",
-        type=float,
+        type=group_commit_ms,
         default=os.environ.get(GROUP_COMMIT_ENV, str(GROUP_COMMIT_MS_DEFAULT)),  # argparse applies `type`
         help="the settlement core starts a batch at most this long after the previous one, so that at moderate "
         "load one fdatasync covers several payments (adds at most this much latency; 0: each batch at once; "
@@ -254,7 +266,7 @@ async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
     try:
         return await RailService.open(
             args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
-            traces=traces, group_commit_s=max(0.0, args.group_commit_ms) / 1000, **_scheme_params(args),
+            traces=traces, group_commit_s=args.group_commit_ms / 1000, **_scheme_params(args),
         )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
         if journal is not None:
