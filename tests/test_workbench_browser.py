@@ -3,7 +3,8 @@
 would, find them in the list, read their traces (pacs.008 and pacs.002, XML and JSON side by side, the reason
 of a rejection in words), make a simulated bank go down and see a payment end AB05, see a participant's own
 payments only, render a hostile remittance text as text, read at 390 px, reset. Each page's screenshot is
-written to docs/screenshots/ (shown in docs/workbench.md): commit them when they change.
+taken; a run writes them to a scratch directory, so running the tests leaves the checkout as it was. To refresh
+the ones docs/workbench.md shows, run with RAIL_SCREENSHOTS_DIR=docs/screenshots and commit what changed.
 
 The tests run in order and share one rail and one browser (starting each costs seconds); each says what state
 it leaves.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +31,10 @@ from rail import iso20022 as iso
 from rail.scheme import default_scheme
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# docs/screenshots only when asked (RAIL_SCREENSHOTS_DIR): a test run must not rewrite tracked files
+SCREENSHOTS = Path(
+    os.environ.get("RAIL_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "rail-workbench-screenshots"
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 CREDITOR_TIMEOUT_MS = 800  # a bank that is down ends a payment AB05 this soon
@@ -150,7 +156,7 @@ def go(driver, rail: Rail, route: str) -> None:
 
 
 def screenshot(driver, name: str) -> None:
-    """The whole page (up to SHOT_HEIGHT_MAX px) as docs/screenshots/NAME.png."""
+    """The whole page (up to SHOT_HEIGHT_MAX px) as SCREENSHOTS/NAME.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     driver.execute_script("document.getElementById('toast').textContent = ''")  # a passing notice hides a control
     width = driver.execute_script("return document.documentElement.clientWidth")
