@@ -215,6 +215,9 @@ class SimulatedBank:
         self._unfinished: dict[int, None] = {}  # seqs whose answer is not sent yet (Acknowledge.AFTER_ANSWER)
         self._tracks_answers = self.behaviour.acknowledge is Acknowledge.AFTER_ANSWER
         self._timers: dict[int, asyncio.TimerHandle] = {}  # answers waiting for their delay
+        # Answers running as their own task, by the same keys: each removes itself when it ends (one dict pop:
+        # no done callback through the loop, no asyncio.current_task() lookup on the load's hot path)
+        self._answering: dict[int, asyncio.Task] = {}
         self._timer_ids = itertools.count()
         self._status_due: collections.deque[tuple[float, str]] = collections.deque()
         self._recallable: collections.deque[str] = collections.deque()
@@ -465,7 +468,7 @@ class SimulatedBank:
         if self._tracks_answers:
             self._spawn(self._answer(msg, verdict), seq)
         else:  # the load's hot path: the answer's task forgets itself (`_answer`), no wrapping coroutine
-            self._tasks.add(asyncio.get_running_loop().create_task(self._answer(msg, verdict)))
+            self._answering[key] = asyncio.get_running_loop().create_task(self._answer(msg, verdict, key))
 
     def _spawn(self, coroutine, seq: int) -> None:
         """Run `coroutine` (an answer); with Acknowledge.AFTER_ANSWER, `seq` stays unacknowledged until it ends."""
@@ -473,21 +476,23 @@ class SimulatedBank:
             task = asyncio.get_running_loop().create_task(coroutine)
             self._unfinished[seq] = None
             task.add_done_callback(lambda done: self._finished(done, seq))
+            self._tasks.add(task)
         else:  # one answer per payment: forgotten by the task itself, no done callback through the loop
-            task = asyncio.get_running_loop().create_task(self._forgotten_when_done(coroutine))
-        self._tasks.add(task)
+            key = next(self._timer_ids)
+            task = asyncio.get_running_loop().create_task(self._forgotten_when_done(coroutine, key))
+            self._answering[key] = task
 
-    async def _forgotten_when_done(self, coroutine) -> None:
+    async def _forgotten_when_done(self, coroutine, key: int) -> None:
         try:
             await coroutine
         finally:
-            self._tasks.discard(asyncio.current_task())
+            self._answering.pop(key, None)
 
     def _finished(self, task: asyncio.Task, seq: int) -> None:
         self._tasks.discard(task)
         self._unfinished.pop(seq, None)
 
-    async def _answer(self, msg: Parsed, verdict: CreditorVerdict) -> None:
+    async def _answer(self, msg: Parsed, verdict: CreditorVerdict, key: int | None = None) -> None:
         status = "ACSP" if verdict.decision is Decision.ACCEPT else "RJCT"
         try:
             if not await self.answer_payment(msg.original, status, verdict.reason if status == "RJCT" else None):
@@ -498,7 +503,8 @@ class SimulatedBank:
             self.counters["answered_accept" if status == "ACSP" else "answered_reject"] += 1
         finally:
             self.answers_pending -= 1
-            self._tasks.discard(asyncio.current_task())  # when it runs as its own task (_spawn_answer)
+            if key is not None:  # it runs as its own task (_spawn_answer)
+                self._answering.pop(key, None)
 
     async def answer_payment(self, original: Any, status: str, reason: str | None = None) -> bool:
         """Send the creditor agent's pacs.002 (ACSP, or RJCT with `reason`) for a payment it received, the
@@ -702,14 +708,16 @@ class SimulatedBank:
             timer.cancel()
         self.answers_pending -= len(self._timers)
         self._timers.clear()
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *self._answering.values()]
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks):
+        for task in tasks:
             try:
                 await task
             except (asyncio.CancelledError, TransportError):
                 pass
         self._tasks.clear()
+        self._answering.clear()
         ackable = self._ackable()
         if graceful and ackable > self._acked_upto:
             try:
