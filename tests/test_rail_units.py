@@ -275,6 +275,10 @@ async def test_periodic_snapshot_is_taken_while_running_and_recovery_starts_from
         for _ in range(6):
             await service.liquidity(BANK_A, 1_000, "in")
         await service.wait_idle()
+        for _ in range(200):  # written in the background (a forked child): the core does not wait for it
+            if service.journal.snapshot_seq:
+                break
+            await asyncio.sleep(0.025)
         assert service.journal.snapshot_seq > 0  # taken by the core, not at close
         posted = (await service.balances())["accounts"][BANK_A]["posted_paisa"]
     finally:

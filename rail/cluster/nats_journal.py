@@ -483,6 +483,11 @@ class NatsJournal:
     async def snapshot_async(self, state: bytes, seq: int) -> None:
         await asyncio.wrap_future(self.connection.submit(self._write_snapshot(state, seq)))
 
+    def start_snapshot(self, encode_state: Callable[[], bytes], seq: int) -> asyncio.Future[None]:
+        """Encoded now, on the caller's loop (a forked child could not use this process's NATS connection),
+        then stored by the connection's thread while the caller goes on."""
+        return asyncio.ensure_future(self.snapshot_async(encode_state(), seq))
+
     async def _write_snapshot(self, state: bytes, seq: int) -> None:
         from nats.js import api
 

@@ -201,6 +201,7 @@ class SettlementCore:
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
         self._last_snapshot_s = clock.monotonic()
+        self._snapshot: asyncio.Future | None = None  # the snapshot being written in the background
         self.replayed_commands = 0
 
     # ---- opening and recovery
@@ -257,6 +258,8 @@ class SettlementCore:
             except Exception as error:  # noqa: BLE001 - already recorded in _failure and logged by _run
                 log.debug("settlement core ended with %r", error)
             self._task = None
+        if self._snapshot is not None:  # let the background one finish (its file would otherwise be half made)
+            await asyncio.wait((self._snapshot,))
         if self._failure is None and self.batches and self.snapshots:
             try:
                 self._snapshot_now()
@@ -406,7 +409,7 @@ class SettlementCore:
                         if oldest.append is not None:
                             await asyncio.wait((oldest.append,))
                         self._retire(pipeline.popleft())
-                    await self._snapshot_async()
+                    self._start_snapshot()
                 # Let submitters, inbox readers and HTTP handlers run between batches.
                 await asyncio.sleep(0)
         except BaseException as error:
@@ -549,7 +552,7 @@ class SettlementCore:
         self._wakeup.set()
 
     def _snapshot_due(self) -> bool:
-        return self.snapshots and (
+        return self.snapshots and self._snapshot is None and (
             self._commands_since_snapshot >= SNAPSHOT_EVERY_COMMANDS
             or (
                 self._batches_since_snapshot > 0
@@ -557,16 +560,32 @@ class SettlementCore:
             )
         )
 
-    async def _snapshot_async(self) -> None:
+    def _start_snapshot(self) -> None:
+        """Snapshot the state as of the last (durable) batch without waiting for it: the journal writes it in the
+        background (rail/settlement/snapshot_child.py), and the core goes on settling at once."""
         seq = self.journal.last_seq
-        state = _ENCODER.encode(settlement_to_state(self._settlement))
+        settlement = self._settlement
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
         self._last_snapshot_s = self.clock.monotonic()
+        started_s = time.perf_counter()
         try:
-            await self.journal.snapshot_async(state, seq)
+            self._snapshot = snapshot = asyncio.ensure_future(
+                self.journal.start_snapshot(lambda: _ENCODER.encode(settlement_to_state(settlement)), seq)
+            )
         except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
             log.exception("snapshot at batch %d failed", seq)
+            return
+        snapshot.add_done_callback(lambda done: self._snapshot_ended(done, seq, started_s))
+
+    def _snapshot_ended(self, done: asyncio.Future, seq: int, started_s: float) -> None:
+        self._snapshot = None
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            log.error("snapshot at batch %d failed: %s", seq, done.exception())
+        else:
+            log.info("snapshot at batch %d written in %.1f s", seq, time.perf_counter() - started_s)
 
     def _release(self, answers: list, finalised: list[Payment]) -> None:
         payment_final = self.metrics.payment_final

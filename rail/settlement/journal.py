@@ -31,14 +31,15 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future as ThreadFuture
-from queue import SimpleQueue
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, Protocol, Self, runtime_checkable
 
 log = logging.getLogger(__name__)
 
+from rail.settlement import snapshot_child
 from rail.settlement.journal_format import (
     CHAINS_KEPT,
     FORMAT_VERSION,
@@ -65,6 +66,7 @@ from rail.settlement.journal_format import (
     highwater_slot,
     read_identity,
     segment_name,
+    snapshot_header,
     snapshot_name,
 )
 from rail.settlement.journal_scan import (
@@ -94,8 +96,10 @@ class Journal(Protocol):
         """Durably store the caller's state as of batch `seq` (older batches may then be dropped)."""
         ...
 
-    async def snapshot_async(self, state: bytes, seq: int) -> None:
-        """write_snapshot without blocking the event loop."""
+    def start_snapshot(self, encode_state: Callable[[], bytes], seq: int) -> Awaitable[None]:
+        """Begin storing the state `encode_state()` gives as of batch `seq`, now durable; the caller may change
+        its state as soon as this returns (the state is encoded before, or in an image of the process taken
+        now). Awaited: done once the snapshot is durable."""
         ...
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
@@ -153,11 +157,11 @@ def lock_directory(directory: Path) -> int:
     return fd
 
 
-def _write_whole(path: Path, data: bytes) -> None:
-    """A file that exists with all of `data` or not at all: temp file, fsync, rename, directory fsync."""
+def _write_whole(path: Path, *parts: bytes) -> None:
+    """A file that exists with all of `parts` or not at all: temp file, fsync, rename, directory fsync."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
-        handle.write(data)
+        handle.writelines(parts)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -445,8 +449,32 @@ class FileJournal:
     def write_snapshot(self, state: bytes, seq: int) -> None:
         """Atomically store `state` as of batch `seq`, then drop what it makes redundant.
 
-        Call it once batch `seq` is durable (after its append returned); blocking, see snapshot_async.
+        Call it once batch `seq` is durable (after its append returned); blocking, see start_snapshot.
         """
+        chain = self._snapshot_chain(seq)
+        _write_whole(self.directory / snapshot_name(seq), encode_snapshot(state, seq, chain, self.journal_id))
+        self._snapshot_written(seq)
+
+    def start_snapshot(self, encode_state: Callable[[], bytes], seq: int) -> asyncio.Future[None]:
+        """The snapshot written by a forked child (rail/settlement/snapshot_child.py): the caller's loop goes on
+        at once, whatever the state's size. Where a process cannot fork so, the state is encoded now and written
+        on the writer thread."""
+        if not snapshot_child.available():
+            return asyncio.ensure_future(self.snapshot_async(encode_state(), seq))
+        chain = self._snapshot_chain(seq)
+        path, journal_id = self.directory / snapshot_name(seq), self.journal_id
+
+        def write() -> None:  # in the child
+            state = encode_state()
+            _write_whole(path, snapshot_header(state, seq, chain, journal_id), state)
+
+        return asyncio.ensure_future(self._after_child(snapshot_child.run_in_child(write), seq))
+
+    async def _after_child(self, written: asyncio.Future[None], seq: int) -> None:
+        await written
+        await self._writer.run_async(self._snapshot_written, seq)  # the segment list changes on the writer thread
+
+    def _snapshot_chain(self, seq: int) -> int:
         # A snapshot ahead of the durable log would let recovery continue the sequence past a gap.
         if seq > self._durable_seq:
             raise JournalError(
@@ -456,9 +484,10 @@ class FileJournal:
             chain = next((c for s, c in reversed(self._chains) if s == seq), None)
         if chain is None:
             raise JournalError(f"snapshot at batch {seq}: too old, its chain is no longer known")
-        _write_whole(
-            self.directory / snapshot_name(seq), encode_snapshot(state, seq, chain, self.journal_id)
-        )
+        return chain
+
+    def _snapshot_written(self, seq: int) -> None:
+        """Snapshot `seq` is durable: it is the newest, and what it covers goes."""
         with self._lock:
             self._snapshot_seq = max(self._snapshot_seq, seq)
             self._recovered_snapshot = None

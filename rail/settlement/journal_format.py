@@ -160,10 +160,17 @@ def encode_snapshot(
     state: bytes, seq: int, chain: int = 0, journal_id: bytes = bytes(JOURNAL_ID_BYTES)
 ) -> bytes:
     """A snapshot's header and state, as written to a file (or to the replicated journal's object store)."""
+    return snapshot_header(state, seq, chain, journal_id) + state
+
+
+def snapshot_header(
+    state: bytes, seq: int, chain: int = 0, journal_id: bytes = bytes(JOURNAL_ID_BYTES)
+) -> bytes:
+    """The header that precedes `state` in a snapshot (written apart from a large state: no copy of it)."""
     head = _SNAPSHOT_HEADER.pack(
         SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, journal_id, seq, chain, len(state), zlib.crc32(state), 0
     )
-    return head[:-4] + struct.pack("<I", zlib.crc32(head[:-4])) + state
+    return head[:-4] + struct.pack("<I", zlib.crc32(head[:-4]))
 
 
 class Snapshot(NamedTuple):

@@ -66,8 +66,8 @@ class SimJournal:
     def write_snapshot(self, state: bytes, seq: int) -> None:
         raise JournalError("a simulation keeps no snapshots (its core is opened with snapshots=False)")
 
-    async def snapshot_async(self, state: bytes, seq: int) -> None:
-        self.write_snapshot(state, seq)
+    def start_snapshot(self, encode_state: Callable[[], bytes], seq: int) -> asyncio.Future[None]:
+        raise JournalError("a simulation keeps no snapshots (its core is opened with snapshots=False)")
 
     def latest_snapshot(self) -> tuple[int, bytes] | None:
         return None
