@@ -86,6 +86,19 @@ def rss_bytes(pid: int) -> int:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
 
 
+def children_rss_bytes(pid: int) -> int:
+    """RSS of `pid`'s children: the snapshot writer the journal forks (rail/settlement/snapshot_child.py), while
+    it runs. Its copy-on-write pages shared with the rail are counted in both figures."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += rss_bytes(int(child))
+            except (FileNotFoundError, StopIteration):
+                pass  # it ended meanwhile
+    return total
+
+
 def start_rail(data: Path) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "rail", "serve", "--port", "0", "--data", str(data), "--admin-token", ADMIN],
@@ -125,6 +138,7 @@ class Soak:
     async def sample(self, session: aiohttp.ClientSession) -> dict:
         retained, packed = await self.retained(session)
         point = {"t_s": round(time.monotonic() - self.started, 1), "rss_bytes": rss_bytes(self.rail.pid),
+                 "writer_rss_bytes": children_rss_bytes(self.rail.pid),
                  "retained": retained, "packed": packed}  # fmt: skip
         self.curve.append(point)
         return point
@@ -279,6 +293,7 @@ async def soak(args: argparse.Namespace, rail: subprocess.Popen, url: str, run_d
     result.update(
         final_rss_bytes=final["rss_bytes"],
         peak_rss_bytes=max(p["rss_bytes"] for p in state.curve),
+        peak_writer_rss_bytes=max(p.get("writer_rss_bytes", 0) for p in state.curve),
         retained_payments=final["retained"],
         bytes_per_retained_payment=per_payment,
         counted_from=start,
@@ -315,6 +330,9 @@ def report(result: dict) -> None:
                 "",
                 "",
             )
+        gaps = load.get("rail_gaps") or []
+        longest = max((g["end_s"] - g["start_s"] for g in gaps), default=0.0)
+        table.add_row("rail load: times the rail was unreachable / longest", f"{len(gaps)} / {longest:.1f} s", "", "")
     table.add_row("retained payments at the end", f"{result['retained_payments']:,}", "", "")
     table.add_row(
         "final / peak RSS",
@@ -322,6 +340,8 @@ def report(result: dict) -> None:
         "",
         "",
     )
+    table.add_row("snapshot writer: peak RSS seen (shares pages with the rail)",
+                  f"{result.get('peak_writer_rss_bytes', 0) / 2**20:,.0f} MiB", "", "")  # fmt: skip
     if per_payment is not None:
         table.add_row("bytes per retained payment (RSS growth)", f"{per_payment:,.0f}",
                       f"state machine alone {baseline:,.0f}; budget {BYTES_PER_PAYMENT_BUDGET}",
