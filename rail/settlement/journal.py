@@ -157,24 +157,11 @@ def lock_directory(directory: Path) -> int:
     return fd
 
 
-# A snapshot written by the background writer reaches the disk this much at a time (see _write_whole)
-SNAPSHOT_SYNC_BYTES = 16 * 1024 * 1024
-
-
-def _write_whole(path: Path, *parts: bytes, sync_every: int = 0) -> None:
-    """A file that exists with all of `parts` or not at all: temp file, fsync, rename, directory fsync.
-    `sync_every` > 0: also synced after each that many bytes, so that a large file reaches the disk as a trickle,
-    not as one flush that the journal's own fdatasync would queue behind."""
+def _write_whole(path: Path, *parts: bytes) -> None:
+    """A file that exists with all of `parts` or not at all: temp file, fsync, rename, directory fsync."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
-        for part in parts:
-            view = memoryview(part)
-            step = sync_every or len(view) or 1
-            for start in range(0, len(view), step):
-                handle.write(view[start : start + step])
-                if sync_every:
-                    handle.flush()
-                    os.fdatasync(handle.fileno())
+        handle.writelines(parts)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -479,7 +466,7 @@ class FileJournal:
 
         def write() -> None:  # in the child
             state = encode_state()
-            _write_whole(path, snapshot_header(state, seq, chain, journal_id), state, sync_every=SNAPSHOT_SYNC_BYTES)
+            _write_whole(path, snapshot_header(state, seq, chain, journal_id), state)
 
         return asyncio.ensure_future(self._after_child(snapshot_child.run_in_child(write), seq))
 

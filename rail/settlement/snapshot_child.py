@@ -12,9 +12,9 @@ The child holds nothing of the parent's: it closes every inherited descriptor bu
 directory's lock, listening sockets, journal segments), ignores the signals a terminal sends the whole process
 group (the parent decides), dies with its parent (PR_SET_PDEATHSIG: a killed rail leaves no writer behind, only a
 '.tmp' file that recovery removes), never runs the collector (it would touch, so copy, every tracked object of
-the image), runs at the lowest CPU priority (nice 19), syncs its file as it goes (a trickle, not one large
-flush the journal's fdatasync would wait behind) and leaves by os._exit (no atexit handlers, no flush of the
-parent's buffers).
+the image) and leaves by os._exit (no atexit handlers, no flush of the parent's buffers). It runs at the rail's
+own CPU priority and writes its file with one fsync at the end: a run at nice 19 syncing every 16 MiB did far
+worse under load (bench/RESULTS.md, "Snapshots without a stall").
 
 Linux only (pidfd_open, prctl); `available()` says whether this process can, and the journal falls back to
 encoding on the loop and writing on its thread where it cannot.
@@ -28,16 +28,13 @@ import gc
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
 from rail.settlement.journal_format import JournalError
 
 _PR_SET_PDEATHSIG = 1
-# The writer runs at the lowest CPU priority: on a busy machine it takes the cores' idle time and the rail (and
-# whatever else serves the load) keeps its own; measured, a writer at normal priority competing for 2 cores at
-# 1,000 payments/s pushed the p99 from ~0.3 s to 5 s while it ran (bench/RESULTS.md).
-_NICENESS = 19
 _ERROR_TEXT_MAX = 4_000
 # libc's prctl, looked up now: the child must not search for libraries (ctypes.util may run a subprocess)
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
@@ -54,7 +51,11 @@ def run_in_child(write: Callable[[], None]) -> asyncio.Future[None]:
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork() in a process with threads (the journal's writer): the child here
+            # takes no lock another thread could hold (no logging, no journal method, no import), see above.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
     except OSError:  # e.g. ENOMEM: no snapshot this time, the journal still has every batch
         os.close(read_fd)
         os.close(write_fd)
@@ -94,7 +95,6 @@ def _child(write: Callable[[], None], error_fd: int, parent: int) -> NoReturn:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         _die_with(parent)
-        os.nice(_NICENESS)
         write()
         code = 0
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which decides
