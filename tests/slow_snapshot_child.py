@@ -11,6 +11,7 @@ on settling, printing `ACK <total paisa>` after each acknowledged transfer, unti
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ NO_WRITER_AFTER_S = 20.0
 
 
 def _writer_pid() -> int | None:
-    children = Path(f"/proc/self/task/{Path('/proc/self').resolve().name}/children").read_text().split()
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
     return int(children[0]) if children else None
 
 

@@ -564,15 +564,11 @@ class SettlementCore:
         """Snapshot the state as of the last (durable) batch without waiting for it: the journal writes it in the
         background (rail/settlement/snapshot_child.py), and the core goes on settling at once."""
         seq = self.journal.last_seq
-        settlement = self._settlement
-        self._batches_since_snapshot = 0
-        self._commands_since_snapshot = 0
-        self._last_snapshot_s = self.clock.monotonic()
+        self._snapshot_taken()
         started_s = time.perf_counter()
         try:
-            self._snapshot = snapshot = asyncio.ensure_future(
-                self.journal.start_snapshot(lambda: _ENCODER.encode(settlement_to_state(settlement)), seq)
-            )
+            snapshot = asyncio.ensure_future(self.journal.start_snapshot(self._encoded_state, seq))
+            self._snapshot = snapshot
         except Exception:  # a failed snapshot only makes the next recovery longer: keep settling
             log.exception("snapshot at batch %d failed", seq)
             return
@@ -612,8 +608,14 @@ class SettlementCore:
         seq = self.journal.last_seq
         if seq <= self.journal.snapshot_seq:
             return
-        state = _ENCODER.encode(settlement_to_state(self._settlement))
-        self.journal.write_snapshot(state, seq)
+        self.journal.write_snapshot(self._encoded_state(), seq)
+        self._snapshot_taken()
+
+    def _encoded_state(self) -> bytes:
+        """The whole state as a snapshot holds it (called here, or in the snapshot writer's image of the process)."""
+        return _ENCODER.encode(settlement_to_state(self._settlement))
+
+    def _snapshot_taken(self) -> None:
         self._batches_since_snapshot = 0
         self._commands_since_snapshot = 0
         self._last_snapshot_s = self.clock.monotonic()
