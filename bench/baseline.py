@@ -28,14 +28,15 @@ from rich.table import Table
 class Side:
     """One design under measurement: its Python (its venv) and its checkout."""
 
-    def __init__(self, name: str, root: Path, python: Path) -> None:
+    def __init__(self, name: str, root: Path, python: Path, serve_args: Sequence[str] = ()) -> None:
         self.name = name
         self.root = root
         self.python = python
+        self.serve_args = tuple(serve_args)  # options of this side's `rail serve` (bench/load.py)
 
     @classmethod
-    def this(cls) -> Side:
-        return cls("this", Path(__file__).resolve().parents[1], Path(sys.executable))
+    def this(cls, serve_args: Sequence[str] = (), name: str = "this") -> Side:
+        return cls(name, Path(__file__).resolve().parents[1], Path(sys.executable), serve_args)
 
     @classmethod
     def baseline(cls, root: Path) -> Side:
@@ -50,7 +51,7 @@ class Side:
 
     def rail_serve(self, *args: str) -> list[str]:
         """The command that starts this side's `rail serve` (run it with cwd=self.root)."""
-        return [str(self.python), "-m", "rail", "serve", *args]
+        return [str(self.python), "-m", "rail", "serve", *self.serve_args, *args]
 
 
 ROOT_ENV = "RAIL_BENCH_ROOT"

@@ -2,6 +2,7 @@
 
     python bench/load.py [--rates 1000,2000] [--duration 15] [--warmup 3] [--instant-rate 5000]
     python bench/load.py --baseline ../baseline-13 --rates 2000 --duration 20 --rounds 3   # same run, both designs
+    python bench/load.py --decode-workers 1 --against-in-process --rates 1000,2000 --rounds 3   # decode off the loop
 
 1. `rail serve` (journal fsynced) runs as its own process; the harness (8 simulated banks + the open-loop
    load generator) runs in this one, over HTTP with XML messages, at each offered rate. Figures: achieved vs
@@ -43,7 +44,7 @@ from rail import rundir  # noqa: E402
 
 TARGET_RATE_PER_S = 1_000
 # Figures the comparison with the previous design shows (the JSON has them all).
-COMPARED = ("rail_payments_per_cpu_s", "rail_cpu_us_per_payment", "achieved_per_s", "e2e_p50_ms", "e2e_p99_ms",
+COMPARED = ("rail_payments_per_cpu_s", "rail_cpu_us_per_payment", "rail_process_cpu_us_per_payment", "achieved_per_s", "e2e_p50_ms", "e2e_p99_ms",
             "e2e_p999_ms", "timeouts", "late_sends")
 TARGET_P99_MS = 250.0
 STRETCH_RATE_PER_S = 2_000
@@ -87,13 +88,27 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process_cpu_s(pid: int) -> float:
-    """user + system CPU seconds of another process (Linux /proc)."""
+def process_cpu_s(pid: int, children: bool = False) -> float:
+    """user + system CPU seconds of another process (Linux /proc); with `children`, plus its children's, ended
+    (reaped: cutime + cstime) and running (its decode workers, a snapshot writer): the rail's whole CPU."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    seconds = ticks / os.sysconf("SC_CLK_TCK")
+    if children:
+        seconds += sum(process_cpu_s(child) for child in _children(pid))
+    return seconds
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def start(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> subprocess.Popen:
@@ -219,14 +234,18 @@ async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenar
         except RuntimeError as exc:
             raise RuntimeError(f"{side.name}: {exc} (exit {rail.poll()}; stderr: {tail(log)})") from None
         await run_load(url, admin_token, WARMUP_RATE_PER_S, WARMUP_RUN_S, 0.0, scenario, books_settle_s=1.0)
-        harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid)
+        harness_cpu0, rail_cpu0 = own_cpu_s(), process_cpu_s(rail.pid, children=True)
+        loop_cpu0 = process_cpu_s(rail.pid)
         summary = await run_load(url, admin_token, rate, args.duration, args.warmup, scenario)
         f = figures(summary)
         # CPU per payment is robust to other work on a shared machine, unlike rates and latencies.
         sent = max(1, summary.payments_sent)
-        rail_cpu_s = process_cpu_s(rail.pid) - rail_cpu0
+        rail_cpu_s = process_cpu_s(rail.pid, children=True) - rail_cpu0
         f["harness_cpu_us_per_payment"] = round((own_cpu_s() - harness_cpu0) / sent * 1e6, 1)
+        # The rail's whole CPU (its decode workers included), and its own process's alone: the settlement
+        # core's event loop is there, and its one thread is what saturates first.
         f["rail_cpu_us_per_payment"] = round(rail_cpu_s / sent * 1e6, 1)
+        f["rail_process_cpu_us_per_payment"] = round((process_cpu_s(rail.pid) - loop_cpu0) / sent * 1e6, 1)
         f["rail_payments_per_cpu_s"] = round(sent / rail_cpu_s, 1) if rail_cpu_s else 0.0
         return f
     finally:
@@ -235,11 +254,23 @@ async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenar
         log.unlink(missing_ok=True)
 
 
+def _sides(args: argparse.Namespace) -> list[Side]:
+    """This design (with its `--decode-workers`), then what it is compared with, if anything: the previous design
+    (--baseline), or this one decoding in-process (--against-in-process)."""
+    serve_args = ("--decode-workers", str(args.decode_workers)) if args.decode_workers else ()
+    sides = [Side.this(serve_args)]
+    if args.baseline is not None:
+        sides.append(Side.baseline(args.baseline))
+    elif args.against_in_process:
+        sides.append(Side.this(("--decode-workers", "0"), name="in_process"))
+    return sides
+
+
 async def bench(args: argparse.Namespace) -> dict:
     scenario = load_scenario(None)
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                              "load_average_at_start": round(os.getloadavg()[0], 2)}}
-    sides = [Side.this()] + ([Side.baseline(args.baseline)] if args.baseline is not None else [])
+    sides = _sides(args)
     for rate in args.rates:
         runs: dict[str, list[dict]] = {side.name: [] for side in sides}
         for round_ in range(max(1, args.rounds)):
@@ -254,11 +285,11 @@ async def bench(args: argparse.Namespace) -> dict:
             prefix = "" if name == "this" else f"{name}_"
             if side_runs:
                 out[f"{prefix}http_xml_{int(rate)}"] = _median_run(side_runs)
-        if args.baseline is not None and all(runs.values()):
+        if len(sides) > 1 and all(runs.values()):
             out[f"comparison_http_xml_{int(rate)}"] = compare(
-                medians(runs["this"]), medians(runs["baseline"])
+                medians(runs["this"]), medians(runs[sides[1].name])
             )
-    if args.baseline is not None:
+    if len(sides) > 1:
         return out  # the comparison is what was asked for; the harness's own limits are another run
     fake_port = free_port()
     fake = start([sys.executable, str(Path(__file__).resolve()), "--instant-server", str(fake_port)])
@@ -340,7 +371,7 @@ def print_table(out: dict) -> None:
         print(f"skipped (not in the medians): {skipped}")
     for key, comparison in out.items():
         if key.startswith("comparison_"):
-            print_comparison(f"{key[len('comparison_'):]}: this design against the baseline (medians)", comparison,
+            print_comparison(f"{key[len('comparison_'):]}: this design against the other side (medians)", comparison,
                              COMPARED)
 
 
@@ -356,6 +387,10 @@ def main() -> int:
                         help="a checkout of the previous design with its own .venv (bench/baseline.py): its `rail "
                              "serve` is measured beside this one's, by the same harness, rounds alternating")
     parser.add_argument("--rounds", type=int, default=1, help="runs per rate and side (the median is kept)")
+    parser.add_argument("--decode-workers", type=int, default=0, metavar="N",
+                        help="this design's `rail serve --decode-workers N` (default 0: decode in the rail's process)")
+    parser.add_argument("--against-in-process", action="store_true",
+                        help="with --decode-workers: compare with this design decoding in-process, rounds alternating")
     args = parser.parse_args()
     if args.instant_server is not None:
         instant_server(args.instant_server)

@@ -70,10 +70,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, data_dir, token: str) -> subprocess.Popen:
+def serve(port: int, data_dir, token: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "rail", "serve", "--port", str(port), "--data", str(data_dir), "--admin-token", token,
-         "--creditor-timeout-ms", "1000", "--hard-stop-ms", "3000"],
+         "--creditor-timeout-ms", "1000", "--hard-stop-ms", "3000", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
 
@@ -135,3 +135,55 @@ async def test_rail_killed_and_restarted_mid_run_gap_reported_and_settled_paymen
     rows = list(result.payments)
     assert all(r.final_status in ("ACSC", "RJCT") for r in rows)
     assert rundir.STAGE_END_TO_END in s.latency_ms
+
+
+def _metric(text: str, name: str) -> float:
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")]
+    assert values, f"{name} not in /metrics"
+    return values[0]
+
+
+def _decode_workers(rail_pid: int) -> list[int]:
+    children = open(f"/proc/{rail_pid}/task/{rail_pid}/children").read().split()
+    return [int(pid) for pid in children if b"decode_worker" in open(f"/proc/{pid}/cmdline", "rb").read()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker")
+async def test_rail_serve_settles_through_a_decode_worker_killed_mid_run(tmp_path):
+    """`rail serve --decode-workers 1` under the harness over HTTP; the worker SIGKILLed mid-run: the bodies it
+    held are decoded by the rail itself, a new worker takes over, and the run reconciles with no timeout."""
+    from participants.transport import HttpTransport
+
+    port, token = free_port(), "admin-token-for-test"
+    url = f"http://127.0.0.1:{port}"
+    proc = serve(port, tmp_path / "data", token, "--decode-workers", "1")
+    admin = HttpTransport(url, token)
+    try:
+        await wait_up(url)
+        while not (workers := _decode_workers(proc.pid)) or "rail_decode_workers_ready 1.0" not in (
+            await admin.metrics() or ""
+        ):
+            await asyncio.sleep(0.1)
+        run = LoadRun(http_target(url, token), cfg(150, 3.0), codec_factory("xml"))
+
+        async def kill_the_worker() -> None:
+            await asyncio.sleep(1.2)
+            os.kill(workers[0], signal.SIGKILL)
+
+        killer = asyncio.create_task(kill_the_worker())
+        result = await run.run()
+        await killer
+        text = await admin.metrics() or ""
+        assert _metric(text, "rail_decode_worker_restarts_total") == 1
+        assert _metric(text, "rail_decode_workers_ready") == 1  # the new one
+        assert _metric(text, 'rail_decode_bodies_total{where="worker"}') > 300
+        assert _decode_workers(proc.pid) != workers
+    finally:
+        await admin.close()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    s = result.summary
+    assert s.timeouts == 0, s.notes
+    assert s.reconciliation.ok, s.reconciliation.mismatches
+    assert s.counts_by_status.get("ACSC", 0) > 300

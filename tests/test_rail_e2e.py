@@ -212,8 +212,13 @@ def parse_inbox_message(item: dict):
 
 
 @pytest.fixture
-async def rail(tmp_path):
-    service = await RailService.open(tmp_path / "data", **FAST)
+async def rail(tmp_path, request):
+    # indirect parametrisation `[1]`: the same test with submitted bodies decoded by a worker process
+    decode_workers = getattr(request, "param", 0)
+    service = await RailService.open(tmp_path / "data", decode_workers=decode_workers, **FAST)
+    if decode_workers:
+        while service.acceptor.decode_pool.ready_workers < decode_workers:
+            await asyncio.sleep(0.05)
     await start_sandbox_banks(service)
     server = Listener(RailApi(service))
     await server.start()
@@ -234,6 +239,9 @@ async def rail(tmp_path):
     try:
         yield env
         await env.check_books()
+        if decode_workers:  # the bodies really went through a worker (not all decoded here as a fallback)
+            pool = service.acceptor.decode_pool
+            assert pool.taken > 0 and pool.declined == pool.handed_back == 0
     finally:
         await session.close()
         await server.close()
@@ -267,6 +275,7 @@ async def test_payment_to_simulated_bank_settles_with_acsc_to_both_agents(rail: 
     assert [h["event"] for h in view["history"]][:2] == ["received", "reserved"]
 
 
+@pytest.mark.parametrize("rail", [0, 1], indirect=True, ids=["in_process", "decode_worker"])
 async def test_payment_between_two_participants_json_full_lifecycle(rail: Rail):
     message = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN, 123_456)
     status, answer, _ = await rail.send(BANK_A, message, rendering="json")
@@ -321,6 +330,7 @@ async def test_each_test_account_reject_reaches_the_debtor_agent(rail: Rail):
     assert accounts[BANK_A]["posted_paisa"] == PREFUND_PAISA and accounts[BANK_A]["pending_debits_paisa"] == 0
 
 
+@pytest.mark.parametrize("rail", [0, 1], indirect=True, ids=["in_process", "decode_worker"])
 async def test_profile_failure_is_pacs002_rjct_and_garbage_is_admi002(rail: Rail):
     bad = credit_transfer(BANK_A, BANK_B, A_IBAN, B_IBAN[:-1] + ("0" if B_IBAN[-1] != "0" else "1"))
     status, answer, _ = await rail.send(BANK_A, bad)
@@ -367,6 +377,7 @@ async def test_needs_more_time_extends_to_the_hard_stop_only(rail: Rail):
     assert (status, answer.tx.tx_sts) == (200, "ACSC")
 
 
+@pytest.mark.parametrize("rail", [0, 1], indirect=True, ids=["in_process", "decode_worker"])
 async def test_duplicate_gets_original_answer_and_reused_id_gets_am05(rail: Rail):
     iban = bank(rail.service, "ALFHPKKA").customers[1].iban
     message = credit_transfer(BANK_A, "ALFHPKKA", A_IBAN, iban, 70_000)
@@ -523,6 +534,7 @@ async def test_recall_refused_by_camt029(rail: Rail):
     assert view["recalls"][0]["state"] == "RJCR" and view["returned_paisa"] == 0
 
 
+@pytest.mark.parametrize("rail", [0, 1], indirect=True, ids=["in_process", "decode_worker"])
 async def test_recall_between_participants_refused_and_unknown(rail: Rail):
     message = await _settled_a_to_b(rail, 8_000)
     await rail.send(BANK_A, recall(message, BANK_A, BANK_B))

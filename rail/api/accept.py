@@ -17,8 +17,9 @@ from rail import iso20022
 from rail.api.metrics import RailMetrics
 from rail.api.replies import InboundMessage, Replies, Reply
 from rail.iso20022 import MessageRejected, bah
+from rail.iso20022.decode_pool import DecodePool, DecodeUnavailable
 from rail.iso20022.profile import reason_text
-from rail.iso20022.structs import Acmt024, AppHdr, Camt054
+from rail.iso20022.structs import Acmt024, AppHdr, Camt054, Decoded
 
 # The messages a participant may send the rail (the rail itself sends the rest: admi.002, acmt.024, camt.054...).
 ACCEPTED_TYPES = frozenset(
@@ -55,28 +56,60 @@ class Acceptor:
         self.known_bics = known_bics
         self.replies = replies
         self.metrics = metrics
+        self.decode_pool: DecodePool | None = None  # set by whoever opens one (`rail serve --decode-workers`)
         iso20022.warm_up()  # schemas and JSON decoders: not on a participant's first message
 
     def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
         """`bic`'s message (already authenticated): the refusal to answer, or what dispatch needs."""
         started_s = time.perf_counter()
+        refusal = self._not_a_sender(bic, content_type)
+        if refusal is not None:
+            return refusal
+        try:
+            decoded = iso20022.decode(body, content_type)
+        except MessageRejected as exc:
+            return self._unreadable(exc, content_type)
+        return self._accept_decoded(bic, body, decoded, started_s)
+
+    async def accept_pooled(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
+        """As `accept`, with the decode done by a worker of `decode_pool` when one can take it (the same
+        `rail.iso20022.decode`, off this thread: rail/iso20022/decode_pool.py); in-process otherwise."""
+        started_s = time.perf_counter()
+        pool = self.decode_pool
+        future = None
+        if pool is not None and self._not_a_sender(bic, content_type) is None:
+            future = pool.decode(body, content_type)
+        if future is None:
+            return self.accept(bic, body, content_type)
+        try:
+            decoded = await future
+        except MessageRejected as exc:
+            return self._unreadable(exc, content_type)
+        except DecodeUnavailable:  # the worker died holding it: the same decode, here
+            return self.accept(bic, body, content_type)
+        return self._accept_decoded(bic, body, decoded, started_s)
+
+    def _not_a_sender(self, bic: str, content_type: str) -> Reply | None:
         if bic not in self.known_bics or bic == self.rail_bic:
             rendering = iso20022.rendering_of(content_type, default=iso20022.XML)
             return self.replies.admi002(
                 403, rendering, None, "AUTH", f"{bic} is not a participant of this rail"
             )
-        try:
-            decoded = iso20022.decode(body, content_type)
-        except MessageRejected as exc:
-            self.metrics.messages_rejected.labels(exc.reason_code).inc()
-            return self.replies.admi002(
-                400,
-                iso20022.rendering_of(content_type, default=iso20022.XML),
-                exc.related_ref,
-                exc.reason_code,
-                exc.description,
-                exc.error_location,
-            )
+        return None
+
+    def _unreadable(self, exc: MessageRejected, content_type: str) -> Reply:
+        self.metrics.messages_rejected.labels(exc.reason_code).inc()
+        return self.replies.admi002(
+            400,
+            iso20022.rendering_of(content_type, default=iso20022.XML),
+            exc.related_ref,
+            exc.reason_code,
+            exc.description,
+            exc.error_location,
+        )
+
+    def _accept_decoded(self, bic: str, body: bytes, decoded: Decoded, started_s: float) -> Reply | Accepted:
+        """The checks after the decode: the header names the sender, the RAAST profile, a type the rail takes."""
         message, rendering, header = decoded.message, decoded.rendering, decoded.header
         msg_type = decoded.msg_type[:8]
         self.metrics.messages_received.inc((msg_type, rendering))

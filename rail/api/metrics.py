@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -122,6 +122,31 @@ class SpreadChild:
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1  # the first bucket whose bound is >= value (`le`)
         self.sum += value
+
+
+class DecodePoolFigures:
+    """The decode pool's figures (rail/iso20022/decode_pool.py), read from it when /metrics is scraped."""
+
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    def collect(self):
+        pool = self.pool
+        ready = GaugeMetricFamily(
+            "rail_decode_workers_ready", "Decode worker processes ready to take bodies (rail serve --decode-workers)"
+        )
+        ready.add_metric([], pool.ready_workers)
+        restarts = CounterMetricFamily("rail_decode_worker_restarts", "Decode workers that ended and were restarted")
+        restarts.add_metric([], pool.restarts)
+        bodies = CounterMetricFamily(
+            "rail_decode_bodies",
+            "Submitted bodies by where they were decoded: by a worker, or in the rail's process (no worker ready, "
+            "the bytes-in-flight bound reached, or a worker died holding them)",
+            labels=["where"],
+        )
+        bodies.add_metric(["worker"], pool.taken - pool.handed_back)
+        bodies.add_metric(["in_process"], pool.declined + pool.handed_back)
+        yield from (ready, restarts, bodies)
 
 
 class RailMetrics:

@@ -33,7 +33,7 @@ from rail.api.accounts import Accounts
 from rail.api.admin import Admin, Companion
 from rail.api.dispatch import Dispatcher
 from rail.api.identity import Identity
-from rail.api.metrics import RailMetrics
+from rail.api.metrics import DecodePoolFigures, RailMetrics
 from rail.api.outbox import WAIT_S_MAX, ForwardedStructs, InboxItem, Outbox
 from rail.api.overview import Overview
 from rail.api.payment_list import PaymentList
@@ -44,6 +44,7 @@ from rail.api.trace_store import TraceSettings
 from rail.api.trace_views import TraceViews
 from rail.api.traces import IN_PROCESS, REQUEST, Tracer
 from rail.iso20022 import rendering_of
+from rail.iso20022.decode_pool import DecodePool
 from rail.scheme import Scheme, SchemeParams, check_scheme, default_scheme
 from rail.settlement.commands import SetAdminToken, SetParams
 from rail.settlement.core import SettlementCore
@@ -103,6 +104,7 @@ class RailService:
         snapshots: bool = True,
         traces: TraceSettings | None = None,
         group_commit_s: float = 0.0,
+        decode_workers: int = 0,
         **params: object,
     ) -> RailService:
         """Open (recovering) the rail whose journal is in `data_dir` (None: a temporary directory).
@@ -114,7 +116,8 @@ class RailService:
         core's (rail/settlement/core.py), and so is `group_commit_s` (`rail serve` sets it); `rail simulate` runs
         the rail in simulated time (rail/sim/).
         `traces`: how much of the message traces to keep in `data_dir`/traces (default: 256 MiB, 7 days;
-        bytes_max=0: none).
+        bytes_max=0: none). `decode_workers`: processes that decode submitted messages off the event loop
+        (rail/iso20022/decode_pool.py; 0: decode in this process).
         """
         base = _with_params(scheme or default_scheme(), params)
         temp_dir = None
@@ -143,6 +146,10 @@ class RailService:
             rail.admin.recovered(participant)
         if clock is REAL_CLOCK:  # a sampler waking every second would only slow a simulated day (rail/sim/)
             rail.overview.start()
+        if decode_workers:
+            pool = rail.acceptor.decode_pool = DecodePool(decode_workers)
+            await pool.start()
+            metrics.registry.register(DecodePoolFigures(pool))
         if recovered_params != base.params:  # this start's parameters, journaled (replay applies them too)
             await core.execute(SetParams(params=base.params))
         new_hash = rail.identity.admin_token_to_journal(admin_token, admin_hash)
@@ -156,6 +163,8 @@ class RailService:
         self._closed = True
         await self.admin.stop()
         await self.overview.stop()
+        if self.acceptor.decode_pool is not None:
+            await self.acceptor.decode_pool.close()
         await self.core.stop()
         await self.tracer.stop()
         self.journal.close()
@@ -188,7 +197,7 @@ class RailService:
     async def submit(self, bic: str, body: bytes, content_type: str, wait_s: float | None = None) -> Reply:
         """POST /v1/messages: one ISO 20022 message from participant `bic` (already authenticated)."""
         started_ns = time.time_ns()
-        accepted = self.acceptor.accept(bic, body, content_type)
+        accepted = await self.acceptor.accept_pooled(bic, body, content_type)
         if isinstance(accepted, Reply):
             rendering = rendering_of(content_type, default="xml")
             self.tracer.exchange(bic, REQUEST, body, None, None, rendering, accepted, started_ns)

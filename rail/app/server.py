@@ -22,6 +22,7 @@ from pathlib import Path
 ADMIN_TOKEN_ENV = "RAIL_ADMIN_TOKEN"
 TCP_PORT_MAX = 65_535
 GROUP_COMMIT_ENV = "RAIL_GROUP_COMMIT_MS"
+DECODE_WORKERS_ENV = "RAIL_DECODE_WORKERS"
 GROUP_COMMIT_MS_DEFAULT = 5.0  # rail/settlement/core.py's GROUP_COMMIT_FULL says why
 GROUP_COMMIT_MS_MAX = 100.0  # every answer may wait this long: far below the scheme's timeouts
 
@@ -46,6 +47,21 @@ def group_commit_ms(text: str) -> float:
     if not 0 <= window <= GROUP_COMMIT_MS_MAX:
         raise argparse.ArgumentTypeError(f"{text} ms: use 0 (each batch at once) to {GROUP_COMMIT_MS_MAX:g}")
     return window
+
+
+def decode_workers(text: str) -> int:
+    """argparse type of --decode-workers: `auto` (one worker if another CPU can run it) or 0..WORKERS_MAX."""
+    from rail.iso20022.decode_pool import WORKERS_MAX
+
+    if text == "auto":
+        return 1 if (os.cpu_count() or 1) >= 2 else 0
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (or auto)") from None
+    if not 0 <= workers <= WORKERS_MAX:
+        raise argparse.ArgumentTypeError(f"{workers}: use 0 (decode in this process) to {WORKERS_MAX}")
+    return workers
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -108,8 +124,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not answer for the default scheme's banks from inside the rail",
     )
+    _decode_option(parser)
     _cluster_options(parser)
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
+
+
+def _decode_option(parser: argparse.ArgumentParser) -> None:
+    """Decoding off the settlement core's event loop (docs/operations.md, "Decoding off the event loop")."""
+    parser.add_argument(
+        "--decode-workers",
+        type=decode_workers,
+        default=os.environ.get(DECODE_WORKERS_ENV, "auto"),  # argparse applies `type`
+        metavar="N|auto",
+        help="processes that decode submitted messages (XML parse, official XSD, tree walk) beside the "
+        "settlement core's event loop, on the other cores; bodies are decoded in-process while none can take "
+        f"them (0: all in this process; default ${DECODE_WORKERS_ENV}, else auto: 1 on a machine with 2 or more "
+        "CPUs, 0 on one)",
+    )
 
 
 def _journal_options(parser: argparse.ArgumentParser) -> None:
@@ -266,7 +297,8 @@ async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
     try:
         return await RailService.open(
             args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
-            traces=traces, group_commit_s=args.group_commit_ms / 1000, **_scheme_params(args),
+            traces=traces, group_commit_s=args.group_commit_ms / 1000, decode_workers=0 if args.workers else args.decode_workers,  # edges decode themselves
+            **_scheme_params(args),
         )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
         if journal is not None:
@@ -310,6 +342,7 @@ def _announce(args: argparse.Namespace, service, port: int, simulated: list[str]
     print(
         f"rail: listening on http://{args.host}:{port}  ({'journal' if args.journal else 'data'}: {where}, "
         f"{f'{args.workers} edge workers, ' if args.workers else ''}"
+        f"{f'{args.decode_workers} decode worker(s), ' if args.decode_workers and not args.workers else ''}"
         f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})",
         flush=True,
     )
