@@ -2,7 +2,7 @@
 
     python bench/load.py [--rates 1000,2000] [--duration 15] [--warmup 3] [--instant-rate 5000]
     python bench/load.py --baseline ../baseline-13 --rates 2000 --duration 20 --rounds 3   # same run, both designs
-    python bench/load.py --decode-workers 1 --against-in-process --rates 1000,2000 --rounds 3   # decode off the loop
+    python bench/load.py --against-in-process --rates 1000,2000 --duration 15 --rounds 3   # decode workers or not
 
 1. `rail serve` (journal fsynced) runs as its own process; the harness (8 simulated banks + the open-loop
    load generator) runs in this one, over HTTP with XML messages, at each offered rate. Figures: achieved vs
@@ -257,7 +257,7 @@ async def measure_rail(side: Side, rate: float, args: argparse.Namespace, scenar
 def _sides(args: argparse.Namespace) -> list[Side]:
     """This design (with its `--decode-workers`), then what it is compared with, if anything: the previous design
     (--baseline), or this one decoding in-process (--against-in-process)."""
-    serve_args = ("--decode-workers", str(args.decode_workers)) if args.decode_workers else ()
+    serve_args = ("--decode-workers", args.decode_workers) if args.decode_workers is not None else ()
     sides = [Side.this(serve_args)]
     if args.baseline is not None:
         sides.append(Side.baseline(args.baseline))
@@ -387,10 +387,11 @@ def main() -> int:
                         help="a checkout of the previous design with its own .venv (bench/baseline.py): its `rail "
                              "serve` is measured beside this one's, by the same harness, rounds alternating")
     parser.add_argument("--rounds", type=int, default=1, help="runs per rate and side (the median is kept)")
-    parser.add_argument("--decode-workers", type=int, default=0, metavar="N",
-                        help="this design's `rail serve --decode-workers N` (default 0: decode in the rail's process)")
+    parser.add_argument("--decode-workers", default=None, metavar="N|auto",
+                        help="this design's `rail serve --decode-workers` (default: rail serve's own, auto)")
     parser.add_argument("--against-in-process", action="store_true",
-                        help="with --decode-workers: compare with this design decoding in-process, rounds alternating")
+                        help="compare with this design decoding in the rail's process (--decode-workers 0), rounds "
+                             "alternating")
     args = parser.parse_args()
     if args.instant_server is not None:
         instant_server(args.instant_server)
