@@ -14,6 +14,7 @@ import msgspec
 
 FRAME_HEADER = struct.Struct(">I")
 FRAME_BYTES_MAX = 1 << 30  # a frame holds at most the pool's bytes in flight (decode_pool.py), far below this
+_RECV_BYTES = 1 << 18
 
 
 class Request(msgspec.Struct, array_like=True, frozen=True):
@@ -53,23 +54,26 @@ REQUESTS_DECODER = msgspec.msgpack.Decoder(list[Request])
 OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[DecodedWire | Refused | Failed])
 
 
-def read_frame(sock: socket.socket) -> bytes | None:
-    """The next frame's payload (blocking), or None when the other side has closed the socket."""
-    header = _read_exactly(sock, FRAME_HEADER.size)
-    if header is None:
-        return None
-    (size,) = FRAME_HEADER.unpack(header)
-    if size > FRAME_BYTES_MAX:
-        raise ConnectionError(f"decode frame of {size} bytes: the stream is out of step")
-    return _read_exactly(sock, size) if size else b""
+def take_frames(buffer: bytearray) -> list[bytes]:
+    """The complete frames' payloads at the start of `buffer`, removed from it (a partial one stays)."""
+    frames, offset, size = [], 0, len(buffer)
+    while size - offset >= FRAME_HEADER.size:
+        (length,) = FRAME_HEADER.unpack_from(buffer, offset)
+        if length > FRAME_BYTES_MAX:
+            raise ConnectionError(f"decode frame of {length} bytes: the stream is out of step")
+        end = offset + FRAME_HEADER.size + length
+        if end > size:
+            break
+        frames.append(bytes(buffer[offset + FRAME_HEADER.size : end]))
+        offset = end
+    del buffer[:offset]
+    return frames
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
-    buffer = bytearray(size)
-    view, got = memoryview(buffer), 0
-    while got < size:
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            return None
-        got += n
-    return bytes(buffer)
+def frames_from(sock: socket.socket):
+    """Each frame's payload from a blocking socket until the other side closes it, read in large chunks (a recv
+    usually brings a whole frame, or several)."""
+    buffer = bytearray()
+    while chunk := sock.recv(_RECV_BYTES):
+        buffer += chunk
+        yield from take_frames(buffer)

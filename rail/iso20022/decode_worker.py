@@ -26,7 +26,7 @@ from rail.iso20022.decode_wire import (
     DecodedWire,
     Failed,
     Refused,
-    read_frame,
+    frames_from,
 )
 
 _JSON = msgspec.json.Encoder()
@@ -47,7 +47,7 @@ def outcome(request_id: int, body: bytes, content_type: str) -> DecodedWire | Re
 
 def serve(sock: socket.socket) -> None:
     sock.sendall(FRAME_HEADER.pack(0))  # ready: schemas loaded (an empty frame)
-    while (frame := read_frame(sock)) is not None:
+    for frame in frames_from(sock):
         answers = [outcome(r.request_id, r.body, r.content_type) for r in REQUESTS_DECODER.decode(frame)]
         payload = _MSGPACK.encode(answers)
         sock.sendall(FRAME_HEADER.pack(len(payload)) + payload)
