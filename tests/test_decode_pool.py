@@ -6,6 +6,7 @@ settles payments through it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import uuid
@@ -75,11 +76,20 @@ async def _ready(pool: DecodePool, workers: int, timeout_s: float = 30.0) -> Non
         await asyncio.sleep(0.05)
 
 
-async def test_a_worker_answers_exactly_what_the_rail_decodes_itself():
-    pool = DecodePool(2)
+@contextlib.asynccontextmanager
+async def _running(workers: int):
+    """A started pool whose workers are all ready; closed at the end."""
+    pool = DecodePool(workers)
     await pool.start()
     try:
-        await _ready(pool, 2)
+        await _ready(pool, workers)
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_answers_exactly_what_the_rail_decodes_itself():
+    async with _running(2) as pool:
         bodies = _bodies()
         # One tick's bodies leave together (one frame) and come back in order.
         pooled = await asyncio.gather(*(_pooled(pool, body, kind) for body, kind in bodies))
@@ -89,16 +99,11 @@ async def test_a_worker_answers_exactly_what_the_rail_decodes_itself():
         assert len(refusals) >= 6 and {r[1] for r in refusals} == {"FF01"}
         zoned = pooled[bodies.index((ZONED, XML))]
         assert zoned.message.tx.accptnc_dt_tm.utcoffset().total_seconds() == 5 * 3600  # lossless, not UTC
-    finally:
-        await pool.close()
 
 
 async def test_a_worker_killed_mid_stream_costs_no_message_and_comes_back(monkeypatch):
     monkeypatch.setattr(decode_pool, "RESTART_S_MIN", 0.1)
-    pool = DecodePool(1)
-    await pool.start()
-    try:
-        await _ready(pool, 1)
+    async with _running(1) as pool:
         worker = pool._workers[0]
         futures = [pool.decode(_pacs008(), XML) for _ in range(200)]
         os.kill(worker.process.pid, signal.SIGKILL)
@@ -111,17 +116,12 @@ async def test_a_worker_killed_mid_stream_costs_no_message_and_comes_back(monkey
         assert pool.restarts == 1
         decoded = await pool.decode(_pacs008(), XML)
         assert decoded.msg_type == "pacs.008.001.08"
-    finally:
-        await pool.close()
     assert worker.process.poll() is not None  # closed: no worker left behind
 
 
 async def test_bytes_in_flight_stay_under_the_bound(monkeypatch):
     monkeypatch.setattr(decode_pool, "IN_FLIGHT_BYTES_MAX", 10_000)
-    pool = DecodePool(1)
-    await pool.start()
-    try:
-        await _ready(pool, 1)
+    async with _running(1) as pool:
         body = _pacs008()
         taken = [pool.decode(body, XML) for _ in range(100)]
         in_pool = [f for f in taken if f is not None]
@@ -129,8 +129,6 @@ async def test_bytes_in_flight_stay_under_the_bound(monkeypatch):
         assert pool._workers[0].bytes_in_flight <= 10_000
         await asyncio.gather(*in_pool)
         assert pool._workers[0].bytes_in_flight == 0
-    finally:
-        await pool.close()
 
 
 def test_decode_workers_out_of_range_are_refused():
