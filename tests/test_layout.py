@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "rail.rundir": 0,  # the run-directory format: written by the harness, read by the run report
     "rail.terminal": 0,  # how the CLIs print tables
     "rail.runtime": 0,  # how a process tunes the garbage collector (the application decides when)
+    "rail.parent": 0,  # child processes that die with the rail (its snapshot writer, its decode workers)
     "rail.scenario_file": 0,  # finding and reading a --scenario file, one answer for every command
     "rail.iso20022": 1,
     "rail.scheme": 2,

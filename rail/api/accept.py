@@ -62,31 +62,31 @@ class Acceptor:
     def accept(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
         """`bic`'s message (already authenticated): the refusal to answer, or what dispatch needs."""
         started_s = time.perf_counter()
-        refusal = self._not_a_sender(bic, content_type)
-        if refusal is not None:
-            return refusal
-        try:
-            decoded = iso20022.decode(body, content_type)
-        except MessageRejected as exc:
-            return self._unreadable(exc, content_type)
-        return self._accept_decoded(bic, body, decoded, started_s)
+        return self._not_a_sender(bic, content_type) or self._decode_here(bic, body, content_type, started_s)
 
     async def accept_pooled(self, bic: str, body: bytes, content_type: str) -> Reply | Accepted:
         """As `accept`, with the decode done by a worker of `decode_pool` when one can take it (the same
         `rail.iso20022.decode`, off this thread: rail/iso20022/decode_pool.py); in-process otherwise."""
         started_s = time.perf_counter()
-        pool = self.decode_pool
-        future = None
-        if pool is not None and self._not_a_sender(bic, content_type) is None:
-            future = pool.decode(body, content_type)
+        refusal = self._not_a_sender(bic, content_type)
+        if refusal is not None:
+            return refusal
+        future = self.decode_pool.decode(body, content_type) if self.decode_pool is not None else None
         if future is None:
-            return self.accept(bic, body, content_type)
+            return self._decode_here(bic, body, content_type, started_s)
         try:
             decoded = await future
         except MessageRejected as exc:
             return self._unreadable(exc, content_type)
         except DecodeUnavailable:  # the worker died holding it: the same decode, here
-            return self.accept(bic, body, content_type)
+            return self._decode_here(bic, body, content_type, started_s)
+        return self._accept_decoded(bic, body, decoded, started_s)
+
+    def _decode_here(self, bic: str, body: bytes, content_type: str, started_s: float) -> Reply | Accepted:
+        try:
+            decoded = iso20022.decode(body, content_type)
+        except MessageRejected as exc:
+            return self._unreadable(exc, content_type)
         return self._accept_decoded(bic, body, decoded, started_s)
 
     def _not_a_sender(self, bic: str, content_type: str) -> Reply | None:

@@ -143,6 +143,11 @@ def _decode_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _core_decode_workers(args: argparse.Namespace) -> int:
+    """The decode workers the core's process starts: none beside edge workers (--workers), which decode themselves."""
+    return 0 if args.workers else args.decode_workers
+
+
 def _journal_options(parser: argparse.ArgumentParser) -> None:
     """How batches reach the disk: fdatasync'ed each (unless benchmarking), gathered for a few ms under load."""
     parser.add_argument(
@@ -297,7 +302,7 @@ async def _open_rail(args: argparse.Namespace, lease_lost: asyncio.Event):
     try:
         return await RailService.open(
             args.data, fsync=args.fsync, admin_token=admin_token, journal=journal, takeover=takeover,
-            traces=traces, group_commit_s=args.group_commit_ms / 1000, decode_workers=0 if args.workers else args.decode_workers,  # edges decode themselves
+            traces=traces, group_commit_s=args.group_commit_ms / 1000, decode_workers=_core_decode_workers(args),
             **_scheme_params(args),
         )  # fmt: skip
     except ValueError as exc:  # a scheme parameter the rail cannot honour
@@ -342,7 +347,7 @@ def _announce(args: argparse.Namespace, service, port: int, simulated: list[str]
     print(
         f"rail: listening on http://{args.host}:{port}  ({'journal' if args.journal else 'data'}: {where}, "
         f"{f'{args.workers} edge workers, ' if args.workers else ''}"
-        f"{f'{args.decode_workers} decode worker(s), ' if args.decode_workers and not args.workers else ''}"
+        f"{f'{_core_decode_workers(args)} decode worker(s), ' if _core_decode_workers(args) else ''}"
         f"fsync: {'on' if args.fsync else 'OFF - benchmark mode'})",
         flush=True,
     )

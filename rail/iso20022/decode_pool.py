@@ -30,11 +30,11 @@ import msgspec
 
 from rail.iso20022 import _spec
 from rail.iso20022.decode_wire import (
-    FRAME_HEADER,
     OUTCOMES_DECODER,
     DecodedWire,
     Refused,
     Request,
+    frame,
     take_frames,
 )
 from rail.iso20022.errors import MessageRejected
@@ -137,8 +137,7 @@ class _Worker(asyncio.Protocol):
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         if batch and self.transport is not None:
-            payload = _ENCODER.encode(batch)
-            self.transport.write(FRAME_HEADER.pack(len(payload)) + payload)
+            self.transport.write(frame(_ENCODER.encode(batch)))
 
 
 class DecodePool:

@@ -1,8 +1,8 @@
 """The frames between the rail and its decode workers (rail/iso20022/decode_pool.py, decode_worker.py).
 
 A frame is a 4-byte big-endian length and a msgpack array: requests one way, one outcome per request the other,
-in the same order. A whole event-loop tick's bodies travel as one frame, so a worker costs a few syscalls a tick,
-not a few a message.
+in the same order. The bodies of a few milliseconds travel as one frame (decode_pool.py's GATHER_S), so a worker
+costs a few syscalls and wake-ups a frame, not a few a message.
 """
 
 from __future__ import annotations
@@ -52,6 +52,11 @@ class Failed(msgspec.Struct, tag="err", array_like=True, frozen=True):
 
 REQUESTS_DECODER = msgspec.msgpack.Decoder(list[Request])
 OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[DecodedWire | Refused | Failed])
+
+
+def frame(payload: bytes) -> bytes:
+    """`payload` as it travels: its length, then itself."""
+    return FRAME_HEADER.pack(len(payload)) + payload
 
 
 def take_frames(buffer: bytearray) -> list[bytes]:

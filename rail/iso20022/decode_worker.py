@@ -7,12 +7,11 @@ trip) or the admi.002 fields of a refusal. Nothing here keeps state between mess
 function of the bytes it is given, so the rail can always fall back to decoding a body itself.
 
 It exits when the socket closes (the rail stopped or died), ignores the signals a terminal sends the whole
-process group (the rail decides), and dies with the rail (PR_SET_PDEATHSIG) on Linux.
+process group (the rail decides), and dies with the rail (rail/parent.py) on Linux.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
@@ -20,14 +19,8 @@ import sys
 import msgspec
 
 from rail.iso20022 import MessageRejected, decode, warm_up
-from rail.iso20022.decode_wire import (
-    FRAME_HEADER,
-    REQUESTS_DECODER,
-    DecodedWire,
-    Failed,
-    Refused,
-    frames_from,
-)
+from rail.iso20022.decode_wire import REQUESTS_DECODER, DecodedWire, Failed, Refused, frame, frames_from
+from rail.parent import die_with
 
 _JSON = msgspec.json.Encoder()
 _MSGPACK = msgspec.msgpack.Encoder()
@@ -46,26 +39,20 @@ def outcome(request_id: int, body: bytes, content_type: str) -> DecodedWire | Re
 
 
 def serve(sock: socket.socket) -> None:
-    sock.sendall(FRAME_HEADER.pack(0))  # ready: schemas loaded (an empty frame)
-    for frame in frames_from(sock):
-        answers = [outcome(r.request_id, r.body, r.content_type) for r in REQUESTS_DECODER.decode(frame)]
-        payload = _MSGPACK.encode(answers)
-        sock.sendall(FRAME_HEADER.pack(len(payload)) + payload)
-
-
-def _die_with_parent(parent: int) -> None:
-    if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the rail died before the line above: nobody to serve
-        sys.exit(0)
+    sock.sendall(frame(b""))  # ready: schemas loaded (an empty frame)
+    for requests in frames_from(sock):
+        answers = [outcome(r.request_id, r.body, r.content_type) for r in REQUESTS_DECODER.decode(requests)]
+        sock.sendall(frame(_MSGPACK.encode(answers)))
 
 
 def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    _die_with_parent(int(argv[1]))
+    try:
+        if not die_with(int(argv[1])):
+            return 0  # the rail died already: nobody to serve
+    except OSError:
+        pass  # not Linux: the socket's end-of-file still ends this worker
     sock = socket.socket(fileno=int(argv[0]))
     warm_up()
     try:

@@ -23,7 +23,6 @@ encoding on the loop and writing on its thread where it cannot.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import os
 import signal
@@ -32,12 +31,10 @@ import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
+from rail.parent import die_with
 from rail.settlement.journal_format import JournalError
 
-_PR_SET_PDEATHSIG = 1
 _ERROR_TEXT_MAX = 4_000
-# libc's prctl, looked up now: the child must not search for libraries (ctypes.util may run a subprocess)
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def available() -> bool:
@@ -107,7 +104,5 @@ def _child(write: Callable[[], None], error_fd: int, parent: int) -> NoReturn:
 
 
 def _die_with(parent: int) -> None:
-    if _prctl is None or _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL)) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent:  # the parent died before the line above: nobody waits for this snapshot
+    if not die_with(parent):  # the parent died already: nobody waits for this snapshot
         os._exit(1)
